@@ -1,0 +1,44 @@
+"""admin models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CHAR, ForeignKey, Index
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gxcore.db.base import NOW, Base, UpdatedAt, new_uuid
+from gxcore.enums import LegalTenderStatusEnum
+
+
+class Country(Base):
+    __tablename__ = "Country"
+    country_code: Mapped[str] = mapped_column(CHAR(2), primary_key=True)
+    country_name: Mapped[str]
+    region: Mapped[str | None]
+
+
+class LegalTenderStatus(Base):
+    __tablename__ = "LegalTenderStatus"
+    __table_args__ = (
+        Index(None, "tenant_id"),
+        Index(None, "country_code", "effective_date"),
+    )
+    status_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str]
+    country_code: Mapped[str] = mapped_column(
+        CHAR(2), ForeignKey("Country.country_code", ondelete="RESTRICT", onupdate="CASCADE")
+    )
+    status: Mapped[LegalTenderStatusEnum]
+    effective_date: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    country: Mapped[Country] = relationship(foreign_keys=[country_code])
+
+
+class SystemParameter(Base):
+    __tablename__ = "SystemParameter"
+    __table_args__ = (Index(None, "tenant_id"),)
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    param_key: Mapped[str] = mapped_column(primary_key=True)
+    param_value: Mapped[str]
+    updated_at: Mapped[UpdatedAt]

@@ -1,0 +1,50 @@
+"""System parameters: every tunable rule the services and the ledger read, with its default.
+
+`gx db seed` writes these defaults for a tenant without touching values an operator has changed.
+The ledger contract (UPDATE_SYSTEM_PARAMETER, governance proposals) changes them later.
+Values are stored as text in `SystemParameter.paramValue`; `kind` says how to read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Parameter:
+    key: str
+    default: str
+    kind: type
+    description: str
+
+
+PARAMETERS: tuple[Parameter, ...] = (
+    # Tokenomics (ledger contract).
+    Parameter("transferFeeBps", "10", int, "transfer fee in basis points of the amount"),
+    Parameter("transferFeeThreshold", "3", Decimal, "transfers above this amount pay the fee"),
+    Parameter("genesisAllocation", "500", Decimal, "coins credited once per eligible user"),
+    Parameter("genesisMinAge", "13", int, "youngest age that receives the genesis allocation"),
+    Parameter("genesisMaxAge", "73", int, "oldest age that receives the genesis allocation"),
+    Parameter("velocityTaxThreshold", "100", Decimal, "balance above which velocity tax accrues"),
+    Parameter("velocityTaxCycleDays", "360", int, "days above the threshold before tax is due"),
+    Parameter("velocityTaxRateBps", "300", int, "velocity tax rate in basis points (max 600)"),
+    # Registration and login (svc-identity).
+    Parameter("registrationTtlHours", "24", int, "hours a pending registration stays open"),
+    Parameter("otpTtlMinutes", "10", int, "minutes an OTP code stays valid"),
+    Parameter("otpMaxAttempts", "5", int, "wrong guesses that lock an OTP code"),
+    Parameter("otpResendCooldownSeconds", "60", int, "seconds between two OTP sends"),
+    Parameter("otpDailySendCap", "5", int, "OTP sends per registration and channel per day"),
+    Parameter("registrationMinAge", "13", int, "youngest age allowed to register"),
+    Parameter("registrationMaxAge", "120", int, "oldest age accepted as plausible"),
+    Parameter("passwordMinLength", "12", int, "shortest password accepted"),
+    Parameter("accessTokenTtlMinutes", "15", int, "lifetime of an access token"),
+    Parameter("refreshTokenTtlDays", "7", int, "lifetime of a refresh token"),
+    Parameter("loginMaxFailures", "5", int, "failed logins before a temporary lockout"),
+    Parameter("loginLockoutMinutes", "15", int, "length of that lockout"),
+    # Business accounts and governance.
+    Parameter("multisigApprovalTtlHours", "72", int, "hours a multi-signature request stays open"),
+    Parameter("governanceVotingPeriodDays", "7", int, "days a proposal is open for votes"),
+)
+
+DEFAULTS: dict[str, str] = {p.key: p.default for p in PARAMETERS}

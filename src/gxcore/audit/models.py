@@ -1,0 +1,38 @@
+"""audit models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gxcore.db.base import NOW, Base, Json, new_uuid
+from gxcore.enums import AuditEventType
+
+
+class AuditLog(Base):
+    __tablename__ = "AuditLog"
+    __table_args__ = (
+        Index(None, "tenant_id", "event_type", "timestamp"),
+        Index(None, "tenant_id", "actor_profile_id", "timestamp"),
+        Index(None, "tenant_id", "target_profile_id", "timestamp"),
+        Index(None, "tenant_id", "resource_type", "resource_id"),
+        Index(None, "timestamp"),
+    )
+    audit_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str]
+    event_type: Mapped[AuditEventType]
+    actor_profile_id: Mapped[str | None]
+    target_profile_id: Mapped[str | None]
+    resource_type: Mapped[str | None]
+    resource_id: Mapped[str | None]
+    ip_address: Mapped[str | None]
+    user_agent: Mapped[str | None]
+    device_id: Mapped[str | None]
+    session_id: Mapped[str | None]
+    previous_value: Mapped[Json | None]
+    new_value: Mapped[Json | None]
+    meta: Mapped[Json | None] = mapped_column("metadata")
+    event_hash: Mapped[str]
+    timestamp: Mapped[datetime] = mapped_column(server_default=NOW)

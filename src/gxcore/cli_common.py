@@ -1,0 +1,46 @@
+"""What every `gx` sub-command shares: consoles, settings, and turning errors into one line."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy.exc import DBAPIError
+
+from gxcore.config import Settings
+from gxcore.errors import GxError
+
+T = TypeVar("T")
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; a GxError or database error ends it with one line, no traceback."""
+    try:
+        return asyncio.run(coro)
+    except GxError as e:
+        raise fail(str(e)) from None
+    except DBAPIError as e:
+        first_line = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
+        raise fail(f"database error: {first_line}") from None
+
+
+DataDir = Annotated[
+    str | None,
+    typer.Option("--data-dir", help="Embedded server's data directory (default: user data dir)."),
+]
+
+
+def settings(data_dir: str | None = None) -> Settings:
+    overrides: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
+    return Settings(**overrides)

@@ -1,0 +1,96 @@
+"""cqrs models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gxcore.db.base import NOW, Base, Json, UpdatedAt, new_cuid
+from gxcore.enums import CommandType, OutboxStatus
+
+
+class OutboxCommand(Base):
+    __tablename__ = "OutboxCommand"
+    __table_args__ = (
+        Index(None, "tenant_id", "request_id", unique=True),
+        Index(None, "status", "created_at"),
+        Index(None, "tenant_id", "status"),
+        Index(None, "fabric_tx_id"),
+    )
+    id: Mapped[str] = mapped_column(primary_key=True, default=new_cuid)
+    tenant_id: Mapped[str]
+    service: Mapped[str]
+    command_type: Mapped[CommandType]
+    request_id: Mapped[str]
+    payload: Mapped[Json]
+    status: Mapped[OutboxStatus] = mapped_column(server_default="PENDING")
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    locked_by: Mapped[str | None]
+    locked_at: Mapped[datetime | None]
+    submitted_at: Mapped[datetime | None]
+    fabric_tx_id: Mapped[str | None]
+    commit_block: Mapped[int | None] = mapped_column(BigInteger)
+    error_code: Mapped[str | None]
+    error: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    updated_at: Mapped[UpdatedAt]
+
+
+class ProjectorState(Base):
+    __tablename__ = "ProjectorState"
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    projector_name: Mapped[str] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(primary_key=True)
+    last_block: Mapped[int] = mapped_column(BigInteger)
+    last_event_index: Mapped[int]
+    updated_at: Mapped[UpdatedAt]
+
+
+class HttpIdempotency(Base):
+    __tablename__ = "HttpIdempotency"
+    __table_args__ = (Index(None, "ttl_expires_at"),)
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    method: Mapped[str] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(primary_key=True)
+    body_hash: Mapped[str] = mapped_column(primary_key=True)
+    response_body: Mapped[Json]
+    response_headers: Mapped[Json | None]
+    status_code: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    ttl_expires_at: Mapped[datetime | None]
+
+
+class EventLog(Base):
+    __tablename__ = "EventLog"
+    __table_args__ = (
+        Index(None, "tenant_id", "block_number"),
+        Index(None, "fabric_tx_id"),
+        Index(None, "tenant_id", "event_name"),
+    )
+    id: Mapped[str] = mapped_column(primary_key=True, default=new_cuid)
+    tenant_id: Mapped[str]
+    fabric_tx_id: Mapped[str]
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[str]
+    chaincode: Mapped[str]
+    event_name: Mapped[str]
+    event_version: Mapped[str]
+    payload: Mapped[Json]
+    tx_timestamp: Mapped[datetime]
+    ingested_at: Mapped[datetime] = mapped_column(server_default=NOW)
+
+
+class EventDLQ(Base):
+    __tablename__ = "EventDLQ"
+    __table_args__ = (Index(None, "tenant_id", "created_at"),)
+    id: Mapped[str] = mapped_column(primary_key=True, default=new_cuid)
+    tenant_id: Mapped[str]
+    reason: Mapped[str]
+    raw_payload: Mapped[Json]
+    fabric_tx_id: Mapped[str | None]
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    channel: Mapped[str | None]
+    chaincode: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)

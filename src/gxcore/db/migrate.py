@@ -1,0 +1,219 @@
+"""Alembic, driven from code: upgrade, downgrade, status, drift check, new revisions, offline SQL.
+
+Every function takes the database URL; the caller decides where it comes from. Alembic is
+synchronous, so each call borrows one async connection and runs Alembic inside `run_sync`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import alembic_postgresql_enum  # noqa: F401  (teaches autogenerate about enum value changes)
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, TypeDecorator
+from sqlalchemy.engine import URL
+
+from gxcore.db.engine import create_engine
+from gxcore.errors import MigrationError, UnknownRevision
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
+    # Only the application schema; other schemas (the reference ledger's) have their own life.
+    return getattr(obj, "schema", None) in (None, "public")
+
+
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    # Our TypeDecorators add Python-side rules only; revisions record the plain column type.
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        prefix = (
+            "postgresql." if type(obj.impl).__module__.startswith("sqlalchemy.dialects") else "sa."
+        )
+        return prefix + repr(obj.impl)
+    return False
+
+
+def compare_options() -> dict[str, Any]:
+    """Options shared by migrations (env.py) and the drift check, so both see the same diff."""
+    from gxcore.db.models import metadata
+
+    return {
+        "target_metadata": metadata,
+        "include_object": _include_object,
+        "render_item": _render_item,
+        "compare_type": True,
+        "compare_server_default": True,
+        "transaction_per_migration": True,
+    }
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", str(MIGRATIONS_DIR / "versions"))
+    # Date-and-slug file names keep the history readable in a directory listing.
+    cfg.set_main_option(
+        "file_template", "%%(year)d%%(month).2d%%(day).2d_%%(hour).2d%%(minute).2d_%%(slug)s"
+    )
+    cfg.set_main_option("truncate_slug_length", "60")
+    return cfg
+
+
+def script_directory() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head() -> str | None:
+    return script_directory().get_current_head()
+
+
+async def _with_connection(url: str | URL, fn: Callable[[Connection], Any]) -> Any:
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            result = await conn.run_sync(fn)
+            await conn.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+def _run_command(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[Connection], Any]:
+    def run(connection: Connection) -> Any:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = connection
+        try:
+            return fn(cfg, *args, **kwargs)
+        except CommandError as e:
+            if "Can't locate revision" in str(e):
+                raise UnknownRevision(
+                    "the database is at a revision this gxcore does not know (it was migrated "
+                    "by a newer version); upgrade gxcore before using this database"
+                ) from e
+            raise MigrationError(str(e)) from e
+
+    return run
+
+
+async def upgrade(url: str | URL, revision: str = "head") -> None:
+    await _with_connection(url, _run_command(command.upgrade, revision))
+
+
+async def downgrade(url: str | URL, revision: str) -> None:
+    await _with_connection(url, _run_command(command.downgrade, revision))
+
+
+async def new_revision(url: str | URL, message: str) -> Path:
+    """Autogenerate a revision from model changes against the database at `url` (must be at head)."""
+    script = await _with_connection(
+        url, _run_command(command.revision, message=message, autogenerate=True)
+    )
+    return Path(script.path)
+
+
+def offline_sql(start: str = "base", end: str = "head") -> str:
+    """The SQL the migrations would run, rendered without a database (for review and linting)."""
+    cfg = alembic_config()
+    buffer = io.StringIO()
+    cfg.output_buffer = buffer
+    command.upgrade(cfg, f"{start}:{end}", sql=True)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Status:
+    current: tuple[str, ...]
+    head: str | None
+    unknown: tuple[str, ...]
+
+    @property
+    def pending(self) -> bool:
+        return self.current != ((self.head,) if self.head else ())
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.pending and not self.unknown
+
+
+async def status(url: str | URL) -> Status:
+    def read(connection: Connection) -> Status:
+        current = tuple(MigrationContext.configure(connection).get_current_heads())
+        known = {rev.revision for rev in script_directory().walk_revisions()}
+        return Status(current, head(), tuple(r for r in current if r not in known))
+
+    return await _with_connection(url, read)
+
+
+async def drift(url: str | URL) -> list[Any]:
+    """Differences between the models and the database at `url`; empty means no drift."""
+
+    def diff(connection: Connection) -> list[Any]:
+        context = MigrationContext.configure(connection, opts=compare_options())
+        return compare_metadata(context, context.opts["target_metadata"])
+
+    return await _with_connection(url, diff)
+
+
+@dataclass(frozen=True)
+class LintResult:
+    ok: bool
+    report: str
+
+
+def lint() -> LintResult:
+    """Render each revision's SQL offline and run the squawk migration linter over it.
+
+    A revision may waive rules for itself with a module-level `SQUAWK_IGNORE = {rule: reason}`;
+    the reason stays next to the SQL it excuses. Alembic's own `alembic_version` table is not ours
+    to lint and is left out.
+    """
+    with tempfile.TemporaryDirectory(prefix="gx-lint-") as tmp:
+        files = []
+        for rev in reversed(list(script_directory().walk_revisions())):
+            sql = _ALEMBIC_VERSION_DDL.sub(
+                "", offline_sql(rev.down_revision or "base", rev.revision)
+            )
+            waived = getattr(rev.module, "SQUAWK_IGNORE", {})
+            if waived:
+                sql = f"-- squawk-ignore-file {', '.join(sorted(waived))}\n{sql}"
+            path = Path(tmp) / f"{Path(rev.path).stem}.sql"
+            path.write_text(sql)
+            files.append(path)
+        return run_squawk(files)
+
+
+def run_squawk(files: list[Path]) -> LintResult:
+    binary = shutil.which("squawk") or str(Path(sys.executable).with_name("squawk"))
+    if not Path(binary).exists():
+        raise MigrationError("the squawk linter is not installed (pip install squawk-cli)")
+    proc = subprocess.run(
+        [binary, "--reporter", "gcc", "--pg-version", "15", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    report = proc.stdout + proc.stderr
+    for file in files:
+        report = report.replace(str(file.parent) + "/", "")
+    return LintResult(ok=proc.returncode == 0, report=report.strip())
+
+
+_ALEMBIC_VERSION_DDL = re.compile(r"CREATE TABLE alembic_version \(.*?\);\n", re.DOTALL)

@@ -1,0 +1,76 @@
+"""Column types with gxcore's rules built in: exact money, aware timestamps, named enums."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation, localcontext
+from typing import Any
+
+from sqlalchemy import Enum, Numeric, TypeDecorator
+from sqlalchemy.dialects.postgresql import TIMESTAMP
+
+from gxcore.errors import InvalidAmount, NaiveDatetime
+
+MONEY_PLACES = 9
+MONEY_DIGITS = 36
+_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
+_LIMIT = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)
+
+
+def to_money(value: Any) -> Decimal:
+    """Return `value` as a Decimal with exactly 9 places, or raise InvalidAmount.
+
+    Precision beyond 9 places is refused, never rounded: numeric(36,9) would round it silently.
+    Floats are refused outright; their binary value is rarely the decimal the caller meant.
+    """
+    if isinstance(value, (bool, float)):
+        raise InvalidAmount(f"money must be a Decimal, int or str, not {type(value).__name__}")
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(value)
+    except (InvalidOperation, TypeError, ValueError) as e:
+        raise InvalidAmount(f"not a decimal amount: {value!r}") from e
+    if not amount.is_finite():
+        raise InvalidAmount(f"amount must be finite, got {amount}")
+    if abs(amount) >= _LIMIT:
+        raise InvalidAmount(f"amount {amount} does not fit numeric({MONEY_DIGITS},{MONEY_PLACES})")
+    with localcontext(prec=MONEY_DIGITS + 4):
+        quantized = amount.quantize(_QUANTUM)
+    if quantized != amount:
+        raise InvalidAmount(f"amount {amount} has more than {MONEY_PLACES} decimal places")
+    return quantized
+
+
+class Money(TypeDecorator[Decimal]):
+    """numeric(36,9) that accepts only values it can store exactly."""
+
+    impl = Numeric(MONEY_DIGITS, MONEY_PLACES, asdecimal=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Decimal | None:
+        return None if value is None else to_money(value)
+
+
+class Timestamptz(TypeDecorator[datetime]):
+    """timestamptz(3) that refuses naive datetimes and always returns aware UTC values."""
+
+    impl = TIMESTAMP(timezone=True, precision=3)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise NaiveDatetime(f"naive datetime {value.isoformat()} given; use an aware UTC value")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.astimezone(UTC)
+
+
+def pg_enum(enum_class: type[enum.Enum]) -> Enum:
+    """The PostgreSQL enum type named exactly like its Python class, as in the reference schema."""
+    return Enum(
+        enum_class,
+        name=enum_class.__name__,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )

@@ -1,0 +1,32 @@
+"""governance models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gxcore.db.base import NOW, Base, Json, UpdatedAt
+
+
+class Proposal(Base):
+    __tablename__ = "Proposal"
+    __table_args__ = (
+        Index(None, "tenant_id"),
+        Index(None, "status"),
+        Index(None, "proposer_id"),
+    )
+    proposal_id: Mapped[str] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str]
+    title: Mapped[str]
+    description: Mapped[str]
+    proposer_id: Mapped[str]
+    proposal_type: Mapped[str]
+    status: Mapped[str]
+    votes_for: Mapped[int] = mapped_column(server_default=text("0"))
+    votes_against: Mapped[int] = mapped_column(server_default=text("0"))
+    voters: Mapped[Json | None]
+    executed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    updated_at: Mapped[UpdatedAt]

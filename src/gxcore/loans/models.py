@@ -1,0 +1,52 @@
+"""loans models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Index
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gxcore.db.base import NOW, Base, UpdatedAt, new_uuid
+from gxcore.enums import CollateralStatus
+
+
+class Collateral(Base):
+    __tablename__ = "Collateral"
+    __table_args__ = (
+        Index(None, "tenant_id"),
+        Index(None, "on_chain_loan_id"),
+        Index(None, "status"),
+    )
+    collateral_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str]
+    on_chain_loan_id: Mapped[str] = mapped_column(unique=True, index=True)
+    document_reference: Mapped[str]
+    document_hash: Mapped[str]
+    document_size: Mapped[int | None]
+    document_mime: Mapped[str | None]
+    status: Mapped[CollateralStatus] = mapped_column(server_default="PLEDGED")
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+
+
+class Loan(Base):
+    __tablename__ = "Loan"
+    __table_args__ = (
+        CheckConstraint('"amount" >= 0', name="amount"),
+        Index(None, "tenant_id", "borrower_id"),
+        Index(None, "status"),
+        Index(None, "applied_at"),
+    )
+    loan_id: Mapped[str] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str]
+    borrower_id: Mapped[str]
+    amount: Mapped[Decimal]
+    collateral_hash: Mapped[str | None]
+    applied_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    purpose: Mapped[str]
+    status: Mapped[str]
+    approved_by: Mapped[str | None]
+    approved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    updated_at: Mapped[UpdatedAt]

@@ -1,0 +1,157 @@
+"""wallet models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gxcore.db.base import NOW, Base, Json, UpdatedAt, new_uuid
+from gxcore.enums import ContactStatus, LimitType, OffChainTxType
+
+if TYPE_CHECKING:
+    from gxcore.identity.models import UserProfile
+
+
+class Wallet(Base):
+    __tablename__ = "Wallet"
+    __table_args__ = (
+        CheckConstraint('"cachedBalance" >= 0', name="cachedBalance"),
+        Index(None, "tenant_id", "primary_account_id", unique=True),
+        Index(None, "tenant_id", "profile_id"),
+        Index(None, "tenant_id", "deleted_at"),
+    )
+    wallet_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str]
+    profile_id: Mapped[str] = mapped_column(
+        ForeignKey("UserProfile.profile_id", ondelete="CASCADE", onupdate="CASCADE")
+    )
+    primary_account_id: Mapped[str]
+    wallet_name: Mapped[str]
+    cached_balance: Mapped[Decimal] = mapped_column(server_default=text("0"))
+    deleted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    updated_at: Mapped[UpdatedAt]
+    user_profile: Mapped[UserProfile] = relationship(foreign_keys=[profile_id])
+
+
+class Transaction(Base):
+    __tablename__ = "Transaction"
+    __table_args__ = (
+        CheckConstraint('"amount" >= 0', name="amount"),
+        CheckConstraint('"fee" >= 0', name="fee"),
+        Index(None, "tenant_id", "on_chain_tx_id", unique=True),
+        Index(None, "tenant_id", "wallet_id", "timestamp"),
+        Index(None, "tenant_id", "counterparty", "timestamp"),
+        Index(None, "timestamp"),
+    )
+    off_tx_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str]
+    on_chain_tx_id: Mapped[str | None]
+    wallet_id: Mapped[str] = mapped_column(
+        ForeignKey("Wallet.wallet_id", ondelete="CASCADE", onupdate="CASCADE")
+    )
+    type: Mapped[OffChainTxType]
+    counterparty: Mapped[str]
+    amount: Mapped[Decimal]
+    fee: Mapped[Decimal] = mapped_column(server_default=text("0"))
+    remark: Mapped[str | None]
+    timestamp: Mapped[datetime]
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    wallet: Mapped[Wallet] = relationship(foreign_keys=[wallet_id])
+
+
+class Beneficiary(Base):
+    __tablename__ = "Beneficiary"
+    __table_args__ = (
+        Index(None, "tenant_id", "owner_profile_id", "beneficiary_identity_id", unique=True),
+        Index(None, "owner_profile_id"),
+    )
+    beneficiary_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str]
+    owner_profile_id: Mapped[str] = mapped_column(
+        ForeignKey("UserProfile.profile_id", ondelete="CASCADE", onupdate="CASCADE")
+    )
+    beneficiary_identity_id: Mapped[str]
+    nickname: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    user_profile: Mapped[UserProfile] = relationship(foreign_keys=[owner_profile_id])
+
+
+class Contact(Base):
+    __tablename__ = "Contact"
+    __table_args__ = (
+        Index(None, "tenant_id", "owner_profile_id", "contact_profile_id", unique=True),
+        Index(None, "tenant_id", "owner_profile_id"),
+        Index(None, "tenant_id", "status"),
+    )
+    contact_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str]
+    owner_profile_id: Mapped[str] = mapped_column(
+        ForeignKey("UserProfile.profile_id", ondelete="CASCADE", onupdate="CASCADE")
+    )
+    contact_profile_id: Mapped[str | None] = mapped_column(
+        ForeignKey("UserProfile.profile_id", ondelete="SET NULL", onupdate="CASCADE")
+    )
+    display_name: Mapped[str]
+    phone_number: Mapped[str | None]
+    email: Mapped[str | None]
+    notes: Mapped[str | None]
+    is_favorite: Mapped[bool] = mapped_column(server_default=text("false"))
+    transaction_count: Mapped[int] = mapped_column(server_default=text("0"))
+    last_transaction_at: Mapped[datetime | None]
+    status: Mapped[ContactStatus] = mapped_column(server_default="ACTIVE")
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    updated_at: Mapped[UpdatedAt]
+    owner: Mapped[UserProfile] = relationship(foreign_keys=[owner_profile_id])
+    contact_profile: Mapped[UserProfile | None] = relationship(foreign_keys=[contact_profile_id])
+
+
+class TransactionLimit(Base):
+    __tablename__ = "TransactionLimit"
+    __table_args__ = (
+        CheckConstraint('"limitAmount" >= 0', name="limitAmount"),
+        Index(None, "tenant_id", "profile_id"),
+        Index(None, "tenant_id", "wallet_id"),
+        Index(None, "tenant_id", "is_active"),
+    )
+    limit_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str]
+    profile_id: Mapped[str | None] = mapped_column(
+        ForeignKey("UserProfile.profile_id", ondelete="CASCADE", onupdate="CASCADE")
+    )
+    wallet_id: Mapped[str | None]
+    limit_type: Mapped[LimitType]
+    limit_amount: Mapped[Decimal]
+    max_count: Mapped[int | None]
+    time_window_minutes: Mapped[int | None]
+    is_active: Mapped[bool] = mapped_column(server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    updated_at: Mapped[UpdatedAt]
+    user_profile: Mapped[UserProfile | None] = relationship(foreign_keys=[profile_id])
+
+
+class TransactionRiskScore(Base):
+    __tablename__ = "TransactionRiskScore"
+    __table_args__ = (
+        Index(None, "tenant_id", "requires_review"),
+        Index(None, "tenant_id", "risk_score"),
+    )
+    risk_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str]
+    off_tx_id: Mapped[str] = mapped_column(
+        ForeignKey("Transaction.off_tx_id", ondelete="CASCADE", onupdate="CASCADE"),
+        unique=True,
+        index=True,
+    )
+    risk_score: Mapped[int]
+    risk_factors: Mapped[Json]
+    requires_review: Mapped[bool] = mapped_column(server_default=text("false"))
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by: Mapped[str | None]
+    review_notes: Mapped[str | None]
+    calculated_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    transaction: Mapped[Transaction] = relationship(foreign_keys=[off_tx_id])

@@ -1,0 +1,89 @@
+"""Test fixtures: one PostgreSQL server per run, the schema migrated once, a fresh tenant per test.
+
+With DATABASE_URL set, that server is used instead of an embedded one; its user needs CREATEDB.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from gxcore.db import migrate, server
+from gxcore.db.embedded import EmbeddedServer
+from gxcore.db.engine import create_engine
+
+TEMPLATE_DB = "gx_template"
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Superuser URL of the test server's maintenance database."""
+    if url := os.environ.get("DATABASE_URL"):
+        yield server.with_database(url, "postgres")
+        return
+    with EmbeddedServer(tmp_path_factory.mktemp("pg"), ephemeral=True) as embedded:
+        yield embedded.url
+
+
+async def _fresh_database(server_url: str, *, template: str | None = None) -> str:
+    name = f"gx_test_{uuid.uuid4().hex[:12]}"
+    await server.create_database(server_url, name, template=template)
+    return name
+
+
+@pytest.fixture(scope="session")
+async def template_url(server_url: str) -> AsyncIterator[str]:
+    """A database migrated to head once per run by the real migrations; clone it, never write it."""
+    await server.drop_database(server_url, TEMPLATE_DB)
+    await server.create_database(server_url, TEMPLATE_DB)
+    url = server.with_database(server_url, TEMPLATE_DB)
+    await migrate.upgrade(url)
+    yield url
+    await server.drop_database(server_url, TEMPLATE_DB)
+
+
+@pytest.fixture(scope="session")
+async def migrated_url(server_url: str, template_url: str) -> AsyncIterator[str]:
+    """The run's shared database at head. Tests isolate themselves by tenant, not by database."""
+    name = await _fresh_database(server_url, template=TEMPLATE_DB)
+    yield server.with_database(server_url, name)
+    await server.drop_database(server_url, name)
+
+
+@pytest.fixture
+async def empty_url(server_url: str) -> AsyncIterator[str]:
+    """A new empty database, dropped after the test (migration and reset tests)."""
+    name = await _fresh_database(server_url)
+    yield server.with_database(server_url, name)
+    await server.drop_database(server_url, name)
+
+
+@pytest.fixture
+async def scratch_url(server_url: str, template_url: str) -> AsyncIterator[str]:
+    """A private database at head for tests that change schema-wide state."""
+    name = await _fresh_database(server_url, template=TEMPLATE_DB)
+    yield server.with_database(server_url, name)
+    await server.drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+async def engine(migrated_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(migrated_url)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    async with AsyncSession(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A tenant no other test uses, so tests never see each other's rows."""
+    return f"t-{uuid.uuid4().hex[:12]}"
