@@ -32,9 +32,13 @@ def to_money(value: Any) -> Decimal:
         raise InvalidAmount(f"not a decimal amount: {value!r}") from e
     if not amount.is_finite():
         raise InvalidAmount(f"amount must be finite, got {amount}")
-    if abs(amount) >= _LIMIT:
-        raise InvalidAmount(f"amount {amount} does not fit numeric({MONEY_DIGITS},{MONEY_PLACES})")
-    with localcontext(prec=MONEY_DIGITS + 4):
+    # Decimal arithmetic rounds to the context's precision (28 digits by default): widen it so
+    # a 36-digit amount is compared and quantized exactly.
+    with localcontext(prec=2 * MONEY_DIGITS):
+        if abs(amount) >= _LIMIT:
+            raise InvalidAmount(
+                f"amount {amount} does not fit numeric({MONEY_DIGITS},{MONEY_PLACES})"
+            )
         quantized = amount.quantize(_QUANTUM)
     if quantized != amount:
         raise InvalidAmount(f"amount {amount} has more than {MONEY_PLACES} decimal places")

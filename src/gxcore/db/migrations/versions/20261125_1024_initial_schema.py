@@ -1282,7 +1282,7 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
-        op.f("FamilyRelationship_tenantId_initiatorProfileId_relatedProfileId_relationType_key"),
+        op.f("FamilyRelationship_tenantId_initiatorProfileId_relatedProfi_key"),
         "FamilyRelationship",
         ["tenantId", "initiatorProfileId", "relatedProfileId", "relationType"],
         unique=True,
@@ -2530,7 +2530,7 @@ def downgrade() -> None:
         op.f("FamilyRelationship_tenantId_relatedProfileId_idx"), table_name="FamilyRelationship"
     )
     op.drop_index(
-        op.f("FamilyRelationship_tenantId_initiatorProfileId_relatedProfileId_relationType_key"),
+        op.f("FamilyRelationship_tenantId_initiatorProfileId_relatedProfi_key"),
         table_name="FamilyRelationship",
     )
     op.drop_index(

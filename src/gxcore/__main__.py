@@ -1,0 +1,3 @@
+from gxcore.cli import main
+
+main()

@@ -1,0 +1,150 @@
+"""The `gx` command as a user meets it: clear one-line errors, meaningful exit codes, `gx up`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from gxcore.db import server
+from gxcore.db.engine import libpq_url
+
+GX = [sys.executable, "-m", "gxcore"]
+
+
+def gx(*args: str, database_url: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GX_DATABASE_URL")}
+    if database_url:
+        environ["DATABASE_URL"] = database_url
+    environ.update(env)
+    return subprocess.run(
+        [*GX, *args], capture_output=True, text=True, env=environ, timeout=120, check=False
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert proc.returncode == 1, proc
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_unreachable_database_url_is_one_readable_line() -> None:
+    proc = gx("db", "status", database_url="postgresql://gx:secret@127.0.0.1:1/gx")
+    assert_one_line_error(proc, "cannot reach postgresql://gx:***@127.0.0.1:1/gx", "DATABASE_URL")
+
+
+def test_wrong_password_is_one_readable_line(server_url: str) -> None:
+    wrong = server_url.replace(server_url.split(":")[2].split("@")[0], "not-the-password")
+    proc = gx("db", "migrate", database_url=wrong)
+    assert_one_line_error(proc, "wrong user or password")
+
+
+def test_a_url_that_is_not_postgresql_is_refused() -> None:
+    assert_one_line_error(gx("db", "status", database_url="mysql://x@localhost/db"), "PostgreSQL")
+
+
+def test_a_missing_database_is_named(server_url: str) -> None:
+    proc = gx("db", "status", database_url=server.with_database(server_url, "no_such_db"))
+    assert_one_line_error(proc, "database does not exist")
+
+
+def test_status_check_and_lint_pass_on_a_migrated_database(migrated_url: str) -> None:
+    for command in (["db", "status"], ["db", "check"], ["db", "lint"]):
+        proc = gx(*command, database_url=migrated_url)
+        assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
+    assert "up to date" in gx("db", "status", database_url=migrated_url).stdout
+
+
+def test_status_fails_while_migrations_are_pending(empty_url: str) -> None:
+    assert_one_line_error(gx("db", "status", database_url=empty_url), "pending", "gx db migrate")
+    assert gx("db", "migrate", database_url=empty_url).returncode == 0
+    assert gx("db", "status", database_url=empty_url).returncode == 0
+
+
+def test_migrate_refuses_a_database_from_a_newer_gxcore(scratch_url: str) -> None:
+    async def stamp() -> None:
+        async with server.connect(scratch_url) as conn:
+            await conn.execute("UPDATE alembic_version SET version_num = 'f00dfeedbeef'")
+
+    import asyncio
+
+    asyncio.run(stamp())
+    assert_one_line_error(gx("db", "migrate", database_url=scratch_url), "does not know")
+    assert_one_line_error(gx("db", "status", database_url=scratch_url), "newer version")
+
+
+async def _count(url: str, sql: str) -> int:
+    conn = await asyncpg.connect(libpq_url(url))
+    try:
+        return await conn.fetchval(sql)
+    finally:
+        await conn.close()
+
+
+async def test_reset_needs_force_and_spares_production(scratch_url: str) -> None:
+    assert gx("db", "seed", database_url=scratch_url).returncode == 0
+    assert await _count(scratch_url, 'SELECT count(*) FROM "Country"') > 200
+
+    assert_one_line_error(gx("db", "reset", database_url=scratch_url), "--force")
+    assert_one_line_error(
+        gx("db", "reset", "--force", database_url=scratch_url, GX_ENVIRONMENT="production"),
+        "production",
+    )
+    name = server.database_name(scratch_url)
+    async with server.connect(scratch_url) as conn:
+        await conn.execute(f"ALTER DATABASE \"{name}\" SET gx.environment = 'production'")
+    assert_one_line_error(gx("db", "reset", "--force", database_url=scratch_url), "production")
+    assert await _count(scratch_url, 'SELECT count(*) FROM "Country"') > 200
+
+    async with server.connect(scratch_url) as conn:
+        await conn.execute(f'ALTER DATABASE "{name}" RESET gx.environment')
+    proc = gx("db", "reset", "--force", database_url=scratch_url)
+    assert proc.returncode == 0, proc.stderr
+    assert await _count(scratch_url, 'SELECT count(*) FROM "Country"') == 0
+    assert gx("db", "status", database_url=scratch_url).returncode == 0
+
+
+def test_gx_up_serves_a_migrated_seeded_database_until_interrupted(tmp_path: Path) -> None:
+    data_dir = tmp_path / "gxdata"
+    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GX_DATABASE_URL")}
+    up = subprocess.Popen(
+        [*GX, "up", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ,
+    )
+    try:
+        url = None
+        assert up.stdout is not None
+        for line in up.stdout:
+            if line.startswith("postgresql://"):
+                url = line.strip()
+                break
+        assert url, up.stderr.read() if up.stderr else ""
+
+        import asyncio
+
+        assert asyncio.run(_count(url, 'SELECT count(*) FROM "Country"')) == 249
+        assert asyncio.run(_count(url, 'SELECT count(*) FROM "SystemParameter"')) > 0
+
+        second = gx("up", "--data-dir", str(data_dir))
+        assert_one_line_error(second, "already running", str(data_dir))
+        # Other commands use the running server instead of failing.
+        status = gx("db", "status", "--data-dir", str(data_dir))
+        assert status.returncode == 0, status.stderr
+    finally:
+        up.send_signal(signal.SIGINT)
+        out, err = up.communicate(timeout=60)
+    assert up.returncode == 0, err
+    assert "server stopped" in out
+    with pytest.raises(OSError):
+        asyncio.run(_count(url, "SELECT 1"))

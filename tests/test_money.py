@@ -1,0 +1,120 @@
+"""Money is exact: numeric(36,9) edges survive a round trip; extra precision is refused, not rounded."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gxcore.db.types import to_money
+from gxcore.errors import InvalidAmount
+from gxcore.identity.models import UserProfile
+from gxcore.wallet.models import Wallet
+
+LARGEST = Decimal("999999999999999999999999999.999999999")
+SMALLEST = Decimal("0.000000001")
+
+
+@given(st.decimals(min_value=-LARGEST, max_value=LARGEST, places=9, allow_nan=False))
+def test_any_nine_place_amount_is_kept_exactly(amount: Decimal) -> None:
+    assert to_money(amount) == amount
+    assert to_money(str(amount)) == amount
+
+
+@given(st.integers(min_value=1, max_value=9), st.integers(min_value=10, max_value=30))
+def test_a_tenth_decimal_place_is_refused_not_rounded(digit: int, places: int) -> None:
+    with pytest.raises(InvalidAmount, match="more than 9 decimal places"):
+        to_money(Decimal(digit).scaleb(-places))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [0.1, float("nan"), "NaN", "Infinity", "12abc", None, True, LARGEST + SMALLEST, -LARGEST - 1],
+)
+def test_values_that_are_not_exact_money_are_refused(bad: object) -> None:
+    with pytest.raises(InvalidAmount):
+        to_money(bad)
+
+
+def test_trailing_zeros_are_not_extra_precision() -> None:
+    assert to_money(Decimal("1.500000000000")) == Decimal("1.5")
+    assert str(to_money(7)) == "7.000000000"
+
+
+async def _profile(session: AsyncSession, tenant: str) -> UserProfile:
+    profile = UserProfile(
+        tenant_id=tenant,
+        first_name="Ada",
+        last_name="Lovelace",
+        biometric_hash=f"bio-{tenant}",
+        password_hash="x",
+    )
+    session.add(profile)
+    await session.flush()
+    return profile
+
+
+@pytest.mark.parametrize("amount", [Decimal(0), SMALLEST, LARGEST, Decimal("123.456789012")])
+async def test_edge_balances_round_trip_exactly(
+    session: AsyncSession, tenant: str, amount: Decimal
+) -> None:
+    profile = await _profile(session, tenant)
+    wallet = Wallet(
+        tenant_id=tenant,
+        profile_id=profile.profile_id,
+        primary_account_id=f"acct-{tenant}",
+        wallet_name="main",
+        cached_balance=amount,
+    )
+    session.add(wallet)
+    await session.commit()
+    session.expunge_all()
+    stored = await session.scalar(select(Wallet.cached_balance).where(Wallet.tenant_id == tenant))
+    assert stored == amount and isinstance(stored, Decimal)
+    assert stored.as_tuple().exponent == -9
+
+
+async def test_extra_precision_is_refused_and_nothing_is_written(
+    session: AsyncSession, tenant: str
+) -> None:
+    profile = await _profile(session, tenant)
+    await session.commit()
+    session.add(
+        Wallet(
+            tenant_id=tenant,
+            profile_id=profile.profile_id,
+            primary_account_id=f"acct-{tenant}",
+            wallet_name="main",
+            cached_balance=Decimal("1.0000000001"),
+        )
+    )
+    with pytest.raises(StatementError) as raised:
+        await session.commit()
+    assert isinstance(raised.value.orig, InvalidAmount)
+    await session.rollback()
+    count = await session.scalar(
+        select(func.count()).select_from(Wallet).where(Wallet.tenant_id == tenant)
+    )
+    assert count == 0
+
+
+async def test_a_negative_balance_is_refused_by_the_database(
+    session: AsyncSession, tenant: str
+) -> None:
+    profile = await _profile(session, tenant)
+    session.add(
+        Wallet(
+            tenant_id=tenant,
+            profile_id=profile.profile_id,
+            primary_account_id=f"acct-{tenant}",
+            wallet_name="main",
+            cached_balance=Decimal("-0.000000001"),
+        )
+    )
+    with pytest.raises(IntegrityError, match="Wallet_cachedBalance_check"):
+        await session.commit()
