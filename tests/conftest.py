@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from gxcore.db import migrate, server
 from gxcore.db.embedded import EmbeddedServer
 from gxcore.db.engine import create_engine
+from gxcore.db.tenancy import Database
 
 TEMPLATE_DB = "gx_template"
 
@@ -87,3 +88,11 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 def tenant() -> str:
     """A tenant no other test uses, so tests never see each other's rows."""
     return f"t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+async def db(migrated_url: str) -> AsyncIterator[Database]:
+    """The application's view of the shared database: gx_app and gx_system engines."""
+    database = Database.connect(migrated_url)
+    yield database
+    await database.dispose()

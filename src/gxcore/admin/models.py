@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CHAR, ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gxcore.db.base import NOW, Base, UpdatedAt, new_uuid
+from gxcore.db.base import NOW, Base, TenantScoped, UpdatedAt, new_uuid
 from gxcore.enums import LegalTenderStatusEnum
 
 
@@ -18,7 +18,7 @@ class Country(Base):
     region: Mapped[str | None]
 
 
-class LegalTenderStatus(Base):
+class LegalTenderStatus(TenantScoped, Base):
     __tablename__ = "LegalTenderStatus"
     __table_args__ = (
         Index(None, "tenant_id"),
@@ -35,7 +35,7 @@ class LegalTenderStatus(Base):
     country: Mapped[Country] = relationship(foreign_keys=[country_code])
 
 
-class SystemParameter(Base):
+class SystemParameter(TenantScoped, Base):
     __tablename__ = "SystemParameter"
     __table_args__ = (Index(None, "tenant_id"),)
     tenant_id: Mapped[str] = mapped_column(primary_key=True)

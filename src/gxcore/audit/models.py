@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import Index
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gxcore.db.base import NOW, Base, Json, new_uuid
+from gxcore.db.base import NOW, Base, Json, TenantScoped, new_uuid
 from gxcore.enums import AuditEventType
 
 
-class AuditLog(Base):
+class AuditLog(TenantScoped, Base):
     __tablename__ = "AuditLog"
     __table_args__ = (
         Index(None, "tenant_id", "event_type", "timestamp"),

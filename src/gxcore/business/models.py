@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CHAR, CheckConstraint, ForeignKey, Index, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gxcore.db.base import NOW, Base, Json, UpdatedAt, new_cuid, new_uuid
+from gxcore.db.base import (
+    NOW,
+    Base,
+    Json,
+    SoftDeletable,
+    TenantScoped,
+    UpdatedAt,
+    new_cuid,
+    new_uuid,
+)
 from gxcore.enums import ApprovalStatus, OffChainTxType, OrgProfileStatus, SignatoryRole
 
 if TYPE_CHECKING:
@@ -19,7 +28,7 @@ if TYPE_CHECKING:
     from gxcore.wallet.models import Wallet
 
 
-class OrganizationProfile(Base):
+class OrganizationProfile(TenantScoped, SoftDeletable, Base):
     __tablename__ = "OrganizationProfile"
     __table_args__ = (
         Index(None, "tenant_id", "status"),
@@ -40,7 +49,7 @@ class OrganizationProfile(Base):
     country: Mapped[Country] = relationship(foreign_keys=[jurisdiction_country_code])
 
 
-class UserOrganizationLink(Base):
+class UserOrganizationLink(TenantScoped, Base):
     __tablename__ = "UserOrganizationLink"
     __table_args__ = (
         Index(None, "tenant_id", "user_profile_id", "org_profile_id", unique=True),
@@ -62,7 +71,7 @@ class UserOrganizationLink(Base):
     organization_profile: Mapped[OrganizationProfile] = relationship(foreign_keys=[org_profile_id])
 
 
-class BusinessAccount(Base):
+class BusinessAccount(TenantScoped, Base):
     __tablename__ = "BusinessAccount"
     __table_args__ = (
         Index(None, "tenant_id", "org_profile_id", unique=True),
@@ -85,7 +94,7 @@ class BusinessAccount(Base):
     wallet: Mapped[Wallet] = relationship(foreign_keys=[wallet_id])
 
 
-class BusinessSignatory(Base):
+class BusinessSignatory(TenantScoped, Base):
     __tablename__ = "BusinessSignatory"
     __table_args__ = (
         CheckConstraint('"maxTransactionLimit" >= 0', name="maxTransactionLimit"),
@@ -112,7 +121,7 @@ class BusinessSignatory(Base):
     user_profile: Mapped[UserProfile] = relationship(foreign_keys=[profile_id])
 
 
-class SignatoryRule(Base):
+class SignatoryRule(TenantScoped, Base):
     __tablename__ = "SignatoryRule"
     __table_args__ = (
         CheckConstraint('"minAmount" >= 0', name="minAmount"),
@@ -137,7 +146,7 @@ class SignatoryRule(Base):
     business_account: Mapped[BusinessAccount] = relationship(foreign_keys=[business_account_id])
 
 
-class TransactionApproval(Base):
+class TransactionApproval(TenantScoped, Base):
     __tablename__ = "TransactionApproval"
     __table_args__ = (
         Index(None, "tenant_id", "outbox_command_id", unique=True),
@@ -162,7 +171,7 @@ class TransactionApproval(Base):
     outbox_command: Mapped[OutboxCommand] = relationship(foreign_keys=[outbox_command_id])
 
 
-class ApprovalVote(Base):
+class ApprovalVote(TenantScoped, Base):
     __tablename__ = "ApprovalVote"
     __table_args__ = (
         Index(None, "tenant_id", "approval_id", "signatory_id", unique=True),
@@ -183,7 +192,7 @@ class ApprovalVote(Base):
     signatory: Mapped[BusinessSignatory] = relationship(foreign_keys=[signatory_id])
 
 
-class Organization(Base):
+class Organization(TenantScoped, Base):
     __tablename__ = "Organization"
     __table_args__ = (
         Index(None, "tenant_id"),
@@ -202,7 +211,7 @@ class Organization(Base):
     updated_at: Mapped[UpdatedAt]
 
 
-class MultiSigTransaction(Base):
+class MultiSigTransaction(TenantScoped, Base):
     __tablename__ = "MultiSigTransaction"
     __table_args__ = (
         Index(None, "tenant_id", "org_id"),

@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gxcore.db.base import NOW, Base, Json, UpdatedAt, new_cuid
+from gxcore.db.base import NOW, Base, Json, TenantScoped, UpdatedAt, new_cuid
 from gxcore.enums import CommandType, OutboxStatus
 
 
-class OutboxCommand(Base):
+class OutboxCommand(TenantScoped, Base):
     __tablename__ = "OutboxCommand"
     __table_args__ = (
         Index(None, "tenant_id", "request_id", unique=True),
@@ -38,7 +38,7 @@ class OutboxCommand(Base):
     updated_at: Mapped[UpdatedAt]
 
 
-class ProjectorState(Base):
+class ProjectorState(TenantScoped, Base):
     __tablename__ = "ProjectorState"
     tenant_id: Mapped[str] = mapped_column(primary_key=True)
     projector_name: Mapped[str] = mapped_column(primary_key=True)
@@ -48,7 +48,7 @@ class ProjectorState(Base):
     updated_at: Mapped[UpdatedAt]
 
 
-class HttpIdempotency(Base):
+class HttpIdempotency(TenantScoped, Base):
     __tablename__ = "HttpIdempotency"
     __table_args__ = (Index(None, "ttl_expires_at"),)
     tenant_id: Mapped[str] = mapped_column(primary_key=True)
@@ -62,7 +62,7 @@ class HttpIdempotency(Base):
     ttl_expires_at: Mapped[datetime | None]
 
 
-class EventLog(Base):
+class EventLog(TenantScoped, Base):
     __tablename__ = "EventLog"
     __table_args__ = (
         Index(None, "tenant_id", "block_number"),
@@ -82,7 +82,7 @@ class EventLog(Base):
     ingested_at: Mapped[datetime] = mapped_column(server_default=NOW)
 
 
-class EventDLQ(Base):
+class EventDLQ(TenantScoped, Base):
     __tablename__ = "EventDLQ"
     __table_args__ = (Index(None, "tenant_id", "created_at"),)
     id: Mapped[str] = mapped_column(primary_key=True, default=new_cuid)

@@ -28,7 +28,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from gxcore import enums
 from gxcore.db.types import Money, Timestamptz, pg_enum
@@ -98,6 +98,37 @@ class Base(DeclarativeBase):
     }
 
 
+class TenantScoped:
+    """Marks models whose rows belong to one tenant (`tenant_id`): every table but `Country`.
+
+    The tenancy guard (`gxcore.db.tenancy`) filters their reads and stamps their writes; row-level
+    security in the database enforces the same underneath. Models redeclare `tenant_id` where
+    the reference puts it; this declaration is what the guard's criteria see on the mixin.
+    """
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[str]:
+        return mapped_column()
+
+
+class SoftDeletable:
+    """Models with `deleted_at`: hidden from queries unless `include_deleted` is asked for."""
+
+    @declared_attr
+    def deleted_at(cls) -> Mapped[dt.datetime | None]:
+        return mapped_column()
+
+    def soft_delete(self) -> None:
+        self.deleted_at = dt.datetime.now(dt.UTC)
+
+    def restore(self) -> None:
+        self.deleted_at = None
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
 _SNAKE = re.compile(r"_([a-z0-9])")
 
 
@@ -113,4 +144,15 @@ def _camel_case_columns(column: Column[Any], table: Table) -> None:
         column.name = camel(column.name)
 
 
-__all__ = ["NOW", "Base", "Json", "UpdatedAt", "camel", "metadata", "new_cuid", "new_uuid"]
+__all__ = [
+    "NOW",
+    "Base",
+    "Json",
+    "SoftDeletable",
+    "TenantScoped",
+    "UpdatedAt",
+    "camel",
+    "metadata",
+    "new_cuid",
+    "new_uuid",
+]

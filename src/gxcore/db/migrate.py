@@ -113,7 +113,11 @@ def _run_command(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[
 
 
 async def upgrade(url: str | URL, revision: str = "head") -> None:
+    """Apply revisions up to `revision`, then give the application roles their passwords."""
+    from gxcore.db.roles import sync_passwords
+
     await _with_connection(url, _run_command(command.upgrade, revision))
+    await sync_passwords(url)
 
 
 async def downgrade(url: str | URL, revision: str) -> None:

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import Index, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gxcore.db.base import NOW, Base, Json, UpdatedAt
+from gxcore.db.base import NOW, Base, Json, TenantScoped, UpdatedAt
 
 
-class Proposal(Base):
+class Proposal(TenantScoped, Base):
     __tablename__ = "Proposal"
     __table_args__ = (
         Index(None, "tenant_id"),

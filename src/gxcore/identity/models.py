@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CHAR, ForeignKey, Index, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gxcore.db.base import NOW, Base, UpdatedAt, new_uuid
+from gxcore.db.base import NOW, Base, SoftDeletable, TenantScoped, UpdatedAt, new_uuid
 from gxcore.enums import (
     AddressType,
     EmploymentStatus,
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from gxcore.admin.models import Country
 
 
-class PendingRegistration(Base):
+class PendingRegistration(TenantScoped, Base):
     __tablename__ = "PendingRegistration"
     __table_args__ = (
         Index(None, "tenant_id", "email", unique=True),
@@ -61,7 +61,7 @@ class PendingRegistration(Base):
     migrated_at: Mapped[datetime | None]
 
 
-class UserProfile(Base):
+class UserProfile(TenantScoped, SoftDeletable, Base):
     __tablename__ = "UserProfile"
     __table_args__ = (
         Index(None, "tenant_id", "email", unique=True),
@@ -126,7 +126,7 @@ class UserProfile(Base):
     )
 
 
-class Address(Base):
+class Address(TenantScoped, Base):
     __tablename__ = "Address"
     __table_args__ = (
         Index(None, "tenant_id", "profile_id"),
@@ -161,7 +161,7 @@ class Address(Base):
     user_profile: Mapped[UserProfile] = relationship(foreign_keys=[profile_id])
 
 
-class UserSession(Base):
+class UserSession(TenantScoped, Base):
     __tablename__ = "UserSession"
     __table_args__ = (
         Index(None, "tenant_id", "session_id", unique=True),
@@ -191,7 +191,7 @@ class UserSession(Base):
     user_profile: Mapped[UserProfile] = relationship(foreign_keys=[profile_id])
 
 
-class TrustedDevice(Base):
+class TrustedDevice(TenantScoped, Base):
     __tablename__ = "TrustedDevice"
     __table_args__ = (
         Index(None, "tenant_id", "profile_id", "device_fingerprint", unique=True),

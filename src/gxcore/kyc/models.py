@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CHAR, ForeignKey, Index, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gxcore.db.base import NOW, Base, UpdatedAt, new_uuid
+from gxcore.db.base import NOW, Base, TenantScoped, UpdatedAt, new_uuid
 from gxcore.enums import DocumentType, KycStatus
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from gxcore.identity.models import UserProfile
 
 
-class KYCVerification(Base):
+class KYCVerification(TenantScoped, Base):
     __tablename__ = "KYCVerification"
     __table_args__ = (
         Index(None, "tenant_id"),
@@ -39,7 +39,7 @@ class KYCVerification(Base):
     user_profile: Mapped[UserProfile] = relationship(foreign_keys=[profile_id])
 
 
-class KYCDocument(Base):
+class KYCDocument(TenantScoped, Base):
     __tablename__ = "KYCDocument"
     __table_args__ = (
         Index(None, "tenant_id", "kyc_id"),

@@ -8,11 +8,11 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gxcore.db.base import NOW, Base, UpdatedAt, new_uuid
+from gxcore.db.base import NOW, Base, TenantScoped, UpdatedAt, new_uuid
 from gxcore.enums import CollateralStatus
 
 
-class Collateral(Base):
+class Collateral(TenantScoped, Base):
     __tablename__ = "Collateral"
     __table_args__ = (
         Index(None, "tenant_id"),
@@ -30,7 +30,7 @@ class Collateral(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)
 
 
-class Loan(Base):
+class Loan(TenantScoped, Base):
     __tablename__ = "Loan"
     __table_args__ = (
         CheckConstraint('"amount" >= 0', name="amount"),

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, Index, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gxcore.db.base import NOW, Base, new_uuid
+from gxcore.db.base import NOW, Base, TenantScoped, new_uuid
 from gxcore.enums import NotificationStatus, NotificationType
 
 if TYPE_CHECKING:
     from gxcore.identity.models import UserProfile
 
 
-class Notification(Base):
+class Notification(TenantScoped, Base):
     __tablename__ = "Notification"
     __table_args__ = (
         Index(None, "tenant_id", "recipient_id", "status"),
@@ -47,7 +47,7 @@ class Notification(Base):
     recipient: Mapped[UserProfile] = relationship(foreign_keys=[recipient_id])
 
 
-class PushToken(Base):
+class PushToken(TenantScoped, Base):
     __tablename__ = "PushToken"
     __table_args__ = (
         Index(None, "tenant_id", "token", unique=True),

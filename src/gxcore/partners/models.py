@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CHAR, CheckConstraint, ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gxcore.db.base import NOW, Base, new_uuid
+from gxcore.db.base import NOW, Base, TenantScoped, new_uuid
 from gxcore.enums import CredentialStatus, LicenseStatus, PartnerStatus
 
 if TYPE_CHECKING:
     from gxcore.admin.models import Country
 
 
-class LicensedPartner(Base):
+class LicensedPartner(TenantScoped, Base):
     __tablename__ = "LicensedPartner"
     __table_args__ = (
         Index(None, "tenant_id", "company_name", unique=True),
@@ -33,7 +33,7 @@ class LicensedPartner(Base):
     country: Mapped[Country] = relationship(foreign_keys=[jurisdiction_country_code])
 
 
-class Application(Base):
+class Application(TenantScoped, Base):
     __tablename__ = "Application"
     __table_args__ = (
         Index(None, "tenant_id", "app_name", unique=True),
@@ -49,7 +49,7 @@ class Application(Base):
     partner: Mapped[LicensedPartner] = relationship(foreign_keys=[partner_id])
 
 
-class License(Base):
+class License(TenantScoped, Base):
     __tablename__ = "License"
     __table_args__ = (
         Index(None, "tenant_id", "app_id"),
@@ -67,7 +67,7 @@ class License(Base):
     application: Mapped[Application] = relationship(foreign_keys=[app_id])
 
 
-class Credential(Base):
+class Credential(TenantScoped, Base):
     __tablename__ = "Credential"
     __table_args__ = (
         Index(None, "tenant_id", "client_id", unique=True),
@@ -85,7 +85,7 @@ class Credential(Base):
     license: Mapped[License] = relationship(foreign_keys=[license_id])
 
 
-class PartnerGrant(Base):
+class PartnerGrant(TenantScoped, Base):
     __tablename__ = "PartnerGrant"
     __table_args__ = (
         CheckConstraint('"amount" >= 0', name="amount"),

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gxcore.db.base import NOW, Base, new_uuid
+from gxcore.db.base import NOW, Base, TenantScoped, new_uuid
 
 if TYPE_CHECKING:
     from gxcore.wallet.models import Wallet
 
 
-class HoardingTaxSnapshot(Base):
+class HoardingTaxSnapshot(TenantScoped, Base):
     __tablename__ = "HoardingTaxSnapshot"
     __table_args__ = (
         CheckConstraint('"balance" >= 0', name="balance"),

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, Index, Numeric, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gxcore.db.base import NOW, Base, UpdatedAt, new_uuid
+from gxcore.db.base import NOW, Base, TenantScoped, UpdatedAt, new_uuid
 from gxcore.enums import RelationshipStatus, RelationType
 
 if TYPE_CHECKING:
     from gxcore.identity.models import UserProfile
 
 
-class FamilyRelationship(Base):
+class FamilyRelationship(TenantScoped, Base):
     __tablename__ = "FamilyRelationship"
     __table_args__ = (
         Index(
@@ -56,7 +56,7 @@ class FamilyRelationship(Base):
     related: Mapped[UserProfile | None] = relationship(foreign_keys=[related_profile_id])
 
 
-class TrustScore(Base):
+class TrustScore(TenantScoped, Base):
     __tablename__ = "TrustScore"
     __table_args__ = (Index(None, "tenant_id", "total_score"),)
     profile_id: Mapped[str] = mapped_column(

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gxcore.db.base import NOW, Base, Json, UpdatedAt, new_uuid
+from gxcore.db.base import NOW, Base, Json, SoftDeletable, TenantScoped, UpdatedAt, new_uuid
 from gxcore.enums import ContactStatus, LimitType, OffChainTxType
 
 if TYPE_CHECKING:
     from gxcore.identity.models import UserProfile
 
 
-class Wallet(Base):
+class Wallet(TenantScoped, SoftDeletable, Base):
     __tablename__ = "Wallet"
     __table_args__ = (
         CheckConstraint('"cachedBalance" >= 0', name="cachedBalance"),
@@ -38,7 +38,7 @@ class Wallet(Base):
     user_profile: Mapped[UserProfile] = relationship(foreign_keys=[profile_id])
 
 
-class Transaction(Base):
+class Transaction(TenantScoped, Base):
     __tablename__ = "Transaction"
     __table_args__ = (
         CheckConstraint('"amount" >= 0', name="amount"),
@@ -64,7 +64,7 @@ class Transaction(Base):
     wallet: Mapped[Wallet] = relationship(foreign_keys=[wallet_id])
 
 
-class Beneficiary(Base):
+class Beneficiary(TenantScoped, Base):
     __tablename__ = "Beneficiary"
     __table_args__ = (
         Index(None, "tenant_id", "owner_profile_id", "beneficiary_identity_id", unique=True),
@@ -81,7 +81,7 @@ class Beneficiary(Base):
     user_profile: Mapped[UserProfile] = relationship(foreign_keys=[owner_profile_id])
 
 
-class Contact(Base):
+class Contact(TenantScoped, Base):
     __tablename__ = "Contact"
     __table_args__ = (
         Index(None, "tenant_id", "owner_profile_id", "contact_profile_id", unique=True),
@@ -110,7 +110,7 @@ class Contact(Base):
     contact_profile: Mapped[UserProfile | None] = relationship(foreign_keys=[contact_profile_id])
 
 
-class TransactionLimit(Base):
+class TransactionLimit(TenantScoped, Base):
     __tablename__ = "TransactionLimit"
     __table_args__ = (
         CheckConstraint('"limitAmount" >= 0', name="limitAmount"),
@@ -134,7 +134,7 @@ class TransactionLimit(Base):
     user_profile: Mapped[UserProfile | None] = relationship(foreign_keys=[profile_id])
 
 
-class TransactionRiskScore(Base):
+class TransactionRiskScore(TenantScoped, Base):
     __tablename__ = "TransactionRiskScore"
     __table_args__ = (
         Index(None, "tenant_id", "requires_review"),

@@ -1,0 +1,239 @@
+"""Tenant scope: the one way application code gets a database session.
+
+    db = Database.connect(owner_url)
+    async with db.tenant("acme") as session:      # one transaction, committed on success
+        ...
+    async with db.system(reason="relay") as session:  # explicit, logged, spans tenants
+        ...
+
+Two layers keep tenants apart:
+1. The ORM guard on `GuardedSession`: adds `tenantId = :scope` to every ORM select, `get`,
+   relationship load, join and ORM bulk update/delete (`with_loader_criteria`), stamps new rows
+   with the scope's tenant, and refuses (CROSS_TENANT) to write or attach another tenant's row.
+   A session without a scope refuses to touch tenant tables at all.
+2. Row-level security underneath: tenant sessions connect as `gx_app`, whose policy shows only
+   rows of the tenant in `app.tenant_id`. That setting is transaction-local and travels in the
+   same round trip as the transaction's BEGIN (see `ScopedConnection`), so it costs no extra
+   round trip and a pooled connection never carries a tenant into the next transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from sqlalchemy import event
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from gxcore.db.base import SoftDeletable, TenantScoped
+from gxcore.db.engine import create_engine
+from gxcore.db.roles import APP_ROLE, SYSTEM_ROLE, role_url
+from gxcore.db.scope import SCOPE_KEY, RequestMeta, Scope, scope_of
+from gxcore.errors import GxError
+
+log = logging.getLogger(__name__)
+
+
+class CrossTenant(GxError):
+    code = "CROSS_TENANT"
+
+
+class TenantScopeRequired(GxError):
+    code = "TENANT_SCOPE_REQUIRED"
+
+
+class ScopedConnection(asyncpg.Connection):
+    """asyncpg connection that appends a pending statement to the next BEGIN.
+
+    SQLAlchemy starts each transaction with a simple-protocol `BEGIN`; sending
+    `BEGIN; SELECT set_config('app.tenant_id', 'acme', true)` instead sets the tenant in the same
+    round trip. The pending text is consumed by one BEGIN and cleared when the connection goes
+    back to the pool, so it can never leak into another transaction.
+    """
+
+    _gx_on_begin: str | None = None
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        pending = self._gx_on_begin
+        if pending and not args and query.startswith("BEGIN"):
+            self._gx_on_begin = None
+            query = f"{query.rstrip(';')}; {pending}"
+        return await super().execute(query, *args, timeout=timeout)
+
+
+def _on_begin_sql(scope: Scope) -> str:
+    # tenant_id was validated against a strict alphabet (scope.valid_tenant_id): no quoting needed.
+    return f"SELECT set_config('app.tenant_id', '{scope.tenant_id or ''}', true)"
+
+
+class GuardedSession(Session):
+    """Session class whose events enforce the scope in `info[SCOPE_KEY]`."""
+
+
+@event.listens_for(GuardedSession, "after_begin")
+def _send_tenant_with_begin(session: Session, transaction: Any, connection: Any) -> None:
+    scope = scope_of(session)
+    if scope is not None and not scope.system:
+        connection.connection.driver_connection._gx_on_begin = _on_begin_sql(scope)
+
+
+@event.listens_for(GuardedSession, "do_orm_execute")
+def _filter_statement(state: ORMExecuteState) -> None:
+    scope = scope_of(state.session)
+    if scope is None:
+        if any(issubclass(m.class_, TenantScoped) for m in state.all_mappers):
+            raise TenantScopeRequired(
+                "this session has no tenant scope; open it with Database.tenant() or .system()"
+            )
+        return
+    if state.is_select and not state.execution_options.get("include_deleted", False):
+        state.statement = state.statement.options(
+            with_loader_criteria(
+                SoftDeletable, lambda cls: cls.deleted_at.is_(None), include_aliases=True
+            )
+        )
+    if scope.system:
+        return
+    tenant_id = scope.tenant_id
+    if state.is_select or state.is_update or state.is_delete:
+        state.statement = state.statement.options(
+            with_loader_criteria(
+                TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
+            )
+        )
+    elif state.is_insert:
+        _check_insert_values(state, tenant_id)
+
+
+def _check_insert_values(state: ORMExecuteState, tenant_id: str | None) -> None:
+    """ORM-enabled insert/upsert: every row must carry (or default to) the scope's tenant."""
+    rows: list[Any] = []
+    params = state.parameters
+    if isinstance(params, list):
+        rows.extend(params)
+    elif params:
+        rows.append(params)
+    compiled_values = getattr(state.statement, "_multi_values", ()) or ()
+    for batch in compiled_values:
+        rows.extend(batch)
+    single = getattr(state.statement, "_values", None)
+    if single:
+        rows.append({getattr(k, "key", k): v for k, v in single.items()})
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        for key, value in row.items():
+            name = getattr(key, "key", key)
+            value = getattr(value, "value", value)  # a BindParameter from .values()
+            if name in ("tenant_id", "tenantId") and value != tenant_id:
+                raise CrossTenant(f"insert for tenant {value!r} refused in scope {tenant_id!r}")
+
+
+@event.listens_for(GuardedSession, "before_attach")
+def _refuse_foreign_rows(session: Session, obj: object) -> None:
+    scope = scope_of(session)
+    if scope is None or scope.system or not isinstance(obj, TenantScoped):
+        return
+    owner = getattr(obj, "tenant_id", None)
+    if owner is not None and owner != scope.tenant_id:
+        raise CrossTenant(f"{type(obj).__name__} of tenant {owner!r} in scope {scope.tenant_id!r}")
+
+
+@event.listens_for(GuardedSession, "before_flush")
+def _stamp_and_check(session: Session, flush_context: Any, instances: Any) -> None:
+    scope = scope_of(session)
+    touched = [
+        o for o in (*session.new, *session.dirty, *session.deleted) if isinstance(o, TenantScoped)
+    ]
+    if not touched:
+        return
+    if scope is None:
+        raise TenantScopeRequired("writing tenant rows needs a tenant or system scope")
+    for obj in touched:
+        if obj in session.new and getattr(obj, "tenant_id", None) is None:
+            if scope.system:
+                raise CrossTenant(f"{type(obj).__name__}: the system scope must name the tenant")
+            obj.tenant_id = scope.tenant_id  # type: ignore[attr-defined]
+        if scope.system:
+            continue
+        if obj.tenant_id != scope.tenant_id:  # type: ignore[attr-defined]
+            raise CrossTenant(
+                f"{type(obj).__name__} of tenant {obj.tenant_id!r} "  # type: ignore[attr-defined]
+                f"cannot be written in scope {scope.tenant_id!r}"
+            )
+
+
+def _is_rls_violation(error: DBAPIError) -> bool:
+    return "row-level security" in str(error.orig)
+
+
+class Database:
+    """The application's engines: one per role. Build it once (app lifespan, CLI) and inject it."""
+
+    def __init__(self, app_engine: AsyncEngine, system_engine: AsyncEngine) -> None:
+        self.app_engine = app_engine
+        self.system_engine = system_engine
+
+    @classmethod
+    def connect(cls, owner_url: str | URL, **engine_kwargs: Any) -> Database:
+        engine_kwargs.setdefault("connect_args", {})["connection_class"] = ScopedConnection
+        app = create_engine(role_url(owner_url, APP_ROLE), **engine_kwargs)
+        system = create_engine(role_url(owner_url, SYSTEM_ROLE), **engine_kwargs)
+
+        @event.listens_for(app.sync_engine, "reset")
+        def _forget_pending(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
+            dbapi_connection.driver_connection._gx_on_begin = None
+
+        return cls(app, system)
+
+    async def dispose(self) -> None:
+        await self.app_engine.dispose()
+        await self.system_engine.dispose()
+
+    def session(self, scope: Scope | None = None) -> AsyncSession:
+        """A guarded session, not yet in a transaction. Prefer `tenant()` / `system()`."""
+        engine = self.system_engine if scope is not None and scope.system else self.app_engine
+        session = AsyncSession(engine, sync_session_class=GuardedSession, expire_on_commit=False)
+        if scope is not None:
+            session.sync_session.info[SCOPE_KEY] = scope
+        return session
+
+    @asynccontextmanager
+    async def tenant(
+        self,
+        tenant_id: str,
+        *,
+        actor_profile_id: str | None = None,
+        request: RequestMeta | None = None,
+    ) -> AsyncIterator[AsyncSession]:
+        """One unit of work for one tenant: commits when the block ends, rolls back on error."""
+        scope = Scope.for_tenant(tenant_id, actor_profile_id=actor_profile_id, request=request)
+        async with self._unit_of_work(scope) as session:
+            yield session
+
+    @asynccontextmanager
+    async def system(self, reason: str) -> AsyncIterator[AsyncSession]:
+        """Cross-tenant work (workers, jobs). Logged with its reason; rows must name their tenant."""
+        scope = Scope.for_system(reason)
+        log.info("system scope opened: %s", reason)
+        async with self._unit_of_work(scope) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _unit_of_work(self, scope: Scope) -> AsyncIterator[AsyncSession]:
+        async with self.session(scope) as session:
+            try:
+                async with session.begin():
+                    yield session
+            except DBAPIError as e:
+                if _is_rls_violation(e):
+                    raise CrossTenant(
+                        f"row-level security refused a write outside tenant {scope.tenant_id!r}"
+                    ) from e
+                raise

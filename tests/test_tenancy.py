@@ -1,0 +1,258 @@
+"""Tenant isolation that cannot leak, generated over every tenant table.
+
+Each test puts rows in two tenants, A and B, and shows that code scoped to A cannot read, count,
+get, join to, load through a relationship, update, delete, upsert or attach B's rows, through
+the ORM guard or through raw SQL on the application connection (row-level security).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, insert, inspect, select, text, update
+from sqlalchemy.orm import joinedload
+
+from gxcore.admin import service as admin
+from gxcore.db.base import Base, TenantScoped
+from gxcore.db.models import metadata  # noqa: F401  (registers every model)
+from gxcore.db.tenancy import CrossTenant, Database, TenantScopeRequired
+from tests.factories import make, primary_key
+
+TENANT_MODELS = sorted(
+    (m.class_ for m in Base.registry.mappers if issubclass(m.class_, TenantScoped)),
+    key=lambda c: c.__name__,
+)
+MODEL_IDS = [m.__name__ for m in TENANT_MODELS]
+
+# Many-to-one relationships between tenant models: (child model, relationship key).
+RELATIONSHIPS = [
+    (m.class_, rel.key)
+    for m in Base.registry.mappers
+    if issubclass(m.class_, TenantScoped)
+    for rel in m.relationships
+    if rel.direction.name == "MANYTOONE" and issubclass(rel.mapper.class_, TenantScoped)
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def countries(db: Database) -> None:
+    async with db.system(reason="test setup: reference data") as session:
+        await admin.seed(session=session)
+
+
+def test_every_table_but_country_is_tenant_scoped() -> None:
+    tables = {m.local_table.name for m in Base.registry.mappers}
+    assert {m.__tablename__ for m in TENANT_MODELS} == tables - {"Country"}
+
+
+async def _two_tenants(db: Database, model: type[Base]) -> tuple[str, Any, str, Any]:
+    a, b = f"a-{uuid.uuid4().hex[:10]}", f"b-{uuid.uuid4().hex[:10]}"
+    async with db.system(reason="test setup") as session:
+        row_a = await make(session, model, a)
+        row_b = await make(session, model, b)
+    return a, row_a, b, row_b
+
+
+def _pk_filter(model: type[Base], row: Any) -> Any:
+    cols = inspect(model).primary_key
+    return [c == v for c, v in zip(cols, primary_key(row), strict=True)]
+
+
+async def _exists(db: Database, model: type[Base], row: Any) -> bool:
+    async with db.system(reason="test check") as session:
+        stmt = select(func.count()).select_from(model).where(*_pk_filter(model, row))
+        return await session.scalar(stmt.execution_options(include_deleted=True)) == 1
+
+
+@pytest.mark.parametrize("model", TENANT_MODELS, ids=MODEL_IDS)
+async def test_reads_see_only_the_scope_tenant(db: Database, model: type[Base]) -> None:
+    a, row_a, _, row_b = await _two_tenants(db, model)
+    async with db.tenant(a) as session:
+        rows = (await session.scalars(select(model))).all()
+        assert [primary_key(r) for r in rows] == [primary_key(row_a)]
+        assert await session.scalar(select(func.count()).select_from(model)) == 1
+        assert await session.get(model, primary_key(row_b)) is None
+        assert await session.get(model, primary_key(row_a)) is not None
+
+
+@pytest.mark.parametrize("model", TENANT_MODELS, ids=MODEL_IDS)
+async def test_raw_sql_on_the_app_connection_sees_only_the_scope_tenant(
+    db: Database, model: type[Base]
+) -> None:
+    a, _, b, row_b = await _two_tenants(db, model)
+    table = model.__tablename__
+    async with db.tenant(a) as session:
+        tenants = (await session.execute(text(f'SELECT DISTINCT "tenantId" FROM "{table}"'))).all()
+        assert tenants == [(a,)]
+        updated = await session.execute(text(f'UPDATE "{table}" SET "tenantId" = "tenantId"'))
+        assert updated.rowcount == 1
+        deleted = await session.execute(
+            text(f'DELETE FROM "{table}" WHERE "tenantId" = :b'), {"b": b}
+        )
+        assert deleted.rowcount == 0
+    assert await _exists(db, model, row_b)
+
+
+@pytest.mark.parametrize("model", TENANT_MODELS, ids=MODEL_IDS)
+async def test_bulk_update_and_delete_touch_only_the_scope_tenant(
+    db: Database, model: type[Base]
+) -> None:
+    a, row_a, _, row_b = await _two_tenants(db, model)
+    async with db.tenant(a) as session:
+        result = await session.execute(update(model).values(tenant_id=model.tenant_id))
+        assert result.rowcount == 1
+        result = await session.execute(delete(model).where(*_pk_filter(model, row_b)))
+        assert result.rowcount == 0
+    assert await _exists(db, model, row_b)
+    async with db.tenant(a) as session:
+        await session.execute(delete(model))
+    assert await _exists(db, model, row_b) and not await _exists(db, model, row_a)
+
+
+@pytest.mark.parametrize("model", TENANT_MODELS, ids=MODEL_IDS)
+async def test_writing_another_tenants_row_is_cross_tenant(db: Database, model: type[Base]) -> None:
+    a, _, b, row_b = await _two_tenants(db, model)
+    # Attaching B's row (loaded elsewhere) to A's session is refused at once.
+    with pytest.raises(CrossTenant):
+        async with db.tenant(a) as session:
+            session.add(row_b)
+    # A new row that names tenant B is refused at flush; nothing is written.
+    with pytest.raises(CrossTenant):
+        async with db.tenant(a) as session:
+            await make(session, model, b)
+    # An ORM upsert carrying B's tenant is refused before it reaches the database.
+    values = {
+        attr.key: getattr(row_b, attr.key)
+        for attr in inspect(model).column_attrs
+        if getattr(row_b, attr.key) is not None
+    }
+    with pytest.raises(CrossTenant):
+        async with db.tenant(a) as session:
+            await session.execute(insert(model).values(**values))
+    # Raw SQL cannot do it either: row-level security checks the new row.
+    table, pk = model.__tablename__, inspect(model).primary_key[0].name
+    with pytest.raises(CrossTenant):
+        async with db.tenant(a) as session:
+            await session.execute(
+                text(f'UPDATE "{table}" SET "tenantId" = :a WHERE "tenantId" = :a'), {"a": a}
+            )
+            await session.execute(
+                text(f'INSERT INTO "{table}" SELECT * FROM "{table}" WHERE "{pk}" IS NULL')
+            )
+            await session.execute(text(f'UPDATE "{table}" SET "tenantId" = :b'), {"b": b})
+
+
+@pytest.mark.parametrize(
+    ("model", "relation"), RELATIONSHIPS, ids=[f"{m.__name__}.{r}" for m, r in RELATIONSHIPS]
+)
+async def test_relationships_never_load_another_tenants_row(
+    db: Database, model: type[Base], relation: str
+) -> None:
+    a, b = f"a-{uuid.uuid4().hex[:10]}", f"b-{uuid.uuid4().hex[:10]}"
+    prop = inspect(model).relationships[relation]
+    async with db.system(reason="test setup: a child in A pointing at a parent in B") as session:
+        parent_b = await make(session, prop.mapper.class_, b)
+        fk_values = {
+            inspect(model).get_property_by_column(local).key: getattr(
+                parent_b, prop.mapper.get_property_by_column(remote).key
+            )
+            for local, remote in prop.local_remote_pairs
+        }
+        child = await make(session, model, a, **fk_values)
+    async with db.tenant(a) as session:
+        loaded = await session.get(model, primary_key(child))
+        assert await session.run_sync(lambda _: getattr(loaded, relation)) is None
+        eager = await session.scalar(
+            select(model)
+            .options(joinedload(getattr(model, relation)))
+            .where(*_pk_filter(model, child))
+        )
+        assert getattr(eager, relation) is None
+        joined = await session.scalars(select(model).join(getattr(model, relation)))
+        assert joined.all() == []
+
+
+async def test_a_session_without_tenant_fails_closed(db: Database, tenant: str) -> None:
+    from gxcore.wallet.models import Wallet
+
+    async with db.system(reason="test setup") as session:
+        await make(session, Wallet, tenant)
+    async with db.session() as session:
+        with pytest.raises(TenantScopeRequired):
+            await session.execute(select(Wallet))
+        with pytest.raises(TenantScopeRequired):
+            session.add(
+                Wallet(tenant_id=tenant, profile_id="p", primary_account_id="x", wallet_name="w")
+            )
+            await session.flush()
+    async with db.session() as session:
+        # Raw SQL with no tenant set: the application role sees no tenant rows at all.
+        assert await session.scalar(text('SELECT count(*) FROM "Wallet"')) == 0
+        assert await session.scalar(text('SELECT count(*) FROM "Country"')) > 200
+
+
+async def test_a_pooled_connection_never_carries_a_tenant_over(
+    migrated_url: str, tenant: str
+) -> None:
+    from gxcore.wallet.models import Wallet
+
+    db = Database.connect(migrated_url, pool_size=1, max_overflow=0)
+    other = f"o-{uuid.uuid4().hex[:10]}"
+    try:
+        async with db.system(reason="test setup") as session:
+            await make(session, Wallet, tenant)
+            await make(session, Wallet, other)
+        pids = set()
+        for current in (tenant, other, tenant):
+            async with db.tenant(current) as session:
+                pids.add(await session.scalar(text("SELECT pg_backend_pid()")))
+                seen = await session.scalars(text('SELECT "tenantId" FROM "Wallet"'))
+                assert seen.all() == [current]
+        assert len(pids) == 1, "the test needs one reused connection"
+        async with db.app_engine.connect() as conn:
+            setting = await conn.scalar(text("SELECT current_setting('app.tenant_id', true)"))
+            assert not setting
+            assert await conn.scalar(text('SELECT count(*) FROM "Wallet"')) == 0
+    finally:
+        await db.dispose()
+
+
+async def test_the_app_role_owns_nothing_and_cannot_bypass_rls(db: Database) -> None:
+    async with db.app_engine.connect() as conn:
+        role = (
+            await conn.execute(
+                text(
+                    "SELECT rolsuper, rolbypassrls, current_user FROM pg_roles "
+                    "WHERE rolname = current_user"
+                )
+            )
+        ).one()
+        assert role == (False, False, "gx_app")
+        owned = await conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+            )
+        )
+        assert owned == 0
+
+
+async def test_every_tenant_table_forces_rls_with_both_policies(db: Database) -> None:
+    async with db.app_engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, "
+                    "array_agg(p.polname ORDER BY p.polname) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "LEFT JOIN pg_policy p ON p.polrelid = c.oid "
+                    "WHERE n.nspname = 'public' AND c.relkind = 'r' "
+                    "AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid "
+                    "AND a.attname = 'tenantId') GROUP BY 1, 2, 3"
+                )
+            )
+        ).all()
+    assert len(rows) == len(TENANT_MODELS)
+    bad = [r for r in rows if not (r[1] and r[2] and r[3] == ["system_scope", "tenant_isolation"])]
+    assert bad == []
