@@ -79,8 +79,13 @@ class GuardedSession(Session):
 @event.listens_for(GuardedSession, "after_begin")
 def _send_tenant_with_begin(session: Session, transaction: Any, connection: Any) -> None:
     scope = scope_of(session)
-    if scope is not None and not scope.system:
-        connection.connection.driver_connection._gx_on_begin = _on_begin_sql(scope)
+    if scope is None or scope.system:
+        return
+    driver = connection.connection.driver_connection
+    if issubclass(type(driver), ScopedConnection):  # asyncpg overrides isinstance()
+        driver._gx_on_begin = _on_begin_sql(scope)
+    else:  # an engine not built by Database.connect: correct, one round trip dearer
+        connection.exec_driver_sql(_on_begin_sql(scope))
 
 
 @event.listens_for(GuardedSession, "do_orm_execute")
