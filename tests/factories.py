@@ -31,7 +31,7 @@ def _value(column: Any) -> Any:
     if isinstance(t, Integer):
         return 1
     if isinstance(t, (Money, Numeric)):
-        return Decimal("1")
+        return Decimal(1)
     if isinstance(t, Timestamptz):
         return dt.datetime.now(dt.UTC)
     if isinstance(t, Date):

@@ -89,6 +89,15 @@ class RetypeColumn:
 
 
 @dataclass(frozen=True)
+class AddEnumValues:
+    """Labels appended, in this order, after the reference's labels of `enum`."""
+
+    enum: str
+    values: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
 class NonNegativeMoney:
     """CHECK (<column> >= 0), named `<Table>_<column>_check`, on every column of `type`."""
 
@@ -97,7 +106,14 @@ class NonNegativeMoney:
 
 
 Departure = (
-    ReplaceUnique | DropUnique | DropIndex | AddIndex | AddColumn | RetypeColumn | NonNegativeMoney
+    ReplaceUnique
+    | DropUnique
+    | DropIndex
+    | AddIndex
+    | AddColumn
+    | RetypeColumn
+    | AddEnumValues
+    | NonNegativeMoney
 )
 
 _TENANT_UNIQUE = (
@@ -105,6 +121,10 @@ _TENANT_UNIQUE = (
 )
 _REDUNDANT = "the tenant-scoped unique index over the same columns serves this lookup"
 _TENANT_COLUMN = "every table but Country is tenant-scoped (RLS needs the column)"
+_AUDIT_CHAIN = (
+    "the audit log is a per-tenant hash chain: a gapless order timestamps cannot give, and each "
+    "entry's link to the one before"
+)
 
 DEPARTURES: tuple[Departure, ...] = (
     # 1. Tenant-scoped uniques instead of global ones.
@@ -139,6 +159,15 @@ DEPARTURES: tuple[Departure, ...] = (
     # 5. Columns added later for patterns (optimistic locking, backoff, ...) go here, each with
     #    its reason, e.g.
     #    AddColumn("Wallet", "version", "integer", False, "optimistic locking", default="0").
+    AddColumn("AuditLog", "chainSeq", "bigint", False, _AUDIT_CHAIN),
+    AddColumn("AuditLog", "previousHash", "text", True, _AUDIT_CHAIN),
+    AddIndex("AuditLog", ("tenantId", "chainSeq"), _AUDIT_CHAIN, unique=True),
+    # 6. Enum labels the reference lacks.
+    AddEnumValues(
+        "AuditEventType",
+        ("RECORD_CREATED", "RECORD_UPDATED", "RECORD_DELETED"),
+        "every row change is audited; most have no specific event type in the reference",
+    ),
 )
 
 
@@ -562,6 +591,12 @@ def apply_departures(reference: Schema, departures: Iterable[Departure]) -> Sche
         if isinstance(d, NonNegativeMoney):
             money_rules.append(d)  # applied last, to the columns as they end up
             continue
+        if isinstance(d, AddEnumValues):
+            labels = schema.enums.get(d.enum)
+            if labels is None or set(d.values) & set(labels):
+                raise ValueError(f"departure does not apply: {d}")
+            schema.enums[d.enum] = (*labels, *d.values)
+            continue
         if d.table not in schema.tables:
             raise ValueError(f"departure names an unknown table: {d}")
         table = schema.tables[d.table]
@@ -906,8 +941,19 @@ def test_departures_apply_to_the_reference() -> None:
     assert EXPECTED.tables["Loan"].columns["amount"].type == MONEY_TYPE
     assert "Loan_amount_check" in EXPECTED.tables["Loan"].checks
     assert len([c for t in EXPECTED.tables.values() for c in t.checks]) == 13
+    assert EXPECTED.enums["AuditEventType"][-4:] == (
+        "DEVICE_UNTRUSTED",
+        "RECORD_CREATED",
+        "RECORD_UPDATED",
+        "RECORD_DELETED",
+    )
+    assert EXPECTED.tables["AuditLog"].columns["chainSeq"] == Column(
+        "chainSeq", "bigint", False, None
+    )
     with pytest.raises(ValueError):
         apply_departures(REFERENCE, [DropIndex("UserProfile", ("nope",), "x")])
+    with pytest.raises(ValueError):
+        apply_departures(REFERENCE, [AddEnumValues("AuditEventType", ("USER_LOGIN",), "x")])
 
 
 @pytest.mark.parametrize(

@@ -38,9 +38,7 @@ async def test_restore_brings_a_row_back(db: Database, tenant: str) -> None:
         profile.soft_delete()
     async with db.tenant(tenant) as session:
         assert await session.scalar(select(func.count()).select_from(UserProfile)) == 0
-        hidden = await session.scalar(
-            select(UserProfile).execution_options(include_deleted=True)
-        )
+        hidden = await session.scalar(select(UserProfile).execution_options(include_deleted=True))
         assert hidden.is_deleted
         hidden.restore()
     async with db.tenant(tenant) as session:

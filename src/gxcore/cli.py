@@ -63,9 +63,11 @@ def _wait_for_signal() -> None:
 
 
 def _mount_subcommands() -> None:
+    from gxcore.audit.cli import app as audit_app
     from gxcore.db.cli import app as db_app
 
     app.add_typer(db_app, name="db")
+    app.add_typer(audit_app, name="audit")
 
 
 _mount_subcommands()

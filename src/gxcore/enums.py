@@ -202,6 +202,10 @@ class AuditEventType(StrEnum):
     SESSION_REVOKED = "SESSION_REVOKED"
     DEVICE_TRUSTED = "DEVICE_TRUSTED"
     DEVICE_UNTRUSTED = "DEVICE_UNTRUSTED"
+    # gxcore's additions: the automatic entry for any row change without a specific type.
+    RECORD_CREATED = "RECORD_CREATED"
+    RECORD_UPDATED = "RECORD_UPDATED"
+    RECORD_DELETED = "RECORD_DELETED"
 
 
 class SessionStatus(StrEnum):

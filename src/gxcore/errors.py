@@ -37,6 +37,22 @@ class NaiveDatetime(ValidationFailed):
     code = "NAIVE_DATETIME"
 
 
+class TenancyError(GxError):
+    """A tenant boundary was about to be crossed."""
+
+
+class CrossTenant(TenancyError):
+    """Writing or attaching a row of another tenant than the session's scope."""
+
+    code = "CROSS_TENANT"
+
+
+class TenantScopeRequired(TenancyError):
+    """A session without a tenant (or system) scope touched tenant data."""
+
+    code = "TENANT_SCOPE_REQUIRED"
+
+
 class ConfigurationError(GxError):
     code = "CONFIGURATION_ERROR"
 

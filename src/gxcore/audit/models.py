@@ -1,10 +1,14 @@
-"""audit models."""
+"""audit models.
+
+`chainSeq` and `previousHash` are gxcore's additions (README, "Added columns"): each tenant's
+entries form a hash chain in `chainSeq` order (`gxcore.audit.chain`).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import BigInteger, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gxcore.db.base import NOW, Base, Json, TenantScoped, new_uuid
@@ -19,6 +23,7 @@ class AuditLog(TenantScoped, Base):
         Index(None, "tenant_id", "target_profile_id", "timestamp"),
         Index(None, "tenant_id", "resource_type", "resource_id"),
         Index(None, "timestamp"),
+        Index(None, "tenant_id", "chain_seq", unique=True),
     )
     audit_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
     tenant_id: Mapped[str]
@@ -35,4 +40,8 @@ class AuditLog(TenantScoped, Base):
     new_value: Mapped[Json | None]
     meta: Mapped[Json | None] = mapped_column("metadata")
     event_hash: Mapped[str]
+    #: Position in the tenant's chain: 1, 2, 3... with no gaps.
+    chain_seq: Mapped[int] = mapped_column(BigInteger)
+    #: eventHash of the entry at chainSeq - 1; NULL for the first.
+    previous_hash: Mapped[str | None]
     timestamp: Mapped[datetime] = mapped_column(server_default=NOW)

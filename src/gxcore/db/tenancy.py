@@ -10,7 +10,8 @@ Two layers keep tenants apart:
 1. The ORM guard on `GuardedSession`: adds `tenantId = :scope` to every ORM select, `get`,
    relationship load, join and ORM bulk update/delete (`with_loader_criteria`), stamps new rows
    with the scope's tenant, and refuses (CROSS_TENANT) to write or attach another tenant's row.
-   A session without a scope refuses to touch tenant tables at all.
+   A session without a scope refuses to touch tenant tables at all. Every flush appends its
+   changes to the tenant's audit chain in the same transaction.
 2. Row-level security underneath: tenant sessions connect as `gx_app`, whose policy shows only
    rows of the tenant in `app.tenant_id`. That setting is transaction-local and travels in the
    same round trip as the transaction's BEGIN (see `ScopedConnection`), so it costs no extra
@@ -31,21 +32,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
+from gxcore.audit import service as audit
 from gxcore.db.base import SoftDeletable, TenantScoped
 from gxcore.db.engine import create_engine
 from gxcore.db.roles import APP_ROLE, SYSTEM_ROLE, role_url
 from gxcore.db.scope import SCOPE_KEY, RequestMeta, Scope, scope_of
-from gxcore.errors import GxError
+from gxcore.errors import CrossTenant, TenantScopeRequired
 
 log = logging.getLogger(__name__)
-
-
-class CrossTenant(GxError):
-    code = "CROSS_TENANT"
-
-
-class TenantScopeRequired(GxError):
-    code = "TENANT_SCOPE_REQUIRED"
 
 
 class ScopedConnection(asyncpg.Connection):
@@ -172,6 +166,12 @@ def _stamp_and_check(session: Session, flush_context: Any, instances: Any) -> No
                 f"{type(obj).__name__} of tenant {obj.tenant_id!r} "  # type: ignore[attr-defined]
                 f"cannot be written in scope {scope.tenant_id!r}"
             )
+
+
+@event.listens_for(GuardedSession, "after_flush")
+def _audit_changes(session: Session, flush_context: Any) -> None:
+    # Same transaction as the change itself: the entry and the row commit or vanish together.
+    audit.record_flush(session)
 
 
 def _is_rls_violation(error: DBAPIError) -> bool:

@@ -1,0 +1,244 @@
+"""The audit log's writers and its verifier.
+
+- `record_flush(session)`: called from a tenant session's `after_flush`; appends one entry per
+  inserted, updated or deleted tenant row (`gxcore.audit.changes`), in the flush's transaction.
+- `record(session, event_type=...)`: an explicit event (a login, a frozen account, ...).
+- `verify_chain(session)`: walks the chains and reports where each first breaks.
+
+Both writers share `_append`: it serialises appends per tenant with a transaction-scoped advisory
+lock taken just before reading the chain's last entry, so concurrent writers of one tenant form
+one chain while other tenants' writers never wait. The lock is released at commit or rollback,
+so the next writer reads the entry this one appended (under READ COMMITTED, PostgreSQL's default;
+a REPEATABLE READ or SERIALIZABLE transaction may read a stale end of the chain, and the unique
+(tenantId, chainSeq) index turns that into `AuditChainConflict`, a transient error to retry).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, null, select, text
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from gxcore.audit.chain import ChainVerifier, Verdict, entry_hash, now_ms, to_json
+from gxcore.audit.changes import Change, flushed_changes
+from gxcore.audit.models import AuditLog
+from gxcore.db.base import new_uuid
+from gxcore.db.scope import RequestMeta, Scope, scope_of, valid_tenant_id
+from gxcore.enums import AuditEventType
+from gxcore.errors import DatabaseError, TenantScopeRequired
+
+REDACTED = "[REDACTED]"
+# The schema's secret columns, by physical name.
+SECRET_COLUMNS = frozenset(
+    {
+        "passwordHash",
+        "emailOtpHash",
+        "phoneOtpHash",
+        "refreshToken",
+        "refreshTokenHash",
+        "clientSecretHash",
+        "encryptionKey",
+        "biometricHash",
+        "token",  # PushToken.token: a device's push credential
+    }
+)
+# Columns added later are caught by their names. Deliberately narrow: `tokenId`, `emailOtpAttempts`
+# and `documentHash` (an integrity hash of a document, not a secret) stay readable.
+_SECRET_NAME = re.compile(
+    r"password|secret|passphrase|private_?key|api_?key|otp_?hash|otp_?code|token(_?hash)?$",
+    re.IGNORECASE,
+)
+
+# Advisory locks are one namespace per database; this first key keeps the chain's locks apart.
+_LOCK_CLASS = 0x61756469  # "audi"
+_LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:tenant_id))")
+CHAIN_INDEX = "AuditLog_tenantId_chainSeq_key"
+
+_TABLE = AuditLog.__table__
+_KEY = {column.name: column.key for column in _TABLE.columns}  # "tenantId" -> "tenant_id"
+_JSON_COLUMNS = ("previousValue", "newValue", "metadata")
+
+
+class AuditChainConflict(DatabaseError):
+    """Another transaction appended to the same chain after this one's snapshot was taken."""
+
+    code = "AUDIT_CHAIN_CONFLICT"
+    transient = True
+
+
+def is_secret(name: str) -> bool:
+    return name in SECRET_COLUMNS or _SECRET_NAME.search(name) is not None
+
+
+def redact(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` with every secret's value replaced by "[REDACTED]", nested mappings included.
+
+    A NULL secret stays NULL: that there is none is not a secret.
+    """
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is not None and is_secret(key):
+            out[key] = REDACTED
+        elif isinstance(value, Mapping):
+            out[key] = redact(value)
+        else:
+            out[key] = value
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Appending to a tenant's chain
+# --------------------------------------------------------------------------------------------
+
+
+def _stored(values: Mapping[str, Any] | None) -> Any:
+    return None if values is None else to_json(redact(values))
+
+
+def _append(session: Session, scope: Scope, changes: Sequence[Change]) -> None:
+    tenant_id = scope.tenant_id
+    assert tenant_id is not None
+    session.execute(_LOCK_CHAIN, {"lock_class": _LOCK_CLASS, "tenant_id": tenant_id})
+    last = session.execute(
+        select(AuditLog.chain_seq, AuditLog.event_hash)
+        .where(AuditLog.tenant_id == tenant_id)
+        .order_by(AuditLog.chain_seq.desc())
+        .limit(1)
+    ).first()
+    seq, previous_hash = (last.chain_seq, last.event_hash) if last else (0, None)
+    request = scope.request or RequestMeta()
+    timestamp = now_ms()  # what timestamptz(3) stores, so the hash survives the round trip
+    rows = []
+    for change in changes:
+        seq += 1
+        fields = {
+            "auditId": new_uuid(),
+            "tenantId": tenant_id,
+            "chainSeq": seq,
+            "eventType": change.event_type,
+            "actorProfileId": scope.actor_profile_id,
+            "targetProfileId": change.target_profile_id,
+            "resourceType": change.resource_type,
+            "resourceId": change.resource_id,
+            "ipAddress": request.ip_address,
+            "userAgent": request.user_agent,
+            "deviceId": request.device_id,
+            "sessionId": request.session_id,
+            "previousValue": _stored(change.previous),
+            "newValue": _stored(change.new),
+            "metadata": _stored(change.metadata),
+            "timestamp": timestamp,
+        }
+        event_hash = entry_hash(fields, previous_hash)
+        row = {**fields, "previousHash": previous_hash, "eventHash": event_hash}
+        for name in _JSON_COLUMNS:  # SQL NULL, not a JSON null
+            if row[name] is None:
+                row[name] = null()
+        rows.append({_KEY[name]: value for name, value in row.items()})
+        previous_hash = event_hash
+    try:
+        # Core insert: session.add() here would start another flush from inside this one.
+        session.execute(insert(_TABLE), rows)
+    except IntegrityError as e:
+        if CHAIN_INDEX in str(e.orig):
+            raise AuditChainConflict(
+                f"the audit chain of tenant {tenant_id!r} moved on since this transaction's "
+                "snapshot; retry the transaction"
+            ) from e
+        raise
+
+
+def record_flush(session: Session) -> None:
+    """Append an entry for each tenant row the flush inserted, changed or deleted.
+
+    Meant for `after_flush`. System-scope sessions are skipped: their work is logged by its caller.
+    """
+    scope = scope_of(session)
+    if scope is None or scope.system or scope.tenant_id is None:
+        return
+    changes = flushed_changes(session)
+    if changes:
+        _append(session, scope, changes)
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    event_type: AuditEventType,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+    target_profile_id: str | None = None,
+    previous: Mapping[str, Any] | None = None,
+    new: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> None:
+    """Append an explicit event to the session's tenant chain, in the session's transaction."""
+    scope = scope_of(session.sync_session)
+    if scope is None or scope.system or scope.tenant_id is None:
+        raise TenantScopeRequired("audit events are recorded in a tenant scope")
+    # Pending row changes happened first; flushing now keeps the chain in that order.
+    await session.flush()
+    change = Change(
+        event_type, resource_type, resource_id, target_profile_id, previous, new, metadata
+    )
+    await session.run_sync(_append, scope, [change])
+
+
+# --------------------------------------------------------------------------------------------
+# Verification
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TenantVerdict:
+    tenant_id: str
+    verdict: Verdict
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.verdict}"
+
+
+_READ = [
+    (prop.columns[0].name, getattr(AuditLog, prop.key))
+    for prop in sa_inspect(AuditLog).column_attrs
+]
+
+
+async def verify_chain(
+    session: AsyncSession, tenant_id: str | None = None, *, batch_size: int = 1000
+) -> list[TenantVerdict]:
+    """Verdicts per tenant (or for `tenant_id` alone), streaming entries `batch_size` at a time.
+
+    Reading every tenant needs a session that sees them all (the system scope, or the owner).
+    """
+    names = [name for name, _ in _READ]
+    stmt = (
+        select(*(attr for _, attr in _READ))
+        .order_by(AuditLog.tenant_id, AuditLog.chain_seq, AuditLog.audit_id)
+        .execution_options(yield_per=batch_size)
+    )
+    if tenant_id is not None:
+        stmt = stmt.where(AuditLog.tenant_id == valid_tenant_id(tenant_id))
+    verdicts: list[TenantVerdict] = []
+    current: str | None = None
+    verifier = ChainVerifier()
+    result = await session.stream(stmt)
+    async for row in result:
+        entry = dict(zip(names, row, strict=True))
+        if entry["tenantId"] != current:
+            if current is not None:
+                verdicts.append(TenantVerdict(current, verifier.result()))
+            current, verifier = entry["tenantId"], ChainVerifier()
+        verifier.add(entry)
+    if current is not None:
+        verdicts.append(TenantVerdict(current, verifier.result()))
+    elif tenant_id is not None:
+        verdicts.append(TenantVerdict(tenant_id, Verdict(0)))
+    return verdicts
