@@ -20,6 +20,7 @@ Two layers keep tenants apart:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -82,6 +83,19 @@ def _send_tenant_with_begin(session: Session, transaction: Any, connection: Any)
         connection.exec_driver_sql(_on_begin_sql(scope))
 
 
+# Built once (per tenant): constructing a lambda criteria option is the guard's main cost.
+_HIDE_DELETED = with_loader_criteria(
+    SoftDeletable, lambda cls: cls.deleted_at.is_(None), include_aliases=True
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tenant_criteria(tenant_id: str) -> Any:
+    return with_loader_criteria(
+        TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
+    )
+
+
 @event.listens_for(GuardedSession, "do_orm_execute")
 def _filter_statement(state: ORMExecuteState) -> None:
     scope = scope_of(state.session)
@@ -92,20 +106,12 @@ def _filter_statement(state: ORMExecuteState) -> None:
             )
         return
     if state.is_select and not state.execution_options.get("include_deleted", False):
-        state.statement = state.statement.options(
-            with_loader_criteria(
-                SoftDeletable, lambda cls: cls.deleted_at.is_(None), include_aliases=True
-            )
-        )
+        state.statement = state.statement.options(_HIDE_DELETED)
     if scope.system:
         return
     tenant_id = scope.tenant_id
     if state.is_select or state.is_update or state.is_delete:
-        state.statement = state.statement.options(
-            with_loader_criteria(
-                TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
-            )
-        )
+        state.statement = state.statement.options(_tenant_criteria(tenant_id))
     elif state.is_insert:
         _check_insert_values(state, tenant_id)
 
