@@ -106,3 +106,9 @@ class ProductionGuard(DatabaseError):
 
 class ConfirmationRequired(GxError):
     code = "CONFIRMATION_REQUIRED"
+
+
+class InvalidTransition(GxError):
+    """A status change its lifecycle does not allow (see gxcore.db.lifecycle)."""
+
+    code = "INVALID_TRANSITION"
