@@ -112,3 +112,9 @@ class InvalidTransition(GxError):
     """A status change its lifecycle does not allow (see gxcore.db.lifecycle)."""
 
     code = "INVALID_TRANSITION"
+
+
+class IdempotencyConflict(GxError):
+    """The same idempotency key was used again with a different request."""
+
+    code = "IDEMPOTENCY_CONFLICT"

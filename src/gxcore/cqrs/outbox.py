@@ -1,0 +1,88 @@
+"""The transactional outbox: commands for the ledger, written in the caller's transaction.
+
+A service that changes state and needs the ledger to act calls `enqueue` before its unit of work
+commits, so the state change and the command commit or vanish together; the relay delivers the
+command later. `(tenantId, requestId)` is the idempotency key: the same key with the same command
+returns the first row; with a different command it is an `IdempotencyConflict`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gxcore.cqrs.models import OutboxCommand
+from gxcore.db.scope import scope_of
+from gxcore.enums import CommandType
+from gxcore.errors import IdempotencyConflict, TenantScopeRequired, ValidationFailed
+
+#: Channel the relay LISTENs on; a notification only wakes it early, polling still finds work.
+NOTIFY_CHANNEL = "gx_outbox"
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    service: str,
+    command_type: CommandType,
+    request_id: str,
+    payload: dict[str, Any],
+    tenant_id: str | None = None,
+) -> OutboxCommand:
+    """Add a PENDING command for the scope's tenant (or `tenant_id` in the system scope)."""
+    tenant_id = tenant_id or _scope_tenant(session)
+    if not request_id:
+        raise ValidationFailed("a command needs a request id (its idempotency key)")
+    try:
+        # Round-trip through JSON: what jsonb will store, and a clear error for what it cannot.
+        payload = json.loads(json.dumps(payload))
+    except (TypeError, ValueError) as e:
+        raise ValidationFailed(f"command payload is not JSON: {e}") from e
+
+    inserted = await session.scalar(
+        insert(OutboxCommand)
+        .values(
+            tenant_id=tenant_id,
+            service=service,
+            command_type=command_type,
+            request_id=request_id,
+            payload=payload,
+        )
+        .on_conflict_do_nothing(index_elements=["tenantId", "requestId"])
+        .returning(OutboxCommand)
+    )
+    if inserted is not None:
+        await session.execute(
+            text("SELECT pg_notify(:channel, :tenant)"),
+            {"channel": NOTIFY_CHANNEL, "tenant": tenant_id},
+        )
+        return inserted
+
+    existing = await session.scalar(
+        select(OutboxCommand).where(
+            OutboxCommand.tenant_id == tenant_id, OutboxCommand.request_id == request_id
+        )
+    )
+    assert existing is not None  # the conflicting row is visible: same tenant, committed or ours
+    if (existing.service, existing.command_type, existing.payload) != (
+        service,
+        command_type,
+        payload,
+    ):
+        raise IdempotencyConflict(
+            f"request {request_id!r} was already used for another command "
+            f"({existing.command_type.value} {existing.id})",
+            command_id=existing.id,
+        )
+    return existing
+
+
+def _scope_tenant(session: AsyncSession) -> str:
+    scope = scope_of(session.sync_session)
+    if scope is None or scope.tenant_id is None:
+        raise TenantScopeRequired("enqueue needs a tenant scope, or an explicit tenant_id")
+    return scope.tenant_id
