@@ -125,6 +125,11 @@ _AUDIT_CHAIN = (
     "the audit log is a per-tenant hash chain: a gapless order timestamps cannot give, and each "
     "entry's link to the one before"
 )
+_TIMESTAMP = "timestamp(3) with time zone"
+_OTP_LIMITS = (
+    "OTP resends need a cooldown and a daily cap: when the last code went out and how many went "
+    "out in the current 24 h window"
+)
 
 DEPARTURES: tuple[Departure, ...] = (
     # 1. Tenant-scoped uniques instead of global ones.
@@ -162,6 +167,12 @@ DEPARTURES: tuple[Departure, ...] = (
     AddColumn("AuditLog", "chainSeq", "bigint", False, _AUDIT_CHAIN),
     AddColumn("AuditLog", "previousHash", "text", True, _AUDIT_CHAIN),
     AddIndex("AuditLog", ("tenantId", "chainSeq"), _AUDIT_CHAIN, unique=True),
+    AddColumn("PendingRegistration", "emailOtpSentAt", _TIMESTAMP, True, _OTP_LIMITS),
+    AddColumn("PendingRegistration", "emailOtpSends", "integer", False, _OTP_LIMITS, default="0"),
+    AddColumn("PendingRegistration", "emailOtpSendsSince", _TIMESTAMP, True, _OTP_LIMITS),
+    AddColumn("PendingRegistration", "phoneOtpSentAt", _TIMESTAMP, True, _OTP_LIMITS),
+    AddColumn("PendingRegistration", "phoneOtpSends", "integer", False, _OTP_LIMITS, default="0"),
+    AddColumn("PendingRegistration", "phoneOtpSendsSince", _TIMESTAMP, True, _OTP_LIMITS),
     # 6. Enum labels the reference lacks.
     AddEnumValues(
         "AuditEventType",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import time
+from typing import Annotated
 
 import typer
 
@@ -62,12 +63,102 @@ def _wait_for_signal() -> None:
         signal.pause()
 
 
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the HTTP API (uvicorn) on the database of DATABASE_URL or the embedded server."""
+    import uvicorn
+
+    from gxcore.app import create_served_app
+
+    from gxcore.db import migrate, server
+    from gxcore.identity.otp import otp_key
+
+    cfg = settings(data_dir)
+
+    async def preflight() -> None:
+        # What can be checked cheaply is checked here, to fail in one line rather than in a
+        # uvicorn traceback; the embedded server is only started once, by the app's lifespan.
+        otp_key(cfg)
+        if cfg.database_url:
+            await server.check(cfg.database_url)
+            if not (await migrate.status(cfg.database_url)).up_to_date:
+                raise fail("the database is not at head; run `gx db migrate`")
+
+    run(preflight())
+    uvicorn.run(create_served_app(cfg), host=host, port=port, log_level="info")
+
+
+dev_app = typer.Typer(help="Development helpers.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Maintenance jobs, across every tenant.", no_args_is_help=True)
+
+
+@dev_app.command("mailbox")
+def dev_mailbox(
+    to: Annotated[str | None, typer.Option("--to", help="Only messages to this address.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Print the development mailbox (emails and SMS sent without SMTP), newest last."""
+    from rich.panel import Panel
+    from rich.text import Text
+
+    from gxcore.notifications.senders import read_mailbox
+
+    cfg = settings(data_dir)
+    messages = read_mailbox(cfg.mailbox_file, to=to)
+    if not messages:
+        console.print(f"no messages in {cfg.mailbox_file}" + (f" to {to}" if to else ""))
+        return
+    for m in messages:
+        title = f"{m['channel']} to {m['to']}" + (f": {m['subject']}" if m.get("subject") else "")
+        # Text(): a message is shown as written, never read as Rich markup.
+        panel = Panel(Text(m["text"]), title=Text(title), subtitle=m["time"], title_align="left")
+        console.print(panel)
+
+
+@jobs_app.command("cleanup")
+def jobs_cleanup(
+    batch: Annotated[int, typer.Option(help="Rows deleted per transaction.")] = 1000,
+    data_dir: DataDir = None,
+) -> None:
+    """Delete expired pending registrations in every tenant."""
+    from datetime import UTC, datetime
+
+    from gxcore.db.cli import open_database
+    from gxcore.db.tenancy import Database
+    from gxcore.identity import registration
+
+    async def go() -> int:
+        total = 0
+        async with open_database(settings(data_dir), create=False) as url:
+            database = Database.connect(url)
+            try:
+                now = datetime.now(UTC)
+                while True:  # one short transaction per batch: no long lock, no huge rollback
+                    async with database.system(reason="job: expired registrations") as session:
+                        deleted = await registration.delete_expired(
+                            session=session, now=now, limit=batch
+                        )
+                    total += deleted
+                    if deleted < batch:
+                        return total
+            finally:
+                await database.dispose()
+
+    console.print(f"deleted {run(go())} expired registration(s)")
+
+
 def _mount_subcommands() -> None:
     from gxcore.audit.cli import app as audit_app
     from gxcore.db.cli import app as db_app
 
     app.add_typer(db_app, name="db")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(dev_app, name="dev")
+    app.add_typer(jobs_app, name="jobs")
 
 
 _mount_subcommands()

@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 import platformdirs
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,7 +30,29 @@ class Settings(BaseSettings):
     database_name: str = "gx"
     #: `production` makes destructive commands (`gx db reset`) refuse to run.
     environment: Environment = Environment.DEVELOPMENT
+    #: Embedded ledger fault injection (tests, chaos drills): share of submits that fail
+    #: transiently with LedgerUnavailable before committing, and latency added to each submit.
+    ledger_fault_rate: float = 0.0
+    ledger_fault_delay_ms: int = 0
+
+    #: Key of the OTP HMAC (`GX_OTP_SECRET`, 32+ characters). Unset outside production, gxcore
+    #: generates one and keeps it in `<data_dir>/otp_secret` (gxcore.identity.otp.otp_key).
+    otp_secret: SecretStr | None = None
+    #: SMTP relay for email; unset means the development mailbox (`mailbox_path`) gets every mail.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "GX Protocol <no-reply@localhost>"
+    #: STARTTLS on connect (port 587); off for a local relay or an implicit-TLS port via a proxy.
+    smtp_starttls: bool = True
+    #: The development senders' JSON-lines mailbox; default `<data_dir>/mailbox.jsonl`.
+    mailbox_path: Path | None = None
 
     @cached_property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    @property
+    def mailbox_file(self) -> Path:
+        return self.mailbox_path or self.data_dir / "mailbox.jsonl"

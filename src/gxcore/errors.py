@@ -13,6 +13,9 @@ class GxError(Exception):
     code = "GX_ERROR"
     #: True when retrying the same call later may succeed (network, lock, unavailable ledger).
     transient = False
+    #: True when the unit of work must still commit what the failing call wrote (a wrong OTP
+    #: guess is refused, yet its counted attempt has to stick).
+    keeps_changes = False
 
     def __init__(self, message: str, **details: object) -> None:
         super().__init__(message)
@@ -108,6 +111,19 @@ class ConfirmationRequired(GxError):
     code = "CONFIRMATION_REQUIRED"
 
 
+class LedgerError(GxError):
+    """The ledger could not take a submission (not a rule rejection: those are outcomes)."""
+
+    code = "LEDGER_ERROR"
+
+
+class LedgerUnavailable(LedgerError):
+    """The ledger cannot be reached or did not commit; nothing of the batch committed, retry it."""
+
+    code = "LEDGER_UNAVAILABLE"
+    transient = True
+
+
 class InvalidTransition(GxError):
     """A status change its lifecycle does not allow (see gxcore.db.lifecycle)."""
 
@@ -118,3 +134,95 @@ class IdempotencyConflict(GxError):
     """The same idempotency key was used again with a different request."""
 
     code = "IDEMPOTENCY_CONFLICT"
+
+
+# --------------------------------------------------------------------------------------------
+# Requests (HTTP maps each family to one status in gxcore.http)
+# --------------------------------------------------------------------------------------------
+
+
+class NotFound(GxError):
+    code = "NOT_FOUND"
+
+
+class Conflict(GxError):
+    """The request is well formed but the resource's state does not allow it."""
+
+    code = "CONFLICT"
+
+
+class Gone(GxError):
+    code = "GONE"
+
+
+class TooManyRequests(GxError):
+    """Refused for now; `retry_after` says how many seconds to wait, when known."""
+
+    code = "TOO_MANY_REQUESTS"
+
+    def __init__(self, message: str, *, retry_after: int | None = None, **details: object) -> None:
+        super().__init__(message, **details)
+        self.retry_after = retry_after
+
+
+class DeliveryFailed(GxError):
+    """An email or SMS could not be handed to its carrier."""
+
+    code = "DELIVERY_FAILED"
+    transient = True
+
+
+# --------------------------------------------------------------------------------------------
+# Registration and OTPs (gxcore.identity)
+# --------------------------------------------------------------------------------------------
+
+
+class RegistrationNotFound(NotFound):
+    code = "REGISTRATION_NOT_FOUND"
+
+
+class RegistrationExpired(Gone):
+    code = "REGISTRATION_EXPIRED"
+
+
+class StepOutOfOrder(Conflict):
+    """A registration step asked for from the wrong step; `current_step` says where it stands."""
+
+    code = "STEP_OUT_OF_ORDER"
+
+    def __init__(self, message: str, *, current_step: str) -> None:
+        super().__init__(message, currentStep=current_step)
+        self.current_step = current_step
+
+
+class AlreadyRegistered(Conflict):
+    """Only raised to someone who proved they own the address: it reveals nothing new."""
+
+    code = "ALREADY_REGISTERED"
+
+
+class OtpError(GxError):
+    code = "OTP_ERROR"
+
+
+class OtpInvalid(OtpError):
+    code = "OTP_INVALID"
+    keeps_changes = True  # the wrong guess was counted; rolling back would refund it
+
+
+class OtpExpired(OtpError):
+    code = "OTP_EXPIRED"
+
+
+class OtpLocked(TooManyRequests):
+    """Too many wrong guesses: this code is dead, even the right one is refused."""
+
+    code = "OTP_LOCKED"
+
+
+class ResendTooSoon(TooManyRequests):
+    code = "RESEND_TOO_SOON"
+
+
+class ResendCapReached(TooManyRequests):
+    code = "RESEND_CAP_REACHED"

@@ -59,6 +59,14 @@ class PendingRegistration(TenantScoped, Base):
     expires_at: Mapped[datetime]
     migrated_to_profile_id: Mapped[str | None] = mapped_column(unique=True, index=True)
     migrated_at: Mapped[datetime | None]
+    # gxcore's additions (revision f1d4b5c6e7a8): when each channel's last code went out and how
+    # many went out in the current 24 h window, for the resend cooldown and daily cap.
+    email_otp_sent_at: Mapped[datetime | None]
+    email_otp_sends: Mapped[int] = mapped_column(server_default=text("0"))
+    email_otp_sends_since: Mapped[datetime | None]
+    phone_otp_sent_at: Mapped[datetime | None]
+    phone_otp_sends: Mapped[int] = mapped_column(server_default=text("0"))
+    phone_otp_sends_since: Mapped[datetime | None]
 
 
 class UserProfile(TenantScoped, SoftDeletable, Base):

@@ -1,0 +1,97 @@
+"""FastAPI assembly: routers under /api/v1, problem+json errors, everything injected.
+
+    app = create_app(database=db, settings=settings)        # tests, embedding
+    app = create_served_app(settings)                       # `gx api`: connects in the lifespan
+
+Nothing connects at import time; the routers reach the database, clock, senders and OTP key
+through `app.state.gx` (gxcore.http.AppContext).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from gxcore.config import Settings
+from gxcore.db.tenancy import Database
+from gxcore.http import AppContext, install_error_handlers
+from gxcore.identity.otp import otp_key
+from gxcore.notifications.senders import Senders, default_senders
+
+API_PREFIX = "/api/v1"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _build(**fastapi_kwargs: object) -> FastAPI:
+    from gxcore.identity.api import router as registration
+
+    app = FastAPI(
+        title="gxcore",
+        summary="GX Coin Protocol services",
+        version="0.1.0",
+        openapi_url="/openapi.json",
+        **fastapi_kwargs,  # type: ignore[arg-type]
+    )
+    install_error_handlers(app)
+    app.include_router(registration, prefix=API_PREFIX)
+    return app
+
+
+def _context(
+    database: Database,
+    settings: Settings,
+    clock: Callable[[], datetime] | None,
+    senders: Senders | None,
+) -> AppContext:
+    return AppContext(
+        database=database,
+        settings=settings,
+        clock=clock or utc_now,
+        senders=senders or default_senders(settings),
+        otp_key=otp_key(settings),  # fails here, at start, when the key is missing or weak
+    )
+
+
+def create_app(
+    *,
+    database: Database,
+    settings: Settings,
+    clock: Callable[[], datetime] | None = None,
+    senders: Senders | None = None,
+) -> FastAPI:
+    """The API over an open `database`; the caller owns (and disposes of) it."""
+    app = _build()
+    app.state.gx = _context(database, settings, clock, senders)
+    return app
+
+
+def create_served_app(settings: Settings) -> FastAPI:
+    """The API as `gx api` serves it: the database is found and connected in the lifespan.
+
+    DATABASE_URL when set, else the embedded server (the running one, or one started for the
+    life of the process), as `gx db` commands find it. It must be migrated to head.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from gxcore.db import migrate
+        from gxcore.db.cli import open_database
+        from gxcore.errors import PendingMigrations
+
+        async with open_database(settings) as url:
+            if not (await migrate.status(url)).up_to_date:
+                raise PendingMigrations("the database is not at head; run `gx db migrate`")
+            database = Database.connect(url)
+            try:
+                app.state.gx = _context(database, settings, None, None)
+                yield
+            finally:
+                await database.dispose()
+
+    return _build(lifespan=lifespan)

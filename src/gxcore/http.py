@@ -1,0 +1,189 @@
+"""HTTP plumbing every router shares: errors as problem+json, and the per-request unit of work.
+
+This is the only module that knows HTTP status codes. A GxError's status comes from the first
+class in its MRO listed in `_STATUS` (so a new error joins its family's status without a line
+here); anything unlisted a caller caused is a 400. The body is RFC 9457 problem+json, with the
+error's stable `code`, its details as extension members, and `errors` naming the fields of a
+validation failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+
+from gxcore.config import Settings
+from gxcore.db.scope import RequestMeta, valid_tenant_id
+from gxcore.db.tenancy import Database
+from gxcore.errors import (
+    Conflict,
+    CrossTenant,
+    DatabaseError,
+    DatabaseUnavailable,
+    DeliveryFailed,
+    Gone,
+    GxError,
+    IdempotencyConflict,
+    InvalidTransition,
+    NotFound,
+    TenantScopeRequired,
+    TooManyRequests,
+    ValidationFailed,
+)
+from gxcore.notifications.senders import Senders
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TENANT_HEADER = "X-Tenant-Id"
+DEFAULT_TENANT = "default"
+
+# Success statuses other than 200, named here so routers carry no numbers.
+CREATED = 201
+
+_STATUS: dict[type[GxError], int] = {
+    ValidationFailed: 422,
+    NotFound: 404,
+    Conflict: 409,
+    InvalidTransition: 409,
+    IdempotencyConflict: 409,
+    Gone: 410,
+    TooManyRequests: 429,
+    # Another tenant's row is, for this caller, a row that does not exist.
+    CrossTenant: 404,
+    TenantScopeRequired: 403,
+    DeliveryFailed: 503,
+    DatabaseUnavailable: 503,
+    DatabaseError: 500,
+}
+CALLER_ERROR = 400
+SERVER_ERROR = 500
+UNAVAILABLE = 503
+UNPROCESSABLE = 422
+
+
+def status_for(error: GxError) -> int:
+    status = next((_STATUS[c] for c in type(error).__mro__ if c in _STATUS), CALLER_ERROR)
+    return UNAVAILABLE if error.transient and status == SERVER_ERROR else status
+
+
+def problem(
+    status: int, *, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = {
+        "type": f"urn:gx:problem:{code}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def error_response(error: GxError) -> JSONResponse:
+    extra = dict(error.details)
+    if (field := extra.pop("field", None)) is not None:
+        extra["errors"] = [{"field": field, "message": error.message}]
+    headers = None
+    if isinstance(error, TooManyRequests) and error.retry_after is not None:
+        headers = {"Retry-After": str(error.retry_after)}
+        extra["retryAfter"] = error.retry_after
+    return problem(
+        status_for(error), code=error.code, detail=error.message, headers=headers, **extra
+    )
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = loc[1:] if loc and loc[0] == "body" and len(loc) > 1 else loc
+    return ".".join(str(p) for p in parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GxError)
+    async def _gx_error(request: Request, error: GxError) -> JSONResponse:
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field(tuple(e["loc"])), "message": e["msg"], "type": e["type"]}
+            for e in error.errors()
+        ]
+        fields = ", ".join(sorted({e["field"] for e in errors}))
+        return problem(
+            UNPROCESSABLE, code=ValidationFailed.code, detail=f"invalid: {fields}", errors=errors
+        )
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+        code = HTTPStatus(error.status_code).name
+        return problem(error.status_code, code=code, detail=str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(SERVER_ERROR, code="INTERNAL_ERROR", detail="internal error")
+
+
+# --------------------------------------------------------------------------------------------
+# Dependencies
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """Everything a request may need, built once per app (see gxcore.app) and injected."""
+
+    database: Database
+    settings: Settings
+    clock: Callable[[], datetime]
+    senders: Senders
+    otp_key: bytes
+
+
+def app_context(request: Request) -> AppContext:
+    return request.app.state.gx
+
+
+def tenant_id(x_tenant_id: Annotated[str, Header(alias=TENANT_HEADER)] = DEFAULT_TENANT) -> str:
+    return valid_tenant_id(x_tenant_id)  # InvalidTenant -> 422
+
+
+async def unit_of_work(
+    request: Request, tenant: Annotated[str, Depends(tenant_id)]
+) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, rolled back on error.
+
+    Errors marked `keeps_changes` (a counted wrong OTP guess) still commit, then propagate.
+    """
+    gx = app_context(request)
+    meta = RequestMeta(
+        ip_address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+    kept: GxError | None = None
+    async with gx.database.tenant(tenant, request=meta) as session:
+        try:
+            yield session
+        except GxError as e:
+            if not e.keeps_changes:
+                raise
+            kept = e
+    if kept is not None:
+        raise kept
+
+
+# scope="function": the transaction ends before the response is sent, so a client never sees
+# a success that then fails to commit.
+Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]

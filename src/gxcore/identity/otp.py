@@ -1,0 +1,148 @@
+"""One-time codes: generation, keyed hashing, and the per-channel rules for sending and guessing.
+
+A code is 6 digits from `secrets`, stored only as HMAC-SHA256 under the server key (a leaked
+table does not yield codes without the key) and compared in constant time.
+
+The rules, per registration and channel (email, phone):
+- a code lives `otpTtlMinutes`; `otpMaxAttempts` wrong guesses kill it (even the right code is
+  refused afterwards), until a new one is sent;
+- a new code (first send or resend) needs `otpResendCooldownSeconds` since the last one, and at
+  most `otpDailySendCap` codes go out per rolling 24 h window;
+- so guesses are bounded by cap x attempts per 24 h (25 with the defaults): a resend gives the
+  new code its own budget, never an unlimited one. Callers hold the registration row locked
+  (`SELECT ... FOR UPDATE`), so concurrent guesses are counted one after another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from gxcore.config import Settings
+from gxcore.errors import (
+    ConfigurationError,
+    OtpExpired,
+    OtpInvalid,
+    OtpLocked,
+    ResendCapReached,
+    ResendTooSoon,
+)
+
+log = logging.getLogger(__name__)
+
+CODE_DIGITS = 6
+SEND_WINDOW = timedelta(hours=24)
+MIN_SECRET_LENGTH = 32
+DEV_SECRET_FILE = "otp_secret"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+
+
+@dataclass(frozen=True)
+class OtpPolicy:
+    ttl: timedelta
+    max_attempts: int
+    cooldown: timedelta
+    daily_cap: int
+
+
+def otp_key(settings: Settings) -> bytes:
+    """The HMAC key: GX_OTP_SECRET, or outside production a generated one kept per data dir.
+
+    The generated key lives in `<data_dir>/otp_secret` (0600), so restarting `gx api` keeps the
+    codes already sent valid. Production refuses to start without GX_OTP_SECRET.
+    """
+    if settings.otp_secret is not None:
+        secret = settings.otp_secret.get_secret_value()
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(f"GX_OTP_SECRET must be at least {MIN_SECRET_LENGTH} chars")
+        return secret.encode()
+    if settings.is_production:
+        raise ConfigurationError("GX_OTP_SECRET is required in production")
+    path = settings.data_dir / DEV_SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    log.warning("GX_OTP_SECRET is unset: using the development OTP key in %s", path)
+    return path.read_text().strip().encode()
+
+
+def new_code() -> str:
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def digest(key: bytes, channel: Channel, code: str) -> str:
+    return hmac.new(key, f"gx-otp:{channel}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def matches(row: Any, channel: Channel, code: str, *, key: bytes) -> bool:
+    stored = getattr(row, f"{channel}_otp_hash")
+    return stored is not None and hmac.compare_digest(stored, digest(key, channel, code))
+
+
+def marker(key: bytes, value: str) -> str:
+    """A keyed, non-reversible tag for an address (to rate-limit notices without storing it)."""
+    return hmac.new(key, f"gx-marker:{value}".encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def issue(row: Any, channel: Channel, *, key: bytes, policy: OtpPolicy, now: datetime) -> str:
+    """Store a fresh code's digest on `row` (cooldown and daily cap permitting); return the code.
+
+    The caller sends it. Raises ResendTooSoon / ResendCapReached, leaving `row` unchanged.
+    """
+    sent_at: datetime | None = getattr(row, f"{channel}_otp_sent_at")
+    if sent_at is not None and now < sent_at + policy.cooldown:
+        wait = (sent_at + policy.cooldown - now).total_seconds()
+        raise ResendTooSoon(
+            "a code was sent moments ago; wait before asking again", retry_after=math.ceil(wait)
+        )
+    since: datetime | None = getattr(row, f"{channel}_otp_sends_since")
+    sends: int = getattr(row, f"{channel}_otp_sends")
+    if since is None or now >= since + SEND_WINDOW:
+        since, sends = now, 0
+    if sends >= policy.daily_cap:
+        wait = (since + SEND_WINDOW - now).total_seconds()
+        raise ResendCapReached(
+            f"at most {policy.daily_cap} codes per 24 hours", retry_after=math.ceil(wait)
+        )
+    code = new_code()
+    setattr(row, f"{channel}_otp_hash", digest(key, channel, code))
+    setattr(row, f"{channel}_otp_expires_at", now + policy.ttl)
+    setattr(row, f"{channel}_otp_attempts", 0)
+    setattr(row, f"{channel}_otp_sent_at", now)
+    setattr(row, f"{channel}_otp_sends_since", since)
+    setattr(row, f"{channel}_otp_sends", sends + 1)
+    return code
+
+
+def verify(
+    row: Any, channel: Channel, code: str, *, key: bytes, policy: OtpPolicy, now: datetime
+) -> None:
+    """Accept the right, live, unlocked code; count a wrong guess on `row` and raise OtpInvalid."""
+    attempts: int = getattr(row, f"{channel}_otp_attempts")
+    if attempts >= policy.max_attempts:
+        raise OtpLocked("too many wrong codes; ask for a new one")
+    expires_at: datetime | None = getattr(row, f"{channel}_otp_expires_at")
+    if expires_at is None or now >= expires_at:
+        raise OtpExpired("the code has expired; ask for a new one")
+    if matches(row, channel, code, key=key):
+        return
+    attempts += 1
+    setattr(row, f"{channel}_otp_attempts", attempts)
+    raise OtpInvalid("wrong code", attemptsRemaining=policy.max_attempts - attempts)

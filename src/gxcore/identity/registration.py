@@ -1,0 +1,533 @@
+"""Progressive registration: email, name and country, birth date and gender, password, phone.
+
+Each step moves `PendingRegistration.currentStep` one place along RegistrationStep, and only
+from the step before it; repeating the step just taken with the same data answers as before
+(a client retrying a lost response); anything else is StepOutOfOrder with the current step.
+Every call locks the registration row (`FOR UPDATE`), so concurrent calls take turns.
+
+EMAIL_PENDING and PHONE_VERIFIED never show from outside: the first code goes out in the same
+unit of work that creates the row (EMAIL_SENT), and a verified phone completes the registration
+in the same transaction (COMPLETED), creating the UserProfile (audited as USER_REGISTERED).
+
+No enumeration: starting with an address that already has an account (or a registration past
+its email check) answers exactly like a new one, with a *decoy* registration: a real row, whose
+email is a keyed tag under `decoy.invalid` (a reserved domain no user can enter), whose code is
+never sent. It answers every later call like any registration waiting for a code nobody has.
+The real owner gets a notice mail instead ("you already have an account"). An unverified
+registration for the address is restarted instead: new id (the old one stops working), fresh
+code if the cooldown and daily cap allow. A phone that already belongs to someone gets the same
+treatment at the phone step: the row waits for a code that was never sent; the number's owner
+gets a notice SMS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import phonenumbers
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gxcore.admin.models import Country, SystemParameter
+from gxcore.admin.parameters import DEFAULTS
+from gxcore.db.base import new_uuid
+from gxcore.db.scope import RequestMeta, scope_of
+from gxcore.enums import RegistrationStep, UserProfileStatus
+from gxcore.errors import (
+    AlreadyRegistered,
+    RegistrationExpired,
+    RegistrationNotFound,
+    StepOutOfOrder,
+    TooManyRequests,
+    ValidationFailed,
+)
+from gxcore.identity import otp
+from gxcore.identity.models import PendingRegistration, UserProfile
+from gxcore.identity.otp import Channel, OtpPolicy
+from gxcore.identity.schemas import (
+    DobGender,
+    EmailStart,
+    NameCountry,
+    OtpVerify,
+    PasswordSet,
+    PhoneSet,
+    RegistrationRef,
+    RegistrationStatus,
+)
+from gxcore.notifications.senders import Senders
+
+Step = RegistrationStep
+DECOY_DOMAIN = "decoy.invalid"
+
+# argon2id, RFC 9106's second recommended option (64 MiB, 3 passes, 4 lanes), 16-byte salt,
+# 32-byte hash: about 0.1-0.2 s per hash on one core.
+PASSWORD_HASHER = PasswordHasher(
+    time_cost=3, memory_cost=64 * 1024, parallelism=4, hash_len=32, salt_len=16, type=Type.ID
+)
+
+# What the user receives. A notice replaces the code when the address or number already belongs
+# to someone: its owner learns of the attempt, the caller learns nothing.
+Mail = dict[str, str]  # send_email's subject and text
+ACCOUNT_EXISTS_EMAIL: Mail = {
+    "subject": "You already have a GX account",
+    "text": "Someone, maybe you, tried to register a GX account with this email address, but "
+    "you already have an account. Log in instead, or reset your password if you forgot it.\n\n"
+    "If it was not you, ignore this email: nothing has changed.",
+}
+IN_PROGRESS_EMAIL: Mail = {
+    "subject": "Your GX registration is already in progress",
+    "text": "Someone, maybe you, tried to start a GX registration with this email address, but "
+    "a registration for it is already under way. Continue it where you started it, or wait "
+    "for it to expire and start again.\n\nIf it was not you, ignore this email.",
+}
+PHONE_TAKEN_SMS = (
+    "Someone tried to register a GX account with this phone number, which already belongs to "
+    "an account. If it was not you, ignore this message."
+)
+
+
+def _email_code(code: str, policy: Policy) -> Mail:
+    minutes = int(policy.otp.ttl.total_seconds() // 60)
+    return {
+        "subject": "Your GX verification code",
+        "text": f"Your GX verification code is {code}. It expires in {minutes} minutes.\n\n"
+        "Never share it. If you did not start a registration, ignore this email.",
+    }
+
+
+def _phone_code(code: str, policy: Policy) -> str:
+    minutes = int(policy.otp.ttl.total_seconds() // 60)
+    return f"GX code: {code} (valid {minutes} min). Never share it."
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The tenant's registration parameters (SystemParameter, defaults where absent)."""
+
+    ttl: timedelta
+    otp: OtpPolicy
+    min_age: int
+    max_age: int
+    password_min_length: int
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every use case needs: the unit of work's session, the time, the key, the senders."""
+
+    session: AsyncSession
+    now: datetime
+    otp_key: bytes
+    senders: Senders
+
+
+_POLICY_KEYS = (
+    "registrationTtlHours",
+    "otpTtlMinutes",
+    "otpMaxAttempts",
+    "otpResendCooldownSeconds",
+    "otpDailySendCap",
+    "registrationMinAge",
+    "registrationMaxAge",
+    "passwordMinLength",
+)
+
+
+async def load_policy(session: AsyncSession) -> Policy:
+    # Read here until admin grows a parameter service; SystemParameter is admin's table.
+    rows = await session.execute(
+        select(SystemParameter.param_key, SystemParameter.param_value).where(
+            SystemParameter.param_key.in_(_POLICY_KEYS)
+        )
+    )
+    values = {key: int(DEFAULTS[key]) for key in _POLICY_KEYS}
+    values.update({key: int(value) for key, value in rows.all()})
+    return Policy(
+        ttl=timedelta(hours=values["registrationTtlHours"]),
+        otp=OtpPolicy(
+            ttl=timedelta(minutes=values["otpTtlMinutes"]),
+            max_attempts=values["otpMaxAttempts"],
+            cooldown=timedelta(seconds=values["otpResendCooldownSeconds"]),
+            daily_cap=values["otpDailySendCap"],
+        ),
+        min_age=values["registrationMinAge"],
+        max_age=values["registrationMaxAge"],
+        password_min_length=values["passwordMinLength"],
+    )
+
+
+def status(row: PendingRegistration) -> RegistrationStatus:
+    return RegistrationStatus(
+        registrationId=row.id,
+        currentStep=row.current_step,
+        expiresAt=row.expires_at,
+        emailVerified=row.email_verified,
+        phoneVerified=row.phone_verified,
+        profileId=row.migrated_to_profile_id,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reading and guarding a registration
+# --------------------------------------------------------------------------------------------
+
+
+async def _find(ctx: Context, registration_id: str, *, lock: bool) -> PendingRegistration:
+    stmt = select(PendingRegistration).where(PendingRegistration.id == registration_id)
+    row = await ctx.session.scalar(stmt.with_for_update() if lock else stmt)
+    if row is None:
+        raise RegistrationNotFound("no such registration")
+    if ctx.now >= row.expires_at:
+        raise RegistrationExpired("this registration has expired; start again")
+    return row
+
+
+def _require(row: PendingRegistration, step: Step) -> None:
+    if row.current_step is not step:
+        raise StepOutOfOrder(
+            f"this step needs the registration at {step}; it is at {row.current_step}",
+            current_step=row.current_step,
+        )
+
+
+def _is_decoy(row: PendingRegistration) -> bool:
+    return row.email.endswith("@" + DECOY_DOMAIN)
+
+
+async def get(registration_id: str, *, ctx: Context) -> RegistrationStatus:
+    return status(await _find(ctx, registration_id, lock=False))
+
+
+# --------------------------------------------------------------------------------------------
+# Step 1-2: email
+# --------------------------------------------------------------------------------------------
+
+
+async def start(data: EmailStart, *, ctx: Context) -> RegistrationStatus:
+    policy = await load_policy(ctx.session)
+    email = data.email
+    if await _exists(ctx, UserProfile.email == email):
+        return await _decoy(ctx, policy, email, ACCOUNT_EXISTS_EMAIL)
+    existing = await ctx.session.scalar(
+        select(PendingRegistration).where(PendingRegistration.email == email).with_for_update()
+    )
+    if existing is not None:
+        if ctx.now >= existing.expires_at:
+            await ctx.session.delete(existing)  # the cleanup job has not reached it yet
+            await ctx.session.flush()
+        elif existing.current_step is Step.EMAIL_SENT:
+            return await _restart(ctx, policy, existing)
+        else:
+            return await _decoy(ctx, policy, email, IN_PROGRESS_EMAIL)
+    row = _new_row(ctx, policy, email)
+    code = otp.issue(row, Channel.EMAIL, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
+    try:
+        async with ctx.session.begin_nested():
+            ctx.session.add(row)
+    except IntegrityError:  # a concurrent start for the same address won the insert
+        return await _decoy(ctx, policy, email, None)
+    await ctx.senders.email.send_email(to=email, **_email_code(code, policy))
+    return status(row)
+
+
+def _new_row(ctx: Context, policy: Policy, email: str) -> PendingRegistration:
+    scope = scope_of(ctx.session.sync_session)
+    request = (scope.request if scope else None) or RequestMeta()
+    return PendingRegistration(
+        id=new_uuid(),
+        email=email,
+        current_step=Step.EMAIL_SENT,
+        expires_at=ctx.now + policy.ttl,
+        ip_address=request.ip_address,
+        user_agent=request.user_agent,
+    )
+
+
+async def _restart(ctx: Context, policy: Policy, row: PendingRegistration) -> RegistrationStatus:
+    """Whoever asks again for an unverified address gets the registration, under a new id.
+
+    The previous id stops working, so a stranger who started with someone else's address cannot
+    keep it: its owner restarts and continues with the code only they receive.
+    """
+    row.id = new_uuid()
+    row.expires_at = ctx.now + policy.ttl  # looks exactly like a new registration
+    try:
+        code = otp.issue(row, Channel.EMAIL, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
+    except TooManyRequests:
+        return status(row)  # the code sent moments ago still works; a 429 would reveal the row
+    await ctx.senders.email.send_email(to=row.email, **_email_code(code, policy))
+    return status(row)
+
+
+async def _decoy(
+    ctx: Context, policy: Policy, email: str, notice: Mail | None
+) -> RegistrationStatus:
+    tag = otp.marker(ctx.otp_key, email)
+    recent = await ctx.session.execute(
+        select(func.count(), func.max(PendingRegistration.email_otp_sent_at)).where(
+            PendingRegistration.email.like(f"{tag}.%@{DECOY_DOMAIN}"),
+            PendingRegistration.email_otp_sent_at > ctx.now - otp.SEND_WINDOW,
+        )
+    )
+    count, last = recent.one()
+    row = _new_row(ctx, policy, f"{tag}.{new_uuid()}@{DECOY_DOMAIN}")
+    otp.issue(row, Channel.EMAIL, key=ctx.otp_key, policy=policy.otp, now=ctx.now)  # never sent
+    ctx.session.add(row)
+    await ctx.session.flush()
+    # Notices share the codes' limits, so a stranger cannot flood the owner's inbox.
+    quiet = last is not None and ctx.now < last + policy.otp.cooldown
+    if notice is not None and not quiet and count < policy.otp.daily_cap:
+        await ctx.senders.email.send_email(to=email, **notice)
+    return status(row)
+
+
+async def verify_email(data: OtpVerify, *, ctx: Context) -> RegistrationStatus:
+    policy = await load_policy(ctx.session)
+    row = await _find(ctx, data.registrationId, lock=True)
+    if row.email_verified and otp.matches(row, Channel.EMAIL, data.otp, key=ctx.otp_key):
+        return status(row)  # a retry of the verification that succeeded
+    _require(row, Step.EMAIL_SENT)
+    otp.verify(row, Channel.EMAIL, data.otp, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
+    row.email_verified = True
+    row.email_verified_at = ctx.now
+    row.current_step = Step.EMAIL_VERIFIED
+    return status(row)
+
+
+async def resend_email(data: RegistrationRef, *, ctx: Context) -> RegistrationStatus:
+    policy = await load_policy(ctx.session)
+    row = await _find(ctx, data.registrationId, lock=True)
+    _require(row, Step.EMAIL_SENT)
+    code = otp.issue(row, Channel.EMAIL, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
+    if not _is_decoy(row):
+        await ctx.senders.email.send_email(to=row.email, **_email_code(code, policy))
+    return status(row)
+
+
+# --------------------------------------------------------------------------------------------
+# Steps 3-5: name and country, birth date and gender, password
+# --------------------------------------------------------------------------------------------
+
+
+async def set_name_country(data: NameCountry, *, ctx: Context) -> RegistrationStatus:
+    row = await _find(ctx, data.registrationId, lock=True)
+    given = (data.firstName, data.lastName, data.countryCode)
+    if row.current_step is Step.NAME_COUNTRY_SET and given == (
+        row.first_name,
+        row.last_name,
+        row.country_code,
+    ):
+        return status(row)
+    _require(row, Step.EMAIL_VERIFIED)
+    if await ctx.session.get(Country, data.countryCode) is None:
+        raise ValidationFailed(f"unknown country code {data.countryCode!r}", field="countryCode")
+    row.first_name, row.last_name, row.country_code = given
+    row.current_step = Step.NAME_COUNTRY_SET
+    return status(row)
+
+
+def age_on(birth: date, today: date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+async def set_dob_gender(data: DobGender, *, ctx: Context) -> RegistrationStatus:
+    policy = await load_policy(ctx.session)
+    row = await _find(ctx, data.registrationId, lock=True)
+    if row.current_step is Step.DOB_GENDER_SET and (data.dateOfBirth, data.gender) == (
+        row.date_of_birth,
+        row.gender,
+    ):
+        return status(row)
+    _require(row, Step.NAME_COUNTRY_SET)
+    age = age_on(data.dateOfBirth, ctx.now.date())
+    if not policy.min_age <= age <= policy.max_age:
+        raise ValidationFailed(
+            f"age must be between {policy.min_age} and {policy.max_age}", field="dateOfBirth"
+        )
+    row.date_of_birth, row.gender = data.dateOfBirth, data.gender
+    row.current_step = Step.DOB_GENDER_SET
+    return status(row)
+
+
+def check_password(password: str, confirm: str, *, min_length: int) -> None:
+    """Length, and at least three of: lower case, upper case, digit, symbol."""
+    if len(password) < min_length:
+        raise ValidationFailed(f"at least {min_length} characters", field="password")
+    classes = (
+        any(c.islower() for c in password),
+        any(c.isupper() for c in password),
+        any(c.isdigit() for c in password),
+        any(not c.isalnum() for c in password),
+    )
+    if sum(classes) < 3:
+        raise ValidationFailed(
+            "use at least three of: lower case, upper case, digits, symbols", field="password"
+        )
+    if password != confirm:
+        raise ValidationFailed("the passwords do not match", field="confirmPassword")
+
+
+async def _password_matches(password_hash: str | None, password: str) -> bool:
+    if password_hash is None:
+        return False
+    try:
+        return await asyncio.to_thread(PASSWORD_HASHER.verify, password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def set_password(data: PasswordSet, *, ctx: Context) -> RegistrationStatus:
+    policy = await load_policy(ctx.session)
+    row = await _find(ctx, data.registrationId, lock=True)
+    check_password(data.password, data.confirmPassword, min_length=policy.password_min_length)
+    if row.current_step is Step.PASSWORD_SET and await _password_matches(
+        row.password_hash, data.password
+    ):
+        return status(row)
+    _require(row, Step.DOB_GENDER_SET)
+    # CPU-bound for ~0.1 s: off the event loop.
+    row.password_hash = await asyncio.to_thread(PASSWORD_HASHER.hash, data.password)
+    row.current_step = Step.PASSWORD_SET
+    return status(row)
+
+
+# --------------------------------------------------------------------------------------------
+# Steps 6-7: phone, then completion
+# --------------------------------------------------------------------------------------------
+
+
+def parse_phone(value: str, region: str | None) -> str:
+    """E.164 (`+14155552671`); a national number is read in the registration's country."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as e:
+        raise ValidationFailed(f"not a phone number: {e}", field="phoneNum") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationFailed("not a valid phone number", field="phoneNum")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+async def set_phone(data: PhoneSet, *, ctx: Context) -> RegistrationStatus:
+    policy = await load_policy(ctx.session)
+    row = await _find(ctx, data.registrationId, lock=True)
+    phone = parse_phone(data.phoneNum, row.country_code)
+    if row.current_step is Step.PHONE_SENT and row.phone_num == phone:
+        return status(row)
+    _require(row, Step.PASSWORD_SET)
+    code = otp.issue(row, Channel.PHONE, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
+    row.current_step = Step.PHONE_SENT
+    held_by_profile = await _exists(ctx, UserProfile.phone_num == phone)
+    held_by_other = await _exists(
+        ctx, PendingRegistration.phone_num == phone, PendingRegistration.id != row.id
+    )
+    await ctx.session.flush()  # the code and the step stand whether or not the number is free
+    if not held_by_other:
+        try:
+            async with ctx.session.begin_nested():
+                row.phone_num = phone
+        except IntegrityError:  # a concurrent registration claimed it first
+            await ctx.session.refresh(row)
+            held_by_other = True
+    if held_by_profile or held_by_other:
+        await ctx.senders.sms.send_sms(to=phone, text=PHONE_TAKEN_SMS)
+    else:
+        await ctx.senders.sms.send_sms(to=phone, text=_phone_code(code, policy))
+    return status(row)
+
+
+async def resend_phone(data: RegistrationRef, *, ctx: Context) -> RegistrationStatus:
+    policy = await load_policy(ctx.session)
+    row = await _find(ctx, data.registrationId, lock=True)
+    _require(row, Step.PHONE_SENT)
+    code = otp.issue(row, Channel.PHONE, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
+    if row.phone_num is None:
+        return status(row)  # its number belongs to another registration: nothing to send
+    taken = await _exists(ctx, UserProfile.phone_num == row.phone_num)
+    text = PHONE_TAKEN_SMS if taken else _phone_code(code, policy)
+    await ctx.senders.sms.send_sms(to=row.phone_num, text=text)
+    return status(row)
+
+
+async def verify_phone(data: OtpVerify, *, ctx: Context) -> RegistrationStatus:
+    policy = await load_policy(ctx.session)
+    row = await _find(ctx, data.registrationId, lock=True)
+    if row.phone_verified and otp.matches(row, Channel.PHONE, data.otp, key=ctx.otp_key):
+        return status(row)  # a retry of the verification that completed the registration
+    _require(row, Step.PHONE_SENT)
+    otp.verify(row, Channel.PHONE, data.otp, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
+    row.phone_verified = True
+    row.phone_verified_at = ctx.now
+    row.current_step = Step.PHONE_VERIFIED
+    await _complete(ctx, row)
+    return status(row)
+
+
+async def _complete(ctx: Context, row: PendingRegistration) -> None:
+    """PHONE_VERIFIED -> COMPLETED: the profile (audited as USER_REGISTERED), the migration mark."""
+    assert row.password_hash and row.first_name and row.last_name and row.phone_num
+    profile = UserProfile(
+        profile_id=new_uuid(),
+        first_name=row.first_name,
+        last_name=row.last_name,
+        email=row.email,
+        phone_num=row.phone_num,
+        # Placeholder until biometric enrolment exists: unique per registration, derived, and
+        # recognisable as such (the column is NOT NULL and unique per tenant in the reference).
+        biometric_hash="placeholder:"
+        + hashlib.sha256(f"{row.tenant_id}:{row.id}".encode()).hexdigest(),
+        password_hash=row.password_hash,
+        date_of_birth=row.date_of_birth,
+        gender=row.gender,
+        nationality_country_code=row.country_code,
+        status=UserProfileStatus.REGISTERED,
+    )
+    ctx.session.add(profile)
+    try:
+        await ctx.session.flush()
+    except IntegrityError as e:
+        # Both addresses were proven by their owner, so saying so reveals nothing to a stranger.
+        raise AlreadyRegistered("an account with this email or phone number already exists") from e
+    row.current_step = Step.COMPLETED
+    row.migrated_to_profile_id = profile.profile_id
+    row.migrated_at = ctx.now
+    # No audit.record() here: the tenant session's flush hook already writes USER_REGISTERED
+    # for every UserProfile insert (gxcore.audit.changes), with the same transaction, actor and
+    # request; a second entry would count each registration twice.
+
+
+# --------------------------------------------------------------------------------------------
+# Housekeeping
+# --------------------------------------------------------------------------------------------
+
+
+async def _exists(ctx: Context, *criteria: object) -> bool:
+    return bool(await ctx.session.scalar(select(exists().where(*criteria))))  # type: ignore[arg-type]
+
+
+async def delete_expired(*, session: AsyncSession, now: datetime, limit: int = 1000) -> int:
+    """Delete up to `limit` registrations past `expiresAt`, oldest first; returns how many.
+
+    Uses the expiresAt index; rows a request holds locked are skipped, not waited for.
+    Run it in a system scope (it spans tenants), batch after batch until it returns < limit.
+    """
+    due = (
+        select(PendingRegistration.id)
+        .where(PendingRegistration.expires_at < now)
+        .order_by(PendingRegistration.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        delete(PendingRegistration)
+        .where(PendingRegistration.id.in_(due))
+        .returning(PendingRegistration.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(result.all())
