@@ -34,10 +34,15 @@ class Settings(BaseSettings):
     #: transiently with LedgerUnavailable before committing, and latency added to each submit.
     ledger_fault_rate: float = 0.0
     ledger_fault_delay_ms: int = 0
+    #: Seed of the fault draws, to replay a chaos run's failures exactly (unset: random).
+    ledger_fault_seed: int | None = None
 
     #: Key of the OTP HMAC (`GX_OTP_SECRET`, 32+ characters). Unset outside production, gxcore
     #: generates one and keeps it in `<data_dir>/otp_secret` (gxcore.identity.otp.otp_key).
     otp_secret: SecretStr | None = None
+    #: HMAC key signing access tokens (`GX_JWT_SECRET`, 32+ characters); unset outside
+    #: production, generated and kept in `<data_dir>/jwt_secret` (gxcore.identity.tokens.jwt_key).
+    jwt_secret: SecretStr | None = None
     #: SMTP relay for email; unset means the development mailbox (`mailbox_path`) gets every mail.
     smtp_host: str | None = None
     smtp_port: int = 587

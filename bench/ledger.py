@@ -1,0 +1,140 @@
+"""Throughput of the embedded ledger's `submit`, against pgbench's TPC-B on the same server.
+
+    .venv/bin/python bench/ledger.py [--batches 50] [--batch-size 200] [--submitters 1]
+
+Bootstraps one tenant with 2,000 funded users, then submits `--batches` blocks of
+`--batch-size` TRANSFER_TOKENS per submitter (random pairs, amounts above the fee threshold)
+and prints committed commands per second. pgbench (TPC-B, 4 clients, 10 s, scale 1) runs on
+the same server in the same run as the baseline. Uses DATABASE_URL when set (owner with
+CREATEDB), else a throwaway embedded server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from gxcore.db import migrate, server
+from gxcore.db.embedded import EmbeddedServer
+from gxcore.enums import CommandType
+from gxcore.ledger import Command, EmbeddedLedger
+
+TENANT, USERS = "bench", 2000
+
+
+def pgbench_tps(url: str, seconds: int = 10, clients: int = 4) -> float | None:
+    binary = shutil.which("pgbench")
+    if binary is None:
+        import pgserver  # the embedded server's wheel ships pgbench too
+
+        candidate = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench"
+        binary = str(candidate) if candidate.exists() else None
+    if binary is None:
+        return None
+    subprocess.run([binary, "-i", "-q", "-s", "1", url], check=True, capture_output=True)
+    out = subprocess.run(
+        [binary, "-c", str(clients), "-j", str(clients), "-T", str(seconds), url],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    found = re.search(r"tps = ([\d.]+)", out)
+    return float(found.group(1)) if found else None
+
+
+def transfers(rng: random.Random, prefix: str, count: int) -> list[Command]:
+    commands = []
+    for i in range(count):
+        sender, receiver = rng.sample(range(USERS), 2)
+        commands.append(
+            Command(TENANT, f"{prefix}-{i}", CommandType.TRANSFER_TOKENS,
+                    {"senderId": f"u{sender}", "receiverId": f"u{receiver}",
+                     "amount": f"{rng.randint(4, 20)}.{rng.randint(0, 999):03d}"})
+        )  # fmt: skip
+    return commands
+
+
+async def setup(ledger: EmbeddedLedger) -> None:
+    await ledger.submit([Command(TENANT, "boot", CommandType.BOOTSTRAP_SYSTEM, {})])
+    for start in range(0, USERS, 400):
+        batch = []
+        for u in range(start, start + 400):
+            batch.append(Command(TENANT, f"c{u}", CommandType.CREATE_USER,
+                                 {"userId": f"u{u}", "biometricHash": f"b{u}",
+                                  "nationality": "NG", "age": 30}))  # fmt: skip
+            batch.append(Command(TENANT, f"g{u}", CommandType.DISTRIBUTE_GENESIS,
+                                 {"userId": f"u{u}"}))  # fmt: skip
+        assert all(o.committed for o in await ledger.submit(batch))
+
+
+async def submitter(url: str, name: str, batches: int, size: int) -> tuple[int, int]:
+    rng = random.Random(name)
+    committed = rejected = 0
+    async with await EmbeddedLedger.open(url, pool_size=1) as ledger:
+        for b in range(batches):
+            outcomes = await ledger.submit(transfers(rng, f"{name}-{b}", size))
+            done = sum(o.committed for o in outcomes)
+            committed += done
+            rejected += len(outcomes) - done
+    return committed, rejected
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batches", type=int, default=50)
+    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--submitters", type=int, default=1)
+    args = parser.parse_args()
+
+    embedded = None
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        embedded = EmbeddedServer(tempfile.mkdtemp(prefix="gx-bench-"), ephemeral=True)
+        embedded.start()
+        base = embedded.url
+    name = f"gx_bench_{uuid.uuid4().hex[:8]}"
+    await server.create_database(server.with_database(base, "postgres"), name)
+    url = server.with_database(base, name)
+    try:
+        await migrate.upgrade(url)
+        async with await EmbeddedLedger.open(url) as ledger:
+            await setup(ledger)
+        await submitter(url, "warm", 5, args.batch_size)
+
+        started = time.perf_counter()
+        results = await asyncio.gather(
+            *(submitter(url, f"s{k}", args.batches, args.batch_size)
+              for k in range(args.submitters))
+        )  # fmt: skip
+        elapsed = time.perf_counter() - started
+        committed = sum(c for c, _ in results)
+        total = committed + sum(r for _, r in results)
+        blocks = args.batches * args.submitters
+        rate = total / elapsed
+        print(
+            f"{blocks} blocks of {args.batch_size} TRANSFER_TOKENS, {args.submitters} submitter(s): "
+            f"{rate:,.0f} commands/s ({committed / total:.1%} committed), "
+            f"{elapsed / blocks * 1000:.1f} ms per block"
+        )
+        tps = pgbench_tps(url)
+        if tps:
+            print(f"pgbench TPC-B (4 clients) on the same server: {tps:,.0f} tps; "
+                  f"ledger commands/s = {rate / tps:.1f}x pgbench tps")  # fmt: skip
+        else:
+            print("pgbench not found: no baseline", file=sys.stderr)
+    finally:
+        await server.drop_database(server.with_database(base, "postgres"), name)
+        if embedded:
+            embedded.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,200 @@
+"""The embedded reference ledger: the Ledger port on PostgreSQL, in its own schema `ledger`.
+
+    ledger = await EmbeddedLedger.open(owner_url)     # or open_ledger(owner_url, settings)
+    outcomes = await ledger.submit(commands)           # one block, atomic
+    events = await ledger.events_after(position)
+    await ledger.close()
+
+It connects as the database owner (the application roles cannot reach schema `ledger`). Each
+`submit` is one database transaction that first locks the head row, so submitters in any number
+of processes produce blocks strictly one after the other, each readable only once committed.
+A block costs a handful of statements whatever its size (see `gxcore.ledger.store`).
+
+Block time is the `clock`'s reading when the block executes (UTC now by default; Fabric likewise
+takes the proposal's timestamp). Every rule that reads time (multisig expiry, voting periods, the
+velocity-tax cycle) reads it, never the wall clock, so replaying the same commands with the same
+clock readings yields the same state and events; tests pass a clock they move by hand.
+
+The fault switch (`fault_rate`, `fault_delay_ms`; settings `GX_LEDGER_FAULT_*`) makes a share of
+submits fail with `LedgerUnavailable` after doing all their work, so nothing commits, and delays
+each submit, for tests and chaos drills. A `seed` makes the failures reproducible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+
+import asyncpg
+from sqlalchemy.engine import URL
+
+from gxcore.config import Settings
+from gxcore.db.engine import libpq_url
+from gxcore.db.server import CONNECT_TIMEOUT, redacted
+from gxcore.errors import ConfigurationError, LedgerError, LedgerUnavailable
+from gxcore.ledger import block, store
+from gxcore.ledger.port import Command, LedgerEvent, Outcome, Position
+
+Clock = Callable[[], datetime]
+
+#: Driver errors after which the same submit may succeed: lost connections, serialization
+#: failures and deadlocks, cancelled statements, a server short of resources or shutting down.
+_TRANSIENT = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.TransactionRollbackError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.LockNotAvailableError,
+)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EmbeddedLedger:
+    """Build with `open`; implements `gxcore.ledger.port.Ledger`."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        fault_rate: float = 0.0,
+        fault_delay_ms: int = 0,
+        seed: int | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if not 0.0 <= fault_rate <= 1.0:
+            raise ConfigurationError(f"ledger fault rate must be within 0..1, got {fault_rate}")
+        if fault_delay_ms < 0:
+            raise ConfigurationError(f"ledger fault delay must be >= 0 ms, got {fault_delay_ms}")
+        self._pool = pool
+        self._fault_rate = fault_rate
+        self._fault_delay = fault_delay_ms / 1000
+        self._rng = random.Random(seed)
+        self._clock = clock or _utc_now
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        url: str | URL,
+        *,
+        fault_rate: float = 0.0,
+        fault_delay_ms: int = 0,
+        seed: int | None = None,
+        clock: Clock | None = None,
+        pool_size: int = 4,
+    ) -> EmbeddedLedger:
+        """Connect to the database at `url` (the owner's address, either URL form)."""
+        try:
+            pool = await asyncpg.create_pool(
+                libpq_url(url),
+                min_size=1,
+                max_size=pool_size,
+                init=store.init_connection,
+                timeout=CONNECT_TIMEOUT,
+            )
+        except _TRANSIENT as e:
+            raise LedgerUnavailable(f"cannot reach the ledger at {redacted(url)}: {e}") from e
+        except asyncpg.PostgresError as e:
+            raise LedgerError(f"cannot open the ledger at {redacted(url)}: {e}") from e
+        try:
+            return cls(
+                pool,
+                fault_rate=fault_rate,
+                fault_delay_ms=fault_delay_ms,
+                seed=seed,
+                clock=clock,
+            )
+        except ConfigurationError:
+            await pool.close()
+            raise
+
+    async def close(self) -> None:
+        self._closed = True
+        await self._pool.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- the port ---------------------------------------------------------------------------
+
+    async def submit(self, commands: Sequence[Command]) -> list[Outcome]:
+        commands = list(commands)
+        if not commands:
+            return []
+        self._check_open()
+        # Drawn before any work, so a seeded run fails the same submits every time.
+        fail = self._fault_rate > 0 and self._rng.random() < self._fault_rate
+        if self._fault_delay:
+            await asyncio.sleep(self._fault_delay)
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                height = await store.lock_head(conn)
+                now = self._block_time()
+                outcomes = await block.execute(conn, height, now, commands)
+                if fail:  # after the work, so the rollback is what keeps the batch out
+                    raise LedgerUnavailable("injected ledger fault (GX_LEDGER_FAULT_RATE)")
+                return outcomes
+        except _TRANSIENT as e:
+            raise LedgerUnavailable(f"the ledger did not commit the batch: {e}") from e
+        except asyncpg.PostgresError as e:
+            raise LedgerError(f"the ledger failed on the batch: {e}") from e
+
+    async def events_after(
+        self, position: Position | None, limit: int = 500, *, tenant_id: str | None = None
+    ) -> list[LedgerEvent]:
+        if limit < 1:
+            raise ValueError(f"limit must be positive, got {limit}")
+        self._check_open()
+        try:
+            async with self._pool.acquire() as conn:
+                return await store.events_after(conn, position, limit, tenant_id)
+        except _TRANSIENT as e:
+            raise LedgerUnavailable(f"cannot read the ledger's events: {e}") from e
+
+    async def height(self) -> int:
+        self._check_open()
+        try:
+            async with self._pool.acquire() as conn:
+                return await store.height(conn)
+        except _TRANSIENT as e:
+            raise LedgerUnavailable(f"cannot read the ledger's height: {e}") from e
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LedgerError("the ledger is closed")
+
+    def _block_time(self) -> datetime:
+        now = self._clock()
+        if now.utcoffset() is None:
+            raise ConfigurationError(f"the ledger clock gave a naive datetime: {now.isoformat()}")
+        return now.astimezone(UTC)
+
+
+async def open_ledger(url: str | URL, settings: Settings) -> EmbeddedLedger:
+    """The embedded ledger with the settings' fault switch."""
+    return await EmbeddedLedger.open(
+        url,
+        fault_rate=settings.ledger_fault_rate,
+        fault_delay_ms=settings.ledger_fault_delay_ms,
+        seed=settings.ledger_fault_seed,
+    )
