@@ -66,6 +66,7 @@ class AddIndex:
     columns: tuple[str, ...]
     reason: str
     unique: bool = False
+    predicate: str | None = None  # a partial index's WHERE, as pg_get_expr() prints it
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,10 @@ _OTP_LIMITS = (
     "OTP resends need a cooldown and a daily cap: when the last code went out and how many went "
     "out in the current 24 h window"
 )
+_RELAY_DUE = (
+    "the outbox relay retries with backoff and takes over expired leases: when each command is "
+    "next due, and a partial index over the commands still in flight, by that time"
+)
 
 DEPARTURES: tuple[Departure, ...] = (
     # 1. Tenant-scoped uniques instead of global ones.
@@ -173,6 +178,16 @@ DEPARTURES: tuple[Departure, ...] = (
     AddColumn("PendingRegistration", "phoneOtpSentAt", _TIMESTAMP, True, _OTP_LIMITS),
     AddColumn("PendingRegistration", "phoneOtpSends", "integer", False, _OTP_LIMITS, default="0"),
     AddColumn("PendingRegistration", "phoneOtpSendsSince", _TIMESTAMP, True, _OTP_LIMITS),
+    AddColumn(
+        "OutboxCommand", "nextAttemptAt", _TIMESTAMP, False, _RELAY_DUE, default="CURRENT_TIMESTAMP"
+    ),
+    AddIndex(
+        "OutboxCommand",
+        ("nextAttemptAt",),
+        _RELAY_DUE,
+        predicate="(status = ANY (ARRAY['PENDING'::\"OutboxStatus\", 'LOCKED'::\"OutboxStatus\", "
+        "'SUBMITTED'::\"OutboxStatus\"]))",
+    ),
     # 6. Enum labels the reference lacks.
     AddEnumValues(
         "AuditEventType",
@@ -572,11 +587,17 @@ def _take_index(table: Table, columns: tuple[str, ...], unique: bool, why: Depar
     del table.indexes[name]
 
 
-def _put_index(table: Table, columns: tuple[str, ...], unique: bool, why: Departure) -> None:
+def _put_index(
+    table: Table,
+    columns: tuple[str, ...],
+    unique: bool,
+    why: Departure,
+    predicate: str | None = None,
+) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise ValueError(f"departure names unknown columns {missing}: {why}")
-    ix = Index(index_name(table.name, columns, unique), columns, unique)
+    ix = Index(index_name(table.name, columns, unique), columns, unique, predicate=predicate)
     if ix.name in table.indexes:
         raise ValueError(f"departure adds an index the reference already has: {why}")
     table.indexes[ix.name] = ix
@@ -619,7 +640,7 @@ def apply_departures(reference: Schema, departures: Iterable[Departure]) -> Sche
         elif isinstance(d, DropIndex):
             _take_index(table, d.columns, False, d)
         elif isinstance(d, AddIndex):
-            _put_index(table, d.columns, d.unique, d)
+            _put_index(table, d.columns, d.unique, d, d.predicate)
         elif isinstance(d, AddColumn):
             if d.column in table.columns:
                 raise ValueError(f"departure adds a column the reference already has: {d}")

@@ -153,12 +153,15 @@ def jobs_cleanup(
 
 def _mount_subcommands() -> None:
     from gxcore.audit.cli import app as audit_app
+    from gxcore.cqrs.relay_cli import outbox_app, relay_command
     from gxcore.db.cli import app as db_app
 
     app.add_typer(db_app, name="db")
     app.add_typer(audit_app, name="audit")
     app.add_typer(dev_app, name="dev")
     app.add_typer(jobs_app, name="jobs")
+    app.command("relay")(relay_command)
+    app.add_typer(outbox_app, name="outbox")
 
 
 _mount_subcommands()

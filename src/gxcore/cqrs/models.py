@@ -18,6 +18,12 @@ class OutboxCommand(TenantScoped, Base):
         Index(None, "status", "created_at"),
         Index(None, "tenant_id", "status"),
         Index(None, "fabric_tx_id"),
+        # The relay's claim: commands still in flight, by due time (revision a2b3c4d5e6f7).
+        Index(
+            None,
+            "next_attempt_at",
+            postgresql_where=text("status IN ('PENDING', 'LOCKED', 'SUBMITTED')"),
+        ),
     )
     id: Mapped[str] = mapped_column(primary_key=True, default=new_cuid)
     tenant_id: Mapped[str]
@@ -36,6 +42,8 @@ class OutboxCommand(TenantScoped, Base):
     error: Mapped[str | None]
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)
     updated_at: Mapped[UpdatedAt]
+    #: When the relay may (re)try it: the backoff's end for PENDING, the lease's end for LOCKED.
+    next_attempt_at: Mapped[datetime] = mapped_column(server_default=NOW)
 
 
 class ProjectorState(TenantScoped, Base):

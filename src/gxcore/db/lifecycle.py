@@ -37,9 +37,10 @@ LIFECYCLES: Mapping[type[StrEnum], Mapping[StrEnum, frozenset[StrEnum]]] = {
     },
     OutboxStatus: {
         O.PENDING: frozenset({O.LOCKED}),
-        # A lease that expires, or a transient failure, puts the command back in the queue.
-        O.LOCKED: frozenset({O.SUBMITTED, O.COMMITTED, O.PENDING, O.FAILED}),
-        O.SUBMITTED: frozenset({O.COMMITTED, O.PENDING, O.FAILED}),
+        # A transient failure puts the command back in the queue; a lease that expired is taken
+        # over by another worker (LOCKED again, under the new worker's name).
+        O.LOCKED: frozenset({O.LOCKED, O.SUBMITTED, O.COMMITTED, O.PENDING, O.FAILED}),
+        O.SUBMITTED: frozenset({O.LOCKED, O.COMMITTED, O.PENDING, O.FAILED}),
         O.FAILED: frozenset({O.PENDING}),  # an operator re-queues a dead letter
     },
     RegistrationStep: {

@@ -1,0 +1,132 @@
+"""Operator tooling for the outbox: see commands across tenants, inspect one, re-queue dead letters.
+
+Every function takes a session of the system scope (`Database.system(reason=...)`), whose opening
+is logged with its reason; the caller owns the transaction. Re-queueing is FAILED -> PENDING
+through `gxcore.db.lifecycle`: attempts start again from zero, the error and the previous ledger
+outcome are cleared, and the command is due at once. A command the ledger rejected is rejected
+again (the ledger answers a known request id with its first outcome); re-queueing is for
+commands that ran out of attempts while the ledger was unavailable, or failed on a ledger bug
+since fixed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gxcore.cqrs.models import OutboxCommand
+from gxcore.db import lifecycle
+from gxcore.enums import OutboxStatus
+from gxcore.errors import NotFound, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 1000
+
+
+class OutboxCommandNotFound(NotFound):
+    code = "OUTBOX_COMMAND_NOT_FOUND"
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[OutboxCommand]
+    #: Pass as `after` for the next page; None on the last page.
+    next_after: str | None
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    status: OutboxStatus | None = None,
+    tenant_id: str | None = None,
+    limit: int = 50,
+    after: str | None = None,
+) -> Page:
+    """Commands newest first, optionally of one status and one tenant; keyset pagination."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}")
+    query = select(OutboxCommand)
+    if status is not None:
+        query = query.where(OutboxCommand.status == status)
+    if tenant_id is not None:
+        query = query.where(OutboxCommand.tenant_id == tenant_id)
+    if after is not None:
+        cursor = await get_or_raise(session, after)
+        query = query.where(
+            tuple_(OutboxCommand.created_at, OutboxCommand.id) < (cursor.created_at, cursor.id)
+        )
+    query = query.order_by(OutboxCommand.created_at.desc(), OutboxCommand.id.desc())
+    rows = list((await session.scalars(query.limit(limit + 1))).all())
+    more = len(rows) > limit
+    items = rows[:limit]
+    return Page(items, items[-1].id if more else None)
+
+
+async def counts(session: AsyncSession, *, tenant_id: str | None = None) -> dict[OutboxStatus, int]:
+    """Commands per status (every status present, zero included)."""
+    query = select(OutboxCommand.status, func.count()).group_by(OutboxCommand.status)
+    if tenant_id is not None:
+        query = query.where(OutboxCommand.tenant_id == tenant_id)
+    found: dict[OutboxStatus, int] = {s: n for s, n in (await session.execute(query)).all()}
+    return {s: found.get(s, 0) for s in OutboxStatus}
+
+
+async def get_or_raise(
+    session: AsyncSession, command_id: str, *, lock: bool = False
+) -> OutboxCommand:
+    query = select(OutboxCommand).where(OutboxCommand.id == command_id)
+    if lock:
+        query = query.with_for_update()
+    command = await session.scalar(query)
+    if command is None:
+        raise OutboxCommandNotFound(f"no outbox command {command_id!r}", command_id=command_id)
+    return command
+
+
+async def retry(session: AsyncSession, command_id: str) -> OutboxCommand:
+    """Re-queue one FAILED command; any other status is an InvalidTransition."""
+    command = await get_or_raise(session, command_id, lock=True)
+    previous = (command.error_code, command.error)
+    lifecycle.transition(command, OutboxStatus.PENDING)
+    command.attempts = 0
+    command.next_attempt_at = func.now()
+    command.error_code = command.error = None
+    command.locked_by = command.locked_at = None
+    command.submitted_at = command.fabric_tx_id = command.commit_block = None
+    await session.flush()
+    await session.refresh(command)  # load the server-side now() back
+    log.info("outbox command %s re-queued (was FAILED: %s %s)", command_id, *previous)
+    return command
+
+
+async def retry_all_failed(session: AsyncSession, *, tenant_id: str | None = None) -> list[str]:
+    """Re-queue every FAILED command (of one tenant, or all); returns their ids."""
+    lifecycle.check(OutboxStatus.FAILED, OutboxStatus.PENDING, what="OutboxCommand")
+    statement = (
+        update(OutboxCommand)
+        .where(OutboxCommand.status == OutboxStatus.FAILED)
+        .values(
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            next_attempt_at=func.now(),
+            error_code=None,
+            error=None,
+            locked_by=None,
+            locked_at=None,
+            submitted_at=None,
+            fabric_tx_id=None,
+            commit_block=None,
+            updated_at=func.now(),
+        )
+        .returning(OutboxCommand.id)
+        .execution_options(synchronize_session=False)
+    )
+    if tenant_id is not None:
+        statement = statement.where(OutboxCommand.tenant_id == tenant_id)
+    ids = list((await session.scalars(statement)).all())
+    log.info("%d failed outbox command(s) re-queued: %s", len(ids), ", ".join(ids))
+    return ids

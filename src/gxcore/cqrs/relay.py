@@ -1,0 +1,418 @@
+"""The outbox relay: delivers `OutboxCommand`s to the ledger, set-based, several workers at once.
+
+One batch is three steps and three round trips, whatever its size:
+1. **claim** (one statement, its own transaction): up to `batch_size` due commands are marked
+   LOCKED under this worker's name; the attempt is counted and the lease's end is written to
+   `nextAttemptAt`. `FOR UPDATE SKIP LOCKED` hands each row to one worker only.
+2. **submit**: the batch goes to the ledger in one `Ledger.submit` call.
+3. **record** (one statement): every outcome is written through `unnest` arrays, guarded by
+   `lockedBy` = this worker and status LOCKED, so a worker whose lease was taken over cannot
+   overwrite the new owner's result.
+
+A command is due when `nextAttemptAt` has passed: a new or backed-off PENDING command, or a
+LOCKED/SUBMITTED one whose lease expired (its worker died or hung). Taking such a command over is
+safe because the ledger is idempotent on (tenantId, requestId): a command the dead worker did get
+committed comes back with its first outcome, not executed twice.
+
+Outcomes: committed -> COMMITTED with `fabricTxId`/`commitBlock`; a rejection (a rule broken on
+the ledger, permanent) -> FAILED at once with its `errorCode`; a transient failure (ledger
+unavailable or too slow) -> PENDING again after an exponential backoff with equal jitter, or
+FAILED once the attempt limit is reached. An unexpected error from the ledger is not retried
+(only transient errors are): the batch is resubmitted command by command so the one command that
+causes it ends FAILED and the rest go through.
+
+Wake-up: a dedicated asyncpg connection LISTENs on `NOTIFY_CHANNEL` (sent by `enqueue`), with a
+poll every `poll_interval` as the fallback that alone suffices (`listen=False`, e.g. behind a
+transaction-mode pooler, where LISTEN is unavailable). `stop()` (SIGTERM) lets the batch in hand
+finish; the worker then exits holding no lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import secrets
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from gxcore.cqrs.outbox import NOTIFY_CHANNEL
+from gxcore.db import lifecycle
+from gxcore.db.engine import libpq_url
+from gxcore.db.tenancy import Database
+from gxcore.enums import OutboxStatus
+from gxcore.errors import GxError, ValidationFailed
+from gxcore.ledger.port import Command, Ledger, Outcome
+
+log = logging.getLogger(__name__)
+
+S = OutboxStatus
+#: Statuses a due command may be claimed from (the partial index covers exactly these).
+CLAIMABLE = (S.PENDING, S.LOCKED, S.SUBMITTED)
+# The statements below move statuses in bulk; the lifecycle table must allow every such move.
+for _status in CLAIMABLE:
+    lifecycle.check(_status, S.LOCKED, what="OutboxCommand")
+for _status in (S.COMMITTED, S.FAILED, S.PENDING):
+    lifecycle.check(S.LOCKED, _status, what="OutboxCommand")
+
+TIMEOUT_CODE = "LEDGER_TIMEOUT"
+LISTEN_RETRY_SECONDS = 30.0
+LEDGER_ERROR_CODE = "LEDGER_ERROR"
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """How a relay worker behaves. The defaults suit one ledger on the same network."""
+
+    #: Most commands claimed and submitted together (one ledger block). Only due commands are
+    #: claimed, so a quiet outbox still sends small blocks at once; under load, big blocks
+    #: spread the claim, the block and the record over many commands.
+    batch_size: int = 500
+    #: How long a claim stays with its worker; after it, another worker may take the command.
+    lease_seconds: float = 30.0
+    #: A ledger call slower than this counts as a transient failure; shorter than the lease, so
+    #: a live worker records its outcome before anyone may take its commands over.
+    submit_timeout: float = 10.0
+    #: Longest idle wait between two claims (the only wake-up without LISTEN).
+    poll_interval: float = 1.0
+    #: Attempts (claims) after which a transient failure ends FAILED.
+    max_attempts: int = 10
+    #: Backoff before attempt n+1 is about base * 2^(n-1) seconds, capped at backoff_max.
+    backoff_base: float = 1.0
+    backoff_max: float = 300.0
+    #: LISTEN for enqueue notifications; off behind a transaction-mode pooler.
+    listen: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.max_attempts < 1:
+            raise ValidationFailed("batch_size and max_attempts must be at least 1")
+        if not 0 < self.submit_timeout < self.lease_seconds:
+            raise ValidationFailed("submit_timeout must be positive and shorter than the lease")
+        if self.poll_interval <= 0 or not 0 < self.backoff_base <= self.backoff_max:
+            raise ValidationFailed("poll_interval and backoff times must be positive")
+
+
+def backoff_seconds(attempts: int, config: RelayConfig, rng: random.Random) -> float:
+    """Wait before the next attempt, after `attempts` failed ones: equal jitter.
+
+    Half of the exponential step is kept, the other half drawn at random: workers that failed
+    together spread out, yet none retries at once against a ledger that has just failed.
+    """
+    step = min(config.backoff_max, config.backoff_base * 2 ** max(attempts - 1, 0))
+    return step / 2 + rng.uniform(0, step / 2)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: str
+    attempts: int
+    command: Command
+
+
+@dataclass(frozen=True)
+class Result:
+    """What to write for one claimed command."""
+
+    id: str
+    status: OutboxStatus
+    tx_id: str | None = None
+    block: int | None = None
+    code: str | None = None
+    message: str | None = None
+    submitted: bool = False
+    retry_in: float | None = None  # seconds, for PENDING
+
+
+@dataclass
+class Stats:
+    batches: int = 0
+    claimed: int = 0
+    committed: int = 0
+    failed: int = 0
+    retried: int = 0
+    #: Outcomes not written because another worker had taken the command over meanwhile.
+    lost: int = 0
+
+    def add(self, other: Stats) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+_CLAIM = text(
+    """
+UPDATE "OutboxCommand" AS o
+SET status = 'LOCKED', "lockedBy" = :worker, "lockedAt" = now(),
+    "nextAttemptAt" = now() + make_interval(secs => :lease),
+    attempts = o.attempts + 1, "updatedAt" = now()
+FROM (
+    SELECT id FROM "OutboxCommand"
+    WHERE status IN ('PENDING', 'LOCKED', 'SUBMITTED') AND "nextAttemptAt" <= now()
+    ORDER BY "nextAttemptAt"
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+) AS due
+WHERE o.id = due.id
+RETURNING o.id, o."tenantId", o."requestId", o."commandType", o.payload, o.attempts,
+          o."createdAt"
+"""
+)
+
+# lockedBy/lockedAt keep naming the worker that delivered or failed a command; a command back
+# in the queue is locked by no one. The error of a retry stays visible until the next outcome.
+_RECORD = text(
+    """
+UPDATE "OutboxCommand" AS o
+SET status = r.status::"OutboxStatus",
+    "fabricTxId" = r.tx_id, "commitBlock" = r.block,
+    "errorCode" = r.code, error = r.message,
+    "submittedAt" = CASE WHEN r.submitted THEN :submitted_at ELSE o."submittedAt" END,
+    "nextAttemptAt" = COALESCE(now() + make_interval(secs => r.retry_in), o."nextAttemptAt"),
+    "lockedBy" = CASE WHEN r.status = 'PENDING' THEN NULL ELSE o."lockedBy" END,
+    "lockedAt" = CASE WHEN r.status = 'PENDING' THEN NULL ELSE o."lockedAt" END,
+    "updatedAt" = now()
+FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]), CAST(:tx_ids AS text[]),
+            CAST(:blocks AS bigint[]), CAST(:codes AS text[]), CAST(:messages AS text[]),
+            CAST(:submitted AS boolean[]), CAST(:retry_in AS float8[]))
+     AS r(id, status, tx_id, block, code, message, submitted, retry_in)
+WHERE o.id = r.id AND o."lockedBy" = :worker AND o.status = 'LOCKED'
+RETURNING o.id
+"""
+)
+
+
+def new_worker_id() -> str:
+    """Unique per worker: host and pid for the operator, a random part so ids never repeat."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Relay:
+    """One relay worker. Run several (tasks or processes) side by side; each claims its own rows."""
+
+    def __init__(
+        self,
+        db: Database,
+        ledger: Ledger,
+        config: RelayConfig | None = None,
+        *,
+        worker_id: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.ledger = ledger
+        self.config = config or RelayConfig()
+        self.worker_id = worker_id or new_worker_id()
+        self.stats = Stats()
+        self._rng = rng or random.Random()
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._listener: asyncpg.Connection | None = None
+        self._listen_retry_at = 0.0  # loop time before which a failed LISTEN is not retried
+        self._reason = f"outbox relay {self.worker_id}"
+
+    # -- the batch ------------------------------------------------------------------------------
+
+    async def run_batch(self) -> Stats:
+        """Claim, submit and record one batch; returns what happened to it."""
+        self._wake.clear()  # a notification from now on means work this claim may have missed
+        claimed = await self._claim()
+        batch = Stats(batches=1, claimed=len(claimed))
+        if not claimed:
+            return batch
+        submitted_at = datetime.now(UTC)
+        results = await self._deliver(claimed)
+        written = await self._record(results, submitted_at)
+        for r in results:
+            if r.id not in written:
+                batch.lost += 1
+            elif r.status is S.COMMITTED:
+                batch.committed += 1
+            elif r.status is S.FAILED:
+                batch.failed += 1
+            else:
+                batch.retried += 1
+        if batch.lost:
+            log.warning(
+                "%s: %d outcome(s) not recorded, lease taken over", self.worker_id, batch.lost
+            )
+        self.stats.add(batch)
+        return batch
+
+    async def _claim(self) -> list[Claimed]:
+        params = {
+            "worker": self.worker_id,
+            "lease": self.config.lease_seconds,
+            "limit": self.config.batch_size,
+        }
+        async with self.db.system(reason=self._reason) as session:
+            rows = (await session.execute(_CLAIM, params)).all()
+        # A block executes in order: commands of successive transactions keep theirs (best effort:
+        # nothing orders commands of one transaction, or of two batches or workers).
+        rows.sort(key=lambda r: (r.createdAt, r.id))
+        return [
+            Claimed(
+                r.id,
+                r.attempts,
+                Command(r.tenantId, r.requestId, r.commandType, r.payload or {}),
+            )
+            for r in rows
+        ]
+
+    async def _deliver(self, claimed: Sequence[Claimed]) -> list[Result]:
+        commands = [c.command for c in claimed]
+        try:
+            outcomes = await asyncio.wait_for(
+                self.ledger.submit(commands), timeout=self.config.submit_timeout
+            )
+            _check_outcomes(commands, outcomes)
+        except TimeoutError:
+            message = f"the ledger did not answer within {self.config.submit_timeout:g}s"
+            return [self._transient(c, TIMEOUT_CODE, message) for c in claimed]
+        except GxError as e:
+            if e.transient:
+                return [self._transient(c, e.code, e.message) for c in claimed]
+            return await self._isolate(claimed, e.code, e)
+        # A ledger bug: not retried blindly, yet only the command that causes it fails.
+        except Exception as e:  # noqa: BLE001
+            return await self._isolate(claimed, LEDGER_ERROR_CODE, e)
+        return [_from_outcome(c, o) for c, o in zip(claimed, outcomes, strict=True)]
+
+    async def _isolate(
+        self, claimed: Sequence[Claimed], code: str, error: Exception
+    ) -> list[Result]:
+        if len(claimed) == 1:
+            log.error("%s: command %s failed: %r", self.worker_id, claimed[0].id, error)
+            return [Result(claimed[0].id, S.FAILED, code=code, message=_message(error))]
+        log.warning("%s: batch failed (%r); resubmitting one by one", self.worker_id, error)
+        results: list[Result] = []
+        for c in claimed:
+            results.extend(await self._deliver([c]))
+        return results
+
+    def _transient(self, claimed: Claimed, code: str, message: str) -> Result:
+        if claimed.attempts >= self.config.max_attempts:
+            message = f"{message} (gave up after {claimed.attempts} attempts)"
+            return Result(claimed.id, S.FAILED, code=code, message=message)
+        delay = backoff_seconds(claimed.attempts, self.config, self._rng)
+        return Result(claimed.id, S.PENDING, code=code, message=message, retry_in=delay)
+
+    async def _record(self, results: Sequence[Result], submitted_at: datetime) -> set[str]:
+        params: dict[str, Any] = {
+            "worker": self.worker_id,
+            "submitted_at": submitted_at,
+            "ids": [r.id for r in results],
+            "statuses": [r.status.value for r in results],
+            "tx_ids": [r.tx_id for r in results],
+            "blocks": [r.block for r in results],
+            "codes": [r.code for r in results],
+            "messages": [r.message for r in results],
+            "submitted": [r.submitted for r in results],
+            "retry_in": [r.retry_in for r in results],
+        }
+        async with self.db.system(reason=self._reason) as session:
+            return set((await session.scalars(_RECORD, params)).all())
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def drain(self) -> Stats:
+        """Run batches until none is due (or `stop()`); for `gx relay --once` and tests."""
+        while not self._stop.is_set():
+            if not (await self.run_batch()).claimed:
+                break
+        return self.stats
+
+    async def run(self) -> Stats:
+        """Deliver commands until `stop()`; the batch in hand is always finished first."""
+        log.info(
+            "%s: started (%s)", self.worker_id, "LISTEN + poll" if self.config.listen else "poll"
+        )
+        try:
+            while not self._stop.is_set():
+                try:
+                    batch = await self.run_batch()
+                except (DBAPIError, OSError, asyncpg.PostgresError) as e:
+                    # The database is away: claimed rows keep their lease and are taken over
+                    # when it expires. Wait and try again.
+                    log.warning("%s: database error, retrying: %s", self.worker_id, e)
+                    batch = Stats()
+                if batch.claimed < self.config.batch_size:
+                    await self._idle()
+        finally:
+            await self._close_listener()
+        log.info("%s: stopped %s", self.worker_id, self.stats)
+        return self.stats
+
+    def stop(self) -> None:
+        """Ask the worker to exit after the batch in hand (safe from a signal handler)."""
+        self._stop.set()
+
+    async def _idle(self) -> None:
+        if self.config.listen:
+            await self._ensure_listener()
+        waits = [asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(
+                waits, timeout=self.config.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for w in waits:
+                w.cancel()
+
+    async def _ensure_listener(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._listen_retry_at:
+            return
+        try:
+            conn = await asyncpg.connect(libpq_url(self.db.system_engine.url))
+            await conn.add_listener(NOTIFY_CHANNEL, self._notified)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+            log.warning("%s: LISTEN unavailable, polling only for now: %s", self.worker_id, e)
+            self._listener = None
+            self._listen_retry_at = loop.time() + LISTEN_RETRY_SECONDS
+            return
+        self._listener = conn
+        # Work enqueued while no one listened is found by this claim, not lost.
+        self._wake.set()
+
+    def _notified(self, *args: object) -> None:
+        self._wake.set()
+
+    async def _close_listener(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
+
+
+def _check_outcomes(commands: Sequence[Command], outcomes: Sequence[Outcome]) -> None:
+    keys = [(c.tenant_id, c.request_id) for c in commands]
+    if [(o.tenant_id, o.request_id) for o in outcomes] != keys:
+        raise RuntimeError("the ledger's outcomes do not match the commands submitted")
+
+
+def _from_outcome(claimed: Claimed, outcome: Outcome) -> Result:
+    if outcome.committed:
+        status, code, message = S.COMMITTED, None, None
+    else:
+        status, code, message = S.FAILED, outcome.code or "REJECTED", outcome.message
+    return Result(
+        claimed.id,
+        status,
+        tx_id=outcome.tx_id,
+        block=outcome.block_number,
+        code=code,
+        message=message,
+        submitted=True,
+    )
+
+
+def _message(error: Exception) -> str:
+    return str(error) or type(error).__name__
