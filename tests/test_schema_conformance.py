@@ -135,6 +135,10 @@ _RELAY_DUE = (
     "the outbox relay retries with backoff and takes over expired leases: when each command is "
     "next due, and a partial index over the commands still in flight, by that time"
 )
+_EVENT_POSITION = (
+    "an event's position (block, index within it) orders events inside a block and, unique, "
+    "keeps the projector from appending (applying) an event twice"
+)
 
 DEPARTURES: tuple[Departure, ...] = (
     # 1. Tenant-scoped uniques instead of global ones.
@@ -187,6 +191,34 @@ DEPARTURES: tuple[Departure, ...] = (
         _RELAY_DUE,
         predicate="(status = ANY (ARRAY['PENDING'::\"OutboxStatus\", 'LOCKED'::\"OutboxStatus\", "
         "'SUBMITTED'::\"OutboxStatus\"]))",
+    ),
+    ReplaceUnique(
+        "Transaction",
+        ("tenantId", "onChainTxId"),
+        ("tenantId", "onChainTxId", "walletId"),
+        "one ledger tx writes a row per wallet it touches: a transfer's SENT and RECEIVED rows "
+        "share its tx id",
+    ),
+    AddColumn("EventLog", "eventIndex", "integer", True, _EVENT_POSITION),
+    AddIndex(
+        "EventLog",
+        ("tenantId", "blockNumber", "eventIndex", "channel"),
+        _EVENT_POSITION,
+        unique=True,
+    ),
+    DropIndex(
+        "EventLog",
+        ("tenantId", "blockNumber"),
+        "the unique (tenantId, blockNumber, eventIndex, channel) index serves the same lookups",
+    ),
+    AddColumn(
+        "UserProfile",
+        "role",
+        "text",
+        False,
+        "the reference has no notion of an administrator; USER or ADMIN, ADMIN reviews "
+        "registrations",
+        default="'USER'::text",
     ),
     # 6. Enum labels the reference lacks.
     AddEnumValues(

@@ -3,7 +3,7 @@
     app = create_app(database=db, settings=settings)        # tests, embedding
     app = create_served_app(settings)                       # `gx api`: connects in the lifespan
 
-Nothing connects at import time; the routers reach the database, clock, senders and OTP key
+Nothing connects at import time; the routers reach the database, clock, senders and keys
 through `app.state.gx` (gxcore.http.AppContext).
 """
 
@@ -19,6 +19,7 @@ from gxcore.config import Settings
 from gxcore.db.tenancy import Database
 from gxcore.http import AppContext, install_error_handlers
 from gxcore.identity.otp import otp_key
+from gxcore.identity.tokens import jwt_key
 from gxcore.notifications.senders import Senders, default_senders
 
 API_PREFIX = "/api/v1"
@@ -29,7 +30,10 @@ def utc_now() -> datetime:
 
 
 def _build(**fastapi_kwargs: object) -> FastAPI:
+    from gxcore.identity.admin_api import router as admin_users
     from gxcore.identity.api import router as registration
+    from gxcore.identity.auth_api import router as auth
+    from gxcore.identity.users_api import router as users
 
     app = FastAPI(
         title="gxcore",
@@ -40,6 +44,9 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(registration, prefix=API_PREFIX)
+    app.include_router(auth, prefix=API_PREFIX)
+    app.include_router(users, prefix=API_PREFIX)
+    app.include_router(admin_users, prefix=API_PREFIX)
     return app
 
 
@@ -55,6 +62,7 @@ def _context(
         clock=clock or utc_now,
         senders=senders or default_senders(settings),
         otp_key=otp_key(settings),  # fails here, at start, when the key is missing or weak
+        jwt_key=jwt_key(settings),
     )
 
 

@@ -73,9 +73,9 @@ def api(
     import uvicorn
 
     from gxcore.app import create_served_app
-
     from gxcore.db import migrate, server
     from gxcore.identity.otp import otp_key
+    from gxcore.identity.tokens import jwt_key
 
     cfg = settings(data_dir)
 
@@ -83,6 +83,7 @@ def api(
         # What can be checked cheaply is checked here, to fail in one line rather than in a
         # uvicorn traceback; the embedded server is only started once, by the app's lifespan.
         otp_key(cfg)
+        jwt_key(cfg)
         if cfg.database_url:
             await server.check(cfg.database_url)
             if not (await migrate.status(cfg.database_url)).up_to_date:
@@ -153,15 +154,19 @@ def jobs_cleanup(
 
 def _mount_subcommands() -> None:
     from gxcore.audit.cli import app as audit_app
+    from gxcore.cqrs.projector_cli import app as projector_app
     from gxcore.cqrs.relay_cli import outbox_app, relay_command
     from gxcore.db.cli import app as db_app
+    from gxcore.identity.cli import app as admin_app
 
     app.add_typer(db_app, name="db")
     app.add_typer(audit_app, name="audit")
     app.add_typer(dev_app, name="dev")
     app.add_typer(jobs_app, name="jobs")
+    app.add_typer(admin_app, name="admin")
     app.command("relay")(relay_command)
     app.add_typer(outbox_app, name="outbox")
+    app.add_typer(projector_app, name="projector")
 
 
 _mount_subcommands()

@@ -226,3 +226,112 @@ class ResendTooSoon(TooManyRequests):
 
 class ResendCapReached(TooManyRequests):
     code = "RESEND_CAP_REACHED"
+
+
+# --------------------------------------------------------------------------------------------
+# Authentication and authorisation (gxcore.identity)
+# --------------------------------------------------------------------------------------------
+
+
+class Unauthorized(GxError):
+    """No valid credentials: sign in (again)."""
+
+    code = "UNAUTHORIZED"
+
+
+class InvalidCredentials(Unauthorized):
+    """Unknown email or wrong password; the same answer for both."""
+
+    code = "INVALID_CREDENTIALS"
+    keeps_changes = True  # the failed attempt is logged, and counts towards the lockout
+
+
+class TokenInvalid(Unauthorized):
+    code = "TOKEN_INVALID"
+
+
+class TokenExpired(Unauthorized):
+    code = "TOKEN_EXPIRED"
+
+
+class TokenTenantMismatch(Unauthorized):
+    """A token issued in one tenant presented with another tenant's header."""
+
+    code = "TOKEN_TENANT_MISMATCH"
+
+
+class SessionRevoked(Unauthorized):
+    """The session behind the token was logged out, revoked or has expired."""
+
+    code = "SESSION_REVOKED"
+
+
+class RefreshTokenReused(Unauthorized):
+    """A rotated refresh token came back: its session is revoked, whoever holds it."""
+
+    code = "REFRESH_TOKEN_REUSED"
+    keeps_changes = True  # the revocation must stand
+
+
+class Forbidden(GxError):
+    """Signed in, but not allowed to do this."""
+
+    code = "FORBIDDEN"
+
+
+class AccountLocked(Forbidden):
+    code = "ACCOUNT_LOCKED"
+    keeps_changes = True  # the refused login is logged
+
+
+class AccountInactive(Forbidden):
+    """The profile's status (DENIED, SUSPENDED, CLOSED) does not allow signing in."""
+
+    code = "ACCOUNT_INACTIVE"
+    keeps_changes = True  # the refused login is logged
+
+
+class LoginThrottled(TooManyRequests):
+    """Too many failed logins for this account or from this address; wait `retry_after`."""
+
+    code = "LOGIN_THROTTLED"
+
+
+class UserNotFound(NotFound):
+    code = "USER_NOT_FOUND"
+
+
+class DeviceNotFound(NotFound):
+    code = "DEVICE_NOT_FOUND"
+
+
+class ProfileIncomplete(Conflict):
+    """The profile lacks what the ledger needs (birth date, nationality) to be approved."""
+
+    code = "PROFILE_INCOMPLETE"
+
+
+# --------------------------------------------------------------------------------------------
+# The projector (gxcore.cqrs.projector)
+# --------------------------------------------------------------------------------------------
+
+
+class ProjectionRejected(GxError):
+    """An event a read model cannot take (unknown profile, illegal status move): it goes to the
+    DLQ with `reason` and the projector moves on. Replayable once the cause is fixed."""
+
+    code = "PROJECTION_REJECTED"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message, reason=reason)
+        self.reason = reason
+
+
+class ProjectorStopped(GxError):
+    """An event could not be applied after retries; the projector stopped before it."""
+
+    code = "PROJECTOR_STOPPED"
+
+
+class DlqEntryNotFound(NotFound):
+    code = "DLQ_ENTRY_NOT_FOUND"

@@ -31,6 +31,7 @@ from gxcore.errors import (
     DatabaseError,
     DatabaseUnavailable,
     DeliveryFailed,
+    Forbidden,
     Gone,
     GxError,
     IdempotencyConflict,
@@ -38,6 +39,7 @@ from gxcore.errors import (
     NotFound,
     TenantScopeRequired,
     TooManyRequests,
+    Unauthorized,
     ValidationFailed,
 )
 from gxcore.notifications.senders import Senders
@@ -52,6 +54,8 @@ DEFAULT_TENANT = "default"
 CREATED = 201
 
 _STATUS: dict[type[GxError], int] = {
+    Unauthorized: 401,
+    Forbidden: 403,
     ValidationFailed: 422,
     NotFound: 404,
     Conflict: 409,
@@ -96,6 +100,8 @@ def error_response(error: GxError) -> JSONResponse:
     if (field := extra.pop("field", None)) is not None:
         extra["errors"] = [{"field": field, "message": error.message}]
     headers = None
+    if isinstance(error, Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer"}
     if isinstance(error, TooManyRequests) and error.retry_after is not None:
         headers = {"Retry-After": str(error.retry_after)}
         extra["retryAfter"] = error.retry_after
@@ -150,6 +156,7 @@ class AppContext:
     clock: Callable[[], datetime]
     senders: Senders
     otp_key: bytes
+    jwt_key: bytes
 
 
 def app_context(request: Request) -> AppContext:

@@ -73,14 +73,18 @@ class HttpIdempotency(TenantScoped, Base):
 class EventLog(TenantScoped, Base):
     __tablename__ = "EventLog"
     __table_args__ = (
-        Index(None, "tenant_id", "block_number"),
         Index(None, "fabric_tx_id"),
         Index(None, "tenant_id", "event_name"),
+        # An event's position, once: the projector can never append (apply) it twice. It also
+        # serves the reference's (tenantId, blockNumber) lookups, whose index it replaces.
+        Index(None, "tenant_id", "block_number", "event_index", "channel", unique=True),
     )
     id: Mapped[str] = mapped_column(primary_key=True, default=new_cuid)
     tenant_id: Mapped[str]
     fabric_tx_id: Mapped[str]
     block_number: Mapped[int] = mapped_column(BigInteger)
+    # gxcore's addition (revision b4c5d6e7f8a9): the index within the block; NULL on older rows.
+    event_index: Mapped[int | None]
     channel: Mapped[str]
     chaincode: Mapped[str]
     event_name: Mapped[str]

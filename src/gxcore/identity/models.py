@@ -129,6 +129,9 @@ class UserProfile(TenantScoped, SoftDeletable, Base):
     deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)
     updated_at: Mapped[UpdatedAt]
+    # gxcore's addition (revision c6d7e8f9a0b1): USER or ADMIN (gxcore.identity.access.UserRole);
+    # admins review registrations. The reference schema has no notion of an administrator.
+    role: Mapped[str] = mapped_column(server_default="USER")
     nationality_country: Mapped[Country | None] = relationship(
         foreign_keys=[nationality_country_code]
     )

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import math
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,19 +26,16 @@ from typing import Any
 
 from gxcore.config import Settings
 from gxcore.errors import (
-    ConfigurationError,
     OtpExpired,
     OtpInvalid,
     OtpLocked,
     ResendCapReached,
     ResendTooSoon,
 )
-
-log = logging.getLogger(__name__)
+from gxcore.identity.keys import server_key
 
 CODE_DIGITS = 6
 SEND_WINDOW = timedelta(hours=24)
-MIN_SECRET_LENGTH = 32
 DEV_SECRET_FILE = "otp_secret"
 
 
@@ -60,27 +55,10 @@ class OtpPolicy:
 def otp_key(settings: Settings) -> bytes:
     """The HMAC key: GX_OTP_SECRET, or outside production a generated one kept per data dir.
 
-    The generated key lives in `<data_dir>/otp_secret` (0600), so restarting `gx api` keeps the
-    codes already sent valid. Production refuses to start without GX_OTP_SECRET.
+    The generated key lives in `<data_dir>/otp_secret`, so restarting `gx api` keeps the codes
+    already sent valid (gxcore.identity.keys).
     """
-    if settings.otp_secret is not None:
-        secret = settings.otp_secret.get_secret_value()
-        if len(secret) < MIN_SECRET_LENGTH:
-            raise ConfigurationError(f"GX_OTP_SECRET must be at least {MIN_SECRET_LENGTH} chars")
-        return secret.encode()
-    if settings.is_production:
-        raise ConfigurationError("GX_OTP_SECRET is required in production")
-    path = settings.data_dir / DEV_SECRET_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(48))
-    log.warning("GX_OTP_SECRET is unset: using the development OTP key in %s", path)
-    return path.read_text().strip().encode()
+    return server_key(settings, settings.otp_secret, variable="GX_OTP_SECRET", file=DEV_SECRET_FILE)
 
 
 def new_code() -> str:

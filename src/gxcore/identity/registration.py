@@ -22,20 +22,16 @@ gets a notice SMS.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import phonenumbers
-from argon2 import PasswordHasher, Type
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gxcore.admin.models import Country, SystemParameter
-from gxcore.admin.parameters import DEFAULTS
+from gxcore.admin.models import Country
 from gxcore.db.base import new_uuid
 from gxcore.db.scope import RequestMeta, scope_of
 from gxcore.enums import RegistrationStep, UserProfileStatus
@@ -50,6 +46,12 @@ from gxcore.errors import (
 from gxcore.identity import otp
 from gxcore.identity.models import PendingRegistration, UserProfile
 from gxcore.identity.otp import Channel, OtpPolicy
+from gxcore.identity.parameters import read_ints
+from gxcore.identity.passwords import (
+    PASSWORD_HASHER,  # noqa: F401  (re-exported)
+    hash_password,
+    verify_password,
+)
 from gxcore.identity.schemas import (
     DobGender,
     EmailStart,
@@ -64,12 +66,6 @@ from gxcore.notifications.senders import Senders
 
 Step = RegistrationStep
 DECOY_DOMAIN = "decoy.invalid"
-
-# argon2id, RFC 9106's second recommended option (64 MiB, 3 passes, 4 lanes), 16-byte salt,
-# 32-byte hash: about 0.1-0.2 s per hash on one core.
-PASSWORD_HASHER = PasswordHasher(
-    time_cost=3, memory_cost=64 * 1024, parallelism=4, hash_len=32, salt_len=16, type=Type.ID
-)
 
 # What the user receives. A notice replaces the code when the address or number already belongs
 # to someone: its owner learns of the attempt, the caller learns nothing.
@@ -140,14 +136,7 @@ _POLICY_KEYS = (
 
 
 async def load_policy(session: AsyncSession) -> Policy:
-    # Read here until admin grows a parameter service; SystemParameter is admin's table.
-    rows = await session.execute(
-        select(SystemParameter.param_key, SystemParameter.param_value).where(
-            SystemParameter.param_key.in_(_POLICY_KEYS)
-        )
-    )
-    values = {key: int(DEFAULTS[key]) for key in _POLICY_KEYS}
-    values.update({key: int(value) for key, value in rows.all()})
+    values = await read_ints(session, _POLICY_KEYS)
     return Policy(
         ttl=timedelta(hours=values["registrationTtlHours"]),
         otp=OtpPolicy(
@@ -373,26 +362,16 @@ def check_password(password: str, confirm: str, *, min_length: int) -> None:
         raise ValidationFailed("the passwords do not match", field="confirmPassword")
 
 
-async def _password_matches(password_hash: str | None, password: str) -> bool:
-    if password_hash is None:
-        return False
-    try:
-        return await asyncio.to_thread(PASSWORD_HASHER.verify, password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
 async def set_password(data: PasswordSet, *, ctx: Context) -> RegistrationStatus:
     policy = await load_policy(ctx.session)
     row = await _find(ctx, data.registrationId, lock=True)
     check_password(data.password, data.confirmPassword, min_length=policy.password_min_length)
-    if row.current_step is Step.PASSWORD_SET and await _password_matches(
+    if row.current_step is Step.PASSWORD_SET and await verify_password(
         row.password_hash, data.password
     ):
         return status(row)
     _require(row, Step.DOB_GENDER_SET)
-    # CPU-bound for ~0.1 s: off the event loop.
-    row.password_hash = await asyncio.to_thread(PASSWORD_HASHER.hash, data.password)
+    row.password_hash = await hash_password(data.password)
     row.current_step = Step.PASSWORD_SET
     return status(row)
 

@@ -43,7 +43,8 @@ class Transaction(TenantScoped, Base):
     __table_args__ = (
         CheckConstraint('"amount" >= 0', name="amount"),
         CheckConstraint('"fee" >= 0', name="fee"),
-        Index(None, "tenant_id", "on_chain_tx_id", unique=True),
+        # One row per wallet a ledger tx touches (a transfer writes two): revision b4c5d6e7f8a9.
+        Index(None, "tenant_id", "on_chain_tx_id", "wallet_id", unique=True),
         Index(None, "tenant_id", "wallet_id", "timestamp"),
         Index(None, "tenant_id", "counterparty", "timestamp"),
         Index(None, "timestamp"),

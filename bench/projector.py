@@ -1,0 +1,141 @@
+"""Throughput of the projector, against pgbench's TPC-B on the same server.
+
+    .venv/bin/python bench/projector.py [--users 2000] [--transfers 20000] [--batch 500]
+
+Registers `--users` approved profiles, opens their accounts on the embedded ledger (CREATE_USER
+and DISTRIBUTE_GENESIS), then commits `--transfers` TRANSFER_TOKENS on the ledger. Each phase is
+then projected by `Projector.run(once=True)` and timed alone: user accounts (UserCreated and
+GenesisDistributed: profiles activated, wallets opened, MINT rows) and transfers (two wallet
+balances and two Transaction rows each). Every event also appends EventLog and moves the
+checkpoint, in one transaction per batch. pgbench (TPC-B, 4 clients, 10 s, scale 1) runs on the
+same server in the same run as the baseline. Uses DATABASE_URL when set (owner with CREATEDB),
+else a throwaway embedded server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+
+from ledger import pgbench_tps  # bench/ledger.py, beside this script: the same baseline
+
+from gxcore.cqrs.projector import Projector
+from gxcore.db import migrate, server
+from gxcore.db.embedded import EmbeddedServer
+from gxcore.db.tenancy import Database
+from gxcore.enums import CommandType, UserProfileStatus
+from gxcore.identity.models import UserProfile
+from gxcore.ledger import Command, EmbeddedLedger
+
+TENANT = "bench"
+
+
+async def register(db: Database, ledger: EmbeddedLedger, users: int) -> None:
+    async with db.system(reason="bench: profiles") as session:
+        await session.execute(
+            UserProfile.__table__.insert(),
+            [
+                {"profile_id": f"p{u}", "tenant_id": TENANT, "first_name": "A", "last_name": "B",
+                 "biometric_hash": f"b{u}", "password_hash": "x",
+                 "status": UserProfileStatus.APPROVED_PENDING_ONCHAIN}
+                for u in range(users)
+            ],
+        )  # fmt: skip
+    await ledger.submit([Command(TENANT, "boot", CommandType.BOOTSTRAP_SYSTEM, {})])
+    for start in range(0, users, 250):
+        batch = []
+        for u in range(start, min(users, start + 250)):
+            batch.append(
+                Command(
+                    TENANT,
+                    f"c{u}",
+                    CommandType.CREATE_USER,
+                    {
+                        "userId": f"u{u}",
+                        "profileId": f"p{u}",
+                        "biometricHash": f"b{u}",
+                        "nationality": "NG",
+                        "age": 30,
+                    },
+                )
+            )
+            batch.append(Command(TENANT, f"g{u}", CommandType.DISTRIBUTE_GENESIS,
+                                 {"userId": f"u{u}"}))  # fmt: skip
+        assert all(o.committed for o in await ledger.submit(batch))
+
+
+async def transfer(ledger: EmbeddedLedger, users: int, count: int) -> None:
+    rng = random.Random(1)
+    for start in range(0, count, 500):
+        batch = []
+        for i in range(start, min(count, start + 500)):
+            sender, receiver = rng.sample(range(users), 2)
+            batch.append(
+                Command(
+                    TENANT,
+                    f"t{i}",
+                    CommandType.TRANSFER_TOKENS,
+                    {
+                        "senderId": f"u{sender}",
+                        "receiverId": f"u{receiver}",
+                        "amount": f"{rng.randint(4, 20)}.{rng.randint(0, 999):03d}",
+                    },
+                )
+            )
+        await ledger.submit(batch)  # fmt: skip
+
+
+async def timed(db: Database, ledger: EmbeddedLedger, batch: int, what: str) -> float:
+    started = time.perf_counter()
+    done = await Projector(db, ledger, batch_size=batch).run(once=True)
+    elapsed = time.perf_counter() - started
+    rate = done.applied / elapsed
+    print(f"{what}: {done.applied:,} events in {elapsed:.2f} s = {rate:,.0f} events/s")
+    return rate
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--transfers", type=int, default=20000)
+    parser.add_argument("--batch", type=int, default=500)
+    args = parser.parse_args()
+
+    embedded = None
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        embedded = EmbeddedServer(tempfile.mkdtemp(prefix="gx-bench-"), ephemeral=True)
+        embedded.start()
+        base = embedded.url
+    name = f"gx_bench_{uuid.uuid4().hex[:8]}"
+    await server.create_database(server.with_database(base, "postgres"), name)
+    url = server.with_database(base, name)
+    try:
+        await migrate.upgrade(url)
+        db = Database.connect(url)
+        async with await EmbeddedLedger.open(url) as ledger:
+            await register(db, ledger, args.users)
+            await timed(db, ledger, args.batch, "user accounts (UserCreated, genesis)")
+            await transfer(ledger, args.users, args.transfers)
+            rate = await timed(db, ledger, args.batch, "transfers (TransferCompleted)")
+        await db.dispose()
+        tps = pgbench_tps(url)
+        if tps:
+            print(f"pgbench TPC-B (4 clients) on the same server: {tps:,.0f} tps; "
+                  f"projected transfers/s = {rate / tps:.1f}x pgbench tps")  # fmt: skip
+        else:
+            print("pgbench not found: no baseline", file=sys.stderr)
+    finally:
+        await server.drop_database(server.with_database(base, "postgres"), name)
+        if embedded:
+            embedded.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

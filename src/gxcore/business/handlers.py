@@ -1,0 +1,154 @@
+"""Projector handlers for organizations and their multi-signature transfers.
+
+`Organization` and `MultiSigTransaction` mirror the ledger's rows, with its statuses (PROPOSED,
+ACTIVE, FROZEN; PENDING, APPROVED, EXECUTED). Their ids are the ledger's and their primary keys
+are global (the reference schema's), so an id another tenant already holds is refused
+(ID_CONFLICT, to the DLQ) instead of touching that tenant's row. The executed transfer's
+balances are postings like any transfer's.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from gxcore.business.models import MultiSigTransaction, Organization
+from gxcore.enums import OffChainTxType
+from gxcore.errors import ProjectionRejected
+from gxcore.ledger import events as ev
+from gxcore.ledger.port import LedgerEvent
+from gxcore.wallet.handlers import ZERO, Posting
+
+if TYPE_CHECKING:
+    from gxcore.cqrs.projection import Batch
+
+PROPOSED, ACTIVE, FROZEN = "PROPOSED", "ACTIVE", "FROZEN"
+PENDING, APPROVED, EXECUTED = "PENDING", "APPROVED", "EXECUTED"
+ORG_TYPE = "ORGANIZATION"
+TRANSFER = "TRANSFER"
+
+M = TypeVar("M", Organization, MultiSigTransaction)
+
+
+async def _own(batch: Batch, event: LedgerEvent, model: type[M], key: str) -> M | None:
+    row = await batch.session.get(model, key)
+    if row is not None and row.tenant_id != event.tenant_id:
+        raise ProjectionRejected(
+            "ID_CONFLICT", f"{model.__name__} {key!r} belongs to another tenant"
+        )
+    return row
+
+
+async def _require(batch: Batch, event: LedgerEvent, model: type[M], key: str) -> M:
+    row = await _own(batch, event, model, key)
+    if row is None:
+        raise ProjectionRejected(
+            "NOT_FOUND", f"no {model.__name__} {key!r}: the event creating it was not applied"
+        )
+    return row
+
+
+async def organization_proposed(
+    batch: Batch, event: LedgerEvent, p: ev.OrganizationProposed
+) -> None:
+    org = await _own(batch, event, Organization, p.organization_id)
+    if org is None:
+        org = Organization(org_id=p.organization_id, tenant_id=event.tenant_id)
+        org.created_at = event.timestamp
+        batch.session.add(org)
+    org.org_name = p.organization_name
+    org.org_type = ORG_TYPE
+    org.status = PROPOSED
+    org.stakeholders = list(p.stakeholders)
+    org.endorsers = []
+    org.auth_rules = []
+
+
+async def membership_endorsed(batch: Batch, event: LedgerEvent, p: ev.MembershipEndorsed) -> None:
+    org = await _require(batch, event, Organization, p.organization_id)
+    endorsers = list(org.endorsers or [])
+    if p.stakeholder_id not in endorsers:
+        org.endorsers = [*endorsers, p.stakeholder_id]
+
+
+async def organization_activated(
+    batch: Batch, event: LedgerEvent, p: ev.OrganizationActivated
+) -> None:
+    org = await _require(batch, event, Organization, p.organization_id)
+    org.status = ACTIVE
+    org.stakeholders = list(p.stakeholders)
+    org.activated_at = event.timestamp
+
+
+async def auth_rule_defined(batch: Batch, event: LedgerEvent, p: ev.AuthRuleDefined) -> None:
+    """Rules are kept highest threshold first; a rule with the same threshold replaces the old
+    one (the ledger's rule)."""
+    org = await _require(batch, event, Organization, p.organization_id)
+    rule = {
+        "threshold": f"{p.threshold:f}",
+        "requiredApprovers": p.required_approvers,
+        "approvers": list(p.approvers),
+    }
+    kept = [r for r in org.auth_rules or [] if Decimal(r["threshold"]) != p.threshold]
+    org.auth_rules = sorted([*kept, rule], key=lambda r: Decimal(r["threshold"]), reverse=True)
+
+
+async def set_organization_frozen(
+    batch: Batch, event: LedgerEvent, account_id: str, frozen: bool
+) -> bool:
+    """Freeze or unfreeze the organization whose account this is; False when none is."""
+    org = await _own(batch, event, Organization, account_id)
+    if org is None:
+        return False
+    org.status = FROZEN if frozen else ACTIVE
+    return True
+
+
+async def multisig_initiated(batch: Batch, event: LedgerEvent, p: ev.MultiSigTxInitiated) -> None:
+    await _require(batch, event, Organization, p.organization_id)
+    tx = await _own(batch, event, MultiSigTransaction, p.multisig_tx_id)
+    if tx is None:
+        tx = MultiSigTransaction(tx_id=p.multisig_tx_id, tenant_id=event.tenant_id)
+        tx.created_at = event.timestamp
+        batch.session.add(tx)
+    params: dict[str, Any] = {
+        "receiverId": p.receiver_id,
+        "amount": f"{p.amount:f}",
+        "eligibleApprovers": list(p.approvers),
+        "expiresAt": p.expires_at.isoformat(),
+    }
+    tx.org_id = p.organization_id
+    tx.proposer_id = p.initiator_id
+    tx.operation = TRANSFER
+    tx.params = params
+    tx.required_signatures = p.required_approvals
+    tx.current_signatures = p.approvals
+    tx.approvers = [p.initiator_id]  # who approved so far: the initiator's approval counts
+    tx.status = APPROVED if p.approvals >= p.required_approvals else PENDING
+
+
+async def multisig_approved(batch: Batch, event: LedgerEvent, p: ev.MultiSigTxApproved) -> None:
+    tx = await _require(batch, event, MultiSigTransaction, p.multisig_tx_id)
+    approvers = list(tx.approvers or [])
+    if p.approver_id not in approvers:
+        tx.approvers = [*approvers, p.approver_id]
+    tx.current_signatures = p.approvals
+    if tx.status != EXECUTED:
+        tx.status = APPROVED if p.approvals >= p.required_approvals else PENDING
+
+
+async def multisig_executed(batch: Batch, event: LedgerEvent, p: ev.MultiSigTxExecuted) -> None:
+    # The money moved whatever the read model holds: a missing row (its initiation went to the
+    # DLQ) never holds a balance change back; `gx projector rebuild --apply` restores the row.
+    tx = await _own(batch, event, MultiSigTransaction, p.multisig_tx_id)
+    if tx is not None:
+        tx.status = EXECUTED
+        tx.executed_at = event.timestamp
+
+
+def multisig_postings(p: ev.MultiSigTxExecuted) -> list[Posting]:
+    org, receiver = p.organization_id, p.receiver_id
+    return [
+        Posting(org, p.organization_balance, OffChainTxType.SENT, receiver, p.amount, p.fee),
+        Posting(receiver, p.receiver_balance, OffChainTxType.RECEIVED, org, p.amount, ZERO),
+    ]

@@ -1,0 +1,108 @@
+"""The projector's dead-letter queue (`EventDLQ`): replaying entries once their cause is fixed.
+
+An entry holds the event as received (`rawPayload`: envelope and payload) and why it was
+refused. Replaying applies it with the projector's own handlers, out of order (`Mode.REPLAY`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gxcore.cqrs.models import EventDLQ, EventLog
+from gxcore.cqrs.projection import Batch, Mode, Projection, from_envelope
+from gxcore.cqrs.projector import first_line
+from gxcore.cqrs.registry import PROJECTIONS
+from gxcore.db.tenancy import Database
+from gxcore.errors import DlqEntryNotFound, ProjectorStopped
+from gxcore.ledger.port import LedgerEvent
+
+
+@dataclass
+class ReplayResult:
+    applied: list[str] = field(default_factory=list)  # DLQ entry ids, now applied and removed
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (id, reason), still queued
+
+
+async def replay_dlq(
+    db: Database,
+    *,
+    entry_id: str | None = None,
+    tenant_id: str | None = None,
+    table: Mapping[str, Projection] = PROJECTIONS,
+) -> ReplayResult:
+    """Apply DLQ entries again, in ledger order, each in its own transaction.
+
+    An entry that applies now (its cause fixed: the profile registered, the payload corrected
+    in `rawPayload`, a newer gxcore that knows the event) is removed; one that fails again stays
+    with its new reason. Wallets it touches are recomputed from the events applied to their
+    accounts, so an old balance never overwrites a newer one. Checkpoints do not move: these
+    events are behind them already.
+    """
+    async with db.system(reason="projector: list DLQ") as session:
+        stmt = select(EventDLQ.id).order_by(
+            EventDLQ.block_number,
+            EventDLQ.raw_payload["eventIndex"].as_integer(),
+            EventDLQ.created_at,
+        )
+        if entry_id is not None:
+            stmt = stmt.where(EventDLQ.id == entry_id)
+        if tenant_id is not None:
+            stmt = stmt.where(EventDLQ.tenant_id == tenant_id)
+        ids = list((await session.scalars(stmt)).all())
+    if entry_id is not None and not ids:
+        raise DlqEntryNotFound(f"no DLQ entry {entry_id!r}")
+    result = ReplayResult()
+    for dlq_id in ids:
+        try:
+            async with db.system(reason="projector: replay DLQ entry") as session:
+                reason = await _replay_one(session, dlq_id, table)
+        except Exception as e:
+            raise ProjectorStopped(
+                f"replaying DLQ entry {dlq_id} failed: {type(e).__name__}: {first_line(e)}; "
+                "nothing of it was applied"
+            ) from e
+        if reason is None:
+            result.applied.append(dlq_id)
+        else:
+            result.failed.append((dlq_id, reason))
+    return result
+
+
+async def _replay_one(
+    session: AsyncSession, dlq_id: str, table: Mapping[str, Projection]
+) -> str | None:
+    """None when applied (the entry is removed), else the reason it still fails."""
+    entry = await session.get(EventDLQ, dlq_id, with_for_update=True)
+    if entry is None:
+        return None  # replayed meanwhile by someone else
+    try:
+        event = from_envelope(entry.raw_payload)
+    except (KeyError, TypeError, ValueError) as e:
+        entry.reason = f"INVALID_ENVELOPE: rawPayload is not an event as received ({e!r})"
+        return entry.reason
+    if await _logged(session, event):  # applied already: nothing to do twice
+        await session.delete(entry)
+        return None
+    batch = Batch(session, table, mode=Mode.REPLAY)
+    if not await batch.project(event):
+        entry.reason = batch.dead[0].reason
+        return entry.reason
+    await batch.flush()
+    await session.delete(entry)
+    return None
+
+
+async def _logged(session: AsyncSession, event: LedgerEvent) -> bool:
+    found = await session.scalar(
+        select(EventLog.id).where(
+            EventLog.tenant_id == event.tenant_id,
+            EventLog.channel == event.channel,
+            EventLog.block_number == event.block_number,
+            EventLog.event_index == event.event_index,
+        )
+    )
+    return found is not None

@@ -1,0 +1,54 @@
+"""The projector's one table: event name -> what projecting it does (see `Projection`).
+
+Every event of `gxcore.ledger.events` has an entry. An empty `Projection()` means the event has
+no read model here (pausing, admin appointments, treasuries) and is only logged in `EventLog`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gxcore.admin import handlers as admin
+from gxcore.business import handlers as business
+from gxcore.cqrs.projection import Projection
+from gxcore.db import models  # noqa: F401  (every model mapped: relationships resolve by name)
+from gxcore.governance import handlers as governance
+from gxcore.identity import handlers as identity
+from gxcore.loans import handlers as loans
+from gxcore.tax import handlers as tax
+from gxcore.wallet import handlers as wallet
+
+PROJECTIONS: Mapping[str, Projection] = {
+    # admin
+    "SystemBootstrapped": Projection(handler=admin.bootstrapped),
+    "CountryDataInitialized": Projection(handler=admin.countries_initialized),
+    "SystemParameterUpdated": Projection(handler=admin.parameter_updated),
+    "SystemPaused": Projection(),
+    "SystemResumed": Projection(),
+    "AdminAppointed": Projection(),
+    "TreasuryActivated": Projection(),
+    # identity and tokenomics
+    "UserCreated": Projection(bulk=identity.users_created),
+    "GenesisDistributed": Projection(postings=wallet.genesis_postings),
+    "TransferCompleted": Projection(postings=wallet.transfer_postings),
+    "WalletFrozen": Projection(handler=identity.wallet_frozen),
+    "WalletUnfrozen": Projection(handler=identity.wallet_unfrozen),
+    "VelocityTaxApplied": Projection(postings=tax.velocity_tax_postings),
+    # organizations and multisig
+    "OrganizationProposed": Projection(handler=business.organization_proposed),
+    "MembershipEndorsed": Projection(handler=business.membership_endorsed),
+    "OrganizationActivated": Projection(handler=business.organization_activated),
+    "AuthRuleDefined": Projection(handler=business.auth_rule_defined),
+    "MultiSigTxInitiated": Projection(handler=business.multisig_initiated),
+    "MultiSigTxApproved": Projection(handler=business.multisig_approved),
+    "MultiSigTxExecuted": Projection(
+        handler=business.multisig_executed, postings=business.multisig_postings
+    ),
+    # loans
+    "LoanApplicationReceived": Projection(handler=loans.application_received),
+    "LoanApproved": Projection(handler=loans.approved, postings=loans.disbursement_postings),
+    # governance
+    "ProposalSubmitted": Projection(handler=governance.submitted),
+    "VoteCast": Projection(handler=governance.vote_cast),
+    "ProposalExecuted": Projection(handler=governance.executed),
+}

@@ -1,0 +1,67 @@
+"""/api/v1/admin/users: the review queue and account actions; administrators only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from gxcore.enums import UserProfileStatus
+from gxcore.http import Session, app_context
+from gxcore.identity import review as service
+from gxcore.identity.principal import CurrentAdmin
+from gxcore.identity.review import DEFAULT_PAGE, MAX_PAGE, Review
+from gxcore.identity.schemas import OptionalReason, ReviewReason, UserPage, UserRead
+from gxcore.identity.users import get_or_raise, read
+
+router = APIRouter(prefix="/admin/users", tags=["admin"])
+
+
+def _review(request: Request, session: Session, admin: CurrentAdmin) -> Review:
+    now = app_context(request).clock()
+    return Review(
+        session=session, admin=admin, now=now.replace(microsecond=now.microsecond // 1000 * 1000)
+    )
+
+
+Rev = Annotated[Review, Depends(_review, scope="function")]
+
+
+@router.get("")
+async def list_users(
+    admin: CurrentAdmin,
+    session: Session,
+    status: Annotated[list[UserProfileStatus] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> UserPage:
+    """Profiles, oldest first, filtered by `status` (repeatable); keyset pages of `limit`."""
+    return await service.list_page(session, statuses=status, limit=limit, cursor=cursor)
+
+
+@router.get("/{profile_id}")
+async def get(profile_id: str, admin: CurrentAdmin, session: Session) -> UserRead:
+    return read(await get_or_raise(session, profile_id))
+
+
+@router.post("/{profile_id}/approve")
+async def approve(profile_id: str, review: Rev) -> UserRead:
+    """-> APPROVED_PENDING_ONCHAIN, with the ledger's CREATE_USER command in the outbox."""
+    return await service.approve(profile_id, review=review)
+
+
+@router.post("/{profile_id}/reject")
+async def reject(profile_id: str, body: ReviewReason, review: Rev) -> UserRead:
+    """-> DENIED, with the reason the user will read."""
+    return await service.reject(profile_id, body.reason, review=review)
+
+
+@router.post("/{profile_id}/{action}")
+async def act(
+    profile_id: str,
+    action: Literal["freeze", "unfreeze", "suspend", "close"],
+    review: Rev,
+    body: OptionalReason | None = None,
+) -> UserRead:
+    """freeze (-> FROZEN), unfreeze (-> ACTIVE), suspend (-> SUSPENDED), close (-> CLOSED)."""
+    return await service.apply(profile_id, action, body.reason if body else None, review=review)

@@ -1,0 +1,60 @@
+"""/api/v1/auth: login, refresh, logout, revoke-all (svc-identity)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from gxcore.db.scope import scope_of
+from gxcore.http import Session, app_context
+from gxcore.identity import auth as service
+from gxcore.identity.auth import Context
+from gxcore.identity.principal import CurrentUser
+from gxcore.identity.schemas import LoginRequest, LoginResponse, RefreshRequest, Revoked, TokenPair
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+NO_CONTENT = 204
+
+
+def _context(request: Request, session: Session) -> Context:
+    gx = app_context(request)
+    now = gx.clock()
+    scope = scope_of(session.sync_session)
+    assert scope is not None and scope.tenant_id is not None and scope.request is not None
+    return Context(
+        session=session,
+        # Milliseconds, as timestamptz(3) stores them.
+        now=now.replace(microsecond=now.microsecond // 1000 * 1000),
+        jwt_key=gx.jwt_key,
+        tenant_id=scope.tenant_id,
+        client=scope.request,
+    )
+
+
+Ctx = Annotated[Context, Depends(_context, scope="function")]
+
+
+@router.post("/login")
+async def login(body: LoginRequest, ctx: Ctx) -> LoginResponse:
+    """Email and password; answers tokens, and whether this device is new to the account."""
+    return await service.login(body, ctx=ctx)
+
+
+@router.post("/refresh")
+async def refresh(body: RefreshRequest, ctx: Ctx) -> TokenPair:
+    """Trade a refresh token for a new pair; the old one stops working (rotation)."""
+    return await service.refresh(body, ctx=ctx)
+
+
+@router.post("/logout", status_code=NO_CONTENT)
+async def logout(user: CurrentUser, ctx: Ctx) -> None:
+    """End the session of the access token presented."""
+    await service.logout(user, ctx=ctx)
+
+
+@router.post("/revoke-all")
+async def revoke_all(user: CurrentUser, ctx: Ctx) -> Revoked:
+    """End every session of the caller, this one included."""
+    count = await service.revoke_all(ctx.session, user.profile_id, now=ctx.now, reason="revoke all")
+    return Revoked(revoked=count)

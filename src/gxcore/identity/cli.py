@@ -1,0 +1,134 @@
+"""`gx admin ...`: administrators of a tenant (who may review registrations).
+
+    gx admin create --tenant acme --email ops@acme.example       # asks for the password twice
+    printf '%s' "$PW" | gx admin create --tenant acme --email ops@acme.example --password-stdin
+    gx admin grant --tenant acme --email someone@acme.example     # an existing profile
+
+An administrator is a `UserProfile` with role ADMIN. One made by `create` is an operator
+account: ACTIVE from the start, never sent to the ledger (it holds no wallet).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gxcore.cli_common import DataDir, console, fail, run, settings
+from gxcore.db import migrate
+from gxcore.db.cli import open_database
+from gxcore.db.tenancy import Database
+from gxcore.enums import UserProfileStatus
+from gxcore.errors import AlreadyRegistered, UserNotFound
+from gxcore.identity.access import UserRole
+from gxcore.identity.models import UserProfile
+from gxcore.identity.parameters import read_ints
+from gxcore.identity.passwords import hash_password
+from gxcore.identity.registration import check_password
+from gxcore.identity.schemas import EmailStart
+
+app = typer.Typer(help="Administrators: who may review registrations.", no_args_is_help=True)
+
+Tenant = Annotated[str, typer.Option(help="The tenant the administrator belongs to.")]
+Email = Annotated[str, typer.Option(help="The administrator's email (their login).")]
+
+
+@asynccontextmanager
+async def _tenant(data_dir: str | None, tenant: str) -> AsyncIterator[AsyncSession]:
+    """One unit of work in `tenant`, on the database `gx db` commands use."""
+    async with open_database(settings(data_dir), create=False) as url:
+        if not (await migrate.status(url)).up_to_date:
+            raise fail("the database is not at head; run `gx db migrate` first")
+        db = Database.connect(url)
+        try:
+            async with db.tenant(tenant) as session:
+                yield session
+        finally:
+            await db.dispose()
+
+
+async def _create(
+    data_dir: str | None, tenant: str, email: str, password: str, first: str, last: str
+) -> str:
+    async with _tenant(data_dir, tenant) as session:
+        policy = await read_ints(session, ("passwordMinLength",))
+        check_password(password, password, min_length=policy["passwordMinLength"])
+        if await session.scalar(select(UserProfile).where(UserProfile.email == email)):
+            raise AlreadyRegistered(
+                f"{email} already has a profile in {tenant}; use `gx admin grant`"
+            )
+        digest = hashlib.sha256(f"{tenant}:admin:{email}".encode()).hexdigest()
+        profile = UserProfile(
+            first_name=first,
+            last_name=last,
+            email=email,
+            biometric_hash=f"placeholder:admin:{digest}",
+            password_hash=await hash_password(password),
+            status=UserProfileStatus.ACTIVE,
+            role=UserRole.ADMIN.value,
+        )
+        session.add(profile)
+        await session.flush()
+        return profile.profile_id
+
+
+async def _set_role(data_dir: str | None, tenant: str, email: str, role: UserRole) -> str:
+    async with _tenant(data_dir, tenant) as session:
+        profile = await session.scalar(
+            select(UserProfile).where(UserProfile.email == email).with_for_update()
+        )
+        if profile is None:
+            raise UserNotFound(f"no profile with email {email} in {tenant}")
+        profile.role = role.value
+        return profile.profile_id
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _email(value: str) -> str:
+    try:
+        return EmailStart(email=value).email
+    except ValueError:
+        raise fail(f"not an email address: {value!r}") from None
+
+
+@app.command()
+def create(
+    tenant: Tenant,
+    email: Email,
+    first_name: Annotated[str, typer.Option(help="Given name.")] = "Admin",
+    last_name: Annotated[str, typer.Option(help="Family name.")] = "Operator",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin (scripts).")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an administrator (a new profile with role ADMIN) who can then log in."""
+    address = _email(email)
+    password = _password(password_stdin)
+    profile_id = run(_create(data_dir, tenant, address, password, first_name, last_name))
+    console.print(f"administrator {address} created in tenant {tenant}: {profile_id}")
+
+
+@app.command()
+def grant(tenant: Tenant, email: Email, data_dir: DataDir = None) -> None:
+    """Make an existing profile an administrator."""
+    profile_id = run(_set_role(data_dir, tenant, _email(email), UserRole.ADMIN))
+    console.print(f"{email} is now an administrator in tenant {tenant}: {profile_id}")
+
+
+@app.command()
+def revoke(tenant: Tenant, email: Email, data_dir: DataDir = None) -> None:
+    """Make an administrator an ordinary user again."""
+    profile_id = run(_set_role(data_dir, tenant, _email(email), UserRole.USER))
+    console.print(f"{email} is no longer an administrator in tenant {tenant}: {profile_id}")

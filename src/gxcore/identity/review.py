@@ -1,0 +1,186 @@
+"""Administrators review profiles and move them along UserProfileStatus.
+
+- approve: -> APPROVED_PENDING_ONCHAIN, and in the same transaction a CREATE_USER command in the
+  outbox (request id `create-user:<profileId>`). Approving an approved profile again answers as
+  before and writes nothing: its command already exists. The ledger's UserCreated event makes
+  the profile ACTIVE later (the projector's work, not this module's).
+- reject: -> DENIED with the reason, which the user can read.
+- freeze, unfreeze, suspend, close: -> FROZEN, ACTIVE, SUSPENDED, CLOSED. Unfreeze also lifts a
+  suspension (the table allows SUSPENDED -> ACTIVE). Suspending or closing also revokes the
+  profile's sessions. None of them reaches the ledger: freezing wallets is the wallet service's.
+Every move goes through gxcore.db.lifecycle: the table there says what is allowed, anything else
+is INVALID_TRANSITION (409). Status changes are audited by the flush (PROFILE_UPDATED, old and
+new values, the admin as actor); freeze, unfreeze and close add their ADMIN_ACCOUNT_* event.
+
+The list is paginated by keyset on (createdAt, profileId), oldest first (the review queue's
+order): a page costs the same at any depth, and rows added meanwhile never shift a page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gxcore.audit import service as audit
+from gxcore.cqrs.outbox import enqueue
+from gxcore.db.lifecycle import transition
+from gxcore.enums import AuditEventType, CommandType, UserProfileStatus
+from gxcore.errors import ProfileIncomplete, ValidationFailed
+from gxcore.identity.access import Principal
+from gxcore.identity.auth import revoke_all
+from gxcore.identity.models import UserProfile
+from gxcore.identity.registration import age_on
+from gxcore.identity.schemas import UserPage, UserRead
+from gxcore.identity.users import get_or_raise, read
+
+S = UserProfileStatus
+SERVICE = "svc-identity"
+DEFAULT_PAGE = 50
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class Review:
+    session: AsyncSession
+    admin: Principal
+    now: datetime
+
+
+# --------------------------------------------------------------------------------------------
+# Listing
+# --------------------------------------------------------------------------------------------
+
+
+def encode_cursor(profile: UserProfile) -> str:
+    raw = json.dumps([profile.created_at.isoformat(), profile.profile_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, profile_id = json.loads(raw)
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None or not isinstance(profile_id, str):
+            raise ValueError("not a cursor")
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as e:
+        raise ValidationFailed("not a cursor this endpoint returned", field="cursor") from e
+    return moment, profile_id
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    statuses: list[UserProfileStatus] | None = None,
+    limit: int = DEFAULT_PAGE,
+    cursor: str | None = None,
+) -> UserPage:
+    stmt = select(UserProfile).order_by(UserProfile.created_at, UserProfile.profile_id)
+    if statuses:
+        stmt = stmt.where(UserProfile.status.in_(statuses))
+    if cursor is not None:
+        stmt = stmt.where(
+            tuple_(UserProfile.created_at, UserProfile.profile_id) > decode_cursor(cursor)
+        )
+    rows = (await session.scalars(stmt.limit(limit + 1))).all()
+    page = rows[:limit]
+    return UserPage(
+        items=[read(p) for p in page],
+        nextCursor=encode_cursor(page[-1]) if len(rows) > limit else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Decisions
+# --------------------------------------------------------------------------------------------
+
+
+def create_user_payload(profile: UserProfile, now: datetime) -> dict[str, object]:
+    """The ledger's CreateUser command (gxcore.ledger.commands): the profile id is the user id."""
+    if profile.date_of_birth is None or profile.nationality_country_code is None:
+        raise ProfileIncomplete("the profile has no birth date or nationality to register")
+    return {
+        "userId": profile.profile_id,
+        "profileId": profile.profile_id,
+        "biometricHash": profile.biometric_hash,
+        "nationality": profile.nationality_country_code,
+        "age": age_on(profile.date_of_birth, now.date()),
+    }
+
+
+async def approve(profile_id: str, *, review: Review) -> UserRead:
+    profile = await get_or_raise(review.session, profile_id, lock=True)
+    if profile.status is S.APPROVED_PENDING_ONCHAIN:
+        return read(profile)  # approved before: the command went out with that approval
+    payload = create_user_payload(profile, review.now)
+    transition(profile, S.APPROVED_PENDING_ONCHAIN)
+    profile.reviewed_by = review.admin.profile_id
+    profile.reviewed_at = review.now
+    await enqueue(
+        review.session,
+        service=SERVICE,
+        command_type=CommandType.CREATE_USER,
+        request_id=f"create-user:{profile.profile_id}",
+        payload=payload,
+    )
+    return await _saved(review.session, profile)
+
+
+async def reject(profile_id: str, reason: str, *, review: Review) -> UserRead:
+    profile = await get_or_raise(review.session, profile_id, lock=True)
+    transition(profile, S.DENIED)
+    profile.denial_reason = reason
+    profile.reviewed_by = review.admin.profile_id
+    profile.reviewed_at = review.now
+    return await _saved(review.session, profile)
+
+
+@dataclass(frozen=True)
+class Action:
+    target: UserProfileStatus
+    event: AuditEventType | None
+    ends_sessions: bool
+
+
+ACTIONS = {
+    "freeze": Action(S.FROZEN, AuditEventType.ADMIN_ACCOUNT_FROZEN, ends_sessions=False),
+    "unfreeze": Action(S.ACTIVE, AuditEventType.ADMIN_ACCOUNT_UNFROZEN, ends_sessions=False),
+    "suspend": Action(S.SUSPENDED, None, ends_sessions=True),
+    "close": Action(S.CLOSED, AuditEventType.ADMIN_ACCOUNT_CLOSED, ends_sessions=True),
+}
+
+
+async def apply(profile_id: str, action: str, reason: str | None, *, review: Review) -> UserRead:
+    """freeze / unfreeze / suspend / close, as the lifecycle table allows."""
+    what = ACTIONS[action]
+    profile = await get_or_raise(review.session, profile_id, lock=True)
+    previous = profile.status
+    transition(profile, what.target)
+    if what.event is not None:
+        await audit.record(
+            review.session,
+            event_type=what.event,
+            resource_type="UserProfile",
+            resource_id=profile.profile_id,
+            target_profile_id=profile.profile_id,
+            previous={"status": previous.value},
+            new={"status": what.target.value},
+            metadata={"reason": reason} if reason else None,
+        )
+    if what.ends_sessions:
+        await revoke_all(
+            review.session, profile.profile_id, now=review.now, reason=f"account {action}"
+        )
+    return await _saved(review.session, profile)
+
+
+async def _saved(session: AsyncSession, profile: UserProfile) -> UserRead:
+    await session.flush()
+    await session.refresh(profile, ["updated_at"])
+    return read(profile)

@@ -1,0 +1,120 @@
+"""Failed logins, limited per account and per client address, across processes.
+
+Every attempt is already a USER_LOGIN entry in the audit log (its outcome and the time on the
+app's clock in `metadata`), so the limits are read from there: no counter table to keep in step.
+- per account: when the newest `loginMaxFailures` attempts on an account all failed, within
+  `loginLockoutMinutes`, further attempts are refused until the oldest of them is that old.
+  Attempts are filed under a keyed hash of the address tried (resourceType `LoginAccount`),
+  whether an account has it or not, so the lockout reveals nothing about which addresses are
+  registered;
+- per client address: ADDRESS_FACTOR x `loginMaxFailures` failures within the same window,
+  whatever accounts they tried.
+A refused attempt is answered without checking the password and is not logged: a flood costs
+neither a hash nor a write. Attempts on one account take a transaction-scoped advisory lock, so
+concurrent guesses are counted one after another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gxcore.audit import service as audit
+from gxcore.audit.models import AuditLog
+from gxcore.enums import AuditEventType
+from gxcore.errors import LoginThrottled
+
+#: Failures allowed per client address, as a multiple of the per-account limit: one address may
+#: be a whole office behind NAT.
+ADDRESS_FACTOR = 4
+ACCOUNT_RESOURCE = "LoginAccount"
+SUCCESS, FAILURE, REFUSED = "SUCCESS", "FAILURE", "REFUSED"
+
+# Advisory locks are one namespace per database; this first key keeps the login locks apart.
+_LOCK_CLASS = 0x6C6F6769  # "logi"
+_LOCK_ACCOUNT = text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:key))")
+
+
+def account_tag(key: bytes, email: str) -> str:
+    """A keyed, non-reversible name for the address a login tried (known or not)."""
+    return hmac.new(key, f"gx-login:{email}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    session: AsyncSession
+    tag: str  # account_tag() of the address tried
+    address: str | None  # the client's IP address
+    now: datetime
+
+
+async def check(attempt: Attempt, *, max_failures: int, window: timedelta) -> None:
+    """Take the account's lock, then raise LoginThrottled if the account or address is blocked."""
+    await attempt.session.execute(_LOCK_ACCOUNT, {"lock_class": _LOCK_CLASS, "key": attempt.tag})
+    # The newest attempts on this account, whatever their outcome: blocked when all failed.
+    account = await _newest(
+        attempt,
+        max_failures,
+        window,
+        AuditLog.resource_type == ACCOUNT_RESOURCE,
+        AuditLog.resource_id == attempt.tag,
+    )
+    _refuse_if_blocked(attempt, account, max_failures, window, "this account")
+    if attempt.address is not None:
+        limit = max_failures * ADDRESS_FACTOR
+        address = await _newest(
+            attempt,
+            limit,
+            window,
+            AuditLog.event_type == AuditEventType.USER_LOGIN,
+            AuditLog.ip_address == attempt.address,
+            AuditLog.meta["outcome"].astext == FAILURE,
+        )
+        _refuse_if_blocked(attempt, address, limit, window, "this address")
+
+
+async def record(attempt: Attempt, profile_id: str | None, outcome: str, **details: object) -> None:
+    """The attempt's USER_LOGIN entry, in the caller's transaction."""
+    await audit.record(
+        attempt.session,
+        event_type=AuditEventType.USER_LOGIN,
+        resource_type=ACCOUNT_RESOURCE,
+        resource_id=attempt.tag,
+        target_profile_id=profile_id,
+        metadata={"outcome": outcome, "at": attempt.now.isoformat(), **details},
+    )
+
+
+async def _newest(
+    attempt: Attempt, limit: int, window: timedelta, *criteria: ColumnElement[bool]
+) -> list[dict[str, str]]:
+    """The metadata of the newest `limit` login entries matching `criteria`, newest first."""
+    # `timestamp` is the wall clock's time of writing: it bounds the scan to the window (an
+    # index range). The decision uses each attempt's `at`, the time on the app's clock.
+    written_since = datetime.now(UTC) - window
+    rows = await attempt.session.scalars(
+        select(AuditLog.meta)
+        .where(AuditLog.timestamp >= written_since, *criteria)
+        .order_by(AuditLog.chain_seq.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+def _refuse_if_blocked(
+    attempt: Attempt, newest: list[dict[str, str]], limit: int, window: timedelta, what: str
+) -> None:
+    if len(newest) < limit or any(a.get("outcome") != FAILURE for a in newest):
+        return
+    until = datetime.fromisoformat(newest[-1]["at"]) + window
+    if attempt.now < until:
+        wait = max(1, math.ceil((until - attempt.now).total_seconds()))
+        raise LoginThrottled(
+            f"too many failed logins for {what}; try again later", retry_after=wait
+        )
