@@ -4,7 +4,7 @@
 
 Bootstraps one tenant with 2,000 funded users, then submits `--batches` blocks of
 `--batch-size` TRANSFER_TOKENS per submitter (random pairs, amounts above the fee threshold)
-and prints committed commands per second. pgbench (TPC-B, 4 clients, 10 s, scale 1) runs on
+and prints committed commands per second. pgbench (TPC-B, 8 clients, 2 threads, 10 s, scale 1) runs on
 the same server in the same run as the baseline. Uses DATABASE_URL when set (owner with
 CREATEDB), else a throwaway embedded server.
 """
@@ -13,41 +13,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
-from gxcore.db import migrate, server
-from gxcore.db.embedded import EmbeddedServer
+from common import migrated_database, pgbench_tps  # bench/common.py, beside this script
+
 from gxcore.enums import CommandType
 from gxcore.ledger import Command, EmbeddedLedger
 
 TENANT, USERS = "bench", 2000
-
-
-def pgbench_tps(url: str, seconds: int = 10, clients: int = 4) -> float | None:
-    binary = shutil.which("pgbench")
-    if binary is None:
-        import pgserver  # the embedded server's wheel ships pgbench too
-
-        candidate = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench"
-        binary = str(candidate) if candidate.exists() else None
-    if binary is None:
-        return None
-    subprocess.run([binary, "-i", "-q", "-s", "1", url], check=True, capture_output=True)
-    out = subprocess.run(
-        [binary, "-c", str(clients), "-j", str(clients), "-T", str(seconds), url],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    found = re.search(r"tps = ([\d.]+)", out)
-    return float(found.group(1)) if found else None
 
 
 def transfers(rng: random.Random, prefix: str, count: int) -> list[Command]:
@@ -94,17 +69,7 @@ async def main() -> None:
     parser.add_argument("--submitters", type=int, default=1)
     args = parser.parse_args()
 
-    embedded = None
-    base = os.environ.get("DATABASE_URL")
-    if not base:
-        embedded = EmbeddedServer(tempfile.mkdtemp(prefix="gx-bench-"), ephemeral=True)
-        embedded.start()
-        base = embedded.url
-    name = f"gx_bench_{uuid.uuid4().hex[:8]}"
-    await server.create_database(server.with_database(base, "postgres"), name)
-    url = server.with_database(base, name)
-    try:
-        await migrate.upgrade(url)
+    async with migrated_database() as url:
         async with await EmbeddedLedger.open(url) as ledger:
             await setup(ledger)
         await submitter(url, "warm", 5, args.batch_size)
@@ -126,14 +91,10 @@ async def main() -> None:
         )
         tps = pgbench_tps(url)
         if tps:
-            print(f"pgbench TPC-B (4 clients) on the same server: {tps:,.0f} tps; "
+            print(f"pgbench TPC-B (8 clients, 2 threads) on the same server: {tps:,.0f} tps; "
                   f"ledger commands/s = {rate / tps:.1f}x pgbench tps")  # fmt: skip
         else:
             print("pgbench not found: no baseline", file=sys.stderr)
-    finally:
-        await server.drop_database(server.with_database(base, "postgres"), name)
-        if embedded:
-            embedded.stop()
 
 
 if __name__ == "__main__":

@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 
+from common import migrated_database  # bench/common.py, beside this script
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from gxcore.db import migrate, server
-from gxcore.db.embedded import EmbeddedServer
 from gxcore.db.engine import create_engine
 from gxcore.db.roles import APP_ROLE, role_url
 from gxcore.db.scope import SCOPE_KEY, Scope
@@ -112,17 +109,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    embedded = None
-    base = os.environ.get("DATABASE_URL")
-    if not base:
-        embedded = EmbeddedServer(tempfile.mkdtemp(prefix="gx-bench-"), ephemeral=True)
-        embedded.start()
-        base = embedded.url
-    name = f"gx_bench_{uuid.uuid4().hex[:8]}"
-    await server.create_database(server.with_database(base, "postgres"), name)
-    url = server.with_database(base, name)
-    try:
-        await migrate.upgrade(url)
+    async with migrated_database() as url:
         owner = create_engine(url, pool_size=2)
         wallets = await populate(owner)
         db = Database.connect(url, pool_size=2)
@@ -170,10 +157,6 @@ async def main() -> None:
         await db.dispose()
         await owner.dispose()
         await naive_engine.dispose()
-    finally:
-        await server.drop_database(server.with_database(base, "postgres"), name)
-        if embedded:
-            embedded.stop()
 
 
 if __name__ == "__main__":

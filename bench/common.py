@@ -1,0 +1,70 @@
+"""What every benchmark needs: a migrated throwaway database and pgbench's TPC-B as a baseline.
+
+Benchmarks quote ratios against a baseline measured in the same run on the same server, since
+the machines are noisy; pgbench is that baseline wherever one is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from gxcore.db import migrate, server
+from gxcore.db.embedded import EmbeddedServer
+
+
+@asynccontextmanager
+async def migrated_database() -> AsyncIterator[str]:
+    """Owner URL of a fresh database at head, dropped afterwards.
+
+    On DATABASE_URL when set (its user needs CREATEDB), else on a throwaway embedded server.
+    """
+    embedded = None
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        embedded = EmbeddedServer(tempfile.mkdtemp(prefix="gx-bench-"), ephemeral=True)
+        embedded.start()
+        base = embedded.url
+    name = f"gx_bench_{uuid.uuid4().hex[:8]}"
+    admin = server.with_database(base, "postgres")
+    await server.create_database(admin, name)
+    try:
+        url = server.with_database(base, name)
+        await migrate.upgrade(url)
+        yield url
+    finally:
+        await server.drop_database(admin, name)
+        if embedded:
+            embedded.stop()
+
+
+def pgbench_binary() -> str | None:
+    binary = shutil.which("pgbench")
+    if binary is None:
+        import pgserver  # the embedded server's wheel ships pgbench too
+
+        candidate = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench"
+        binary = str(candidate) if candidate.exists() else None
+    return binary
+
+
+def pgbench_tps(url: str, seconds: int = 10, clients: int = 8, threads: int = 2) -> float | None:
+    """TPC-B transactions per second on `url`'s server (scale 1, in `url`'s database), or None
+    when no pgbench is found."""
+    binary = pgbench_binary()
+    if binary is None:
+        return None
+    subprocess.run([binary, "-i", "-q", "-s", "1", url], check=True, capture_output=True)
+    out = subprocess.run(
+        [binary, "-c", str(clients), "-j", str(threads), "-T", str(seconds), url],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    found = re.search(r"tps = ([\d.]+)", out)
+    return float(found.group(1)) if found else None
