@@ -55,13 +55,15 @@ def pgbench_binary() -> str | None:
     return binary
 
 
-def pgbench_tps(url: str, seconds: int = 10, clients: int = 8, threads: int = 2) -> float | None:
-    """TPC-B transactions per second on `url`'s server (scale 1, in `url`'s database), or None
-    when no pgbench is found."""
+def pgbench_tps(
+    url: str, seconds: int = 10, *, clients: int = 8, threads: int = 2, scale: int = 1
+) -> float | None:
+    """TPC-B transactions per second on `url`'s server (its tables in `url`'s database), or
+    None when no pgbench is found."""
     binary = pgbench_binary()
     if binary is None:
         return None
-    subprocess.run([binary, "-i", "-q", "-s", "1", url], check=True, capture_output=True)
+    subprocess.run([binary, "-i", "-q", "-s", str(scale), url], check=True, capture_output=True)
     out = subprocess.run(
         [binary, "-c", str(clients), "-j", str(threads), "-T", str(seconds), url],
         check=True, capture_output=True, text=True,

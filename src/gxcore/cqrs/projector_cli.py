@@ -57,6 +57,9 @@ async def _open(cfg: Settings) -> AsyncIterator[tuple[Database, Ledger, str]]:
 def run_cmd(
     once: Annotated[bool, typer.Option("--once", help="Stop once caught up.")] = False,
     batch: Annotated[int, typer.Option(min=1, help="Events per batch (one transaction).")] = 500,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.001, help="Seconds between polls of the ledger when caught up.")
+    ] = 0.05,
     name: Name = DEFAULT_NAME,
     data_dir: DataDir = None,
 ) -> None:
@@ -65,7 +68,7 @@ def run_cmd(
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     cfg = settings(data_dir)
     started = time.perf_counter()
-    total = run(_run(cfg, once=once, batch=batch, name=name))
+    total = run(_run(cfg, once=once, batch=batch, name=name, poll_interval=poll_interval))
     elapsed = time.perf_counter() - started
     console.print(
         f"projector stopped: {total.applied} applied, {total.dead} to the DLQ, "
@@ -73,7 +76,9 @@ def run_cmd(
     )
 
 
-async def _run(cfg: Settings, *, once: bool, batch: int, name: str) -> Progress:
+async def _run(
+    cfg: Settings, *, once: bool, batch: int, name: str, poll_interval: float
+) -> Progress:
     async with _open(cfg) as (db, ledger, _):
         projector = Projector(db, ledger, name=name, batch_size=batch)
         stop = asyncio.Event()
@@ -92,7 +97,7 @@ async def _run(cfg: Settings, *, once: bool, batch: int, name: str) -> Progress:
                 )
                 window, last = Progress(), time.monotonic()
 
-        return await projector.run(once=once, stop=stop, on_batch=report)
+        return await projector.run(once=once, stop=stop, on_batch=report, idle_delay=poll_interval)
 
 
 def _entries(count: int) -> str:

@@ -59,6 +59,15 @@ def relay_command(
     max_attempts: Annotated[
         int, typer.Option(min=1, help="Attempts before a transient failure ends FAILED.")
     ] = 10,
+    lease: Annotated[
+        float,
+        typer.Option(
+            min=0.5, help="Seconds a claim stays with its worker before another may take it."
+        ),
+    ] = 30.0,
+    backoff_max: Annotated[
+        float, typer.Option(min=0.01, help="Longest wait, in seconds, before a retry.")
+    ] = RelayConfig.backoff_max,
     data_dir: DataDir = None,
 ) -> None:
     """Deliver outbox commands to the ledger until SIGTERM/SIGINT (or, with --once, until none
@@ -70,6 +79,11 @@ def relay_command(
             batch_size=batch,
             poll_interval=poll_interval,
             max_attempts=max_attempts,
+            lease_seconds=lease,
+            backoff_base=min(RelayConfig.backoff_base, backoff_max),
+            backoff_max=backoff_max,
+            # A live worker must record its outcome before its lease can be taken over.
+            submit_timeout=min(RelayConfig.submit_timeout, lease / 3),
             listen=not no_listen,
         )
     except GxError as e:
@@ -83,7 +97,8 @@ def relay_command(
         )
         return
     args = ["relay", "--batch", str(batch), "--poll-interval", str(poll_interval)]
-    args += ["--max-attempts", str(max_attempts)]
+    args += ["--max-attempts", str(max_attempts), "--lease", str(lease)]
+    args += ["--backoff-max", str(backoff_max)]
     args += ["--no-listen"] * no_listen + ["--once"] * once
     code = run(_supervise(cfg, workers, args))
     if code:
