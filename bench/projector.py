@@ -7,9 +7,11 @@ and DISTRIBUTE_GENESIS), then commits `--transfers` TRANSFER_TOKENS on the ledge
 then projected by `Projector.run(once=True)` and timed alone: user accounts (UserCreated and
 GenesisDistributed: profiles activated, wallets opened, MINT rows) and transfers (two wallet
 balances and two Transaction rows each). Every event also appends EventLog and moves the
-checkpoint, in one transaction per batch. pgbench (TPC-B, 4 clients, 10 s, scale 1) runs on the
-same server in the same run as the baseline. Uses DATABASE_URL when set (owner with CREATEDB),
-else a throwaway embedded server.
+checkpoint, in one transaction per batch. Each phase also prints the CPU time per event of the
+projector process and of the database's server processes (when they run on this host), and the
+load average. pgbench (TPC-B, 4 clients, 10 s, scale 1) runs on the same server in the same run
+as the baseline. Uses DATABASE_URL when set (owner with CREATEDB), else a throwaway embedded
+server (fsync and synchronous_commit off, for pgbench too).
 """
 
 from __future__ import annotations
@@ -91,12 +93,35 @@ async def transfer(ledger: EmbeddedLedger, users: int, count: int) -> None:
         await ledger.submit(batch)  # fmt: skip
 
 
-async def timed(db: Database, ledger: EmbeddedLedger, batch: int, what: str) -> float:
+def server_cpu(database: str) -> float:
+    """CPU seconds used so far by the server processes serving `database` (Linux, server on
+    this host; 0 otherwise): with the projector's own CPU time, where a stage's time goes."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc") if os.path.isdir("/proc") else []):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if database.encode() not in f.read():
+                    continue
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+async def timed(
+    db: Database, ledger: EmbeddedLedger, batch: int, what: str, database: str
+) -> float:
+    cpu, server_before = time.process_time(), server_cpu(database)
     started = time.perf_counter()
     done = await Projector(db, ledger, batch_size=batch).run(once=True)
     elapsed = time.perf_counter() - started
+    cpu, server = time.process_time() - cpu, server_cpu(database) - server_before
     rate = done.applied / elapsed
-    print(f"{what}: {done.applied:,} events in {elapsed:.2f} s = {rate:,.0f} events/s")
+    print(f"{what}: {done.applied:,} events in {elapsed:.2f} s = {rate:,.0f} events/s "
+          f"(CPU per event: projector {cpu / done.applied * 1e6:.0f} us, database "
+          f"{server / done.applied * 1e6:.0f} us; load average {os.getloadavg()[0]:.1f})")  # fmt: skip
     return rate
 
 
@@ -121,9 +146,9 @@ async def main() -> None:
         db = Database.connect(url)
         async with await EmbeddedLedger.open(url) as ledger:
             await register(db, ledger, args.users)
-            await timed(db, ledger, args.batch, "user accounts (UserCreated, genesis)")
+            await timed(db, ledger, args.batch, "user accounts (UserCreated, genesis)", name)
             await transfer(ledger, args.users, args.transfers)
-            rate = await timed(db, ledger, args.batch, "transfers (TransferCompleted)")
+            rate = await timed(db, ledger, args.batch, "transfers (TransferCompleted)", name)
         await db.dispose()
         tps = pgbench_tps(url)
         if tps:
