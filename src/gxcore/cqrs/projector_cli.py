@@ -8,6 +8,7 @@ differs from the live read models (without --apply); 2 bad usage.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -81,6 +82,9 @@ async def _run(
 ) -> Progress:
     async with _open(cfg) as (db, ledger, _):
         projector = Projector(db, ledger, name=name, batch_size=batch)
+        # What start-up built (models, schemas, pools) lives as long as the process: taken out
+        # of the collector's sight, it is not rescanned on every collection (~16% of CPU).
+        gc.freeze()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
