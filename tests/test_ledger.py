@@ -34,6 +34,7 @@ from gxcore.ledger import (
     Outcome,
     block,
     contract,
+    events,
     open_ledger,
     store,
 )
@@ -539,3 +540,48 @@ def test_the_velocity_tax_is_due_after_the_full_cycle_only() -> None:
     )  # fmt: skip
     with pytest.raises(contract.Rejected, match="359 days"):
         contract.plan_velocity_tax(Decimal(1100), since + timedelta(days=1), today, params)
+
+
+@given(
+    amount=amounts,
+    fee=st.decimals(min_value=0, max_value=Decimal(10**6), places=9),
+    balances=st.tuples(amounts, amounts),
+    remark=st.none() | st.text(max_size=20),
+)
+def test_a_transfer_event_built_directly_is_the_model_s_own_payload(
+    amount: Decimal, fee: Decimal, balances: tuple[Decimal, Decimal], remark: str | None
+) -> None:
+    built = events.transfer_completed(sender_id="a", receiver_id="b", amount=amount, fee=fee,
+                                      sender_balance=balances[0], receiver_balance=balances[1],
+                                      remark=remark)  # fmt: skip
+    model = events.TransferCompleted(sender_id="a", receiver_id="b", amount=amount, fee=fee,
+                                     sender_balance=balances[0], receiver_balance=balances[1],
+                                     remark=remark)  # fmt: skip
+    assert (built.name, built.version) == (model.name, model.version)
+    assert built.to_json() == model.to_json()
+    assert events.parse_event(built.name, built.version, built.to_json()) == model
+
+
+async def test_ids_the_joined_text_arrays_cannot_carry_still_round_trip(
+    migrated_url: str, tenant: str
+) -> None:
+    """Text arrays travel joined by a separator; ids holding it, or empty, go as arrays."""
+    odd = ["a\x1fb", "\x1f", "plain"]
+    async with await EmbeddedLedger.open(migrated_url) as ledger:
+        setup = [_cmd(tenant, "boot", "BOOTSTRAP_SYSTEM")]
+        setup += [c for u in odd for c in _user(tenant, u)]
+        outcomes = await ledger.submit(setup)
+        assert all(o.committed for o in outcomes), [o for o in outcomes if not o.committed]
+        transfers = [
+            _cmd(tenant, f"t{i}\x1f", "TRANSFER_TOKENS", senderId=odd[i],
+                 receiverId=odd[(i + 1) % 3], amount="1.5")
+            for i in range(3)
+        ]  # fmt: skip
+        first = await ledger.submit(transfers)
+        assert all(o.committed for o in first)
+        assert await ledger.submit(transfers) == first  # found again: not executed twice
+    balances = await _balances(migrated_url, tenant)
+    assert {balances[u] for u in odd} == {balances["plain"]}  # each sent and received 1.5
+    assert store._joined(["a", "b"]) == "a\x1fb"
+    for unjoinable in (["a\x1fb", "c"], [""], ["a", None], []):
+        assert store._joined(unjoinable) is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal
 
 import pytest
 from hypothesis import given
@@ -124,3 +124,27 @@ async def test_a_negative_balance_is_refused_by_the_database(
     )
     with pytest.raises(IntegrityError, match="Wallet_cachedBalance_check"):
         await session.commit()
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [Decimal("12.500000000"), Decimal("-0E-9"), LARGEST, LARGEST.copy_negate(), SMALLEST],
+)
+def test_an_amount_already_at_nine_places_comes_back_as_it_is(amount: Decimal) -> None:
+    money = to_money(amount)
+    assert money == amount and str(money) == str(amount)
+    assert money.as_tuple().exponent == -9
+
+
+def test_nine_places_do_not_let_an_out_of_range_amount_through() -> None:
+    with pytest.raises(InvalidAmount, match="does not fit"):
+        to_money(Decimal(10**27).quantize(SMALLEST, context=Context(prec=50)))
+
+
+def test_a_decimal_subclass_is_checked_like_any_value() -> None:
+    class Tenth(Decimal):
+        pass
+
+    with pytest.raises(InvalidAmount, match="more than 9"):
+        to_money(Tenth("0.0000000001"))
+    assert to_money(Tenth("1.500000000")) == Decimal("1.5")

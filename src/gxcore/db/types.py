@@ -24,6 +24,15 @@ def to_money(value: Any) -> Decimal:
     Precision beyond 9 places is refused, never rounded: numeric(36,9) would round it silently.
     Floats are refused outright; their binary value is rarely the decimal the caller meant.
     """
+    # Fast path: a Decimal already at exactly 9 places and in range is returned as it is (most
+    # amounts the ledger handles: column values and sums of them), the same value the checks
+    # below would return.
+    if (
+        type(value) is Decimal
+        and value.as_tuple().exponent == -MONEY_PLACES
+        and value.adjusted() < MONEY_DIGITS - MONEY_PLACES
+    ):
+        return value
     if isinstance(value, (bool, float)):
         raise InvalidAmount(f"money must be a Decimal, int or str, not {type(value).__name__}")
     try:

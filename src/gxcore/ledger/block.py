@@ -1,7 +1,8 @@
 """One block: the fresh commands of a batch executed in order, then appended to the chain.
 
-Called by the embedded ledger with the head locked. A command seen before (in an earlier block or
-earlier in the same batch) is not executed again: it gets its first outcome. A rule a command
+The embedded ledger `prepare`s a batch (parses payloads, names accounts) before it takes the
+head lock, then calls `execute` with the head locked. A command seen before (in an earlier block
+or earlier in the same batch) is not executed again: it gets its first outcome. A rule a command
 breaks rejects that command only; its changes are undone in memory and it emits nothing, while
 the rest of the block goes on.
 """
@@ -9,6 +10,7 @@ the rest of the block goes on.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -31,23 +33,48 @@ def _parse(command: Command) -> Payload | Rejected:
         return rejected
 
 
-async def _preload(
-    state: BlockState, fresh: dict[Key, Command], parsed: dict[Key, Payload | Rejected]
-) -> None:
+@dataclass(frozen=True)
+class Batch:
+    """A batch made ready before the head lock is taken: all of it depends on the commands
+    alone, so the locked section only reads state, runs rules and writes."""
+
+    keys: list[Key]
+    #: The first command of each key, in order, with its payload (or why it is rejected), its
+    #: tx id and the accounts it names.
+    unique: dict[Key, Command]
+    parsed: dict[Key, Payload | Rejected]
+    tx_ids: dict[Key, str]
+    accounts: dict[Key, list[Key]]
+
+
+def prepare(commands: Sequence[Command]) -> Batch:
+    """Parse and index `commands`; no database access, so no lock is needed."""
+    keys = [(c.tenant_id, c.request_id) for c in commands]
+    unique: dict[Key, Command] = {}
+    for key, command in zip(keys, commands, strict=True):
+        unique.setdefault(key, command)
+    parsed = {key: _parse(command) for key, command in unique.items()}
+    accounts: dict[Key, list[Key]] = {}
+    for key, command in unique.items():
+        payload = parsed[key]
+        if not isinstance(payload, Rejected):
+            named = HANDLERS[command.command_type].accounts(payload)
+            accounts[key] = [(command.tenant_id, account_id) for account_id in named]
+    return Batch(keys, unique, parsed, {key: tx_id_of(*key) for key in unique}, accounts)
+
+
+async def _preload(state: BlockState, batch: Batch, fresh: Sequence[Key]) -> None:
     """Everything the commands are known to read, in a few statements: tenants' chains and
     parameters, then every account named by a payload (and each tenant's system accounts)."""
-    tenants = sorted({c.tenant_id for c in fresh.values()})
+    tenants = sorted({key[0] for key in fresh})
     await state.load_tenants(tenants)
     accounts = {(t, a) for t in tenants for a in SYSTEM_ACCOUNTS}
     biometrics = set()
-    for key, command in fresh.items():
-        payload = parsed[key]
-        if isinstance(payload, Rejected):
-            continue
-        named = HANDLERS[command.command_type].accounts(payload)
-        accounts.update((command.tenant_id, account_id) for account_id in named)
+    for key in fresh:
+        accounts.update(batch.accounts.get(key, ()))
+        payload = batch.parsed[key]
         if isinstance(payload, CreateUser):
-            biometrics.add((command.tenant_id, payload.biometric_hash))
+            biometrics.add((key[0], payload.biometric_hash))
     await state.load_accounts(accounts)
     if biometrics:
         await state.load_biometrics(biometrics)
@@ -66,29 +93,27 @@ async def _run(state: BlockState, tx: Tx, command: Command, payload: Payload | R
 
 
 async def execute(
-    conn: asyncpg.Connection, height: int, now: datetime, commands: Sequence[Command]
+    conn: asyncpg.Connection, height: int, now: datetime, commands: Batch | Sequence[Command]
 ) -> list[Outcome]:
     """Run `commands` as block `height + 1` (none is appended when every command was seen)."""
-    keys = [(c.tenant_id, c.request_id) for c in commands]
-    known = await store.find_outcomes(conn, keys)
-    fresh: dict[Key, Command] = {}
-    for key, command in zip(keys, commands, strict=True):
-        if key not in known:
-            fresh.setdefault(key, command)
+    batch = commands if isinstance(commands, Batch) else prepare(commands)
+    known = await store.find_outcomes(conn, list(batch.unique))
+    fresh = [key for key in batch.unique if key not in known]
     if not fresh:
-        return [known[key] for key in keys]
+        return [known[key] for key in batch.keys]
 
     number = height + 1
     state = BlockState(conn, number, now)
-    parsed = {key: _parse(command) for key, command in fresh.items()}
-    await _preload(state, fresh, parsed)
+    await _preload(state, batch, fresh)
 
     outcomes: dict[Key, Outcome] = {}
     events: list[LedgerEvent] = []
-    for key, command in fresh.items():
-        tx = Tx(state, command.tenant_id, tx_id_of(*key))
+    transactions: list[tuple[Outcome, str]] = []
+    for key in fresh:
+        command = batch.unique[key]
+        tx = Tx(state, command.tenant_id, batch.tx_ids[key])
         try:
-            await _run(state, tx, command, parsed[key])
+            await _run(state, tx, command, batch.parsed[key])
         except Rejected as rejected:
             state.end_command(committed=False)
             status, code, message = OutcomeStatus.REJECTED, rejected.code, rejected.message
@@ -108,16 +133,12 @@ async def execute(
                         payload=event.to_json(),
                     )
                 )
-        outcomes[key] = Outcome(
+        outcome = Outcome(
             command.tenant_id, command.request_id, tx.tx_id, number, status, code, message
         )
+        outcomes[key] = outcome
+        transactions.append((outcome, str(command.command_type)))
 
     await state.flush()
-    await store.append_block(
-        conn,
-        number,
-        now,
-        [(outcomes[key], str(command.command_type)) for key, command in fresh.items()],
-        events,
-    )
-    return [known.get(key) or outcomes[key] for key in keys]
+    await store.append_block(conn, number, now, transactions, events)
+    return [known.get(key) or outcomes[key] for key in batch.keys]

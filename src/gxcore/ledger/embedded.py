@@ -144,11 +144,12 @@ class EmbeddedLedger:
         fail = self._fault_rate > 0 and self._rng.random() < self._fault_rate
         if self._fault_delay:
             await asyncio.sleep(self._fault_delay)
+        batch = block.prepare(commands)  # before the lock: parsing reads no state
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 height = await store.lock_head(conn)
                 now = self._block_time()
-                outcomes = await block.execute(conn, height, now, commands)
+                outcomes = await block.execute(conn, height, now, batch)
                 if fail:  # after the work, so the rollback is what keeps the batch out
                     raise LedgerUnavailable("injected ledger fault (GX_LEDGER_FAULT_RATE)")
                 return outcomes

@@ -30,6 +30,9 @@ CHAINCODE = "gxtv3"
 EVENT_VERSION = "1.0"
 
 
+_COMMAND_TYPES = {t.value: t for t in CommandType}
+
+
 @dataclass(frozen=True)
 class Command:
     """One contract call. `payload` keys are camelCase as in `gxcore.ledger.commands`."""
@@ -42,8 +45,12 @@ class Command:
     def __post_init__(self) -> None:
         if not self.tenant_id or not self.request_id:
             raise ValueError("a command needs a tenant_id and a request_id")
-        # Accept the enum's string value too (an outbox row stores it as text).
-        object.__setattr__(self, "command_type", CommandType(self.command_type))
+        # Accept the enum's string value too (an outbox row stores it as text); a dict lookup
+        # first, as the relay builds hundreds of commands per batch.
+        if type(self.command_type) is not CommandType:
+            value = self.command_type
+            found = _COMMAND_TYPES.get(value) if isinstance(value, str) else None
+            object.__setattr__(self, "command_type", found or CommandType(value))
 
 
 class OutcomeStatus(StrEnum):

@@ -7,10 +7,12 @@ columns are tuples, so a row can be snapshotted with a shallow copy and restored
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from gxcore.ledger.contract import ZERO, Kind
@@ -53,6 +55,9 @@ class Row:
 
     @classmethod
     def from_record(cls, record: Any) -> Any:
+        """A row from a record of `columns()`, in that order."""
+        if not _sequence_columns(cls):
+            return cls(*record)
         values = dict(record)
         # Arrays (and jsonb lists) become tuples: rows must be safe to snapshot shallowly.
         for name in _sequence_columns(cls):
@@ -62,12 +67,18 @@ class Row:
 
     @property
     def primary_key(self) -> tuple[str, ...]:
-        return tuple(getattr(self, k) for k in self.KEY)
+        return _key_getter(type(self))(self)
 
 
 @cache
 def _columns(cls: type[Row]) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+
+
+@cache
+def _key_getter(cls: type[Row]) -> Callable[[Row], tuple[str, ...]]:
+    get = attrgetter(*cls.KEY)
+    return get if len(cls.KEY) > 1 else lambda row: (get(row),)
 
 
 @cache

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, localcontext
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -25,7 +25,7 @@ from gxcore.ledger.contract import (
     Rejected,
     threshold_since,
 )
-from gxcore.ledger.events import EventPayload
+from gxcore.ledger.events import Built, EventPayload
 from gxcore.ledger.rows import (
     ROW_TYPES,
     SYSTEM_ACCOUNTS,
@@ -52,7 +52,8 @@ class BlockState:
         self.today: date = now.date()
         self._rows: dict[tuple[type[Row], tuple[str, ...]], Row | None] = {}
         self._dirty: dict[int, Row] = {}
-        self._journal: list[Callable[[], None]] = []
+        #: Undo steps of the running command: callables, or a changed row's snapshot.
+        self._journal: list[Callable[[], None] | tuple[Row, dict[str, Any], bool]] = []
         self._snapshotted: set[int] = set()
         self._params: dict[str, Params] = {}
         self.biometrics: set[tuple[str, str]] = set()
@@ -111,20 +112,13 @@ class BlockState:
 
     def change(self, row: R) -> R:
         """Call before changing `row`: the first change per command snapshots it."""
-        if id(row) not in self._snapshotted:
-            self._snapshotted.add(id(row))
-            snapshot = dict(row.__dict__)
-            was_dirty = id(row) in self._dirty
-
-            def undo() -> None:
-                row.__dict__.clear()
-                row.__dict__.update(snapshot)
-                if not was_dirty:
-                    self._dirty.pop(id(row), None)
-
-            self._journal.append(undo)
+        key = id(row)
+        if key not in self._snapshotted:
+            self._snapshotted.add(key)
+            # (row, snapshot, was dirty): a tuple, not a closure, on this hot path.
+            self._journal.append((row, dict(row.__dict__), key in self._dirty))
         row.updated_block = self.block_number
-        self._dirty[id(row)] = row
+        self._dirty[key] = row
         return row
 
     def on_undo(self, action: Callable[[], None]) -> None:
@@ -133,7 +127,14 @@ class BlockState:
     def end_command(self, *, committed: bool) -> None:
         if not committed:
             for undo in reversed(self._journal):
-                undo()
+                if isinstance(undo, tuple):
+                    row, snapshot, was_dirty = undo
+                    row.__dict__.clear()
+                    row.__dict__.update(snapshot)
+                    if not was_dirty:
+                        self._dirty.pop(id(row), None)
+                else:
+                    undo()
         self._journal.clear()
         self._snapshotted.clear()
 
@@ -181,7 +182,7 @@ class Tx:
     state: BlockState
     tenant_id: str
     tx_id: str
-    events: list[EventPayload] = field(default_factory=list)
+    events: list[EventPayload | Built] = field(default_factory=list)
 
     @property
     def now(self) -> datetime:
@@ -195,7 +196,7 @@ class Tx:
     def params(self) -> Params:
         return self.state.params(self.tenant_id)
 
-    def emit(self, event: EventPayload) -> None:
+    def emit(self, event: EventPayload | Built) -> None:
         self.events.append(event)
 
     def derived_id(self, prefix: str) -> str:

@@ -19,6 +19,37 @@ from gxcore.errors import LedgerError
 from gxcore.ledger.port import LedgerEvent, Outcome, OutcomeStatus, Position
 from gxcore.ledger.rows import Row
 
+#: json.dumps with non-default arguments builds an encoder per call; this one is built once.
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+
+#: Text arrays travel as one string joined by the ASCII unit separator and are split by the
+#: server (string_to_array): the driver checks every element of a list it encodes, which cost
+#: more than the statements' own work at a block's sizes. Lists it cannot carry (a value holding
+#: the separator, a NULL, a lone empty string) still go as arrays.
+_SEP = "\x1f"
+_SPLIT = "E'\\x1f'"
+
+
+def _joined(values: list[Any]) -> str | None:
+    if None in values or (len(values) == 1 and values[0] == ""):
+        return None
+    joined = _SEP.join(values)
+    return joined if joined.count(_SEP) == len(values) - 1 else None
+
+
+class _Params:
+    """The positional parameters of one statement, and the SQL that reads each."""
+
+    def __init__(self, *values: Any) -> None:
+        self.args = list(values)
+
+    def array(self, values: list[Any], sql_type: str) -> str:
+        if sql_type == "text" and (joined := _joined(values)) is not None:
+            self.args.append(joined)
+            return f"string_to_array(${len(self.args)}::text, {_SPLIT})"
+        self.args.append(values)
+        return f"${len(self.args)}::{sql_type}[]"
+
 
 async def init_connection(conn: asyncpg.Connection) -> None:
     """jsonb as Python values both ways (event payloads, organization rules)."""
@@ -47,12 +78,13 @@ async def height(conn: asyncpg.Connection) -> int:
 async def find_outcomes(
     conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], Outcome]:
+    p = _Params()
+    tenants, requests = p.array([k[0] for k in keys], "text"), p.array([k[1] for k in keys], "text")
     rows = await conn.fetch(
         "SELECT tenant_id, request_id, tx_id, block_number, status, code, message "
         "FROM ledger.transactions WHERE (tenant_id, request_id) IN "
-        "(SELECT * FROM unnest($1::text[], $2::text[]))",
-        [k[0] for k in keys],
-        [k[1] for k in keys],
+        f"(SELECT * FROM unnest({tenants}, {requests}))",
+        *p.args,
     )
     return {
         (r["tenant_id"], r["request_id"]): Outcome(
@@ -68,8 +100,8 @@ async def find_outcomes(
     }
 
 
-def _key_match(cls: type[Row]) -> str:
-    arrays = ", ".join(f"${i}::text[]" for i in range(1, len(cls.KEY) + 1))
+def _key_match(cls: type[Row], keys: list[tuple[str, ...]], p: _Params) -> str:
+    arrays = ", ".join(p.array(list(column), "text") for column in zip(*keys, strict=True))
     return f"({', '.join(cls.KEY)}) IN (SELECT * FROM unnest({arrays}))"
 
 
@@ -82,9 +114,10 @@ async def select_rows(
     keys = list(keys)
     if not keys:
         return []
-    sql = f"SELECT {', '.join(cls.columns())} FROM ledger.{cls.TABLE} WHERE {_key_match(cls)}"
-    columns = [list(col) for col in zip(*keys, strict=True)]
-    return [cls.from_record(r) for r in await conn.fetch(sql, *columns)]
+    p = _Params()
+    match = _key_match(cls, keys, p)
+    sql = f"SELECT {', '.join(cls.columns())} FROM ledger.{cls.TABLE} WHERE {match}"
+    return [cls.from_record(r) for r in await conn.fetch(sql, *p.args)]
 
 
 async def select_tenant_rows(
@@ -97,11 +130,12 @@ async def select_tenant_rows(
 async def taken_biometrics(
     conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
 ) -> set[tuple[str, str]]:
+    p = _Params()
+    tenants, hashes = p.array([k[0] for k in keys], "text"), p.array([k[1] for k in keys], "text")
     rows = await conn.fetch(
         "SELECT tenant_id, biometric_hash FROM ledger.accounts WHERE (tenant_id, biometric_hash) "
-        "IN (SELECT * FROM unnest($1::text[], $2::text[]))",
-        [k[0] for k in keys],
-        [k[1] for k in keys],
+        f"IN (SELECT * FROM unnest({tenants}, {hashes}))",
+        *p.args,
     )
     return {(r[0], r[1]) for r in rows}
 
@@ -127,11 +161,9 @@ async def _insert(conn: asyncpg.Connection, cls: type[Row], rows: Sequence[Row])
     columns = cls.columns()
     target = f"INSERT INTO ledger.{cls.TABLE} ({', '.join(columns)})"
     if _batchable(cls):
-        arrays = ", ".join(f"${i}::{cls.TYPES[c]}[]" for i, c in enumerate(columns, 1))
-        await conn.execute(
-            f"{target} SELECT * FROM unnest({arrays})",
-            *([getattr(r, c) for r in rows] for c in columns),
-        )
+        p = _Params()
+        arrays = ", ".join(p.array([getattr(r, c) for r in rows], cls.TYPES[c]) for c in columns)
+        await conn.execute(f"{target} SELECT * FROM unnest({arrays})", *p.args)
     else:
         values = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
         await conn.executemany(
@@ -144,11 +176,12 @@ async def _update(conn: asyncpg.Connection, cls: type[Row], rows: Sequence[Row])
     sets = ", ".join(f"{c} = x.{c}" for c in cls.mutable_columns())
     match = " AND ".join(f"t.{k} = x.{k}" for k in cls.KEY)
     if _batchable(cls):
-        arrays = ", ".join(f"${i}::{cls.TYPES[c]}[]" for i, c in enumerate(columns, 1))
+        p = _Params()
+        arrays = ", ".join(p.array([getattr(r, c) for r in rows], cls.TYPES[c]) for c in columns)
         await conn.execute(
             f"UPDATE ledger.{cls.TABLE} AS t SET {sets} "
             f"FROM unnest({arrays}) AS x({', '.join(columns)}) WHERE {match}",
-            *([getattr(r, c) for r in rows] for c in columns),
+            *p.args,
         )
     else:
         params = ", ".join(f"${i}::{cls.TYPES[c]}" for i, c in enumerate(columns, 1))
@@ -172,8 +205,30 @@ async def append_block(
 ) -> None:
     """The block, its transactions (with their outcomes) and events, and the new head: one
     statement, so the block appears whole when the transaction commits."""
+    p = _Params(block_number, committed_at, len(transactions), len(events))
+    t = ", ".join(
+        [
+            p.array([o.tenant_id for o, _ in transactions], "text"),
+            p.array([o.request_id for o, _ in transactions], "text"),
+            p.array([o.tx_id for o, _ in transactions], "text"),
+            p.array([command_type for _, command_type in transactions], "text"),
+            p.array([o.status.value for o, _ in transactions], "text"),
+            p.array([o.code for o, _ in transactions], "text"),
+            p.array([o.message for o, _ in transactions], "text"),
+        ]
+    )
+    e = ", ".join(
+        [
+            p.array([e.event_index for e in events], "bigint"),
+            p.array([e.tenant_id for e in events], "text"),
+            p.array([e.tx_id for e in events], "text"),
+            p.array([e.name for e in events], "text"),
+            p.array([e.version for e in events], "text"),
+            p.array([_compact_json(e.payload) for e in events], "text"),
+        ]
+    )
     await conn.execute(
-        """
+        f"""
         WITH b AS (
           INSERT INTO ledger.blocks (block_number, committed_at, tx_count, event_count)
           VALUES ($1, $2, $3, $4)
@@ -181,36 +236,17 @@ async def append_block(
           INSERT INTO ledger.transactions
             (tenant_id, request_id, tx_id, command_type, block_number, status, code, message)
           SELECT tenant_id, request_id, tx_id, command_type, $1, status, code, message
-          FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                      $11::text[])
+          FROM unnest({t})
             AS x(tenant_id, request_id, tx_id, command_type, status, code, message)
         ), e AS (
           INSERT INTO ledger.events
             (block_number, event_index, tenant_id, tx_id, name, version, "timestamp", payload)
           SELECT $1, event_index, tenant_id, tx_id, name, version, $2, payload::jsonb
-          FROM unnest($12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[],
-                      $17::text[])
-            AS y(event_index, tenant_id, tx_id, name, version, payload)
+          FROM unnest({e}) AS y(event_index, tenant_id, tx_id, name, version, payload)
         )
         UPDATE ledger.head SET height = $1 WHERE id = 1
         """,
-        block_number,
-        committed_at,
-        len(transactions),
-        len(events),
-        [o.tenant_id for o, _ in transactions],
-        [o.request_id for o, _ in transactions],
-        [o.tx_id for o, _ in transactions],
-        [command_type for _, command_type in transactions],
-        [str(o.status) for o, _ in transactions],
-        [o.code for o, _ in transactions],
-        [o.message for o, _ in transactions],
-        [e.event_index for e in events],
-        [e.tenant_id for e in events],
-        [e.tx_id for e in events],
-        [e.name for e in events],
-        [e.version for e in events],
-        [json.dumps(e.payload, separators=(",", ":")) for e in events],
+        *p.args,
     )
 
 

@@ -27,7 +27,7 @@ async def transfer(tx: Tx, p: cmd.TransferTokens) -> None:
         fee_pool = await tx.system(FEE_POOL)
         tx.credit(fee_pool, plan.fee)
     tx.emit(
-        ev.TransferCompleted(
+        ev.transfer_completed(
             sender_id=p.sender_id,
             receiver_id=p.receiver_id,
             amount=plan.amount,
