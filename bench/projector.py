@@ -9,9 +9,9 @@ GenesisDistributed: profiles activated, wallets opened, MINT rows) and transfers
 balances and two Transaction rows each). Every event also appends EventLog and moves the
 checkpoint, in one transaction per batch. Each phase also prints the CPU time per event of the
 projector process and of the database's server processes (when they run on this host), and the
-load average. pgbench (TPC-B, 4 clients, 10 s, scale 1) runs on the same server in the same run
-as the baseline. Uses DATABASE_URL when set (owner with CREATEDB), else a throwaway embedded
-server (fsync and synchronous_commit off, for pgbench too).
+load average. pgbench (TPC-B, 8 clients, 2 threads, 10 s, scale 1) runs on the same server in
+the same run as the baseline. Uses DATABASE_URL when set (owner with CREATEDB), else a
+throwaway embedded server with production durability (bench/common.py).
 """
 
 from __future__ import annotations
@@ -21,15 +21,12 @@ import asyncio
 import os
 import random
 import sys
-import tempfile
 import time
-import uuid
 
-from ledger import pgbench_tps  # bench/ledger.py, beside this script: the same baseline
+from common import migrated_database, pgbench_tps  # bench/common.py, beside this script
+from sqlalchemy.engine import make_url
 
 from gxcore.cqrs.projector import Projector
-from gxcore.db import migrate, server
-from gxcore.db.embedded import EmbeddedServer
 from gxcore.db.tenancy import Database
 from gxcore.enums import CommandType, UserProfileStatus
 from gxcore.identity.models import UserProfile
@@ -132,17 +129,8 @@ async def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
 
-    embedded = None
-    base = os.environ.get("DATABASE_URL")
-    if not base:
-        embedded = EmbeddedServer(tempfile.mkdtemp(prefix="gx-bench-"), ephemeral=True)
-        embedded.start()
-        base = embedded.url
-    name = f"gx_bench_{uuid.uuid4().hex[:8]}"
-    await server.create_database(server.with_database(base, "postgres"), name)
-    url = server.with_database(base, name)
-    try:
-        await migrate.upgrade(url)
+    async with migrated_database() as url:
+        name = make_url(url).database or ""
         db = Database.connect(url)
         async with await EmbeddedLedger.open(url) as ledger:
             await register(db, ledger, args.users)
@@ -152,14 +140,10 @@ async def main() -> None:
         await db.dispose()
         tps = pgbench_tps(url)
         if tps:
-            print(f"pgbench TPC-B (4 clients) on the same server: {tps:,.0f} tps; "
+            print(f"pgbench TPC-B (8 clients, 2 threads) on the same server: {tps:,.0f} tps; "
                   f"projected transfers/s = {rate / tps:.1f}x pgbench tps")  # fmt: skip
         else:
             print("pgbench not found: no baseline", file=sys.stderr)
-    finally:
-        await server.drop_database(server.with_database(base, "postgres"), name)
-        if embedded:
-            embedded.stop()
 
 
 if __name__ == "__main__":
