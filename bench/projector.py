@@ -9,7 +9,7 @@ GenesisDistributed: profiles activated, wallets opened, MINT rows) and transfers
 balances and two Transaction rows each). Every event also appends EventLog and moves the
 checkpoint, in one transaction per batch. Each phase also prints the CPU time per event of the
 projector process and of the database's server processes (when they run on this host), and the
-load average. pgbench (TPC-B, 8 clients, 2 threads, 10 s, scale 1) runs on the same server in
+load average. pgbench (TPC-B, 8 clients, 2 threads, 10 s, scale 8) runs on the same server in
 the same run as the baseline. Uses DATABASE_URL when set (owner with CREATEDB), else a
 throwaway embedded server with production durability (bench/common.py).
 """
