@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from gxcore.cqrs.ids import ordered_uuid, ordered_uuids
+from gxcore.cqrs.ids import ordered_uuids
 
 
 def test_ordered_uuids_are_version_7_unique_increasing_and_carry_the_time() -> None:
@@ -19,7 +19,3 @@ def test_ordered_uuids_are_version_7_unique_increasing_and_carry_the_time() -> N
     assert first == sorted(first)  # one statement's ids grow, so they append to the index
     assert all(before <= u.int >> 80 <= after for u in parsed)  # 48 bits of Unix ms
 
-
-def test_a_single_ordered_uuid_is_a_plain_uuid_string() -> None:
-    value = ordered_uuid()
-    assert str(uuid.UUID(value)) == value

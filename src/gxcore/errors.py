@@ -93,14 +93,6 @@ class PendingMigrations(MigrationError):
     code = "PENDING_MIGRATIONS"
 
 
-class SchemaDrift(MigrationError):
-    code = "SCHEMA_DRIFT"
-
-
-class MigrationLintFailed(MigrationError):
-    code = "MIGRATION_LINT_FAILED"
-
-
 class ProductionGuard(DatabaseError):
     """A destructive command was refused on a database marked as production."""
 

@@ -11,11 +11,6 @@ import os
 import time
 
 
-def ordered_uuid() -> str:
-    """48 bits of Unix time in ms, version 7, then 74 random bits."""
-    return ordered_uuids(1)[0]
-
-
 def ordered_uuids(count: int) -> list[str]:
     """`count` ids for one statement, increasing: one draw of time and randomness, then a
     counter in the low bits (RFC 9562's monotonic random method). A batch of rows needs no
