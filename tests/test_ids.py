@@ -18,4 +18,3 @@ def test_ordered_uuids_are_version_7_unique_increasing_and_carry_the_time() -> N
     first = parsed[:1_500]
     assert first == sorted(first)  # one statement's ids grow, so they append to the index
     assert all(before <= u.int >> 80 <= after for u in parsed)  # 48 bits of Unix ms
-
