@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from typing import Any
 
@@ -282,6 +283,30 @@ ADMIN_CALLS = [
     ("POST", "/admin/users/{id}/reject", {"reason": "no"}),
     ("POST", "/admin/users/{id}/freeze", None),
 ]
+
+
+async def test_a_cursor_or_id_postgresql_cannot_hold_is_a_422_not_a_500(
+    client: httpx.AsyncClient, db: Database, tenant: str, boss: dict[str, Any]
+) -> None:
+    # A well-formed cursor whose profile id holds a NUL would reach the keyset query.
+    forged = base64.urlsafe_b64encode(b'["2026-01-01T00:00:00+00:00", "a\\u0000b"]').decode()
+    response = await client.get("/admin/users", params={"cursor": forged}, headers=boss["headers"])
+    assert assert_problem(response, 422, "VALIDATION_FAILED")["errors"][0]["field"] == "cursor"
+    target = await make_user(db, tenant)
+    response = await client.post(
+        f"/admin/users/{target.profile_id}%00/approve", headers=boss["headers"]
+    )
+    assert assert_problem(response, 422, "VALIDATION_FAILED")["errors"][0]["field"] == (
+        "path.profile_id"
+    )
+    response = await client.post(
+        f"/admin/users/{target.profile_id}/reject",
+        json={"reason": "fraud\x00"},
+        headers=boss["headers"],
+    )
+    assert assert_problem(response, 422, "VALIDATION_FAILED")["errors"][0]["field"] == "reason"
+    assert (await load(db, tenant, UserProfile, target.profile_id)).status is S.REGISTERED
+    assert await commands(db, tenant) == []
 
 
 async def test_only_an_admin_may_call_the_admin_endpoints(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -589,6 +590,31 @@ async def test_an_invalid_update_names_the_field_and_changes_nothing(
     assert [e["field"] for e in problem["errors"]] == [field]
     after = await load(db, tenant, UserProfile, user.profile_id)
     assert (after.updated_at, after.job_title, after.role) == (before.updated_at, None, "USER")
+
+
+async def test_text_postgresql_cannot_hold_is_a_422_on_sign_in_and_profiles(
+    client: httpx.AsyncClient, db: Database, tenant: str
+) -> None:
+    user = await make_user(db, tenant)
+    token = bearer(await signed_in(client, user.email))
+    # A lone surrogate is valid JSON (escaped) but not UTF-8: argon2 and asyncpg cannot take it.
+    for path, body, field in [
+        ("/auth/login", {"email": user.email, "password": "x\ud800"}, "password"),
+        ("/auth/refresh", {"refreshToken": "abc\x00def"}, "refreshToken"),
+    ]:
+        response = await client.post(
+            path, content=json.dumps(body), headers={"Content-Type": "application/json"}
+        )
+        problem = assert_problem(response, 422, "VALIDATION_FAILED")
+        assert [e["field"] for e in problem["errors"]] == [field]
+    response = await client.get(f"/users/{user.profile_id}%00/devices", headers=token)
+    assert_problem(response, 422, "VALIDATION_FAILED")
+    response = await client.patch(
+        f"/users/{user.profile_id}", json={"workEmail": "a\x00@example.com"}, headers=token
+    )
+    assert_problem(response, 422, "VALIDATION_FAILED")
+    assert (await load(db, tenant, UserProfile, user.profile_id)).work_email is None
+    assert len(await events(db, tenant, Event.USER_LOGIN)) == 1  # the refused login is not one
 
 
 async def test_another_user_cannot_update_a_profile(

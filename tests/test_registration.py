@@ -7,6 +7,7 @@ mutable clock injected into the app, so expiry and cooldowns are tested without 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -601,6 +602,50 @@ async def test_bad_input_names_the_field_and_leaves_the_row_unchanged(
     saved = await row(db, tenant, rid)
     assert saved is not None and saved.current_step is RegistrationStep.PASSWORD_SET
     assert saved.phone_num is None and saved.phone_otp_sends == 0
+
+
+async def test_text_postgresql_cannot_hold_is_a_422_naming_the_field_not_a_500(
+    client: httpx.AsyncClient, settings: Settings, db: Database, tenant: str
+) -> None:
+    # Found by the API fuzzing: a NUL in a registration id reached the query (asyncpg: invalid
+    # byte sequence for encoding "UTF8") and answered 500.
+    rid, _ = await register(client, settings, until="dob-gender")
+    before = await row(db, tenant, rid)
+    for path, body, field in [
+        ("email/resend", {"registrationId": "abc\x00"}, "registrationId"),
+        ("phone/resend", {"registrationId": f"{rid}\x00"}, "registrationId"),
+        ("password", {"registrationId": rid, "password": "Ab-1\x00" * 4,
+                      "confirmPassword": "Ab-1\x00" * 4}, "password"),
+        ("password", {"registrationId": rid, "password": "Ab-1\ud800" * 4,
+                      "confirmPassword": "Ab-1\ud800" * 4}, "password"),
+        ("email", {"email": "a\x00@example.com"}, "email"),
+    ]:  # fmt: skip
+        # json.dumps escapes a lone surrogate (\\ud800) as JSON allows; httpx's json= cannot.
+        response = await client.post(
+            f"/registration/{path}",
+            content=json.dumps(body),
+            headers={"Content-Type": "application/json"},
+        )
+        problem = assert_problem(response, 422, "VALIDATION_FAILED")
+        assert field in {e["field"] for e in problem["errors"]}, (body, problem)
+    response = await client.get("/registration/abc%00def")
+    assert assert_problem(response, 422, "VALIDATION_FAILED")["errors"][0]["field"] == (
+        "path.registration_id"
+    )
+    # A body that is not UTF-8 is invalid input like malformed JSON, not a bare 400.
+    response = await client.post(
+        "/registration/email/resend",
+        content=b'{"registrationId": "\xff"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert assert_problem(response, 422, "VALIDATION_FAILED")["errors"][0]["field"] == "body"
+    after = await row(db, tenant, rid)
+    assert before is not None and after is not None
+    assert (after.updated_at, after.current_step, after.password_hash) == (
+        before.updated_at,
+        before.current_step,
+        before.password_hash,
+    )
 
 
 def test_password_policy_and_age_rules() -> None:

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from gxcore.config import Settings
 from gxcore.db.tenancy import Database
-from gxcore.http import AppContext, install_error_handlers
+from gxcore.http import ERROR_RESPONSES, AppContext, install_error_handlers
 from gxcore.identity.otp import otp_key
 from gxcore.identity.tokens import jwt_key
 from gxcore.notifications.senders import Senders, default_senders
@@ -43,10 +43,8 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
         **fastapi_kwargs,  # type: ignore[arg-type]
     )
     install_error_handlers(app)
-    app.include_router(registration, prefix=API_PREFIX)
-    app.include_router(auth, prefix=API_PREFIX)
-    app.include_router(users, prefix=API_PREFIX)
-    app.include_router(admin_users, prefix=API_PREFIX)
+    for router in (registration, auth, users, admin_users):
+        app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app
 
 

@@ -76,6 +76,51 @@ UNAVAILABLE = 503
 UNPROCESSABLE = 422
 
 
+# RFC 9457 body of every error answer; extension members (`currentStep`, `retryAfter`, ...) vary.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "stable; what clients branch on"},
+        "errors": {
+            "type": "array",
+            "description": "the fields of a validation failure",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+
+
+# The error answers any operation may give, documented once for every router (see gxcore.app).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_response("Bad request"),
+    401: _problem_response("Missing, invalid or revoked access token"),
+    403: _problem_response("Not allowed for this caller or account state"),
+    404: _problem_response("No such resource in this tenant"),
+    409: _problem_response("The resource's state does not allow the call"),
+    410: _problem_response("Expired"),
+    422: _problem_response("Invalid input; `errors` names each field"),
+    429: _problem_response("Too many attempts; see `Retry-After`"),
+}
+
+
 def status_for(error: GxError) -> int:
     status = next((_STATUS[c] for c in type(error).__mro__ if c in _STATUS), CALLER_ERROR)
     return UNAVAILABLE if error.transient and status == SERVER_ERROR else status
@@ -133,6 +178,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+        if error.status_code == CALLER_ERROR and error.__cause__ is not None:
+            # FastAPI could not read the body (not UTF-8): invalid input like malformed JSON.
+            errors = [{"field": "body", "message": "not a JSON document", "type": "json_invalid"}]
+            return problem(
+                UNPROCESSABLE, code=ValidationFailed.code, detail="invalid: body", errors=errors
+            )
         code = HTTPStatus(error.status_code).name
         return problem(error.status_code, code=code, detail=str(error.detail))
 

@@ -11,7 +11,7 @@ from gxcore.http import Session, app_context
 from gxcore.identity import review as service
 from gxcore.identity.principal import CurrentAdmin
 from gxcore.identity.review import DEFAULT_PAGE, MAX_PAGE, Review
-from gxcore.identity.schemas import OptionalReason, ReviewReason, UserPage, UserRead
+from gxcore.identity.schemas import Ident, OptionalReason, ReviewReason, UserPage, UserRead
 from gxcore.identity.users import get_or_raise, read
 
 router = APIRouter(prefix="/admin/users", tags=["admin"])
@@ -40,25 +40,25 @@ async def list_users(
 
 
 @router.get("/{profile_id}")
-async def get(profile_id: str, admin: CurrentAdmin, session: Session) -> UserRead:
+async def get(profile_id: Ident, admin: CurrentAdmin, session: Session) -> UserRead:
     return read(await get_or_raise(session, profile_id))
 
 
 @router.post("/{profile_id}/approve")
-async def approve(profile_id: str, review: Rev) -> UserRead:
+async def approve(profile_id: Ident, review: Rev) -> UserRead:
     """-> APPROVED_PENDING_ONCHAIN, with the ledger's CREATE_USER command in the outbox."""
     return await service.approve(profile_id, review=review)
 
 
 @router.post("/{profile_id}/reject")
-async def reject(profile_id: str, body: ReviewReason, review: Rev) -> UserRead:
+async def reject(profile_id: Ident, body: ReviewReason, review: Rev) -> UserRead:
     """-> DENIED, with the reason the user will read."""
     return await service.reject(profile_id, body.reason, review=review)
 
 
 @router.post("/{profile_id}/{action}")
 async def act(
-    profile_id: str,
+    profile_id: Ident,
     action: Literal["freeze", "unfreeze", "suspend", "close"],
     review: Rev,
     body: OptionalReason | None = None,

@@ -15,6 +15,7 @@ from gxcore.identity.registration import Context
 from gxcore.identity.schemas import (
     DobGender,
     EmailStart,
+    Ident,
     NameCountry,
     OtpVerify,
     PasswordSet,
@@ -85,5 +86,5 @@ async def resend_phone(body: RegistrationRef, ctx: Ctx) -> RegistrationStatus:
 
 
 @router.get("/{registration_id}")
-async def get(registration_id: str, ctx: Ctx) -> RegistrationStatus:
+async def get(registration_id: Ident, ctx: Ctx) -> RegistrationStatus:
     return await service.get(registration_id, ctx=ctx)

@@ -36,7 +36,7 @@ from gxcore.identity.access import Principal
 from gxcore.identity.auth import revoke_all
 from gxcore.identity.models import UserProfile
 from gxcore.identity.registration import age_on
-from gxcore.identity.schemas import UserPage, UserRead
+from gxcore.identity.schemas import UserPage, UserRead, storable
 from gxcore.identity.users import get_or_raise, read
 
 S = UserProfileStatus
@@ -69,6 +69,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         moment = datetime.fromisoformat(created)
         if moment.tzinfo is None or not isinstance(profile_id, str):
             raise ValueError("not a cursor")
+        storable(profile_id)  # it goes into the query
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as e:
         raise ValidationFailed("not a cursor this endpoint returned", field="cursor") from e
     return moment, profile_id

@@ -27,6 +27,18 @@ from gxcore.enums import EmploymentStatus, Gender, RegistrationStep, UserProfile
 MAX_PASSWORD_LENGTH = 256  # argon2 hashes anything, but a megabyte "password" is an attack
 
 
+def storable(value: str) -> str:
+    """Text PostgreSQL can hold: no NUL and no lone surrogate (neither is UTF-8). Refused here as
+    a 422 naming the field, so neither reaches a query (or argon2) to fail there as a 500."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
 def _email(value: str) -> str:
     try:
         normalized = validate_email(value, check_deliverability=False).normalized
@@ -43,18 +55,31 @@ def _name(value: str) -> str:
     return value
 
 
-Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)]
+Email = Annotated[
+    str,
+    StringConstraints(max_length=320),
+    AfterValidator(_email),
+    Field(json_schema_extra={"format": "email"}),
+]
 Name = Annotated[str, StringConstraints(max_length=100), AfterValidator(_name)]
 CountryCode = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True, strip_whitespace=True)
 ]
 Otp = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
 RegistrationId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+#: An id in a path: free-form (an unknown one is a 404), but storable text.
+Ident = Annotated[str, AfterValidator(storable)]
 Password = Annotated[str, StringConstraints(max_length=MAX_PASSWORD_LENGTH)]
 
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        # Every string of every request body, before any other check sees it.
+        return storable(value) if isinstance(value, str) else value
 
 
 class EmailStart(_Request):

@@ -7,32 +7,32 @@ from fastapi import APIRouter, Request
 from gxcore.http import Session, app_context
 from gxcore.identity import users as service
 from gxcore.identity.principal import CurrentUser
-from gxcore.identity.schemas import DeviceRead, UserRead, UserUpdate
+from gxcore.identity.schemas import DeviceRead, Ident, UserRead, UserUpdate
 
 router = APIRouter(prefix="/users", tags=["users"])
 
 
 @router.get("/{profile_id}")
-async def get(profile_id: str, user: CurrentUser, session: Session) -> UserRead:
+async def get(profile_id: Ident, user: CurrentUser, session: Session) -> UserRead:
     return await service.get(profile_id, session=session, principal=user)
 
 
 @router.patch("/{profile_id}")
 async def update(
-    profile_id: str, body: UserUpdate, user: CurrentUser, session: Session
+    profile_id: Ident, body: UserUpdate, user: CurrentUser, session: Session
 ) -> UserRead:
     """Change the fields given; `null` clears an optional one."""
     return await service.update(profile_id, body, session=session, principal=user)
 
 
 @router.get("/{profile_id}/devices")
-async def devices(profile_id: str, user: CurrentUser, session: Session) -> list[DeviceRead]:
+async def devices(profile_id: Ident, user: CurrentUser, session: Session) -> list[DeviceRead]:
     return await service.devices(profile_id, session=session, principal=user)
 
 
 @router.post("/{profile_id}/devices/{device_id}/trust")
 async def trust(
-    profile_id: str, device_id: str, user: CurrentUser, session: Session, request: Request
+    profile_id: Ident, device_id: Ident, user: CurrentUser, session: Session, request: Request
 ) -> DeviceRead:
     now = app_context(request).clock()
     return await service.set_trust(
@@ -42,7 +42,7 @@ async def trust(
 
 @router.delete("/{profile_id}/devices/{device_id}/trust")
 async def untrust(
-    profile_id: str, device_id: str, user: CurrentUser, session: Session, request: Request
+    profile_id: Ident, device_id: Ident, user: CurrentUser, session: Session, request: Request
 ) -> DeviceRead:
     now = app_context(request).clock()
     return await service.set_trust(
