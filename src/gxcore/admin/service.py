@@ -1,7 +1,9 @@
-"""Reference data: countries and system parameters. The only code that writes these rows."""
+"""Reference data: countries and system parameters. The only code that reads and writes
+these rows for the other features."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pycountry
@@ -10,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin.models import Country, SystemParameter
-from gxcore.admin.parameters import PARAMETERS
+from gxcore.admin.parameters import DEFAULTS, PARAMETERS
 
 
 @dataclass(frozen=True)
@@ -47,3 +49,16 @@ async def seed(*, session: AsyncSession, tenant_id: str = "default") -> SeedResu
     )
     total = await session.scalar(select(func.count()).select_from(Country))
     return SeedResult(countries=total or 0, parameters_added=len(added.all()))
+
+
+async def read_ints(session: AsyncSession, keys: Iterable[str]) -> dict[str, int]:
+    """The scope's tenant's integer parameters `keys`, each its default where absent."""
+    keys = tuple(keys)
+    rows = await session.execute(
+        select(SystemParameter.param_key, SystemParameter.param_value).where(
+            SystemParameter.param_key.in_(keys)
+        )
+    )
+    values = {key: int(DEFAULTS[key]) for key in keys}
+    values.update({key: int(value) for key, value in rows.all()})
+    return values

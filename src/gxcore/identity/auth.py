@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gxcore.admin.service import read_ints
 from gxcore.audit import service as audit
 from gxcore.db.base import new_uuid
 from gxcore.db.lifecycle import transition
@@ -33,7 +34,6 @@ from gxcore.errors import (
 from gxcore.identity import throttle, tokens
 from gxcore.identity.access import Principal, act_as, check_allowed
 from gxcore.identity.models import TrustedDevice, UserProfile, UserSession
-from gxcore.identity.parameters import read_ints
 from gxcore.identity.passwords import verify_password
 from gxcore.identity.schemas import (
     LoginDevice,

@@ -20,6 +20,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gxcore.admin.service import read_ints
 from gxcore.cli_common import DataDir, console, fail, run, settings
 from gxcore.db import migrate
 from gxcore.db.cli import open_database
@@ -28,7 +29,6 @@ from gxcore.enums import UserProfileStatus
 from gxcore.errors import AlreadyRegistered, UserNotFound
 from gxcore.identity.access import UserRole
 from gxcore.identity.models import UserProfile
-from gxcore.identity.parameters import read_ints
 from gxcore.identity.passwords import hash_password
 from gxcore.identity.registration import check_password
 from gxcore.identity.schemas import EmailStart

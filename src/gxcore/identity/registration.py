@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin.models import Country
+from gxcore.admin.service import read_ints
 from gxcore.db.base import new_uuid
 from gxcore.db.scope import RequestMeta, scope_of
 from gxcore.enums import RegistrationStep, UserProfileStatus
@@ -46,7 +47,6 @@ from gxcore.errors import (
 from gxcore.identity import otp
 from gxcore.identity.models import PendingRegistration, UserProfile
 from gxcore.identity.otp import Channel, OtpPolicy
-from gxcore.identity.parameters import read_ints
 from gxcore.identity.passwords import (
     PASSWORD_HASHER,  # noqa: F401  (re-exported)
     hash_password,
