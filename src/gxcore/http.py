@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
@@ -191,6 +192,39 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(SERVER_ERROR, code="INTERNAL_ERROR", detail="internal error")
+
+
+# --------------------------------------------------------------------------------------------
+# Input every router takes
+# --------------------------------------------------------------------------------------------
+
+
+def storable(value: str) -> str:
+    """Text PostgreSQL can hold: no NUL and no lone surrogate (neither is UTF-8). Refused here as
+    a 422 naming the field, so neither reaches a query (or argon2) to fail there as a 500."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
+#: An id in a path: free-form (an unknown one is a 404), but storable text.
+Ident = Annotated[str, AfterValidator(storable)]
+
+
+class RequestBody(BaseModel):
+    """Base of every request body: unknown fields refused, every string storable."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        # Every string of every request body, before any other check sees it.
+        return storable(value) if isinstance(value, str) else value
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from gxcore.enums import UserProfileStatus
-from gxcore.http import Session, app_context
+from gxcore.http import Ident, Session, app_context
 from gxcore.identity import review as service
 from gxcore.identity.principal import CurrentAdmin
 from gxcore.identity.review import DEFAULT_PAGE, MAX_PAGE, Review
-from gxcore.identity.schemas import Ident, OptionalReason, ReviewReason, UserPage, UserRead
+from gxcore.identity.schemas import OptionalReason, ReviewReason, UserPage, UserRead
 from gxcore.identity.users import get_or_raise, read
 
 router = APIRouter(prefix="/admin/users", tags=["admin"])

@@ -9,13 +9,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from gxcore.http import CREATED, Session, app_context
+from gxcore.http import CREATED, Ident, Session, app_context
 from gxcore.identity import registration as service
 from gxcore.identity.registration import Context
 from gxcore.identity.schemas import (
     DobGender,
     EmailStart,
-    Ident,
     NameCountry,
     OtpVerify,
     PasswordSet,

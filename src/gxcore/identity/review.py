@@ -32,11 +32,12 @@ from gxcore.cqrs.outbox import enqueue
 from gxcore.db.lifecycle import transition
 from gxcore.enums import AuditEventType, CommandType, UserProfileStatus
 from gxcore.errors import ProfileIncomplete, ValidationFailed
+from gxcore.http import storable
 from gxcore.identity.access import Principal
 from gxcore.identity.auth import revoke_all
 from gxcore.identity.models import UserProfile
 from gxcore.identity.registration import age_on
-from gxcore.identity.schemas import UserPage, UserRead, storable
+from gxcore.identity.schemas import UserPage, UserRead
 from gxcore.identity.users import get_or_raise, read
 
 S = UserProfileStatus

@@ -16,27 +16,15 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
 )
 
 from gxcore.enums import EmploymentStatus, Gender, RegistrationStep, UserProfileStatus
+from gxcore.http import RequestBody
 
 MAX_PASSWORD_LENGTH = 256  # argon2 hashes anything, but a megabyte "password" is an attack
-
-
-def storable(value: str) -> str:
-    """Text PostgreSQL can hold: no NUL and no lone surrogate (neither is UTF-8). Refused here as
-    a 422 naming the field, so neither reaches a query (or argon2) to fail there as a 500."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
-    return value
 
 
 def _email(value: str) -> str:
@@ -67,26 +55,14 @@ CountryCode = Annotated[
 ]
 Otp = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
 RegistrationId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-#: An id in a path: free-form (an unknown one is a 404), but storable text.
-Ident = Annotated[str, AfterValidator(storable)]
 Password = Annotated[str, StringConstraints(max_length=MAX_PASSWORD_LENGTH)]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _storable(cls, value: object) -> object:
-        # Every string of every request body, before any other check sees it.
-        return storable(value) if isinstance(value, str) else value
-
-
-class EmailStart(_Request):
+class EmailStart(RequestBody):
     email: Email
 
 
-class RegistrationRef(_Request):
+class RegistrationRef(RequestBody):
     registrationId: RegistrationId  # the reference API's field names
 
 
@@ -135,7 +111,7 @@ Fingerprint = Annotated[
 Label = Annotated[str, StringConstraints(max_length=100), AfterValidator(_name)]
 
 
-class LoginRequest(_Request):
+class LoginRequest(RequestBody):
     email: Email
     password: Annotated[str, StringConstraints(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
     #: The client's stable device identifier; without one, the user agent stands in for it.
@@ -144,7 +120,7 @@ class LoginRequest(_Request):
     deviceOs: Label | None = None
 
 
-class RefreshRequest(_Request):
+class RefreshRequest(RequestBody):
     refreshToken: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
@@ -226,7 +202,7 @@ class UserRead(BaseModel):
     updatedAt: datetime
 
 
-class UserUpdate(_Request):
+class UserUpdate(RequestBody):
     """What the owner may change; every field optional, `null` clears the optional ones.
 
     Email, phone, birth date and nationality were proven or declared at registration and change
@@ -259,11 +235,11 @@ class UserPage(BaseModel):
     )
 
 
-class ReviewReason(_Request):
+class ReviewReason(RequestBody):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_name)]
 
 
-class OptionalReason(_Request):
+class OptionalReason(RequestBody):
     reason: (
         Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_name)]
         | None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from gxcore.http import Session, app_context
+from gxcore.http import Ident, Session, app_context
 from gxcore.identity import users as service
 from gxcore.identity.principal import CurrentUser
-from gxcore.identity.schemas import DeviceRead, Ident, UserRead, UserUpdate
+from gxcore.identity.schemas import DeviceRead, UserRead, UserUpdate
 
 router = APIRouter(prefix="/users", tags=["users"])
 
