@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -75,3 +76,13 @@ def pgbench_tps(
     ).stdout  # fmt: skip
     found = re.search(r"tps = ([\d.]+)", out)
     return float(found.group(1)) if found else None
+
+
+def print_ratio(url: str, what: str, rate: float) -> None:
+    """Run the pgbench baseline on `url`'s server and print `rate` of `what` against it."""
+    tps = pgbench_tps(url)
+    if tps is None:
+        print("pgbench not found: no baseline", file=sys.stderr)
+        return
+    print(f"pgbench TPC-B (8 clients, 2 threads) on the same server: {tps:,.0f} tps; "
+          f"{what} = {rate / tps:.1f}x pgbench tps")  # fmt: skip

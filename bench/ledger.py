@@ -14,10 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import sys
 import time
 
-from common import migrated_database, pgbench_tps  # bench/common.py, beside this script
+from common import migrated_database, print_ratio  # bench/common.py, beside this script
 
 from gxcore.enums import CommandType
 from gxcore.ledger import Command, EmbeddedLedger
@@ -89,12 +88,7 @@ async def main() -> None:
             f"{rate:,.0f} commands/s ({committed / total:.1%} committed), "
             f"{elapsed / blocks * 1000:.1f} ms per block"
         )
-        tps = pgbench_tps(url)
-        if tps:
-            print(f"pgbench TPC-B (8 clients, 2 threads) on the same server: {tps:,.0f} tps; "
-                  f"ledger commands/s = {rate / tps:.1f}x pgbench tps")  # fmt: skip
-        else:
-            print("pgbench not found: no baseline", file=sys.stderr)
+        print_ratio(url, "ledger commands/s", rate)
 
 
 if __name__ == "__main__":

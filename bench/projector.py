@@ -20,10 +20,9 @@ import argparse
 import asyncio
 import os
 import random
-import sys
 import time
 
-from common import migrated_database, pgbench_tps  # bench/common.py, beside this script
+from common import migrated_database, print_ratio  # bench/common.py, beside this script
 from sqlalchemy.engine import make_url
 
 from gxcore.cqrs.projector import Projector
@@ -138,12 +137,7 @@ async def main() -> None:
             await transfer(ledger, args.users, args.transfers)
             rate = await timed(db, ledger, args.batch, "transfers (TransferCompleted)", name)
         await db.dispose()
-        tps = pgbench_tps(url)
-        if tps:
-            print(f"pgbench TPC-B (8 clients, 2 threads) on the same server: {tps:,.0f} tps; "
-                  f"projected transfers/s = {rate / tps:.1f}x pgbench tps")  # fmt: skip
-        else:
-            print("pgbench not found: no baseline", file=sys.stderr)
+        print_ratio(url, "projected transfers/s", rate)
 
 
 if __name__ == "__main__":
