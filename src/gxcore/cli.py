@@ -97,71 +97,20 @@ dev_app = typer.Typer(help="Development helpers.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Maintenance jobs, across every tenant.", no_args_is_help=True)
 
 
-@dev_app.command("mailbox")
-def dev_mailbox(
-    to: Annotated[str | None, typer.Option("--to", help="Only messages to this address.")] = None,
-    data_dir: DataDir = None,
-) -> None:
-    """Print the development mailbox (emails and SMS sent without SMTP), newest last."""
-    from rich.panel import Panel
-    from rich.text import Text
-
-    from gxcore.notifications.senders import read_mailbox
-
-    cfg = settings(data_dir)
-    messages = read_mailbox(cfg.mailbox_file, to=to)
-    if not messages:
-        console.print(f"no messages in {cfg.mailbox_file}" + (f" to {to}" if to else ""))
-        return
-    for m in messages:
-        title = f"{m['channel']} to {m['to']}" + (f": {m['subject']}" if m.get("subject") else "")
-        # Text(): a message is shown as written, never read as Rich markup.
-        panel = Panel(Text(m["text"]), title=Text(title), subtitle=m["time"], title_align="left")
-        console.print(panel)
-
-
-@jobs_app.command("cleanup")
-def jobs_cleanup(
-    batch: Annotated[int, typer.Option(help="Rows deleted per transaction.")] = 1000,
-    data_dir: DataDir = None,
-) -> None:
-    """Delete expired pending registrations in every tenant."""
-    from datetime import UTC, datetime
-
-    from gxcore.db.cli import open_database
-    from gxcore.db.tenancy import Database
-    from gxcore.identity import registration
-
-    async def go() -> int:
-        total = 0
-        async with open_database(settings(data_dir), create=False) as url:
-            database = Database.connect(url)
-            try:
-                now = datetime.now(UTC)
-                while True:  # one short transaction per batch: no long lock, no huge rollback
-                    async with database.system(reason="job: expired registrations") as session:
-                        deleted = await registration.delete_expired(
-                            session=session, now=now, limit=batch
-                        )
-                    total += deleted
-                    if deleted < batch:
-                        return total
-            finally:
-                await database.dispose()
-
-    console.print(f"deleted {run(go())} expired registration(s)")
-
-
 def _mount_subcommands() -> None:
     from gxcore.audit.cli import app as audit_app
     from gxcore.cqrs.projector_cli import app as projector_app
     from gxcore.cqrs.relay_cli import outbox_app, relay_command
     from gxcore.db.cli import app as db_app
     from gxcore.identity.cli import app as admin_app
+    from gxcore.identity.cli import cleanup_command
+    from gxcore.notifications.cli import mailbox_command
 
     app.add_typer(db_app, name="db")
     app.add_typer(audit_app, name="audit")
+    dev_app.command("mailbox")(mailbox_command)
     app.add_typer(dev_app, name="dev")
+    jobs_app.command("cleanup")(cleanup_command)
     app.add_typer(jobs_app, name="jobs")
     app.add_typer(admin_app, name="admin")
     app.command("relay")(relay_command)

@@ -4,6 +4,8 @@
     printf '%s' "$PW" | gx admin create --tenant acme --email ops@acme.example --password-stdin
     gx admin grant --tenant acme --email someone@acme.example     # an existing profile
 
+Also `gx jobs cleanup` (`cleanup_command`): expired pending registrations, deleted in every tenant.
+
 An administrator is a `UserProfile` with role ADMIN. One made by `create` is an operator
 account: ACTIVE from the start, never sent to the ledger (it holds no wallet).
 """
@@ -14,6 +16,7 @@ import hashlib
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -27,6 +30,7 @@ from gxcore.db.cli import open_database
 from gxcore.db.tenancy import Database
 from gxcore.enums import UserProfileStatus
 from gxcore.errors import AlreadyRegistered, UserNotFound
+from gxcore.identity import registration
 from gxcore.identity.access import UserRole
 from gxcore.identity.models import UserProfile
 from gxcore.identity.passwords import hash_password
@@ -132,3 +136,29 @@ def revoke(tenant: Tenant, email: Email, data_dir: DataDir = None) -> None:
     """Make an administrator an ordinary user again."""
     profile_id = run(_set_role(data_dir, tenant, _email(email), UserRole.USER))
     console.print(f"{email} is no longer an administrator in tenant {tenant}: {profile_id}")
+
+
+def cleanup_command(
+    batch: Annotated[int, typer.Option(help="Rows deleted per transaction.")] = 1000,
+    data_dir: DataDir = None,
+) -> None:
+    """Delete expired pending registrations in every tenant."""
+
+    async def go() -> int:
+        total = 0
+        async with open_database(settings(data_dir), create=False) as url:
+            database = Database.connect(url)
+            try:
+                now = datetime.now(UTC)
+                while True:  # one short transaction per batch: no long lock, no huge rollback
+                    async with database.system(reason="job: expired registrations") as session:
+                        deleted = await registration.delete_expired(
+                            session=session, now=now, limit=batch
+                        )
+                    total += deleted
+                    if deleted < batch:
+                        return total
+            finally:
+                await database.dispose()
+
+    console.print(f"deleted {run(go())} expired registration(s)")
