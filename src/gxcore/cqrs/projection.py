@@ -31,6 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.cqrs.ids import ordered_uuids
+from gxcore.db.arrays import packed, unpack
 from gxcore.db.lifecycle import allowed
 from gxcore.enums import OutboxStatus
 from gxcore.errors import InvalidTransition, ProjectionRejected
@@ -239,16 +240,18 @@ class Batch:
         await self.session.execute(
             _APPEND_EVENT_LOG,
             {
-                "id": ordered_uuids(len(events)),
-                "tenant": [e.tenant_id for e in events],
-                "tx": [e.tx_id for e in events],
-                "block": [e.block_number for e in events],
-                "idx": [e.event_index for e in events],
-                "channel": [e.channel for e in events],
-                "chaincode": [e.chaincode for e in events],
-                "name": [e.name for e in events],
-                "version": [e.version for e in events],
-                "payload": [self.logged.get(id(e)) or _json(e.payload) for e in events],
+                **packed(
+                    id=ordered_uuids(len(events)),
+                    tenant=[e.tenant_id for e in events],
+                    tx=[e.tx_id for e in events],
+                    block=[str(e.block_number) for e in events],
+                    idx=[str(e.event_index) for e in events],
+                    channel=[e.channel for e in events],
+                    chaincode=[e.chaincode for e in events],
+                    name=[e.name for e in events],
+                    version=[e.version for e in events],
+                    payload=[self.logged.get(id(e)) or _json(e.payload) for e in events],
+                ),
                 "at": [e.timestamp for e in events],
             },
         )
@@ -275,7 +278,8 @@ class Batch:
                 numbers.append(block)
         if ids:
             await self.session.execute(
-                _MARK_COMMITTED, {"ids": ids, "txs": txs, "blocks": numbers, "st": _COMMITTABLE}
+                _MARK_COMMITTED,
+                {**packed(ids=ids, txs=txs, blocks=[str(b) for b in numbers]), "st": _COMMITTABLE},
             )
 
     async def _insert_dead(self) -> None:
@@ -283,16 +287,16 @@ class Batch:
             return
         await self.session.execute(
             _INSERT_DEAD,
-            {
-                "id": ordered_uuids(len(self.dead)),
-                "tenant": [d.event.tenant_id for d in self.dead],
-                "reason": [d.reason for d in self.dead],
-                "raw": [json.dumps(envelope(d.event)) for d in self.dead],
-                "tx": [d.event.tx_id for d in self.dead],
-                "block": [d.event.block_number for d in self.dead],
-                "channel": [d.event.channel for d in self.dead],
-                "chaincode": [d.event.chaincode for d in self.dead],
-            },
+            packed(
+                id=ordered_uuids(len(self.dead)),
+                tenant=[d.event.tenant_id for d in self.dead],
+                reason=[d.reason for d in self.dead],
+                raw=[json.dumps(envelope(d.event)) for d in self.dead],
+                tx=[d.event.tx_id for d in self.dead],
+                block=[str(d.event.block_number) for d in self.dead],
+                channel=[d.event.channel for d in self.dead],
+                chaincode=[d.event.chaincode for d in self.dead],
+            ),
         )
 
     async def _resync(self) -> None:
@@ -330,10 +334,10 @@ def _summary(error: ValidationError) -> str:
 _APPEND_EVENT_LOG = text(
     'INSERT INTO "EventLog" ("id", "tenantId", "fabricTxId", "blockNumber", "eventIndex", '
     '"channel", "chaincode", "eventName", "eventVersion", "payload", "txTimestamp") '
-    "SELECT id, t, tx, b, i, c, cc, n, v, p::jsonb, at FROM unnest(CAST(:id AS text[]), "
-    "CAST(:tenant AS text[]), CAST(:tx AS text[]), CAST(:block AS bigint[]), "
-    "CAST(:idx AS integer[]), CAST(:channel AS text[]), CAST(:chaincode AS text[]), "
-    "CAST(:name AS text[]), CAST(:version AS text[]), CAST(:payload AS text[]), "
+    f"SELECT id, t, tx, b, i, c, cc, n, v, p::jsonb, at FROM unnest({unpack('id')}, "
+    f"{unpack('tenant')}, {unpack('tx')}, {unpack('block', 'bigint')}, "
+    f"{unpack('idx', 'integer')}, {unpack('channel')}, {unpack('chaincode')}, "
+    f"{unpack('name')}, {unpack('version')}, {unpack('payload')}, "
     "CAST(:at AS timestamptz[])) AS u(id, t, tx, b, i, c, cc, n, v, p, at)"
 )
 
@@ -346,7 +350,7 @@ _IN_FLIGHT = text(
 _MARK_COMMITTED = text(
     'UPDATE "OutboxCommand" AS o SET "status" = \'COMMITTED\', "fabricTxId" = u.tx, '
     '"commitBlock" = u.block, "updatedAt" = CURRENT_TIMESTAMP '
-    "FROM unnest(CAST(:ids AS text[]), CAST(:txs AS text[]), CAST(:blocks AS bigint[])) "
+    f"FROM unnest({unpack('ids')}, {unpack('txs')}, {unpack('blocks', 'bigint')}) "
     "AS u(id, tx, block) "
     'WHERE o."id" = u.id AND o."status" = ANY(CAST(:st AS "OutboxStatus"[]))'
 )
@@ -354,10 +358,10 @@ _MARK_COMMITTED = text(
 _INSERT_DEAD = text(
     'INSERT INTO "EventDLQ" ("id", "tenantId", "reason", "rawPayload", "fabricTxId", '
     '"blockNumber", "channel", "chaincode") '
-    "SELECT id, t, r, raw::jsonb, tx, b, c, cc FROM unnest("
-    "CAST(:id AS text[]), CAST(:tenant AS text[]), CAST(:reason AS text[]), "
-    "CAST(:raw AS text[]), CAST(:tx AS text[]), CAST(:block AS bigint[]), "
-    "CAST(:channel AS text[]), CAST(:chaincode AS text[])) AS u(id, t, r, raw, tx, b, c, cc)"
+    f"SELECT id, t, r, raw::jsonb, tx, b, c, cc FROM unnest({unpack('id')}, "
+    f"{unpack('tenant')}, {unpack('reason')}, {unpack('raw')}, {unpack('tx')}, "
+    f"{unpack('block', 'bigint')}, {unpack('channel')}, {unpack('chaincode')}) "
+    "AS u(id, t, r, raw, tx, b, c, cc)"
 )
 
 # Applied events with a top-level payload value equal to the account id, in ledger order.

@@ -46,6 +46,7 @@ from sqlalchemy.exc import DBAPIError
 
 from gxcore.cqrs.outbox import NOTIFY_CHANNEL
 from gxcore.db import lifecycle
+from gxcore.db.arrays import as_text, packed, unpack
 from gxcore.db.engine import libpq_url
 from gxcore.db.tenancy import Database
 from gxcore.enums import OutboxStatus
@@ -168,7 +169,7 @@ RETURNING o.id, o."tenantId", o."requestId", o."commandType", o.payload, o.attem
 # lockedBy/lockedAt keep naming the worker that delivered or failed a command; a command back
 # in the queue is locked by no one. The error of a retry stays visible until the next outcome.
 _RECORD = text(
-    """
+    f"""
 UPDATE "OutboxCommand" AS o
 SET status = r.status::"OutboxStatus",
     "fabricTxId" = r.tx_id, "commitBlock" = r.block,
@@ -178,9 +179,9 @@ SET status = r.status::"OutboxStatus",
     "lockedBy" = CASE WHEN r.status = 'PENDING' THEN NULL ELSE o."lockedBy" END,
     "lockedAt" = CASE WHEN r.status = 'PENDING' THEN NULL ELSE o."lockedAt" END,
     "updatedAt" = now()
-FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]), CAST(:tx_ids AS text[]),
-            CAST(:blocks AS bigint[]), CAST(:codes AS text[]), CAST(:messages AS text[]),
-            CAST(:submitted AS boolean[]), CAST(:retry_in AS float8[]))
+FROM unnest({unpack("ids")}, {unpack("statuses")}, {unpack("tx_ids")},
+            {unpack("blocks", "bigint")}, {unpack("codes")}, {unpack("messages")},
+            {unpack("submitted", "boolean")}, {unpack("retry_in", "float8")})
      AS r(id, status, tx_id, block, code, message, submitted, retry_in)
 WHERE o.id = r.id AND o."lockedBy" = :worker AND o.status = 'LOCKED'
 RETURNING o.id
@@ -307,14 +308,16 @@ class Relay:
         params: dict[str, Any] = {
             "worker": self.worker_id,
             "submitted_at": submitted_at,
-            "ids": [r.id for r in results],
-            "statuses": [r.status.value for r in results],
-            "tx_ids": [r.tx_id for r in results],
-            "blocks": [r.block for r in results],
-            "codes": [r.code for r in results],
-            "messages": [r.message for r in results],
-            "submitted": [r.submitted for r in results],
-            "retry_in": [r.retry_in for r in results],
+            **packed(
+                ids=[r.id for r in results],
+                statuses=[r.status.value for r in results],
+                tx_ids=[r.tx_id for r in results],
+                blocks=[as_text(r.block) for r in results],
+                codes=[r.code for r in results],
+                messages=[r.message for r in results],
+                submitted=[str(r.submitted) for r in results],
+                retry_in=[as_text(r.retry_in) for r in results],
+            ),
         }
         async with self.db.system(reason=self._reason) as session:
             return set((await session.scalars(_RECORD, params)).all())

@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 
 from gxcore.business.handlers import set_organization_frozen
 from gxcore.db import lifecycle
+from gxcore.db.arrays import packed, unpack
 from gxcore.enums import UserProfileStatus as S
 from gxcore.errors import InvalidTransition, ProjectionRejected
 from gxcore.identity.models import UserProfile
@@ -64,10 +65,10 @@ async def users_created(
     is written for them (every refusal is decided before the first write)."""
     rows = await batch.session.execute(
         _PROFILES,
-        {
-            "ids": sorted({p.profile_id for _, p in created if p.profile_id}),
-            "accounts": sorted({p.user_id for _, p in created}),
-        },
+        packed(
+            ids=sorted({p.profile_id for _, p in created if p.profile_id}),
+            accounts=sorted({p.user_id for _, p in created}),
+        ),
     )
     profiles = {pid: _Profile(t, S(status), fabric) for pid, t, status, fabric in rows}
     by_account = {(p.tenant_id, p.fabric_user_id): pid for pid, p in profiles.items()}
@@ -109,9 +110,11 @@ async def users_created(
         await batch.session.execute(
             _ACTIVATE,
             {
-                "ids": ids,
-                "statuses": [activated[i][0].value for i in ids],
-                "accounts": [activated[i][1] for i in ids],
+                **packed(
+                    ids=ids,
+                    statuses=[activated[i][0].value for i in ids],
+                    accounts=[activated[i][1] for i in ids],
+                ),
                 "ats": [activated[i][2] for i in ids],
             },
         )
@@ -128,8 +131,8 @@ def _owned(profiles: dict[str, _Profile], profile_id: str, tenant_id: str) -> bo
 
 _PROFILES = text(
     'SELECT "profileId", "tenantId", "status", "fabricUserId" FROM "UserProfile" '
-    'WHERE ("profileId" = ANY(CAST(:ids AS text[])) '
-    'OR "fabricUserId" = ANY(CAST(:accounts AS text[]))) AND "deletedAt" IS NULL '
+    f'WHERE ("profileId" = ANY({unpack("ids")}) '
+    f'OR "fabricUserId" = ANY({unpack("accounts")})) AND "deletedAt" IS NULL '
     'ORDER BY "profileId" FOR UPDATE'
 )
 
@@ -141,7 +144,7 @@ _ACTIVATE = text(
     '"onchainRegisteredAt" = COALESCE(p."onchainRegisteredAt", u.at), '
     "\"onchainStatus\" = CASE WHEN p.\"onchainStatus\" = 'FROZEN' THEN 'FROZEN' ELSE 'ACTIVE' END, "
     '"updatedAt" = CURRENT_TIMESTAMP '
-    "FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]), CAST(:accounts AS text[]), "
+    f"FROM unnest({unpack('ids')}, {unpack('statuses')}, {unpack('accounts')}, "
     "CAST(:ats AS timestamptz[])) AS u(id, status, account, at) "
     'WHERE p."profileId" = u.id'
 )

@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from gxcore.db.arrays import pack, split_sql
 from gxcore.errors import LedgerError
 from gxcore.ledger.port import LedgerEvent, Outcome, OutcomeStatus, Position
 from gxcore.ledger.rows import Row
@@ -22,33 +23,36 @@ from gxcore.ledger.rows import Row
 #: json.dumps with non-default arguments builds an encoder per call; this one is built once.
 _compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
-#: Text arrays travel as one string joined by the ASCII unit separator and are split by the
-#: server (string_to_array): the driver checks every element of a list it encodes, which cost
-#: more than the statements' own work at a block's sizes. Lists it cannot carry (a value holding
-#: the separator, a NULL, a lone empty string) still go as arrays.
-_SEP = "\x1f"
-_SPLIT = "E'\\x1f'"
-
-
-def _joined(values: list[Any]) -> str | None:
-    if None in values or (len(values) == 1 and values[0] == ""):
-        return None
-    joined = _SEP.join(values)
-    return joined if joined.count(_SEP) == len(values) - 1 else None
-
 
 class _Params:
-    """The positional parameters of one statement, and the SQL that reads each."""
+    """The positional parameters of one statement, and the SQL that reads each. Text arrays go
+    packed (`gxcore.db.arrays`); the separator and NULL marker take two slots, filled in when
+    `args` is read."""
 
     def __init__(self, *values: Any) -> None:
-        self.args = list(values)
+        self._args = list(values)
+        self._packed: list[tuple[int, list[str | None]]] = []  # (slot, column)
+        self._marks = 0  # slot of the separator; the NULL marker follows
 
     def array(self, values: list[Any], sql_type: str) -> str:
-        if sql_type == "text" and (joined := _joined(values)) is not None:
-            self.args.append(joined)
-            return f"string_to_array(${len(self.args)}::text, {_SPLIT})"
-        self.args.append(values)
-        return f"${len(self.args)}::{sql_type}[]"
+        if sql_type != "text":
+            self._args.append(values)
+            return f"${len(self._args)}::{sql_type}[]"
+        if not self._marks:
+            self._args += [None, None]
+            self._marks = len(self._args) - 1
+        self._args.append(None)
+        self._packed.append((len(self._args) - 1, values))
+        return split_sql(f"${len(self._args)}", f"${self._marks}", f"${self._marks + 1}")
+
+    @property
+    def args(self) -> list[Any]:
+        if self._packed:
+            sep, nul, strings = pack([column for _, column in self._packed])
+            self._args[self._marks - 1 : self._marks + 1] = [sep, nul]
+            for (slot, _), packed in zip(self._packed, strings, strict=True):
+                self._args[slot] = packed
+        return self._args
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:

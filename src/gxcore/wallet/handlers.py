@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.cqrs.ids import ordered_uuids
+from gxcore.db.arrays import packed, unpack
 from gxcore.enums import OffChainTxType
 from gxcore.ledger import events as ev
 from gxcore.ledger.port import LedgerEvent
@@ -66,10 +67,12 @@ async def open_wallets(
     created = await session.execute(
         _OPEN_WALLETS,
         {
-            "id": ordered_uuids(len(wallets)),
-            "tenant": [t for t, _, _ in wallets],
-            "profile": [p for _, p, _ in wallets],
-            "account": [a for _, _, a in wallets],
+            **packed(
+                id=ordered_uuids(len(wallets)),
+                tenant=[t for t, _, _ in wallets],
+                profile=[p for _, p, _ in wallets],
+                account=[a for _, _, a in wallets],
+            ),
             "name": WALLET_NAME,
         },
     )
@@ -95,28 +98,30 @@ async def write_postings(
     keys = sorted(newest)
     await session.execute(
         _SET_BALANCES,
-        {
-            "tenant": [t for t, _ in keys],
-            "account": [a for _, a in keys],
-            "balance": [str(newest[k]) for k in keys],
-        },
+        packed(
+            tenant=[t for t, _ in keys],
+            account=[a for _, a in keys],
+            balance=[str(newest[k]) for k in keys],
+        ),
     )
     entries = [(e, p) for e, p in postings if p.type is not None]
     if entries:
         await session.execute(
             _UPSERT_ENTRIES if idempotent else _INSERT_ENTRIES,
             {
-                "id": ordered_uuids(len(entries)),
-                "tenant": [e.tenant_id for e, _ in entries],
-                "account": [p.account_id for _, p in entries],
-                "tx": [e.tx_id for e, _ in entries],
-                "type": [p.type.value for _, p in entries],  # type: ignore[union-attr]
-                "counterparty": [p.counterparty for _, p in entries],
-                "amount": [str(p.amount) for _, p in entries],
-                "fee": [str(p.fee) for _, p in entries],
-                "remark": [p.remark for _, p in entries],
+                **packed(
+                    id=ordered_uuids(len(entries)),
+                    tenant=[e.tenant_id for e, _ in entries],
+                    account=[p.account_id for _, p in entries],
+                    tx=[e.tx_id for e, _ in entries],
+                    type=[p.type.value for _, p in entries],  # type: ignore[union-attr]
+                    counterparty=[p.counterparty for _, p in entries],
+                    amount=[str(p.amount) for _, p in entries],
+                    fee=[str(p.fee) for _, p in entries],
+                    remark=[p.remark for _, p in entries],
+                    block=[str(e.block_number) for e, _ in entries],
+                ),
                 "at": [e.timestamp for e, _ in entries],
-                "block": [e.block_number for e, _ in entries],
             },
         )
 
@@ -124,19 +129,19 @@ async def write_postings(
 _OPEN_WALLETS = text(
     'INSERT INTO "Wallet" ("walletId", "tenantId", "profileId", "primaryAccountId", '
     '"walletName", "updatedAt") '
-    "SELECT id, t, p, a, :name, CURRENT_TIMESTAMP FROM unnest(CAST(:id AS text[]), "
-    "CAST(:tenant AS text[]), CAST(:profile AS text[]), CAST(:account AS text[])) "
+    "SELECT id, t, p, a, :name, CURRENT_TIMESTAMP "
+    f"FROM unnest({unpack('id')}, {unpack('tenant')}, {unpack('profile')}, {unpack('account')}) "
     "AS u(id, t, p, a) "
     'ON CONFLICT ("tenantId", "primaryAccountId") DO NOTHING '
     'RETURNING "tenantId", "primaryAccountId"'
 )
 
-# Amounts travel as text[] cast to numeric[] on the server: asyncpg's binary numeric encoder
-# costs about four times as much per value as a str() and a text element.
+# Arrays travel packed (`gxcore.db.arrays`), amounts and block numbers as text: asyncpg's binary
+# numeric encoder costs about four times as much per value as a str().
 _SET_BALANCES = text(
     'UPDATE "Wallet" AS w SET "cachedBalance" = u.balance, "updatedAt" = CURRENT_TIMESTAMP '
-    "FROM unnest(CAST(:tenant AS text[]), CAST(:account AS text[]), "
-    "CAST(CAST(:balance AS text[]) AS numeric[])) AS u(tenant, account, balance) "
+    f"FROM unnest({unpack('tenant')}, {unpack('account')}, {unpack('balance', 'numeric')}) "
+    "AS u(tenant, account, balance) "
     'WHERE w."tenantId" = u.tenant AND w."primaryAccountId" = u.account '
     'AND w."cachedBalance" IS DISTINCT FROM u.balance'
 )
@@ -145,13 +150,12 @@ _INSERT_ENTRIES_SQL = (
     'INSERT INTO "Transaction" ("offTxId", "tenantId", "onChainTxId", "walletId", "type", '
     '"counterparty", "amount", "fee", "remark", "timestamp", "blockNumber") '
     'SELECT u.id, u.tenant, u.tx, w."walletId", u.type::"OffChainTxType", '
-    "u.counterparty, u.amount, u.fee, u.remark, u.at, u.block FROM unnest(CAST(:id AS text[]), "
-    "CAST(:tenant AS text[]), CAST(:account AS text[]), CAST(:tx AS text[]), "
-    "CAST(:type AS text[]), CAST(:counterparty AS text[]), "
-    "CAST(CAST(:amount AS text[]) AS numeric[]), CAST(CAST(:fee AS text[]) AS numeric[]), "
-    "CAST(:remark AS text[]), CAST(:at AS timestamptz[]), "
-    "CAST(:block AS bigint[])) AS u(id, tenant, account, tx, type, counterparty, amount, fee, "
-    "remark, at, block) "
+    "u.counterparty, u.amount, u.fee, u.remark, u.at, u.block "
+    f"FROM unnest({unpack('id')}, {unpack('tenant')}, {unpack('account')}, {unpack('tx')}, "
+    f"{unpack('type')}, {unpack('counterparty')}, {unpack('amount', 'numeric')}, "
+    f"{unpack('fee', 'numeric')}, {unpack('remark')}, CAST(:at AS timestamptz[]), "
+    f"{unpack('block', 'bigint')}) AS u(id, tenant, account, tx, type, counterparty, amount, "
+    "fee, remark, at, block) "
     'JOIN "Wallet" AS w ON w."tenantId" = u.tenant AND w."primaryAccountId" = u.account '
 )
 _INSERT_ENTRIES = text(_INSERT_ENTRIES_SQL)
