@@ -478,7 +478,8 @@ async def test_stop_finishes_the_batch_in_hand_and_leaves_nothing_locked(
 async def _fail_some(db: Database, tenant: str) -> list[str]:
     ids = await put(db, tenant, 4)
     ledger = FakeLedger()
-    ledger.reject.update({"r-0": "USER_EXISTS", "r-3": "SYSTEM_PAUSED"})
+    ledger.reject["r-0"] = "USER_EXISTS"  # the ledger's answer for good
+    ledger.broken.add("r-3")  # fails without an answer: worth re-queueing
     await Relay(db, ledger, FAST).drain()
     return ids
 
@@ -504,23 +505,35 @@ async def test_operator_lists_pages_shows_and_requeues(rdb: Database, tenant: st
         assert {c.id for c in only.items} == set(other)
 
     async with rdb.system(reason="test: retry one") as session:
-        again = await operator.retry(session, ids[0])
+        again = await operator.retry(session, ids[3])
     assert again.status is S.PENDING and again.next_attempt_at <= datetime.now(UTC)
-    c = (await commands(rdb))[ids[0]]
+    c = (await commands(rdb))[ids[3]]
     assert (c.status, c.attempts, c.error_code, c.error, c.fabric_tx_id) == (
         S.PENDING, 0, None, None, None,
     )  # fmt: skip
     assert c.next_attempt_at <= datetime.now(UTC) + timedelta(seconds=1)
 
+    with pytest.raises(operator.RejectedByLedger, match="USER_EXISTS"):
+        async with rdb.system(reason="test: retry a rejected one") as session:
+            await operator.retry(session, ids[0])
     with pytest.raises(InvalidTransition):
         async with rdb.system(reason="test: retry a committed one") as session:
             await operator.retry(session, ids[1])
     with pytest.raises(operator.OutboxCommandNotFound):
         async with rdb.system(reason="test: retry nothing") as session:
             await operator.retry(session, "no-such-id")
+    rows = await commands(rdb)
+    assert (rows[ids[0]].status, rows[ids[0]].error_code) == (S.FAILED, "USER_EXISTS")
+
+
+async def test_retry_all_failed_leaves_what_the_ledger_rejected(rdb: Database, tenant: str) -> None:
+    ids = await _fail_some(rdb, tenant)
     async with rdb.system(reason="test: retry all") as session:
-        assert await operator.retry_all_failed(session) == [ids[3]]
-    assert {c.status for c in (await commands(rdb)).values()} == {S.PENDING, S.COMMITTED}
+        assert await operator.retry_all_failed(session, tenant_id=tenant) == [ids[3]]
+    rows = await commands(rdb)
+    assert [rows[i].status for i in ids] == [S.FAILED, S.COMMITTED, S.COMMITTED, S.PENDING]
+    # Delivered again, the re-queued command commits; the rejected one would only fail again.
+    assert (await Relay(rdb, FakeLedger(), FAST).drain()).committed == 1
 
 
 def _gx(url: str, *args: str):  # type: ignore[no-untyped-def]
@@ -537,7 +550,7 @@ async def test_gx_outbox_list_show_and_retry(scratch_url: str, rdb: Database, te
 
     shown = await asyncio.to_thread(_gx, scratch_url, "outbox", "show", ids[3])
     assert shown.exit_code == 0, shown.output
-    assert "SYSTEM_PAUSED" in shown.output and '"userId": "u-r-3"' in shown.output
+    assert "LEDGER_ERROR" in shown.output and '"userId": "u-r-3"' in shown.output
 
     missing = await asyncio.to_thread(_gx, scratch_url, "outbox", "show", "nope")
     assert missing.exit_code == 1 and "no outbox command 'nope'" in missing.output
@@ -548,12 +561,13 @@ async def test_gx_outbox_list_show_and_retry(scratch_url: str, rdb: Database, te
     usage = await asyncio.to_thread(_gx, scratch_url, "outbox", "retry")
     assert usage.exit_code == 2
 
-    one = await asyncio.to_thread(_gx, scratch_url, "outbox", "retry", ids[0])
-    assert one.exit_code == 0 and "re-queued 1" in one.output
+    rejected = await asyncio.to_thread(_gx, scratch_url, "outbox", "retry", ids[0])
+    assert rejected.exit_code == 1 and "rejected by the ledger" in rejected.output
     every = await asyncio.to_thread(_gx, scratch_url, "outbox", "retry", "--all-failed")
     assert every.exit_code == 0 and "re-queued 1" in every.output and ids[3] in every.output
+    assert "left 1 command(s) the ledger rejected" in every.output
     rows = await commands(rdb)
-    assert rows[ids[0]].status is rows[ids[3]].status is S.PENDING
+    assert (rows[ids[0]].status, rows[ids[3]].status) == (S.FAILED, S.PENDING)
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,11 +2,11 @@
 
 Every function takes a session of the system scope (`Database.system(reason=...)`), whose opening
 is logged with its reason; the caller owns the transaction. Re-queueing is FAILED -> PENDING
-through `gxcore.db.lifecycle`: attempts start again from zero, the error and the previous ledger
-outcome are cleared, and the command is due at once. A command the ledger rejected is rejected
-again (the ledger answers a known request id with its first outcome); re-queueing is for
-commands that ran out of attempts while the ledger was unavailable, or failed on a ledger bug
-since fixed.
+through `gxcore.db.lifecycle`: attempts start again from zero, the error is cleared, and the
+command is due at once. Re-queueing is for commands that ran out of attempts while the ledger
+was unavailable. A command the ledger rejected (it holds the ledger's tx id) is refused: the
+ledger answers a request id it knows with its first outcome, so the same command would only be
+rejected again; what the operator wants then is a new command.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.db import lifecycle
 from gxcore.enums import OutboxStatus
-from gxcore.errors import NotFound, ValidationFailed
+from gxcore.errors import Conflict, NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,12 @@ MAX_PAGE = 1000
 
 class OutboxCommandNotFound(NotFound):
     code = "OUTBOX_COMMAND_NOT_FOUND"
+
+
+class RejectedByLedger(Conflict):
+    """The ledger rejected this command; resubmitting its request id returns that rejection."""
+
+    code = "REJECTED_BY_LEDGER"
 
 
 @dataclass(frozen=True)
@@ -88,8 +94,16 @@ async def get_or_raise(
 
 
 async def retry(session: AsyncSession, command_id: str) -> OutboxCommand:
-    """Re-queue one FAILED command; any other status is an InvalidTransition."""
+    """Re-queue one FAILED command; any other status is an InvalidTransition, a command the
+    ledger rejected is RejectedByLedger."""
     command = await get_or_raise(session, command_id, lock=True)
+    if command.status is OutboxStatus.FAILED and command.fabric_tx_id is not None:
+        raise RejectedByLedger(
+            f"outbox command {command_id} was rejected by the ledger ({command.error_code}: "
+            f"{command.error}); the ledger returns that outcome for its request id "
+            f"{command.request_id!r} again, so enqueue a new command instead",
+            command_id=command_id,
+        )
     previous = (command.error_code, command.error)
     lifecycle.transition(command, OutboxStatus.PENDING)
     command.attempts = 0
@@ -104,11 +118,12 @@ async def retry(session: AsyncSession, command_id: str) -> OutboxCommand:
 
 
 async def retry_all_failed(session: AsyncSession, *, tenant_id: str | None = None) -> list[str]:
-    """Re-queue every FAILED command (of one tenant, or all); returns their ids."""
+    """Re-queue every FAILED command the ledger did not reject (of one tenant, or all); returns
+    their ids."""
     lifecycle.check(OutboxStatus.FAILED, OutboxStatus.PENDING, what="OutboxCommand")
     statement = (
         update(OutboxCommand)
-        .where(OutboxCommand.status == OutboxStatus.FAILED)
+        .where(OutboxCommand.status == OutboxStatus.FAILED, OutboxCommand.fabric_tx_id.is_(None))
         .values(
             status=OutboxStatus.PENDING,
             attempts=0,

@@ -80,15 +80,16 @@ def run_cmd(
 async def _run(
     cfg: Settings, *, once: bool, batch: int, name: str, poll_interval: float
 ) -> Progress:
+    # Caught from the start, so a stop requested while connecting is honoured, not fatal.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     async with _open(cfg) as (db, ledger, _):
         projector = Projector(db, ledger, name=name, batch_size=batch)
         # What start-up built (models, schemas, pools) lives as long as the process: taken out
         # of the collector's sight, it is not rescanned on every collection (~16% of CPU).
         gc.freeze()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         window = Progress()
         last = time.monotonic()
 

@@ -281,7 +281,8 @@ def retry_cmd(
     tenant: Tenant = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Re-queue FAILED commands: back to PENDING, attempts from zero, error cleared."""
+    """Re-queue FAILED commands: back to PENDING, attempts from zero, error cleared. Commands the
+    ledger rejected are refused (it would reject them again)."""
     if (command_id is None) == (not all_failed):
         raise fail("give either a command ID or --all-failed", code=2)
     if tenant is not None and not all_failed:
@@ -295,7 +296,14 @@ def retry_cmd(
     else:
 
         async def every(session: AsyncSession) -> list[str]:
-            return await operator.retry_all_failed(session, tenant_id=tenant)
+            ids = await operator.retry_all_failed(session, tenant_id=tenant)
+            rejected = (await operator.counts(session, tenant_id=tenant))[OutboxStatus.FAILED]
+            if rejected:
+                console.print(
+                    f"left {rejected} command(s) the ledger rejected as they are: it would "
+                    "reject them again; enqueue new commands instead"
+                )
+            return ids
 
         ids = _in_system_scope(data_dir, "gx outbox retry --all-failed", every)
     console.print(f"re-queued {len(ids)} command(s)")
