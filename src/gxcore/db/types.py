@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+import re
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Enum, Numeric, TypeDecorator
@@ -16,6 +17,9 @@ MONEY_PLACES = 9
 MONEY_DIGITS = 36
 _QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
 _LIMIT = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)
+_WIDE = Context(prec=2 * MONEY_DIGITS)
+#: Text that is already a money value as stored: up to 27 digits, a point, exactly 9 places.
+_CANONICAL = re.compile(rf"-?[0-9]{{1,{MONEY_DIGITS - MONEY_PLACES}}}\.[0-9]{{{MONEY_PLACES}}}")
 
 
 def to_money(value: Any) -> Decimal:
@@ -24,15 +28,17 @@ def to_money(value: Any) -> Decimal:
     Precision beyond 9 places is refused, never rounded: numeric(36,9) would round it silently.
     Floats are refused outright; their binary value is rarely the decimal the caller meant.
     """
-    # Fast path: a Decimal already at exactly 9 places and in range is returned as it is (most
-    # amounts the ledger handles: column values and sums of them), the same value the checks
-    # below would return.
-    if (
-        type(value) is Decimal
-        and value.as_tuple().exponent == -MONEY_PLACES
-        and value.adjusted() < MONEY_DIGITS - MONEY_PLACES
-    ):
-        return value
+    # Fast paths, the same values the checks below would return: a Decimal already at exactly
+    # 9 places and in range (column values and sums of them), and the canonical text of one
+    # (every amount in an event payload).
+    if type(value) is Decimal:
+        if (
+            value.as_tuple().exponent == -MONEY_PLACES
+            and value.adjusted() < MONEY_DIGITS - MONEY_PLACES
+        ):
+            return value
+    elif type(value) is str and _CANONICAL.fullmatch(value):
+        return Decimal(value)
     if isinstance(value, (bool, float)):
         raise InvalidAmount(f"money must be a Decimal, int or str, not {type(value).__name__}")
     try:
@@ -41,14 +47,11 @@ def to_money(value: Any) -> Decimal:
         raise InvalidAmount(f"not a decimal amount: {value!r}") from e
     if not amount.is_finite():
         raise InvalidAmount(f"amount must be finite, got {amount}")
-    # Decimal arithmetic rounds to the context's precision (28 digits by default): widen it so
-    # a 36-digit amount is compared and quantized exactly.
-    with localcontext(prec=2 * MONEY_DIGITS):
-        if abs(amount) >= _LIMIT:
-            raise InvalidAmount(
-                f"amount {amount} does not fit numeric({MONEY_DIGITS},{MONEY_PLACES})"
-            )
-        quantized = amount.quantize(_QUANTUM)
+    # Comparisons and copy_abs are exact; quantize uses a context wide enough for 36 digits
+    # (the default's 28 would refuse them).
+    if amount.copy_abs() >= _LIMIT:
+        raise InvalidAmount(f"amount {amount} does not fit numeric({MONEY_DIGITS},{MONEY_PLACES})")
+    quantized = amount.quantize(_QUANTUM, context=_WIDE)
     if quantized != amount:
         raise InvalidAmount(f"amount {amount} has more than {MONEY_PLACES} decimal places")
     return quantized
