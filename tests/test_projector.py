@@ -443,6 +443,22 @@ async def test_an_id_another_tenant_holds_is_refused_not_overwritten(
     assert (untouched.status, untouched.fabric_user_id) == (S.APPROVED_PENDING_ONCHAIN, None)
 
 
+async def test_activating_a_user_neither_reads_nor_locks_another_tenants_profiles(
+    db: Database, feed: Feed, tenant: str
+) -> None:
+    # Account ids are per tenant: another tenant's profile bound to the same id, locked by a
+    # transaction of its own, must not hold this tenant's projection up.
+    theirs = await registered(db, f"o-{uuid.uuid4().hex[:10]}", fabric_user_id="shared")
+    mine = await registered(db, tenant)
+    feed.emit(user("shared", mine))
+    async with db.system(reason="test: hold another tenant's profile") as holder:
+        await holder.execute(
+            select(UserProfile).where(UserProfile.profile_id == theirs).with_for_update()
+        )
+        await asyncio.wait_for(project(db, feed), timeout=10)
+    assert (await profile(db, tenant, mine)).status is S.ACTIVE
+
+
 async def test_loans_are_recorded_and_disbursed(db: Database, feed: Feed, tenant: str) -> None:
     await users(db, feed, "a")
     loan = f"LOAN-{tenant}"

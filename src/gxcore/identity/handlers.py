@@ -66,6 +66,7 @@ async def users_created(
     rows = await batch.session.execute(
         _PROFILES,
         packed(
+            tenants=sorted({event.tenant_id for event, _ in created}),
             ids=sorted({p.profile_id for _, p in created if p.profile_id}),
             accounts=sorted({p.user_id for _, p in created}),
         ),
@@ -129,9 +130,11 @@ def _owned(profiles: dict[str, _Profile], profile_id: str, tenant_id: str) -> bo
     return found is not None and found.tenant_id == tenant_id
 
 
+# Only the batch's tenants: account ids repeat across tenants, and another tenant's profile is
+# neither read nor locked here.
 _PROFILES = text(
     'SELECT "profileId", "tenantId", "status", "fabricUserId" FROM "UserProfile" '
-    f'WHERE ("profileId" = ANY({unpack("ids")}) '
+    f'WHERE "tenantId" = ANY({unpack("tenants")}) AND ("profileId" = ANY({unpack("ids")}) '
     f'OR "fabricUserId" = ANY({unpack("accounts")})) AND "deletedAt" IS NULL '
     'ORDER BY "profileId" FOR UPDATE'
 )
