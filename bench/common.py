@@ -6,6 +6,7 @@ the machines are noisy; pgbench is that baseline wherever one is needed.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -86,3 +87,11 @@ def print_ratio(url: str, what: str, rate: float) -> None:
         return
     print(f"pgbench TPC-B (8 clients, 2 threads) on the same server: {tps:,.0f} tps; "
           f"{what} = {rate / tps:.1f}x pgbench tps")  # fmt: skip
+
+
+def freeze_setup() -> None:
+    """Collect the set-up's garbage and freeze what is left, as `gx projector run` freezes its
+    start-up state: measured in-process, the projector otherwise pays for the cyclic collector
+    rescanning every object the benchmark's set-up left behind."""
+    gc.collect()
+    gc.freeze()

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from common import migrated_database, pgbench_tps  # bench/, beside this script
+from common import freeze_setup, migrated_database, pgbench_tps  # bench/, beside this script
 from timings import Timings
 
 from gxcore.cqrs.outbox import NOTIFY_CHANNEL
@@ -239,6 +239,7 @@ async def projector_stage(url: str, db: Database, batch: int, profile: bool) -> 
     """(b) From the checkpoint to the ledger's height, in this process."""
     async with await EmbeddedLedger.open(url) as ledger:
         projector = Projector(db, ledger, batch_size=batch)
+        freeze_setup()
         started = time.perf_counter()
         if profile:
             timings = Timings()

@@ -31,7 +31,11 @@ import random
 import time
 from typing import Any
 
-from common import migrated_database, print_ratio  # bench/common.py, beside this script
+from common import (  # bench/common.py, beside this script
+    freeze_setup,
+    migrated_database,
+    print_ratio,
+)
 from sqlalchemy.engine import make_url
 
 from gxcore.cqrs.projector import Projector
@@ -134,6 +138,7 @@ async def timed(
     database: str,
 ) -> float:  # fmt: skip
     """One projector per tenant (or the global one), one after the other, in this process."""
+    freeze_setup()
     cpu, server_before = time.process_time(), server_cpu(database)
     started = time.perf_counter()
     applied = 0
@@ -152,6 +157,7 @@ def _project_tenant(url: str, tenant: str, batch: int, go: Any, finish: Any, out
         db = Database.connect(url)
         async with await EmbeddedLedger.open(url) as ledger:
             worker = projector(db, ledger, tenant, batch)
+            freeze_setup()
             go.wait()
             cpu, started = time.process_time(), time.time()
             done = await worker.run(once=True)
