@@ -7,6 +7,7 @@ unknown command id, or a command that cannot be re-queued; 2 bad usage.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -120,6 +121,9 @@ async def _relay(cfg: Settings, config: RelayConfig, *, once: bool) -> Stats:
         ledger = await open_ledger(url, cfg)
         try:
             relay = Relay(db, ledger, config)
+            # Start-up state lives as long as the process: out of the cyclic collector's sight
+            # (as in `gx projector run`), it is not rescanned on every full collection.
+            gc.freeze()
             for sig in STOP_SIGNALS:
                 loop.add_signal_handler(sig, relay.stop)
             if stopping.is_set():
