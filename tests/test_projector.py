@@ -307,6 +307,28 @@ async def test_genesis_and_a_transfer_write_both_wallets_and_one_row_per_side(
     assert [(t.remark, t.timestamp) for t in sides] == [("rent", move.timestamp)] * 2
 
 
+async def test_remarks_of_any_text_and_none_reach_the_history_as_sent(
+    db: Database, feed: Feed, tenant: str
+) -> None:
+    # Batch columns travel packed (gxcore.db.arrays): separators, quotes, empty text and None
+    # in one batch must all come back as they were.
+    await users(db, feed, "a", "b")
+    feed.emit(genesis("a"))
+    remarks = ["\x1f\x1e", "", None, 'say "hi", {x}\\', "\x1d\x1c\x1b\x1a", "𝄞"]
+    moves = []
+    for i, remark in enumerate(remarks):
+        payload = transfer("a", "b", "1", "0", str(499 - i), str(1 + i)).model_copy(
+            update={"remark": remark}
+        )
+        moves.append(feed.emit(payload, same_block=True))
+    await project(db, feed)
+    found = await rows(
+        db, tenant, select(Transaction).where(Transaction.type == OffChainTxType.SENT)
+    )
+    by_tx = {t.on_chain_tx_id: t.remark for t in found}
+    assert [by_tx[m.tx_id] for m in moves] == remarks
+
+
 async def test_the_newest_balance_in_a_batch_wins(db: Database, feed: Feed, tenant: str) -> None:
     await users(db, feed, "a", "b")
     feed.emit(genesis("a"))
