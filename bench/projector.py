@@ -150,14 +150,15 @@ async def timed(
 
 
 def _project_tenant(url: str, tenant: str, batch: int, go: Any, finish: Any, out: Any) -> None:
-    """A child process: connect, wait for `go`, project the tenant, report its figures, and keep
-    its connections (whose server processes the parent measures) until `finish`."""
+    """A child process: connect, say so, wait for `go`, project the tenant, report its figures,
+    and keep its connections (whose server processes the parent measures) until `finish`."""
 
     async def project() -> None:
         db = Database.connect(url)
         async with await EmbeddedLedger.open(url) as ledger:
             worker = projector(db, ledger, tenant, batch)
             freeze_setup()
+            out.put(None)
             go.wait()
             cpu, started = time.process_time(), time.time()
             done = await worker.run(once=True)
@@ -178,10 +179,11 @@ def timed_in_parallel(url: str, tenants: list[str], batch: int, what: str, datab
     ]
     for child in children:
         child.start()
-    time.sleep(3)  # let them import and connect; each waits for `go`
+    for _ in children:  # each is connected and waits for `go`
+        out.get(timeout=120)
     server_before = server_cpu(database)
     go.set()
-    results = [out.get() for _ in children]
+    results = [out.get(timeout=1200) for _ in children]
     server = server_cpu(database) - server_before
     finish.set()
     for child in children:
