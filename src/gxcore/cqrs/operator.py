@@ -93,6 +93,22 @@ async def get_or_raise(
     return command
 
 
+#: What re-queueing sets besides the status, one command or many: attempts from zero, due at
+#: once, the last error, claim and ledger answer cleared.
+_REQUEUED = {
+    "attempts": 0,
+    "next_attempt_at": func.now(),
+    "error_code": None,
+    "error": None,
+    "locked_by": None,
+    "locked_at": None,
+    "submitted_at": None,
+    "fabric_tx_id": None,
+    "commit_block": None,
+    "updated_at": func.now(),
+}
+
+
 async def retry(session: AsyncSession, command_id: str) -> OutboxCommand:
     """Re-queue one FAILED command; any other status is an InvalidTransition, a command the
     ledger rejected is RejectedByLedger."""
@@ -106,11 +122,8 @@ async def retry(session: AsyncSession, command_id: str) -> OutboxCommand:
         )
     previous = (command.error_code, command.error)
     lifecycle.transition(command, OutboxStatus.PENDING)
-    command.attempts = 0
-    command.next_attempt_at = func.now()
-    command.error_code = command.error = None
-    command.locked_by = command.locked_at = None
-    command.submitted_at = command.fabric_tx_id = command.commit_block = None
+    for name, value in _REQUEUED.items():
+        setattr(command, name, value)
     await session.flush()
     await session.refresh(command)  # load the server-side now() back
     log.info("outbox command %s re-queued (was FAILED: %s %s)", command_id, *previous)
@@ -124,19 +137,7 @@ async def retry_all_failed(session: AsyncSession, *, tenant_id: str | None = Non
     statement = (
         update(OutboxCommand)
         .where(OutboxCommand.status == OutboxStatus.FAILED, OutboxCommand.fabric_tx_id.is_(None))
-        .values(
-            status=OutboxStatus.PENDING,
-            attempts=0,
-            next_attempt_at=func.now(),
-            error_code=None,
-            error=None,
-            locked_by=None,
-            locked_at=None,
-            submitted_at=None,
-            fabric_tx_id=None,
-            commit_block=None,
-            updated_at=func.now(),
-        )
+        .values(status=OutboxStatus.PENDING, **_REQUEUED)
         .returning(OutboxCommand.id)
         .execution_options(synchronize_session=False)
     )
