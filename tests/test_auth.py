@@ -22,7 +22,6 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-from gxcore.admin import service as admin
 from gxcore.admin.models import SystemParameter
 from gxcore.app import create_app
 from gxcore.audit.models import AuditLog
@@ -32,6 +31,7 @@ from gxcore.enums import AuditEventType, SessionStatus, UserProfileStatus
 from gxcore.errors import ConfigurationError, TokenExpired, TokenInvalid
 from gxcore.identity import tokens
 from gxcore.identity.models import TrustedDevice, UserProfile, UserSession
+from tests import test_registration
 from tests.test_registration import (
     OTP_SECRET,
     PASSWORD,
@@ -48,15 +48,8 @@ FAST_HASH = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSW
 Event = AuditEventType
 
 
-@pytest.fixture(scope="module", autouse=True)
-async def countries(db: Database) -> None:
-    async with db.system(reason="test setup: reference data") as session:
-        await admin.seed(session=session)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+# The same reference data and clock as test_registration.
+countries, clock = test_registration.countries, test_registration.clock
 
 
 class WallClock(Clock):
