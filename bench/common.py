@@ -1,4 +1,5 @@
-"""What every benchmark needs: a migrated throwaway database and pgbench's TPC-B as a baseline.
+"""What every benchmark needs: a migrated throwaway database, users with funded ledger accounts,
+and pgbench's TPC-B as a baseline.
 
 Benchmarks quote ratios against a baseline measured in the same run on the same server, since
 the machines are noisy; pgbench is that baseline wherever one is needed.
@@ -20,6 +21,10 @@ from pathlib import Path
 
 from gxcore.db import migrate, server
 from gxcore.db.embedded import EmbeddedServer
+from gxcore.db.tenancy import Database
+from gxcore.enums import CommandType, UserProfileStatus
+from gxcore.identity.models import UserProfile
+from gxcore.ledger import Command, EmbeddedLedger
 
 
 @asynccontextmanager
@@ -95,3 +100,35 @@ def freeze_setup() -> None:
     rescanning every object the benchmark's set-up left behind."""
     gc.collect()
     gc.freeze()
+
+
+async def approved_profiles(db: Database, tenant: str, users: int) -> None:
+    """Profiles `{tenant}-p0` ... approved and waiting for their ledger accounts."""
+    async with db.system(reason="bench: profiles") as session:
+        await session.execute(
+            UserProfile.__table__.insert(),
+            [
+                {"profile_id": f"{tenant}-p{u}", "tenant_id": tenant, "first_name": "A",
+                 "last_name": "B", "biometric_hash": f"b{u}", "password_hash": "x",
+                 "status": UserProfileStatus.APPROVED_PENDING_ONCHAIN}
+                for u in range(users)
+            ],
+        )  # fmt: skip
+
+
+async def open_accounts(
+    ledger: EmbeddedLedger, tenant: str, users: int, *, profiles: bool = True
+) -> None:
+    """Bootstrap `tenant` on the ledger and open accounts `u0` ... with their genesis; with
+    `profiles`, each account names the profile `approved_profiles` made for it."""
+    await ledger.submit([Command(tenant, "boot", CommandType.BOOTSTRAP_SYSTEM, {})])
+    for start in range(0, users, 500):
+        batch = []
+        for u in range(start, min(users, start + 500)):
+            account = {"userId": f"u{u}", "biometricHash": f"b{u}", "nationality": "NG", "age": 30}
+            if profiles:
+                account["profileId"] = f"{tenant}-p{u}"
+            batch.append(Command(tenant, f"c{u}", CommandType.CREATE_USER, account))
+            batch.append(Command(tenant, f"g{u}", CommandType.DISTRIBUTE_GENESIS,
+                                 {"userId": f"u{u}"}))  # fmt: skip
+        assert all(o.committed for o in await ledger.submit(batch))

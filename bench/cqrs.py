@@ -46,7 +46,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from common import freeze_setup, migrated_database, pgbench_tps  # bench/, beside this script
+from common import (  # bench/, beside this script
+    approved_profiles,
+    freeze_setup,
+    migrated_database,
+    open_accounts,
+    pgbench_tps,
+)
 from timings import Timings
 
 from gxcore.cqrs.outbox import NOTIFY_CHANNEL
@@ -55,8 +61,7 @@ from gxcore.cqrs.relay import Relay, RelayConfig
 from gxcore.db import server
 from gxcore.db.roles import SYSTEM_ROLE, role_url
 from gxcore.db.tenancy import Database
-from gxcore.enums import CommandType
-from gxcore.ledger import Command, EmbeddedLedger, block, store
+from gxcore.ledger import EmbeddedLedger, block, store
 
 TENANT = "bench"
 TARGETS = {"relay": 2.0, "projector": 8.0, "p99_ms": 250.0}
@@ -103,26 +108,9 @@ async def enqueue_many(conn: asyncpg.Connection, commands: list[tuple[str, str]]
 
 async def setup(url: str, db: Database, users: int) -> None:
     """Bootstrap, `users` approved profiles, their accounts and genesis; projected."""
-    async with system_connection(url) as conn:
-        await conn.execute(
-            'INSERT INTO "UserProfile" ("profileId", "tenantId", "firstName", "lastName", '
-            '"biometricHash", "passwordHash", status, "updatedAt") '
-            "SELECT 'p' || i, $1, 'A', 'B', 'b' || i, 'x', 'APPROVED_PENDING_ONCHAIN', now() "
-            "FROM generate_series(0, $2 - 1) AS i",
-            TENANT, users,
-        )  # fmt: skip
+    await approved_profiles(db, TENANT, users)
     async with await EmbeddedLedger.open(url) as ledger:
-        await ledger.submit([Command(TENANT, "boot", CommandType.BOOTSTRAP_SYSTEM, {})])
-        for start in range(0, users, 500):
-            batch = []
-            for u in range(start, min(start + 500, users)):
-                batch.append(Command(TENANT, f"c{u}", CommandType.CREATE_USER,
-                                     {"userId": f"u{u}", "profileId": f"p{u}",
-                                      "biometricHash": f"b{u}", "nationality": "NG",
-                                      "age": 30}))  # fmt: skip
-                batch.append(Command(TENANT, f"g{u}", CommandType.DISTRIBUTE_GENESIS,
-                                     {"userId": f"u{u}"}))  # fmt: skip
-            assert all(o.committed for o in await ledger.submit(batch))
+        await open_accounts(ledger, TENANT, users)
         await Projector(db, ledger).run(once=True)
     async with server.connect(url) as conn:
         await conn.execute("ANALYZE")

@@ -16,7 +16,11 @@ import asyncio
 import random
 import time
 
-from common import migrated_database, print_ratio  # bench/common.py, beside this script
+from common import (  # bench/common.py, beside this script
+    migrated_database,
+    open_accounts,
+    print_ratio,
+)
 
 from gxcore.enums import CommandType
 from gxcore.ledger import Command, EmbeddedLedger
@@ -34,19 +38,6 @@ def transfers(rng: random.Random, prefix: str, count: int) -> list[Command]:
                      "amount": f"{rng.randint(4, 20)}.{rng.randint(0, 999):03d}"})
         )  # fmt: skip
     return commands
-
-
-async def setup(ledger: EmbeddedLedger) -> None:
-    await ledger.submit([Command(TENANT, "boot", CommandType.BOOTSTRAP_SYSTEM, {})])
-    for start in range(0, USERS, 400):
-        batch = []
-        for u in range(start, start + 400):
-            batch.append(Command(TENANT, f"c{u}", CommandType.CREATE_USER,
-                                 {"userId": f"u{u}", "biometricHash": f"b{u}",
-                                  "nationality": "NG", "age": 30}))  # fmt: skip
-            batch.append(Command(TENANT, f"g{u}", CommandType.DISTRIBUTE_GENESIS,
-                                 {"userId": f"u{u}"}))  # fmt: skip
-        assert all(o.committed for o in await ledger.submit(batch))
 
 
 async def submitter(url: str, name: str, batches: int, size: int) -> tuple[int, int]:
@@ -70,7 +61,7 @@ async def main() -> None:
 
     async with migrated_database() as url:
         async with await EmbeddedLedger.open(url) as ledger:
-            await setup(ledger)
+            await open_accounts(ledger, TENANT, USERS, profiles=False)
         await submitter(url, "warm", 5, args.batch_size)
 
         started = time.perf_counter()

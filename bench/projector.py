@@ -32,51 +32,18 @@ import time
 from typing import Any
 
 from common import (  # bench/common.py, beside this script
+    approved_profiles,
     freeze_setup,
     migrated_database,
+    open_accounts,
     print_ratio,
 )
 from sqlalchemy.engine import make_url
 
 from gxcore.cqrs.projector import Projector
 from gxcore.db.tenancy import Database
-from gxcore.enums import CommandType, UserProfileStatus
-from gxcore.identity.models import UserProfile
+from gxcore.enums import CommandType
 from gxcore.ledger import Command, EmbeddedLedger
-
-
-async def register(db: Database, ledger: EmbeddedLedger, tenant: str, users: int) -> None:
-    async with db.system(reason="bench: profiles") as session:
-        await session.execute(
-            UserProfile.__table__.insert(),
-            [
-                {"profile_id": f"{tenant}-p{u}", "tenant_id": tenant, "first_name": "A",
-                 "last_name": "B", "biometric_hash": f"b{u}", "password_hash": "x",
-                 "status": UserProfileStatus.APPROVED_PENDING_ONCHAIN}
-                for u in range(users)
-            ],
-        )  # fmt: skip
-    await ledger.submit([Command(tenant, "boot", CommandType.BOOTSTRAP_SYSTEM, {})])
-    for start in range(0, users, 250):
-        batch = []
-        for u in range(start, min(users, start + 250)):
-            batch.append(
-                Command(
-                    tenant,
-                    f"c{u}",
-                    CommandType.CREATE_USER,
-                    {
-                        "userId": f"u{u}",
-                        "profileId": f"{tenant}-p{u}",
-                        "biometricHash": f"b{u}",
-                        "nationality": "NG",
-                        "age": 30,
-                    },
-                )
-            )
-            batch.append(Command(tenant, f"g{u}", CommandType.DISTRIBUTE_GENESIS,
-                                 {"userId": f"u{u}"}))  # fmt: skip
-        assert all(o.committed for o in await ledger.submit(batch))
 
 
 async def transfer(ledger: EmbeddedLedger, tenants: list[str], users: int, count: int) -> None:
@@ -209,7 +176,8 @@ async def main() -> None:
         db = Database.connect(url)
         async with await EmbeddedLedger.open(url) as ledger:
             for tenant in names:
-                await register(db, ledger, tenant, args.users)
+                await approved_profiles(db, tenant, args.users)
+                await open_accounts(ledger, tenant, args.users)
             await timed(db, ledger, projected, args.batch, "user accounts (UserCreated, genesis)",
                         name)  # fmt: skip
             await transfer(ledger, names, args.users, args.transfers)
