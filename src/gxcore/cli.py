@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gxcore.cli_common import DataDir, console, fail, run, settings
+from gxcore.cli_common import STOP_SIGNALS, DataDir, console, fail, run, settings
 from gxcore.errors import GxError
 
 app = typer.Typer(
@@ -57,8 +57,8 @@ def _wait_for_signal() -> None:
         nonlocal stop
         stop = True
 
-    signal.signal(signal.SIGINT, handle)
-    signal.signal(signal.SIGTERM, handle)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, handle)
     while not stop:
         signal.pause()
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import gc
+import signal
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -44,3 +46,22 @@ DataDir = Annotated[
 def settings(data_dir: str | None = None) -> Settings:
     overrides: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
     return Settings(**overrides)
+
+
+#: What stops a long-running command cleanly (the work in hand is finished first).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def on_stop_signals(callback: Callable[[], object]) -> None:
+    """Call `callback` on SIGTERM/SIGINT in the running event loop instead of dying; installed
+    as early as possible, so a stop asked for while connecting is honoured, not fatal."""
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, callback)
+
+
+def freeze_startup() -> None:
+    """Take what start-up built (models, schemas, pools, connections) out of the cyclic
+    collector's sight: it lives as long as the process, and rescanning it on every full
+    collection cost a long-running worker ~16% of its CPU."""
+    gc.freeze()

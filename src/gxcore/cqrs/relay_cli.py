@@ -7,7 +7,6 @@ unknown command id, or a command that cannot be re-queued; 2 bad usage.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import os
@@ -22,7 +21,16 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gxcore.cli_common import DataDir, console, fail, run, settings
+from gxcore.cli_common import (
+    STOP_SIGNALS,
+    DataDir,
+    console,
+    fail,
+    freeze_startup,
+    on_stop_signals,
+    run,
+    settings,
+)
 from gxcore.config import Settings
 from gxcore.cqrs import operator
 from gxcore.cqrs.models import OutboxCommand
@@ -106,26 +114,17 @@ def relay_command(
         raise fail(f"a relay worker exited with code {code}")
 
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
 async def _relay(cfg: Settings, config: RelayConfig, *, once: bool) -> Stats:
     from gxcore.ledger import open_ledger
 
-    # Caught from the start, so a stop requested while connecting is honoured, not fatal.
     stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, stopping.set)
+    on_stop_signals(stopping.set)
     async with _system_database(cfg) as (db, url):
         ledger = await open_ledger(url, cfg)
         try:
             relay = Relay(db, ledger, config)
-            # Start-up state lives as long as the process: out of the cyclic collector's sight
-            # (as in `gx projector run`), it is not rescanned on every full collection.
-            gc.freeze()
-            for sig in STOP_SIGNALS:
-                loop.add_signal_handler(sig, relay.stop)
+            freeze_startup()
+            on_stop_signals(relay.stop)
             if stopping.is_set():
                 relay.stop()
             return await (relay.drain() if once else relay.run())
