@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from gxcore.cli_common import freeze_startup
 from gxcore.db import migrate, server
 from gxcore.db.embedded import EmbeddedServer
 from gxcore.db.tenancy import Database
@@ -95,11 +96,11 @@ def print_ratio(url: str, what: str, rate: float) -> None:
 
 
 def freeze_setup() -> None:
-    """Collect the set-up's garbage and freeze what is left, as `gx projector run` freezes its
-    start-up state: measured in-process, the projector otherwise pays for the cyclic collector
-    rescanning every object the benchmark's set-up left behind."""
+    """Collect the set-up's garbage and freeze what is left, as `gx relay` and `gx projector run`
+    freeze their start-up state: measured in-process, a stage otherwise pays for the cyclic
+    collector rescanning every object the benchmark's set-up left behind."""
     gc.collect()
-    gc.freeze()
+    freeze_startup()
 
 
 async def approved_profiles(db: Database, tenant: str, users: int) -> None:
