@@ -21,7 +21,7 @@ import asyncpg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import event, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
@@ -671,3 +671,21 @@ async def test_the_migration_numbers_existing_entries_and_guards_its_downgrade(
     assert columns == 0
     await migrate.upgrade(empty_url)
     assert (await migrate.status(empty_url)).up_to_date
+
+
+async def test_a_tenant_write_with_no_audit_trail_registered_is_refused(
+    db: Database, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # db/ knows no feature: the audit trail registers itself, and its absence fails closed.
+    from gxcore.db import tenancy
+
+    monkeypatch.setattr(tenancy, "_flush_recorders", [])
+    with pytest.raises(TenantScopeRequired, match="no audit trail"):
+        async with db.tenant(tenant) as s:
+            s.add(new_profile(tenant))
+    monkeypatch.undo()
+    async with db.system(reason="test") as s:
+        count = await s.scalar(
+            select(func.count()).select_from(UserProfile).where(UserProfile.tenant_id == tenant)
+        )
+    assert count == 0

@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException
 from gxcore.config import Settings
 from gxcore.db.scope import RequestMeta, valid_tenant_id
 from gxcore.db.tenancy import Database
+from gxcore.db.types import storable
 from gxcore.errors import (
     Conflict,
     CrossTenant,
@@ -197,18 +198,6 @@ def install_error_handlers(app: FastAPI) -> None:
 # --------------------------------------------------------------------------------------------
 # Input every router takes
 # --------------------------------------------------------------------------------------------
-
-
-def storable(value: str) -> str:
-    """Text PostgreSQL can hold: no NUL and no lone surrogate (neither is UTF-8). Refused here as
-    a 422 naming the field, so neither reaches a query (or argon2) to fail there as a 500."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
-    return value
 
 
 #: An id in a path: free-form (an unknown one is a 404), but storable text.

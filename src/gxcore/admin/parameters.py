@@ -8,7 +8,8 @@ Values are stored as text in `SystemParameter.paramValue`; `kind` says how to re
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+
+from gxcore.ledger.contract import PARAMETER_RULES
 
 
 @dataclass(frozen=True)
@@ -20,15 +21,8 @@ class Parameter:
 
 
 PARAMETERS: tuple[Parameter, ...] = (
-    # Tokenomics (ledger contract).
-    Parameter("transferFeeBps", "10", int, "transfer fee in basis points of the amount"),
-    Parameter("transferFeeThreshold", "3", Decimal, "transfers above this amount pay the fee"),
-    Parameter("genesisAllocation", "500", Decimal, "coins credited once per eligible user"),
-    Parameter("genesisMinAge", "13", int, "youngest age that receives the genesis allocation"),
-    Parameter("genesisMaxAge", "73", int, "oldest age that receives the genesis allocation"),
-    Parameter("velocityTaxThreshold", "100", Decimal, "balance above which velocity tax accrues"),
-    Parameter("velocityTaxCycleDays", "360", int, "days above the threshold before tax is due"),
-    Parameter("velocityTaxRateBps", "300", int, "velocity tax rate in basis points (max 600)"),
+    # Tokenomics, business accounts and governance: kept by the ledger contract, which owns them.
+    *(Parameter(r.key, r.initial, r.kind, r.description) for r in PARAMETER_RULES.values()),
     # Registration and login (svc-identity).
     Parameter("registrationTtlHours", "24", int, "hours a pending registration stays open"),
     Parameter("otpTtlMinutes", "10", int, "minutes an OTP code stays valid"),
@@ -42,9 +36,6 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("refreshTokenTtlDays", "7", int, "lifetime of a refresh token"),
     Parameter("loginMaxFailures", "5", int, "failed logins before a temporary lockout"),
     Parameter("loginLockoutMinutes", "15", int, "length of that lockout"),
-    # Business accounts and governance.
-    Parameter("multisigApprovalTtlHours", "72", int, "hours a multi-signature request stays open"),
-    Parameter("governanceVotingPeriodDays", "7", int, "days a proposal is open for votes"),
 )
 
 DEFAULTS: dict[str, str] = {p.key: p.default for p in PARAMETERS}

@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, null, select, text
+from sqlalchemy import Table, insert, null, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,7 @@ from gxcore.audit.changes import Change, flushed_changes
 from gxcore.audit.models import AuditLog
 from gxcore.db.base import new_uuid
 from gxcore.db.scope import RequestMeta, Scope, scope_of, valid_tenant_id
+from gxcore.db.tenancy import record_flushes_with
 from gxcore.enums import AuditEventType
 from gxcore.errors import DatabaseError, TenantScopeRequired
 
@@ -61,7 +62,7 @@ _LOCK_CLASS = 0x61756469  # "audi"
 _LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:tenant_id))")
 CHAIN_INDEX = "AuditLog_tenantId_chainSeq_key"
 
-_TABLE = AuditLog.__table__
+_TABLE = cast(Table, AuditLog.__table__)
 _KEY = {column.name: column.key for column in _TABLE.columns}  # "tenantId" -> "tenant_id"
 _JSON_COLUMNS = ("previousValue", "newValue", "metadata")
 
@@ -166,6 +167,9 @@ def record_flush(session: Session) -> None:
     changes = flushed_changes(session)
     if changes:
         _append(session, scope, changes)
+
+
+record_flushes_with(record_flush)
 
 
 async def record(

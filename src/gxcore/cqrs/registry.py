@@ -10,13 +10,27 @@ from collections.abc import Mapping
 
 from gxcore.admin import handlers as admin
 from gxcore.business import handlers as business
-from gxcore.cqrs.projection import Projection
+from gxcore.cqrs.projection import Batch, Projection
 from gxcore.db import models  # noqa: F401  (every model mapped: relationships resolve by name)
 from gxcore.governance import handlers as governance
 from gxcore.identity import handlers as identity
+from gxcore.ledger import events as ev
+from gxcore.ledger.port import LedgerEvent
 from gxcore.loans import handlers as loans
 from gxcore.tax import handlers as tax
 from gxcore.wallet import handlers as wallet
+
+
+# A frozen account is an organization's (business's read model) or else a user's (identity's).
+async def _wallet_frozen(batch: Batch, event: LedgerEvent, p: ev.WalletFrozen) -> None:
+    if not await business.set_organization_frozen(batch, event, p.account_id, True):
+        await identity.wallet_frozen(batch, event, p)
+
+
+async def _wallet_unfrozen(batch: Batch, event: LedgerEvent, p: ev.WalletUnfrozen) -> None:
+    if not await business.set_organization_frozen(batch, event, p.account_id, False):
+        await identity.wallet_unfrozen(batch, event, p)
+
 
 PROJECTIONS: Mapping[str, Projection] = {
     # admin
@@ -31,8 +45,8 @@ PROJECTIONS: Mapping[str, Projection] = {
     "UserCreated": Projection(bulk=identity.users_created),
     "GenesisDistributed": Projection(postings=wallet.genesis_postings),
     "TransferCompleted": Projection(postings=wallet.transfer_postings),
-    "WalletFrozen": Projection(handler=identity.wallet_frozen),
-    "WalletUnfrozen": Projection(handler=identity.wallet_unfrozen),
+    "WalletFrozen": Projection(handler=_wallet_frozen),
+    "WalletUnfrozen": Projection(handler=_wallet_unfrozen),
     "VelocityTaxApplied": Projection(postings=tax.velocity_tax_postings),
     # organizations and multisig
     "OrganizationProposed": Projection(handler=business.organization_proposed),

@@ -54,7 +54,7 @@ def _fk_name(fk: Any, table: Table) -> str:
 
 # Prisma's constraint names, so a database built from the reference schema and ours are
 # interchangeable. Unique constraints are unique indexes there (`Index(..., unique=True)`).
-NAMING_CONVENTION = {
+NAMING_CONVENTION: dict[str, Any] = {
     "pk": "%(table_name)s_pkey",
     "ix": "%(prisma_ix)s",
     "prisma_ix": _index_name,

@@ -29,7 +29,10 @@ from gxcore.errors import EmbeddedServerError, ServerAlreadyRunning
 log = logging.getLogger(__name__)
 
 # Found without importing pgserver: importing it has side effects (runtime dirs, warnings).
-PG_INSTALL = Path(str(importlib.util.find_spec("pgserver").origin)).resolve().parent / "pginstall"
+_PGSERVER = importlib.util.find_spec("pgserver")
+if _PGSERVER is None or _PGSERVER.origin is None:
+    raise ImportError("the pgserver package is not installed: pip install -e .")
+PG_INSTALL = Path(_PGSERVER.origin).resolve().parent / "pginstall"
 HOST = "127.0.0.1"
 SUPERUSER = "postgres"
 SYSTEM_USER = "gxpg"  # PostgreSQL refuses to run as root; as root we run it as this user

@@ -191,9 +191,12 @@ def lint() -> LintResult:
     with tempfile.TemporaryDirectory(prefix="gx-lint-") as tmp:
         files = []
         for rev in reversed(list(script_directory().walk_revisions())):
-            sql = _ALEMBIC_VERSION_DDL.sub(
-                "", offline_sql(rev.down_revision or "base", rev.revision)
-            )
+            start = rev.down_revision or "base"
+            if not isinstance(start, str):
+                raise MigrationError(
+                    f"revision {rev.revision} merges branches: keep history linear"
+                )
+            sql = _ALEMBIC_VERSION_DDL.sub("", offline_sql(start, rev.revision))
             waived = getattr(rev.module, "SQUAWK_IGNORE", {})
             if waived:
                 sql = f"-- squawk-ignore-file {', '.join(sorted(waived))}\n{sql}"

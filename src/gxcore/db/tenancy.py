@@ -11,7 +11,8 @@ Two layers keep tenants apart:
    relationship load, join and ORM bulk update/delete (`with_loader_criteria`), stamps new rows
    with the scope's tenant, and refuses (CROSS_TENANT) to write or attach another tenant's row.
    A session without a scope refuses to touch tenant tables at all. Every flush appends its
-   changes to the tenant's audit chain in the same transaction.
+   changes to the tenant's audit chain in the same transaction: `gxcore.audit` registers itself
+   with `record_flushes_with`, and a tenant flush with no recorder registered is refused.
 2. Row-level security underneath: tenant sessions connect as `gx_app`, whose policy shows only
    rows of the tenant in `app.tenant_id`. That setting is transaction-local and travels in the
    same round trip as the transaction's BEGIN (see `ScopedConnection`), so it costs no extra
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -33,7 +34,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from gxcore.audit import service as audit
 from gxcore.db.base import SoftDeletable, TenantScoped
 from gxcore.db.engine import create_engine
 from gxcore.db.roles import APP_ROLE, SYSTEM_ROLE, role_url
@@ -164,20 +164,35 @@ def _stamp_and_check(session: Session, flush_context: Any, instances: Any) -> No
         if obj in session.new and getattr(obj, "tenant_id", None) is None:
             if scope.system:
                 raise CrossTenant(f"{type(obj).__name__}: the system scope must name the tenant")
-            obj.tenant_id = scope.tenant_id  # type: ignore[attr-defined]
+            obj.tenant_id = scope.tenant_id
         if scope.system:
             continue
-        if obj.tenant_id != scope.tenant_id:  # type: ignore[attr-defined]
+        if obj.tenant_id != scope.tenant_id:
             raise CrossTenant(
-                f"{type(obj).__name__} of tenant {obj.tenant_id!r} "  # type: ignore[attr-defined]
+                f"{type(obj).__name__} of tenant {obj.tenant_id!r} "
                 f"cannot be written in scope {scope.tenant_id!r}"
             )
 
 
+FlushRecorder = Callable[[Session], None]
+_flush_recorders: list[FlushRecorder] = []
+
+
+def record_flushes_with(recorder: FlushRecorder) -> None:
+    """Register what every flush of a guarded session must also write (the audit trail)."""
+    if recorder not in _flush_recorders:
+        _flush_recorders.append(recorder)
+
+
 @event.listens_for(GuardedSession, "after_flush")
-def _audit_changes(session: Session, flush_context: Any) -> None:
+def _record_changes(session: Session, flush_context: Any) -> None:
     # Same transaction as the change itself: the entry and the row commit or vanish together.
-    audit.record_flush(session)
+    scope = scope_of(session)
+    if not _flush_recorders and scope is not None and not scope.system:
+        # Fail closed: a tenant write that no audit trail sees must not commit.
+        raise TenantScopeRequired("no audit trail is registered: import gxcore.audit.service")
+    for recorder in _flush_recorders:
+        recorder(session)
 
 
 def _is_rls_violation(error: DBAPIError) -> bool:

@@ -22,6 +22,18 @@ _WIDE = Context(prec=2 * MONEY_DIGITS)
 _CANONICAL = re.compile(rf"-?[0-9]{{1,{MONEY_DIGITS - MONEY_PLACES}}}\.[0-9]{{{MONEY_PLACES}}}")
 
 
+def storable(value: str) -> str:
+    """Text PostgreSQL can hold: no NUL and no lone surrogate (neither is UTF-8). Checked at the
+    edge (a 422 naming the field), so neither reaches a query (or argon2) to fail there as a 500."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
 def to_money(value: Any) -> Decimal:
     """Return `value` as a Decimal with exactly 9 places, or raise InvalidAmount.
 

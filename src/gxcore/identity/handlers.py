@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, text
 
-from gxcore.business.handlers import set_organization_frozen
 from gxcore.db import lifecycle
 from gxcore.db.arrays import packed, unpack
 from gxcore.enums import UserProfileStatus as S
@@ -154,9 +153,6 @@ _ACTIVATE = text(
 
 
 async def _set_frozen(batch: Batch, event: LedgerEvent, account_id: str, frozen: bool) -> None:
-    # Organizations' accounts freeze too; their read model is business's.
-    if await set_organization_frozen(batch, event, account_id, frozen):
-        return
     profile = await profile_for_account(batch, event.tenant_id, account_id)
     if profile is None:
         raise ProjectionRejected(

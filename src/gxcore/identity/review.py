@@ -30,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gxcore.audit import service as audit
 from gxcore.cqrs.outbox import enqueue
 from gxcore.db.lifecycle import transition
+from gxcore.db.types import storable
 from gxcore.enums import AuditEventType, CommandType, UserProfileStatus
 from gxcore.errors import ProfileIncomplete, ValidationFailed
-from gxcore.http import storable
 from gxcore.identity.access import Principal
 from gxcore.identity.auth import revoke_all
 from gxcore.identity.models import UserProfile

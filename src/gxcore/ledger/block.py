@@ -112,6 +112,8 @@ async def execute(
     for key in fresh:
         command = batch.unique[key]
         tx = Tx(state, command.tenant_id, batch.tx_ids[key])
+        code: str | None
+        message: str | None
         try:
             await _run(state, tx, command, batch.parsed[key])
         except Rejected as rejected:

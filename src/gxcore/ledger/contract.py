@@ -18,7 +18,6 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from enum import StrEnum
 from typing import Any, Protocol
 
-from gxcore.admin.parameters import DEFAULTS
 from gxcore.db.types import MONEY_PLACES, to_money
 from gxcore.enums import CommandType
 from gxcore.errors import GxError, InvalidAmount
@@ -177,12 +176,14 @@ class ParameterRule:
 
     key: str
     kind: type  # int or Decimal
+    initial: str  # the value a bootstrapped ledger starts with (ledger.md)
+    description: str
     minimum: int | Decimal
     maximum: int | Decimal | None = None
 
     @property
     def default(self) -> str:
-        return canonical_value(self, DEFAULTS[self.key])
+        return canonical_value(self, self.initial)
 
 
 def canonical_value(rule: ParameterRule, raw: object) -> str:
@@ -205,20 +206,45 @@ def canonical_value(rule: ParameterRule, raw: object) -> str:
     return str(value)
 
 
-#: The parameters the ledger keeps per tenant (defaults: gxcore.admin.parameters, i.e. ledger.md).
+#: The parameters the ledger keeps per tenant, with the defaults of ledger.md.
 PARAMETER_RULES: dict[str, ParameterRule] = {
     r.key: r
     for r in (
-        ParameterRule("transferFeeBps", int, 0, BPS),
-        ParameterRule("transferFeeThreshold", Decimal, Decimal(0)),
-        ParameterRule("genesisAllocation", Decimal, Decimal(0)),
-        ParameterRule("genesisMinAge", int, 0, 150),
-        ParameterRule("genesisMaxAge", int, 0, 150),
-        ParameterRule("velocityTaxThreshold", Decimal, Decimal(0)),
-        ParameterRule("velocityTaxCycleDays", int, 0),
-        ParameterRule("velocityTaxRateBps", int, 0, MAX_VELOCITY_TAX_BPS),
-        ParameterRule("multisigApprovalTtlHours", int, 1),
-        ParameterRule("governanceVotingPeriodDays", int, 0),
+        ParameterRule(
+            "transferFeeBps", int, "10", "transfer fee in basis points of the amount", 0, BPS
+        ),
+        ParameterRule(
+            "transferFeeThreshold", Decimal, "3", "transfers above this amount pay the fee", 0
+        ),
+        ParameterRule(
+            "genesisAllocation", Decimal, "500", "coins credited once per eligible user", 0
+        ),
+        ParameterRule(
+            "genesisMinAge", int, "13", "youngest age that receives the genesis allocation", 0, 150
+        ),
+        ParameterRule(
+            "genesisMaxAge", int, "73", "oldest age that receives the genesis allocation", 0, 150
+        ),
+        ParameterRule(
+            "velocityTaxThreshold", Decimal, "100", "balance above which velocity tax accrues", 0
+        ),
+        ParameterRule(
+            "velocityTaxCycleDays", int, "360", "days above the threshold before tax is due", 0
+        ),
+        ParameterRule(
+            "velocityTaxRateBps",
+            int,
+            "300",
+            "velocity tax rate in basis points (max 600)",
+            0,
+            MAX_VELOCITY_TAX_BPS,
+        ),
+        ParameterRule(
+            "multisigApprovalTtlHours", int, "72", "hours a multi-signature request stays open", 1
+        ),
+        ParameterRule(
+            "governanceVotingPeriodDays", int, "7", "days a proposal is open for votes", 0
+        ),
     )
 }
 

@@ -45,7 +45,7 @@ class Row:
 
     @classmethod
     def columns(cls) -> tuple[str, ...]:
-        return _columns(cls)
+        return _columns(cls)  # type: ignore[arg-type]  # a class is hashable (mypy#11470)
 
     @classmethod
     def mutable_columns(cls) -> tuple[str, ...]:
@@ -56,29 +56,31 @@ class Row:
     @classmethod
     def from_record(cls, record: Any) -> Any:
         """A row from a record of `columns()`, in that order."""
-        if not _sequence_columns(cls):
+        if not _sequence_columns(cls):  # type: ignore[arg-type]
             return cls(*record)
         values = dict(record)
         # Arrays (and jsonb lists) become tuples: rows must be safe to snapshot shallowly.
-        for name in _sequence_columns(cls):
+        for name in _sequence_columns(cls):  # type: ignore[arg-type]
             if isinstance(values[name], list):
                 values[name] = tuple(values[name])
         return cls(**values)
 
     @property
-    def primary_key(self) -> tuple[str, ...]:
-        return _key_getter(type(self))(self)
+    def primary_key(self) -> tuple[Any, ...]:
+        return _key_getter(type(self))(self)  # type: ignore[arg-type]
 
 
 @cache
 def _columns(cls: type[Row]) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    return tuple(f.name for f in fields(cls))  # type: ignore[arg-type]  # subclasses are dataclasses
 
 
 @cache
-def _key_getter(cls: type[Row]) -> Callable[[Row], tuple[str, ...]]:
+def _key_getter(cls: type[Row]) -> Callable[[Row], tuple[Any, ...]]:
     get = attrgetter(*cls.KEY)
-    return get if len(cls.KEY) > 1 else lambda row: (get(row),)
+    if len(cls.KEY) > 1:
+        return get  # attrgetter of several names returns a tuple
+    return lambda row: (get(row),)
 
 
 @cache

@@ -143,7 +143,7 @@ class BlockState:
     def params(self, tenant_id: str) -> Params:
         if tenant_id not in self._params:
             values = {
-                key[1]: row.value  # type: ignore[union-attr]
+                key[1]: row.value  # type: ignore[attr-defined]  # a Parameter, by the filter
                 for (cls, key), row in self._rows.items()
                 if cls is Parameter and key[0] == tenant_id and row is not None
             }
@@ -161,8 +161,11 @@ class BlockState:
         else:
             self.change(row).value = value
         # The typed view is rebuilt on next use, after this change and after its undo alike.
+        self._drop_params(tenant_id)
+        self.on_undo(lambda: self._drop_params(tenant_id))
+
+    def _drop_params(self, tenant_id: str) -> None:
         self._params.pop(tenant_id, None)
-        self.on_undo(lambda: self._params.pop(tenant_id, None))
 
     # --- writing ------------------------------------------------------------------------------
 
