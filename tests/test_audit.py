@@ -579,6 +579,18 @@ async def test_concurrent_writers_of_one_tenant_form_one_chain(
     assert await verdict_of(engine, tenant) == Verdict(48)
 
 
+async def _until_blocked_by(engine: AsyncEngine, pid: int, task: asyncio.Task[Any]) -> None:
+    """Wait (10 s at most) until some backend waits on a lock `pid` holds; fail if `task` ends."""
+    blocked = text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))")
+    async with asyncio.timeout(10):
+        while not task.done():
+            async with engine.connect() as conn:
+                if await conn.scalar(blocked, {"pid": pid}):
+                    return
+            await asyncio.sleep(0.01)
+    raise AssertionError(f"the writer finished without waiting: {task.result()!r}")
+
+
 async def test_tenants_never_wait_for_each_other(engine: AsyncEngine, tenant: str) -> None:
     other = f"{tenant}-other"
     async with audited_session(engine, tenant) as holder:
@@ -588,7 +600,8 @@ async def test_tenants_never_wait_for_each_other(engine: AsyncEngine, tenant: st
         await asyncio.wait_for(_write(engine, other, transactions=1, rows=1), timeout=10)
         # ...while a second writer of the same tenant waits for the holder.
         waiting = asyncio.create_task(_write(engine, tenant, transactions=1, rows=1))
-        await asyncio.sleep(0.5)
+        holder_pid = await holder.scalar(text("SELECT pg_backend_pid()"))
+        await _until_blocked_by(engine, holder_pid, waiting)
         assert not waiting.done()
         await holder.commit()
     await asyncio.wait_for(waiting, timeout=10)
