@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+import gxcore.audit.service  # noqa: F401  (registers the audit trail, as the features do)
 from gxcore.db import migrate, server
 from gxcore.db.embedded import EmbeddedServer
 from gxcore.db.engine import create_engine

@@ -7,10 +7,10 @@ from decimal import Context, Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, StatementError
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from gxcore.db.tenancy import Database
 from gxcore.db.types import to_money
 from gxcore.errors import InvalidAmount
 from gxcore.identity.models import UserProfile
@@ -65,78 +65,63 @@ def test_trailing_zeros_are_not_extra_precision() -> None:
     assert str(to_money(7)) == "7.000000000"
 
 
-async def _profile(session: AsyncSession, tenant: str) -> UserProfile:
-    profile = UserProfile(
+# As the system writes them: the profile in the tenant's scope (gx_app, under RLS), the wallet in
+# the projector's system scope (gx_system): the application role may not write read models.
+
+
+async def _profile(db: Database, tenant: str) -> str:
+    async with db.tenant(tenant) as s:
+        profile = UserProfile(
+            first_name="Ada",
+            last_name="Lovelace",
+            biometric_hash=f"bio-{tenant}",
+            password_hash="x",
+        )
+        s.add(profile)
+        await s.flush()
+        return profile.profile_id
+
+
+def _wallet(tenant: str, profile_id: str, balance: Decimal) -> Wallet:
+    return Wallet(
         tenant_id=tenant,
-        first_name="Ada",
-        last_name="Lovelace",
-        biometric_hash=f"bio-{tenant}",
-        password_hash="x",
+        profile_id=profile_id,
+        primary_account_id=f"acct-{tenant}",
+        wallet_name="main",
+        cached_balance=balance,
     )
-    session.add(profile)
-    await session.flush()
-    return profile
+
+
+async def _balances(db: Database, tenant: str) -> list[Decimal]:
+    async with db.tenant(tenant) as s:
+        return list((await s.scalars(select(Wallet.cached_balance))).all())
 
 
 @pytest.mark.parametrize("amount", [Decimal(0), SMALLEST, LARGEST, Decimal("123.456789012")])
-async def test_edge_balances_round_trip_exactly(
-    session: AsyncSession, tenant: str, amount: Decimal
-) -> None:
-    profile = await _profile(session, tenant)
-    wallet = Wallet(
-        tenant_id=tenant,
-        profile_id=profile.profile_id,
-        primary_account_id=f"acct-{tenant}",
-        wallet_name="main",
-        cached_balance=amount,
-    )
-    session.add(wallet)
-    await session.commit()
-    session.expunge_all()
-    stored = await session.scalar(select(Wallet.cached_balance).where(Wallet.tenant_id == tenant))
+async def test_edge_balances_round_trip_exactly(db: Database, tenant: str, amount: Decimal) -> None:
+    profile_id = await _profile(db, tenant)
+    async with db.system(reason="test: project a wallet") as s:
+        s.add(_wallet(tenant, profile_id, amount))
+    [stored] = await _balances(db, tenant)
     assert stored == amount and isinstance(stored, Decimal)
     assert stored.as_tuple().exponent == -9
 
 
-async def test_extra_precision_is_refused_and_nothing_is_written(
-    session: AsyncSession, tenant: str
-) -> None:
-    profile = await _profile(session, tenant)
-    await session.commit()
-    session.add(
-        Wallet(
-            tenant_id=tenant,
-            profile_id=profile.profile_id,
-            primary_account_id=f"acct-{tenant}",
-            wallet_name="main",
-            cached_balance=Decimal("1.0000000001"),
-        )
-    )
+async def test_extra_precision_is_refused_and_nothing_is_written(db: Database, tenant: str) -> None:
+    profile_id = await _profile(db, tenant)
     with pytest.raises(StatementError) as raised:
-        await session.commit()
+        async with db.system(reason="test: project a wallet") as s:
+            s.add(_wallet(tenant, profile_id, Decimal("1.0000000001")))
     assert isinstance(raised.value.orig, InvalidAmount)
-    await session.rollback()
-    count = await session.scalar(
-        select(func.count()).select_from(Wallet).where(Wallet.tenant_id == tenant)
-    )
-    assert count == 0
+    assert await _balances(db, tenant) == []
 
 
-async def test_a_negative_balance_is_refused_by_the_database(
-    session: AsyncSession, tenant: str
-) -> None:
-    profile = await _profile(session, tenant)
-    session.add(
-        Wallet(
-            tenant_id=tenant,
-            profile_id=profile.profile_id,
-            primary_account_id=f"acct-{tenant}",
-            wallet_name="main",
-            cached_balance=Decimal("-0.000000001"),
-        )
-    )
+async def test_a_negative_balance_is_refused_by_the_database(db: Database, tenant: str) -> None:
+    profile_id = await _profile(db, tenant)
     with pytest.raises(IntegrityError, match="Wallet_cachedBalance_check"):
-        await session.commit()
+        async with db.system(reason="test: project a wallet") as s:
+            s.add(_wallet(tenant, profile_id, Decimal("-0.000000001")))
+    assert await _balances(db, tenant) == []
 
 
 @pytest.mark.parametrize(
