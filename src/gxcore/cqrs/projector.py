@@ -331,7 +331,7 @@ async def status(
             states = states.where(ProjectorState.tenant_id == tenant_id)
             dead = dead.where(EventDLQ.tenant_id == tenant_id)
         rows = (await session.execute(states)).all()
-        dead_counts: dict[str, int] = dict((await session.execute(dead)).all())  # type: ignore[arg-type]
+        dead_counts = {t: n for t, n in (await session.execute(dead)).all()}
     tenants = {
         t: TenantState(t, Position(block, index), at, dead_counts.get(t, 0))
         for t, block, index, at in rows

@@ -253,7 +253,7 @@ class Relay:
             "limit": self.config.batch_size,
         }
         async with self.db.system(reason=self._reason) as session:
-            rows = (await session.execute(_CLAIM, params)).all()
+            rows = list((await session.execute(_CLAIM, params)).all())
         # A block executes in order: commands of successive transactions keep theirs (best effort:
         # nothing orders commands of one transaction, or of two batches or workers).
         rows.sort(key=lambda r: (r.createdAt, r.id))

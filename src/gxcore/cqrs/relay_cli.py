@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 import typer
@@ -268,7 +269,7 @@ def _print_command(c: OutboxCommand) -> None:
         "updated at": c.updated_at,
     }
     for name, value in fields.items():
-        shown = value.isoformat() if hasattr(value, "isoformat") else value
+        shown = value.isoformat() if isinstance(value, datetime) else value
         console.print(f"{name:>13}: {escape('' if shown is None else str(shown))}", soft_wrap=True)
     console.print("      payload:", escape(json.dumps(c.payload, indent=2, sort_keys=True)))
 

@@ -104,7 +104,7 @@ async def _newest(
         .order_by(AuditLog.chain_seq.desc())
         .limit(limit)
     )
-    return list(rows)
+    return [meta for meta in rows if meta is not None]
 
 
 def _refuse_if_blocked(
