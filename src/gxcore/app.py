@@ -34,6 +34,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     from gxcore.identity.api import router as registration
     from gxcore.identity.auth_api import router as auth
     from gxcore.identity.users_api import router as users
+    from gxcore.wallet.api import router as money
 
     app = FastAPI(
         title="gxcore",
@@ -43,7 +44,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
         **fastapi_kwargs,  # type: ignore[arg-type]
     )
     install_error_handlers(app)
-    for router in (registration, auth, users, admin_users):
+    for router in (registration, auth, users, admin_users, money):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app
 

@@ -327,3 +327,32 @@ class ProjectorStopped(GxError):
 
 class DlqEntryNotFound(NotFound):
     code = "DLQ_ENTRY_NOT_FOUND"
+
+
+# --------------------------------------------------------------------------------------------
+# Money
+# --------------------------------------------------------------------------------------------
+
+
+class WalletNotFound(NotFound):
+    """No wallet for that profile in this tenant, or one the caller may not see."""
+
+    code = "WALLET_NOT_FOUND"
+
+
+class TransferNotFound(NotFound):
+    code = "TRANSFER_NOT_FOUND"
+
+
+class InsufficientFunds(Conflict):
+    """The sender's available balance (balance less holds) does not cover amount and fee."""
+
+    code = "INSUFFICIENT_FUNDS"
+
+
+class WalletFrozen(Conflict):
+    code = "WALLET_FROZEN"
+
+
+class SelfTransfer(ValidationFailed):
+    code = "SELF_TRANSFER"

@@ -54,6 +54,7 @@ DEFAULT_TENANT = "default"
 
 # Success statuses other than 200, named here so routers carry no numbers.
 CREATED = 201
+ACCEPTED = 202
 
 _STATUS: dict[type[GxError], int] = {
     Unauthorized: 401,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin.models import Country, SystemParameter
 from gxcore.admin.parameters import DEFAULTS, PARAMETERS
+from gxcore.ledger.contract import PARAMETER_RULES, Params
 
 
 @dataclass(frozen=True)
@@ -62,3 +63,13 @@ async def read_ints(session: AsyncSession, keys: Iterable[str]) -> dict[str, int
     values = {key: int(DEFAULTS[key]) for key in keys}
     values.update({key: int(value) for key, value in rows.all()})
     return values
+
+
+async def ledger_params(session: AsyncSession) -> Params:
+    """The scope's tenant's view of the ledger's parameters (fees, genesis), typed."""
+    rows = await session.execute(
+        select(SystemParameter.param_key, SystemParameter.param_value).where(
+            SystemParameter.param_key.in_(PARAMETER_RULES)
+        )
+    )
+    return Params.of({key: value for key, value in rows})

@@ -18,9 +18,6 @@ order): a page costs the same at any depth, and rows added meanwhile never shift
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,10 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.audit import service as audit
 from gxcore.cqrs.outbox import enqueue
+from gxcore.db import keyset
 from gxcore.db.lifecycle import transition
-from gxcore.db.types import storable
 from gxcore.enums import AuditEventType, CommandType, UserProfileStatus
-from gxcore.errors import ProfileIncomplete, ValidationFailed
+from gxcore.errors import ProfileIncomplete
 from gxcore.identity.access import Principal
 from gxcore.identity.auth import revoke_all
 from gxcore.identity.models import UserProfile
@@ -59,21 +56,7 @@ class Review:
 
 
 def encode_cursor(profile: UserProfile) -> str:
-    raw = json.dumps([profile.created_at.isoformat(), profile.profile_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, profile_id = json.loads(raw)
-        moment = datetime.fromisoformat(created)
-        if moment.tzinfo is None or not isinstance(profile_id, str):
-            raise ValueError("not a cursor")
-        storable(profile_id)  # it goes into the query
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as e:
-        raise ValidationFailed("not a cursor this endpoint returned", field="cursor") from e
-    return moment, profile_id
+    return keyset.encode(profile.created_at, profile.profile_id)
 
 
 async def list_page(
@@ -88,7 +71,7 @@ async def list_page(
         stmt = stmt.where(UserProfile.status.in_(statuses))
     if cursor is not None:
         stmt = stmt.where(
-            tuple_(UserProfile.created_at, UserProfile.profile_id) > decode_cursor(cursor)
+            tuple_(UserProfile.created_at, UserProfile.profile_id) > keyset.decode(cursor)
         )
     rows = (await session.scalars(stmt.limit(limit + 1))).all()
     page = rows[:limit]

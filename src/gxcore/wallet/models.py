@@ -156,3 +156,28 @@ class TransactionRiskScore(TenantScoped, Base):
     review_notes: Mapped[str | None]
     calculated_at: Mapped[datetime] = mapped_column(server_default=NOW)
     transaction: Mapped[Transaction] = relationship(foreign_keys=[off_tx_id])
+
+
+class TransferHold(TenantScoped, Base):
+    """Money a requested transfer has reserved: the amount and fee its sender may not spend twice.
+
+    The app's own record (the `Wallet` read model is the projector's). A hold is live until its
+    ledger transaction is projected (an `EventLog` row with its tx id) or its command `FAILED`;
+    nothing has to release it, so no path can forget to (see `gxcore.wallet.holds`).
+    """
+
+    __tablename__ = "TransferHold"
+    __table_args__ = (
+        CheckConstraint('"amount" > 0', name="amount"),
+        CheckConstraint('"fee" >= 0', name="fee"),
+        Index(None, "tenant_id", "wallet_id"),
+    )
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    command_id: Mapped[str] = mapped_column(
+        ForeignKey("OutboxCommand.id", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+    )
+    wallet_id: Mapped[str]
+    tx_id: Mapped[str]
+    amount: Mapped[Decimal]
+    fee: Mapped[Decimal]
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)

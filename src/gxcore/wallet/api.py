@@ -1,0 +1,95 @@
+"""/api/v1: genesis, transfers and their status, balances and history (svc-tokenomics)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from gxcore.enums import OffChainTxType
+from gxcore.http import ACCEPTED, Ident, Session
+from gxcore.identity.principal import CurrentAdmin, CurrentUser
+from gxcore.wallet import service
+from gxcore.wallet.schemas import (
+    BalanceResponse,
+    CommandAccepted,
+    GenesisRequest,
+    TransactionPage,
+    TransferRequest,
+    TransferStatus,
+)
+
+DEFAULT_PAGE, MAX_PAGE = 50, 200
+#: A client's idempotency key: printable ASCII, as IETF's Idempotency-Key draft suggests.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
+]
+
+router = APIRouter(tags=["money"])
+
+
+@router.post("/genesis", status_code=ACCEPTED)
+async def genesis(body: GenesisRequest, admin: CurrentAdmin, session: Session) -> CommandAccepted:
+    """Distribute a user's genesis allocation (administrators; once per user)."""
+    return await service.request_genesis(body, session=session, principal=admin)
+
+
+@router.post("/transfers", status_code=ACCEPTED)
+async def transfer(
+    body: TransferRequest,
+    user: CurrentUser,
+    session: Session,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandAccepted:
+    """Request a transfer: checked, held and queued for the ledger. The same `Idempotency-Key`
+    with the same body returns the first answer (and moves the money once)."""
+    accepted = await service.request_transfer(
+        body, session=session, principal=user, idempotency_key=idempotency_key
+    )
+    if accepted.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return accepted.response
+
+
+@router.get("/transfers/{command_id}/status")
+async def transfer_status(command_id: Ident, user: CurrentUser, session: Session) -> TransferStatus:
+    return await service.command_status(command_id, session=session, principal=user)
+
+
+@router.get("/wallets/{profile_id}/balance")
+async def balance(
+    profile_id: Ident,
+    user: CurrentUser,
+    session: Session,
+    at: Annotated[datetime | None, Query(description="the balance as of this instant")] = None,
+) -> BalanceResponse:
+    return BalanceResponse(
+        balance=await service.balance(profile_id, session=session, principal=user, at=at)
+    )
+
+
+@router.get("/wallets/{profile_id}/transactions")
+async def transactions(
+    profile_id: Ident,
+    user: CurrentUser,
+    session: Session,
+    since: Annotated[datetime | None, Query()] = None,
+    until: Annotated[datetime | None, Query()] = None,
+    type: Annotated[list[OffChainTxType] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> TransactionPage:
+    """Newest first; `type` is repeatable; keyset pages of `limit`."""
+    return await service.history(
+        profile_id,
+        session=session,
+        principal=user,
+        limit=limit,
+        cursor=cursor,
+        since=since,
+        until=until,
+        types=type,
+    )

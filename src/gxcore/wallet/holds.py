@@ -1,0 +1,63 @@
+"""Holds: the part of a balance that requested transfers have reserved.
+
+A request records a hold (amount + fee) with its command, in the transaction that accepts it.
+A hold counts until the ledger's answer is projected: the transfer's event appended to
+`EventLog` (the same transaction that moves the `Wallet` balance) or its command `FAILED`. So
+`balance` and `held`, read in one statement, never count the money twice nor let it out twice,
+and there is nothing to release: a released hold is only deleted to keep the table small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_LIVE = """
+    h."tenantId" = w."tenantId" AND h."walletId" = w."walletId"
+    AND NOT EXISTS (SELECT FROM "OutboxCommand" o WHERE o."id" = h."commandId"
+                    AND o."status" = 'FAILED')
+    AND NOT EXISTS (SELECT FROM "EventLog" e WHERE e."fabricTxId" = h."txId"
+                    AND e."tenantId" = h."tenantId")
+"""
+
+_FUNDS = text(
+    'SELECT w."cachedBalance" AS balance, '
+    f'COALESCE((SELECT sum(h."amount" + h."fee") FROM "TransferHold" h WHERE {_LIVE}), 0) '
+    'AS held FROM "Wallet" w WHERE w."walletId" = :wallet'
+)
+
+# Projected holds of one wallet; a FAILED command's hold stays, so that re-queuing the command
+# (`gx outbox retry`) reserves its money again.
+_FORGET_PROJECTED = text(
+    'DELETE FROM "TransferHold" h WHERE h."walletId" = :wallet AND EXISTS (SELECT FROM '
+    '"EventLog" e WHERE e."fabricTxId" = h."txId" AND e."tenantId" = h."tenantId")'
+)
+
+# Serializes one wallet's spending (not the tenant's): a transaction-scoped advisory lock keyed
+# by tenant and wallet, released at commit or rollback.
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:tenant || '/' || :wallet, 0))")
+
+
+@dataclass(frozen=True)
+class Funds:
+    balance: Decimal
+    held: Decimal
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.held
+
+
+async def funds(session: AsyncSession, wallet_id: str) -> Funds:
+    """The wallet's projected balance and live holds, in one snapshot."""
+    row = (await session.execute(_FUNDS, {"wallet": wallet_id})).one()
+    return Funds(balance=row.balance, held=row.held)
+
+
+async def lock_spending(session: AsyncSession, tenant_id: str, wallet_id: str) -> None:
+    """Wait for this wallet's other spending transactions; drop its holds already projected."""
+    await session.execute(_LOCK, {"tenant": tenant_id, "wallet": wallet_id})
+    await session.execute(_FORGET_PROJECTED, {"wallet": wallet_id})

@@ -1,0 +1,104 @@
+"""Requests and responses of svc-tokenomics, with the reference API's field names (camelCase)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, StringConstraints
+
+from gxcore.db.types import to_money
+from gxcore.enums import CommandType, OffChainTxType, OutboxStatus
+from gxcore.errors import InvalidAmount
+from gxcore.http import Ident, RequestBody
+
+
+def _amount(value: Any) -> Decimal:
+    # A JSON number arrives as a float: accepted only when it is exactly a decimal of 9 places
+    # or fewer (its shortest repr), never rounded.
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        amount = to_money(value)
+    except InvalidAmount as e:
+        raise ValueError(e.message) from None
+    if amount <= 0:
+        raise ValueError("must be greater than zero")
+    return amount
+
+
+#: Money in: a decimal string (or an exact JSON number), > 0, at most 9 places.
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    Field(json_schema_extra={"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,9})?$"}),
+]
+#: Money out: always a decimal string with 9 places, never a JSON number.
+Money = Annotated[Decimal, PlainSerializer(lambda d: f"{to_money(d):f}", return_type=str)]
+Remark = Annotated[str, StringConstraints(max_length=500)]
+CountryCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True, strip_whitespace=True)
+]
+
+
+class TransferRequest(RequestBody):
+    toUserId: Ident
+    amount: Amount
+    remark: Remark | None = None
+    fromUserId: Ident | None = Field(
+        default=None, description="administrators only: the sender; default the caller"
+    )
+
+
+class GenesisRequest(RequestBody):
+    userId: Ident
+    userType: Annotated[str, StringConstraints(pattern=r"^[A-Z_]{1,32}$")] = "INDIVIDUAL"
+    countryCode: CountryCode | None = None
+
+
+class CommandAccepted(BaseModel):
+    commandId: str
+    status: OutboxStatus
+
+
+class TransferStatus(BaseModel):
+    commandId: str
+    type: CommandType
+    status: OutboxStatus
+    errorCode: str | None = None
+    txId: str | None = None
+    blockNumber: int | None = None
+
+
+class Balance(BaseModel):
+    walletId: str
+    profileId: str
+    balance: Money
+    available: Money
+    held: Money
+    isFrozen: bool
+    updatedAt: datetime
+
+
+class BalanceResponse(BaseModel):
+    balance: Balance
+
+
+class TransactionRead(BaseModel):
+    offTxId: str
+    onChainTxId: str | None
+    type: OffChainTxType
+    counterparty: str
+    amount: Money
+    fee: Money
+    remark: str | None
+    timestamp: datetime
+    blockNumber: int | None
+
+
+class TransactionPage(BaseModel):
+    items: list[TransactionRead]
+    nextCursor: str | None = Field(
+        description="pass as `cursor` for the next page; null at the end"
+    )

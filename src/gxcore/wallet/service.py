@@ -1,0 +1,347 @@
+"""svc-tokenomics: balances and history for their owners, transfer requests, genesis.
+
+Reads are owner-or-admin: another user's wallet is not found (404), as is one of another tenant
+(the scope never sees it). Writes never touch the `Wallet` or `Transaction` read models, which
+are the projector's: a transfer request checks, records its hold and enqueues its command in the
+caller's transaction; the ledger decides and the projector reports.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import case, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gxcore.admin import service as admin
+from gxcore.audit import service as audit
+from gxcore.cqrs.models import OutboxCommand
+from gxcore.cqrs.outbox import enqueue
+from gxcore.db import keyset
+from gxcore.db.scope import scope_of
+from gxcore.enums import AuditEventType, CommandType, OffChainTxType, UserProfileStatus
+from gxcore.errors import (
+    AccountInactive,
+    InsufficientFunds,
+    SelfTransfer,
+    TenantScopeRequired,
+    TransferNotFound,
+    UserNotFound,
+    ValidationFailed,
+    WalletFrozen,
+    WalletNotFound,
+)
+from gxcore.identity.access import Principal
+from gxcore.identity.models import UserProfile
+from gxcore.ledger.contract import transfer_fee
+from gxcore.ledger.state import tx_id_of
+from gxcore.wallet import holds
+from gxcore.wallet.models import Transaction, TransferHold, Wallet
+from gxcore.wallet.schemas import (
+    Balance,
+    CommandAccepted,
+    GenesisRequest,
+    TransactionPage,
+    TransactionRead,
+    TransferRequest,
+    TransferStatus,
+)
+
+SERVICE = "svc-tokenomics"
+ONCHAIN_FROZEN = "FROZEN"
+ZERO = Decimal("0.000000000")
+#: A history row's effect on its wallet: what `at=` sums (a SENT row carries the fee paid).
+_SIGNED = case(
+    (Transaction.type == OffChainTxType.SENT, -(Transaction.amount + Transaction.fee)),
+    (
+        Transaction.type.in_([OffChainTxType.TAX, OffChainTxType.LOAN_REPAYMENT]),
+        -Transaction.amount,
+    ),
+    else_=Transaction.amount,
+)
+_HISTORY_COLUMNS = (
+    Transaction.off_tx_id,
+    Transaction.on_chain_tx_id,
+    Transaction.type,
+    Transaction.counterparty,
+    Transaction.amount,
+    Transaction.fee,
+    Transaction.remark,
+    Transaction.timestamp,
+    Transaction.block_number,
+)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A command written (or found again under its idempotency key); `replayed` when found."""
+
+    response: CommandAccepted
+    replayed: bool
+
+
+def _tenant(session: AsyncSession) -> str:
+    scope = scope_of(session.sync_session)
+    if scope is None or scope.tenant_id is None:
+        raise TenantScopeRequired("money moves in a tenant scope")
+    return scope.tenant_id
+
+
+def _is_frozen(profile: UserProfile) -> bool:
+    return profile.onchain_status == ONCHAIN_FROZEN or profile.status is UserProfileStatus.FROZEN
+
+
+async def _wallet(session: AsyncSession, profile_id: str) -> tuple[Wallet, UserProfile] | None:
+    row = (
+        await session.execute(
+            select(Wallet, UserProfile)
+            .join(UserProfile, UserProfile.profile_id == Wallet.profile_id)
+            .where(Wallet.profile_id == profile_id)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def _visible_wallet(
+    session: AsyncSession, profile_id: str, principal: Principal
+) -> tuple[Wallet, UserProfile]:
+    found = await _wallet(session, profile_id) if principal.may_see(profile_id) else None
+    if found is None:
+        raise WalletNotFound(f"no wallet for profile {profile_id!r}", profileId=profile_id)
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Reads
+# --------------------------------------------------------------------------------------------
+
+
+async def balance(
+    profile_id: str, *, session: AsyncSession, principal: Principal, at: datetime | None = None
+) -> Balance:
+    """The live balance, or with `at` the balance as of that instant from the history rows
+    (no holds then: a hold is a fact of now)."""
+    wallet, profile = await _visible_wallet(session, profile_id, principal)
+    if at is None:
+        funds = await holds.funds(session, wallet.wallet_id)
+        amount, held = funds.balance, funds.held
+    else:
+        amount = (
+            await session.scalar(
+                select(func.sum(_SIGNED)).where(
+                    Transaction.wallet_id == wallet.wallet_id, Transaction.timestamp <= at
+                )
+            )
+            or ZERO
+        )
+        held = ZERO
+    return Balance(
+        walletId=wallet.wallet_id,
+        profileId=wallet.profile_id,
+        balance=amount,
+        available=amount - held,
+        held=held,
+        isFrozen=_is_frozen(profile),
+        updatedAt=wallet.updated_at,
+    )
+
+
+async def history(
+    profile_id: str,
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    limit: int,
+    cursor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    types: list[OffChainTxType] | None = None,
+) -> TransactionPage:
+    """Newest first, in keyset pages on (timestamp, offTxId); only the listed columns fetched."""
+    wallet, _ = await _visible_wallet(session, profile_id, principal)
+    query = select(*_HISTORY_COLUMNS).where(Transaction.wallet_id == wallet.wallet_id)
+    if since is not None:
+        query = query.where(Transaction.timestamp >= since)
+    if until is not None:
+        query = query.where(Transaction.timestamp < until)
+    if types:
+        query = query.where(Transaction.type.in_(types))
+    if cursor is not None:
+        query = query.where(
+            tuple_(Transaction.timestamp, Transaction.off_tx_id) < keyset.decode(cursor)
+        )
+    rows = (
+        await session.execute(
+            query.order_by(Transaction.timestamp.desc(), Transaction.off_tx_id.desc()).limit(
+                limit + 1
+            )
+        )
+    ).all()
+    page = rows[:limit]
+    return TransactionPage(
+        items=[
+            TransactionRead(
+                offTxId=r.off_tx_id,
+                onChainTxId=r.on_chain_tx_id,
+                type=r.type,
+                counterparty=r.counterparty,
+                amount=r.amount,
+                fee=r.fee,
+                remark=r.remark,
+                timestamp=r.timestamp,
+                blockNumber=r.block_number,
+            )
+            for r in page
+        ],
+        nextCursor=(
+            keyset.encode(page[-1].timestamp, page[-1].off_tx_id) if len(rows) > limit else None
+        ),
+    )
+
+
+async def command_status(
+    command_id: str, *, session: AsyncSession, principal: Principal
+) -> TransferStatus:
+    """A money command's progress, for the profile that requested it (or an administrator)."""
+    command = await session.get(OutboxCommand, command_id)
+    if command is None or command.service != SERVICE or not _requested_by(command, principal):
+        raise TransferNotFound(f"no transfer {command_id!r}", commandId=command_id)
+    return TransferStatus(
+        commandId=command.id,
+        type=command.command_type,
+        status=command.status,
+        errorCode=command.error_code,
+        txId=command.fabric_tx_id,
+        blockNumber=command.commit_block,
+    )
+
+
+def _requested_by(command: OutboxCommand, principal: Principal) -> bool:
+    return principal.is_admin or command.request_id.startswith(f"transfer:{principal.profile_id}:")
+
+
+# --------------------------------------------------------------------------------------------
+# Writes
+# --------------------------------------------------------------------------------------------
+
+
+async def request_transfer(
+    body: TransferRequest,
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    idempotency_key: str | None = None,
+) -> Accepted:
+    """Check, hold amount + fee, and enqueue TRANSFER_TOKENS, in the caller's transaction.
+
+    Spending from one wallet is serialized (an advisory lock on it), so parallel requests can
+    never together spend more than `available`. The same idempotency key (per sender) with the
+    same request gives back the first command without checking or holding again; with another
+    request it is an IDEMPOTENCY_CONFLICT.
+    """
+    tenant = _tenant(session)
+    sender_id = body.fromUserId if principal.is_admin and body.fromUserId else principal.profile_id
+    if sender_id == body.toUserId:
+        raise SelfTransfer("a wallet cannot send to itself", field="toUserId")
+    sender = await _wallet(session, sender_id)
+    if sender is None:
+        raise WalletNotFound(f"no wallet for profile {sender_id!r}", profileId=sender_id)
+    receiver = await _wallet(session, body.toUserId)
+    if receiver is None:
+        raise UserNotFound(f"no user {body.toUserId!r} with a wallet", field="toUserId")
+    (sender_wallet, sender_profile), (receiver_wallet, receiver_profile) = sender, receiver
+
+    await holds.lock_spending(session, tenant, sender_wallet.wallet_id)
+    key = idempotency_key or uuid.uuid4().hex
+    request_id = f"transfer:{sender_id}:{key}"
+    payload = {
+        "senderId": sender_wallet.primary_account_id,
+        "receiverId": receiver_wallet.primary_account_id,
+        "amount": f"{body.amount:f}",
+        "remark": body.remark,
+    }
+    if idempotency_key is not None:
+        earlier = await session.scalar(
+            select(OutboxCommand).where(OutboxCommand.request_id == request_id)
+        )
+        if earlier is not None:
+            # enqueue compares the request and refuses another one under the same key.
+            command = await enqueue(
+                session,
+                service=SERVICE,
+                command_type=CommandType.TRANSFER_TOKENS,
+                request_id=request_id,
+                payload=payload,
+            )
+            return Accepted(CommandAccepted(commandId=command.id, status=command.status), True)
+
+    if sender_profile.status is not UserProfileStatus.ACTIVE and not _is_frozen(sender_profile):
+        raise AccountInactive(f"the sender's account is {sender_profile.status.value}")
+    for profile, side in ((sender_profile, "sender"), (receiver_profile, "receiver")):
+        if _is_frozen(profile):
+            raise WalletFrozen(f"the {side}'s wallet is frozen", side=side)
+    fee = transfer_fee(body.amount, await admin.ledger_params(session))
+    funds = await holds.funds(session, sender_wallet.wallet_id)
+    if body.amount + fee > funds.available:
+        raise InsufficientFunds(
+            f"available {funds.available:f} does not cover {body.amount:f} plus fee {fee:f}",
+            available=f"{funds.available:f}",
+            required=f"{body.amount + fee:f}",
+        )
+    command = await enqueue(
+        session,
+        service=SERVICE,
+        command_type=CommandType.TRANSFER_TOKENS,
+        request_id=request_id,
+        payload=payload,
+    )
+    session.add(
+        TransferHold(
+            command_id=command.id,
+            wallet_id=sender_wallet.wallet_id,
+            tx_id=tx_id_of(tenant, request_id),
+            amount=body.amount,
+            fee=fee,
+        )
+    )
+    await audit.record(
+        session,
+        event_type=AuditEventType.TRANSACTION_INITIATED,
+        resource_type="OutboxCommand",
+        resource_id=command.id,
+        target_profile_id=sender_id,
+        new={"to": body.toUserId, "amount": f"{body.amount:f}", "fee": f"{fee:f}"},
+    )
+    return Accepted(CommandAccepted(commandId=command.id, status=command.status), False)
+
+
+async def request_genesis(
+    body: GenesisRequest, *, session: AsyncSession, principal: Principal
+) -> CommandAccepted:
+    """DISTRIBUTE_GENESIS for an active user: once per user (the ledger refuses a second)."""
+    profile = await session.get(UserProfile, body.userId)
+    if profile is None or profile.fabric_user_id is None:
+        raise UserNotFound(f"no user {body.userId!r} on the ledger", field="userId")
+    if body.countryCode and body.countryCode != profile.nationality_country_code:
+        raise ValidationFailed(
+            f"user {body.userId!r} is not of country {body.countryCode}", field="countryCode"
+        )
+    command = await enqueue(
+        session,
+        service=SERVICE,
+        command_type=CommandType.DISTRIBUTE_GENESIS,
+        request_id=f"genesis:{profile.profile_id}",
+        payload={"userId": profile.fabric_user_id},
+    )
+    await audit.record(
+        session,
+        event_type=AuditEventType.TRANSACTION_INITIATED,
+        resource_type="OutboxCommand",
+        resource_id=command.id,
+        target_profile_id=profile.profile_id,
+        new={"genesis": body.userType},
+    )
+    return CommandAccepted(commandId=command.id, status=command.status)

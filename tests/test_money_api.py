@@ -1,0 +1,290 @@
+"""Money over HTTP: genesis, transfers with holds and idempotency keys, balances and history.
+
+The real loop on a private database: the app (gx_app, RLS), the outbox relay, the embedded
+ledger and the projector, each run in-process until nothing is left to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from gxcore.admin import service as admin_service
+from gxcore.app import create_app
+from gxcore.config import Settings
+from gxcore.cqrs.models import OutboxCommand
+from gxcore.cqrs.projector import Projector
+from gxcore.cqrs.relay import Relay
+from gxcore.db.tenancy import Database
+from gxcore.enums import CommandType, OutboxStatus, UserProfileStatus
+from gxcore.identity.models import UserProfile
+from gxcore.ledger import Command, EmbeddedLedger
+from gxcore.wallet.models import Transaction, TransferHold, Wallet
+from tests.test_auth import bearer, make_user, signed_in
+from tests.test_registration import Clock, _client, assert_problem
+from tests.test_relay import FAST
+
+S = UserProfileStatus
+
+
+@dataclass
+class Loop:
+    db: Database
+    ledger: EmbeddedLedger
+    client: httpx.AsyncClient
+    tenant: str
+    admin: dict[str, str]
+
+    async def settle(self) -> None:
+        """Deliver every due command and project every event, until both are idle."""
+        await Relay(self.db, self.ledger, FAST).drain()
+        await Projector(self.db, self.ledger, tenant_id=self.tenant).run(once=True)
+
+    async def user(self, *, genesis: bool = True) -> dict[str, Any]:
+        """An ACTIVE user with a wallet (and its 500 of genesis), signed in."""
+        profile = await make_user(self.db, self.tenant, status=S.PENDING_ADMIN_APPROVAL)
+        pid = profile.profile_id
+        approved = await self.client.post(f"/admin/users/{pid}/approve", headers=self.admin)
+        assert approved.status_code == 200, approved.text
+        await self.settle()
+        if genesis:
+            sent = await self.client.post("/genesis", json={"userId": pid}, headers=self.admin)
+            assert sent.status_code == 202, sent.text
+            await self.settle()
+        tokens = await signed_in(self.client, profile.email)
+        return {"id": pid, "headers": bearer(tokens)}
+
+    async def balance(self, user: dict[str, Any]) -> dict[str, Any]:
+        got = await self.client.get(f"/wallets/{user['id']}/balance", headers=user["headers"])
+        assert got.status_code == 200, got.text
+        return got.json()["balance"]
+
+    async def send(
+        self, sender: dict[str, Any], receiver: dict[str, Any], amount: Any, **headers: str
+    ) -> httpx.Response:
+        return await self.client.post(
+            "/transfers",
+            json={"toUserId": receiver["id"], "amount": amount},
+            headers={**sender["headers"], **headers},
+        )
+
+
+@pytest.fixture
+async def loop(scratch_url: str, tenant: str, tmp_path: Any) -> AsyncIterator[Loop]:
+    db = Database.connect(scratch_url)
+    async with db.system(reason="test setup: reference data") as session:
+        await admin_service.seed(session=session, tenant_id=tenant)
+    settings = Settings(
+        data_dir=tmp_path,
+        otp_secret="test-only-otp-secret-0123456789abcdef",
+        jwt_secret="test-only-jwt-secret-0123456789abcdefghij",
+        environment="test",
+    )
+    app = create_app(database=db, settings=settings, clock=Clock())
+    async with await EmbeddedLedger.open(scratch_url) as ledger, _client(app, tenant) as client:
+        await ledger.submit([Command(tenant, "boot", CommandType.BOOTSTRAP_SYSTEM, {})])
+        boss = await make_user(db, tenant, role="ADMIN", status=S.ACTIVE)
+        admin = bearer(await signed_in(client, boss.email))
+        yield Loop(db, ledger, client, tenant, admin)
+    await db.dispose()
+
+
+async def _count(db: Database, tenant: str, model: Any) -> int:
+    async with db.tenant(tenant) as s:
+        return await s.scalar(select(func.count()).select_from(model)) or 0
+
+
+# --------------------------------------------------------------------------------------------
+
+
+async def test_genesis_then_a_transfer_moves_exact_money_through_the_whole_loop(
+    loop: Loop,
+) -> None:
+    alice, bob = await loop.user(), await loop.user()
+    assert (await loop.balance(alice))["balance"] == "500.000000000"
+
+    sent = await loop.send(alice, bob, "100.5")
+    assert sent.status_code == 202, sent.text
+    command_id = sent.json()["commandId"]
+    pending = await loop.balance(alice)
+    # amount 100.5 + fee 0.1005 (10 bps above the threshold of 3) is held until projected.
+    assert (pending["balance"], pending["held"], pending["available"]) == (
+        "500.000000000",
+        "100.600500000",
+        "399.399500000",
+    )
+    await loop.settle()
+    after = await loop.balance(alice)
+    assert (after["balance"], after["held"], after["available"]) == (
+        "399.399500000",
+        "0.000000000",
+        "399.399500000",
+    )
+    assert (await loop.balance(bob))["balance"] == "600.500000000"
+    status = await loop.client.get(f"/transfers/{command_id}/status", headers=alice["headers"])
+    assert status.json()["status"] == "COMMITTED" and status.json()["txId"]
+
+    history = await loop.client.get(
+        f"/wallets/{alice['id']}/transactions", headers=alice["headers"]
+    )
+    items = history.json()["items"]
+    assert [(i["type"], i["amount"], i["fee"]) for i in items] == [
+        ("SENT", "100.500000000", "0.100500000"),
+        ("MINT", "500.000000000", "0.000000000"),
+    ]
+
+
+async def test_parallel_requests_never_spend_more_than_is_available(loop: Loop) -> None:
+    alice, bob = await loop.user(), await loop.user()
+    # 20 requests of 30 (+ fee 0.03) against 500: at most 16 fit.
+    answers = await asyncio.gather(*(loop.send(alice, bob, "30") for _ in range(20)))
+    codes = sorted(a.status_code for a in answers)
+    assert codes.count(202) == 16 and codes.count(409) == 4, codes
+    refused = next(a for a in answers if a.status_code == 409)
+    assert_problem(refused, 409, "INSUFFICIENT_FUNDS")
+    assert (await loop.balance(alice))["available"] == "19.520000000"
+    await loop.settle()
+    assert (await loop.balance(alice))["balance"] == "19.520000000"
+    assert (await loop.balance(bob))["balance"] == "980.000000000"
+    assert await _count(loop.db, loop.tenant, OutboxCommand) > 0
+    async with loop.db.tenant(loop.tenant) as s:
+        failed = await s.scalar(
+            select(func.count())
+            .select_from(OutboxCommand)
+            .where(OutboxCommand.status == OutboxStatus.FAILED)
+        )
+    assert failed == 0
+
+
+async def test_a_repeated_idempotency_key_moves_the_money_once(loop: Loop) -> None:
+    alice, bob = await loop.user(), await loop.user()
+    key = {"Idempotency-Key": "pay-rent-2026-12"}
+    first = await loop.send(alice, bob, "10", **key)
+    again = await loop.send(alice, bob, "10", **key)
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json() and again.headers["Idempotent-Replayed"] == "true"
+    other = await loop.send(alice, bob, "11", **key)
+    assert_problem(other, 409, "IDEMPOTENCY_CONFLICT")
+    await loop.settle()
+    assert (await loop.balance(bob))["balance"] == "510.000000000"
+    # The same key once settled still answers with the first command, not a second transfer.
+    late = await loop.send(alice, bob, "10", **key)
+    assert late.json()["commandId"] == first.json()["commandId"]
+    await loop.settle()
+    assert (await loop.balance(bob))["balance"] == "510.000000000"
+
+
+@pytest.mark.parametrize(
+    "amount", ["0", "-1", "1.0000000001", "NaN", "Infinity", "abc", 0.1 + 0.2, None, True, []]
+)
+async def test_an_amount_that_is_not_exact_positive_money_is_a_422_and_writes_nothing(
+    loop: Loop, amount: Any
+) -> None:
+    alice, bob = await loop.user(genesis=False), await loop.user(genesis=False)
+    before = await _count(loop.db, loop.tenant, OutboxCommand)
+    answer = await loop.send(alice, bob, amount)
+    assert answer.status_code == 422, answer.text
+    assert "amount" in answer.text
+    assert await _count(loop.db, loop.tenant, OutboxCommand) == before
+    assert await _count(loop.db, loop.tenant, TransferHold) == 0
+
+
+async def test_an_exact_json_number_is_accepted(loop: Loop) -> None:
+    alice, bob = await loop.user(), await loop.user()
+    assert (await loop.send(alice, bob, 2.5)).status_code == 202
+    await loop.settle()
+    assert (await loop.balance(bob))["balance"] == "502.500000000"
+
+
+async def test_another_users_wallet_and_transfer_are_not_found(loop: Loop) -> None:
+    alice, bob = await loop.user(), await loop.user()
+    sent = await loop.send(alice, bob, "1")
+    for path, code in (
+        (f"/wallets/{alice['id']}/balance", "WALLET_NOT_FOUND"),
+        (f"/wallets/{alice['id']}/transactions", "WALLET_NOT_FOUND"),
+        (f"/transfers/{sent.json()['commandId']}/status", "TRANSFER_NOT_FOUND"),
+    ):
+        assert_problem(await loop.client.get(path, headers=bob["headers"]), 404, code)
+    # An administrator sees both.
+    for path in (
+        f"/wallets/{alice['id']}/balance",
+        f"/transfers/{sent.json()['commandId']}/status",
+    ):
+        assert (await loop.client.get(path, headers=loop.admin)).status_code == 200
+
+
+async def test_a_frozen_sender_or_receiver_cannot_move_money(loop: Loop) -> None:
+    alice, bob = await loop.user(), await loop.user()
+    async with loop.db.system(reason="test: the ledger froze bob") as s:
+        profile = await s.get(UserProfile, bob["id"])
+        assert profile is not None
+        profile.onchain_status = "FROZEN"
+    assert_problem(await loop.send(alice, bob, "1"), 409, "WALLET_FROZEN")
+    assert (await loop.balance(bob))["isFrozen"] is True
+    assert await _count(loop.db, loop.tenant, TransferHold) == 0
+
+
+async def test_sending_to_oneself_or_to_nobody_is_refused(loop: Loop) -> None:
+    alice = await loop.user()
+    assert_problem(await loop.send(alice, alice, "1"), 422, "SELF_TRANSFER")
+    assert_problem(await loop.send(alice, {"id": "no-such-user"}, "1"), 404, "USER_NOT_FOUND")
+
+
+async def test_history_pages_newest_first_and_filters_by_type(loop: Loop) -> None:
+    alice, bob = await loop.user(), await loop.user()
+    for amount in ("1", "2", "3"):
+        assert (await loop.send(alice, bob, amount)).status_code == 202
+        await loop.settle()
+    path = f"/wallets/{alice['id']}/transactions"
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await loop.client.get(path, params=params, headers=alice["headers"])).json()
+        seen += [i["amount"] for i in page["items"]]
+        if not (cursor := page["nextCursor"]):
+            break
+    assert seen == ["3.000000000", "2.000000000", "1.000000000", "500.000000000"]
+    sent_only = await loop.client.get(path, params={"type": "SENT"}, headers=alice["headers"])
+    assert [i["type"] for i in sent_only.json()["items"]] == ["SENT"] * 3
+    bad = await loop.client.get(path, params={"cursor": "nonsense"}, headers=alice["headers"])
+    assert_problem(bad, 422, "VALIDATION_FAILED")
+
+
+async def test_the_balance_at_an_instant_is_the_sum_of_the_history_until_then(
+    loop: Loop,
+) -> None:
+    alice, bob = await loop.user(), await loop.user()
+    await loop.send(alice, bob, "40")
+    await loop.settle()
+    async with loop.db.tenant(loop.tenant) as s:
+        sent_at = await s.scalar(
+            select(Transaction.timestamp).join(Wallet).where(Wallet.profile_id == alice["id"])
+            .order_by(Transaction.timestamp.desc()).limit(1)
+        )  # fmt: skip
+    live = await loop.balance(alice)
+    params = {"at": sent_at.isoformat()}
+    then = await loop.client.get(
+        f"/wallets/{alice['id']}/balance", params=params, headers=alice["headers"]
+    )
+    assert then.json()["balance"]["balance"] == live["balance"] == "459.960000000"
+
+
+async def test_only_an_admin_distributes_genesis_and_only_once(loop: Loop) -> None:
+    alice = await loop.user(genesis=False)
+    refused = await loop.client.post(
+        "/genesis", json={"userId": alice["id"]}, headers=alice["headers"]
+    )
+    assert_problem(refused, 403, "FORBIDDEN")
+    for _ in range(2):
+        sent = await loop.client.post("/genesis", json={"userId": alice["id"]}, headers=loop.admin)
+        assert sent.status_code == 202
+        await loop.settle()
+    assert (await loop.balance(alice))["balance"] == "500.000000000"
+    assert await _count(loop.db, loop.tenant, OutboxCommand) == 2  # CREATE_USER and one genesis
