@@ -504,7 +504,7 @@ async def test_owner_and_admin_read_a_profile_another_user_cannot(
     assert mine.status_code == 200 and mine.json()["email"] == owner.email
     assert "passwordHash" not in mine.json() and "biometricHash" not in mine.json()
     theirs = await client.get(path, headers=bearer(await signed_in(client, other.email)))
-    assert_problem(theirs, 403, "FORBIDDEN")
+    assert_problem(theirs, 404, "USER_NOT_FOUND")
     admin_token = bearer(await signed_in(client, boss.email))
     assert (await client.get(path, headers=admin_token)).json()["profileId"] == owner.profile_id
     response = await client.get(f"/users/{uuid.uuid4()}", headers=admin_token)
@@ -618,7 +618,7 @@ async def test_another_user_cannot_update_a_profile(
     response = await client.patch(
         f"/users/{owner.profile_id}", json={"jobTitle": "x"}, headers=token
     )
-    assert_problem(response, 403, "FORBIDDEN")
+    assert_problem(response, 404, "USER_NOT_FOUND")
     assert (await load(db, tenant, UserProfile, owner.profile_id)).job_title is None
 
 

@@ -1,7 +1,7 @@
 """Profiles as their owner (or an administrator) sees and edits them; the owner's devices.
 
-Another user's profile is FORBIDDEN to a non-admin; a profile of another tenant is not found,
-even by that tenant's administrators (the tenant scope never sees it).
+Another user's profile is not found (404) by a non-admin, as a profile of another tenant is not
+found even by this tenant's administrators (the tenant scope never sees it).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.audit import service as audit
 from gxcore.enums import AuditEventType
-from gxcore.errors import DeviceNotFound, Forbidden, UserNotFound
+from gxcore.errors import DeviceNotFound, UserNotFound
 from gxcore.identity.access import Principal
 from gxcore.identity.auth import device_read
 from gxcore.identity.models import TrustedDevice, UserProfile
@@ -73,7 +73,9 @@ async def get_or_raise(
 
 def _require_access(principal: Principal, profile_id: str) -> None:
     if not principal.may_see(profile_id):
-        raise Forbidden("only the user themselves or an administrator may do this")
+        # Another user's profile is, for this caller, one that does not exist: a 403 would
+        # confirm the id.
+        raise UserNotFound("no such user")
 
 
 async def get(profile_id: str, *, session: AsyncSession, principal: Principal) -> UserRead:

@@ -1,0 +1,218 @@
+"""Every operation of /openapi.json, attacked with ids that are not the caller's.
+
+For each operation that names a resource (a path parameter, or a body field ending in `Id`):
+- the strongest caller of another tenant (its administrator) gets a 404, and
+- for what a user owns, another user of the same tenant gets a 404,
+and neither changes a single row of the owner's tenant. A new operation that names a resource
+fails `test_every_operation_that_names_a_resource_is_swept` until it is added to `BODIES` here
+(with a body its schema accepts), so the sweep grows with the API.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+
+from gxcore.app import create_served_app
+from gxcore.config import Settings
+from gxcore.cqrs.outbox import enqueue
+from gxcore.db import models
+from gxcore.db.tenancy import Database
+from gxcore.enums import CommandType, UserProfileStatus
+from gxcore.identity.models import TrustedDevice
+from tests import test_auth
+from tests.test_auth import bearer, make_user, signed_in
+from tests.test_registration import _client, new_email
+
+app, clock, countries, settings = (
+    test_auth.app,
+    test_auth.clock,
+    test_auth.countries,
+    test_auth.settings,
+)
+
+PREFIX = "/api/v1"
+SPEC = create_served_app(Settings(environment="test")).openapi()
+#: A body each operation's schema accepts; "{kind}" is replaced by the victim's id of that kind.
+BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
+    ("GET", "/registration/{registration_id}"): None,
+    ("POST", "/registration/email/verify"): {"registrationId": "{registration}", "otp": "123456"},
+    ("POST", "/registration/email/resend"): {"registrationId": "{registration}"},
+    ("POST", "/registration/name-country"): {
+        "registrationId": "{registration}",
+        "firstName": "Eve",
+        "lastName": "Mallory",
+        "countryCode": "GB",
+    },
+    ("POST", "/registration/dob-gender"): {
+        "registrationId": "{registration}",
+        "dateOfBirth": "1990-01-01",
+        "gender": "FEMALE",
+    },
+    ("POST", "/registration/password"): {
+        "registrationId": "{registration}",
+        "password": "correct horse battery staple",
+        "confirmPassword": "correct horse battery staple",
+    },
+    ("POST", "/registration/phone"): {
+        "registrationId": "{registration}",
+        "phoneNum": "+447700900123",
+    },
+    ("POST", "/registration/phone/verify"): {"registrationId": "{registration}", "otp": "123456"},
+    ("POST", "/registration/phone/resend"): {"registrationId": "{registration}"},
+    ("GET", "/users/{profile_id}"): None,
+    ("PATCH", "/users/{profile_id}"): {"firstName": "Eve"},
+    ("GET", "/users/{profile_id}/devices"): None,
+    ("POST", "/users/{profile_id}/devices/{device_id}/trust"): None,
+    ("DELETE", "/users/{profile_id}/devices/{device_id}/trust"): None,
+    ("GET", "/admin/users/{profile_id}"): None,
+    ("POST", "/admin/users/{profile_id}/approve"): None,
+    ("POST", "/admin/users/{profile_id}/reject"): {"reason": "sweep"},
+    ("POST", "/admin/users/{profile_id}/{action}"): {"reason": "sweep"},
+    ("POST", "/genesis"): {"userId": "{profile}"},
+    ("POST", "/transfers"): {"toUserId": "{profile}", "amount": "1"},
+    ("GET", "/transfers/{command_id}/status"): None,
+    ("GET", "/wallets/{profile_id}/balance"): None,
+    ("GET", "/wallets/{profile_id}/transactions"): None,
+}
+#: Path parameter -> the kind of id it takes ("action" is a verb, not an id).
+PATH_KINDS = {
+    "registration_id": "registration",
+    "profile_id": "profile",
+    "device_id": "device",
+    "command_id": "command",
+}
+PATH_VALUES = {"action": "freeze"}
+
+
+def _names_a_resource(op: dict[str, Any], spec: dict[str, Any]) -> bool:
+    if any(p["in"] == "path" for p in op.get("parameters", [])):
+        return True
+    content = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+    ref = content.get("schema", {}).get("$ref", "")
+    schema = spec["components"]["schemas"].get(ref.rsplit("/", 1)[-1], {})
+    return any(name.endswith("Id") for name in schema.get("properties", {}))
+
+
+def test_every_operation_that_names_a_resource_is_swept() -> None:
+    naming = {
+        (method.upper(), path.removeprefix(PREFIX))
+        for path, ops in SPEC["paths"].items()
+        for method, op in ops.items()
+        if _names_a_resource(op, SPEC)
+    }
+    assert naming - BODIES.keys() == set(), "add these operations to BODIES"
+    assert BODIES.keys() - naming == set(), "these operations no longer exist"
+
+
+def _fill(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, str) and (m := re.fullmatch(r"\{(\w+)\}", value)):
+        return ids[m.group(1)]
+    return value
+
+
+def _url(path: str, ids: dict[str, str]) -> str:
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1)
+        return PATH_VALUES.get(name) or ids[PATH_KINDS[name]]
+
+    return re.sub(r"\{(\w+)\}", one, path)
+
+
+async def _snapshot(db: Database, tenant: str) -> dict[str, Any]:
+    """Every row of the tenant, as a count per table and a fingerprint of its contents."""
+    out: dict[str, Any] = {}
+    async with db.system(reason="test: sweep snapshot") as s:
+        for table in models.metadata.sorted_tables:
+            if "tenantId" not in table.c:
+                continue
+            rows = (
+                await s.execute(
+                    text(
+                        f"SELECT count(*), md5(string_agg(t::text, ',' ORDER BY t::text)) "
+                        f'FROM "{table.name}" t WHERE t."tenantId" = :tenant'
+                    ),
+                    {"tenant": tenant},
+                )
+            ).one()
+            out[table.name] = tuple(rows)
+    return out
+
+
+@pytest.fixture
+async def victim(app: Any, db: Database, tenant: str) -> dict[str, str]:
+    """Tenant A's ids of every kind: a user with a device, a registration, a command."""
+    async with _client(app, tenant) as client:
+        user = await make_user(db, tenant, status=UserProfileStatus.ACTIVE)
+        await signed_in(client, user.email, deviceFingerprint="victim-phone-1")
+        started = await client.post("/registration/email", json={"email": new_email()})
+        assert started.status_code == 201, started.text
+    async with db.tenant(tenant) as s:
+        device = await s.scalar(select(TrustedDevice.device_id))
+        command = await enqueue(
+            s,
+            service="svc-tokenomics",
+            command_type=CommandType.TRANSFER_TOKENS,
+            request_id=f"transfer:{user.profile_id}:sweep",
+            payload={"senderId": "a", "receiverId": "b", "amount": "1"},
+        )
+    assert device is not None
+    return {
+        "tenant": tenant,
+        "profile": user.profile_id,
+        "registration": started.json()["registrationId"],
+        "device": device,
+        "command": command.id,
+    }
+
+
+async def _attack(
+    client: httpx.AsyncClient, headers: dict[str, str], ids: dict[str, str], *, owned_only: bool
+) -> list[str]:
+    wrong = []
+    for (method, path), body in BODIES.items():
+        if owned_only and (path.startswith(("/admin/", "/registration/")) or path == "/genesis"):
+            # Administrators' operations refuse a user by role (403), not by id; a registration
+            # belongs to no user yet (its id is the holder's capability).
+            continue
+        url = _url(path, ids)
+        kwargs: dict[str, Any] = {"headers": headers}
+        if body is not None:
+            kwargs["json"] = _fill(body, ids)
+        answer = await client.request(method, url, **kwargs)
+        if answer.status_code != 404:
+            wrong.append(f"{method} {url}: {answer.status_code} {answer.text[:200]}")
+    return wrong
+
+
+async def test_another_tenants_administrator_gets_404_everywhere_and_changes_nothing(
+    app: Any, db: Database, victim: dict[str, str]
+) -> None:
+    other = f"{victim['tenant']}-b"
+    before = await _snapshot(db, victim["tenant"])
+    async with _client(app, other) as client:
+        admin = await make_user(db, other, role="ADMIN", status=UserProfileStatus.ACTIVE)
+        headers = bearer(await signed_in(client, admin.email))
+        wrong = await _attack(client, headers, victim, owned_only=False)
+    assert wrong == [], "\n".join(wrong)
+    assert await _snapshot(db, victim["tenant"]) == before
+
+
+async def test_another_user_gets_404_for_what_a_user_owns_and_changes_nothing(
+    app: Any, db: Database, victim: dict[str, str]
+) -> None:
+    tenant = victim["tenant"]
+    async with _client(app, tenant) as client:
+        mallory = await make_user(db, tenant, status=UserProfileStatus.ACTIVE)
+        headers = bearer(await signed_in(client, mallory.email))
+        before = await _snapshot(db, tenant)
+        wrong = await _attack(client, headers, victim, owned_only=True)
+    assert wrong == [], "\n".join(wrong)
+    after = await _snapshot(db, tenant)
+    assert after == before
