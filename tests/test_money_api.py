@@ -288,3 +288,76 @@ async def test_only_an_admin_distributes_genesis_and_only_once(loop: Loop) -> No
         await loop.settle()
     assert (await loop.balance(alice))["balance"] == "500.000000000"
     assert await _count(loop.db, loop.tenant, OutboxCommand) == 2  # CREATE_USER and one genesis
+
+
+# --------------------------------------------------------------------------------------------
+# Limits
+# --------------------------------------------------------------------------------------------
+
+
+async def _limit(loop: Loop, **body: Any) -> dict[str, Any]:
+    made = await loop.client.post("/limits", json=body, headers=loop.admin)
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+async def test_parallel_requests_cannot_break_a_daily_limit(loop: Loop) -> None:
+    alice, bob = await loop.user(), await loop.user()
+    await _limit(loop, limitType="DAILY_SEND", limitAmount="50", profileId=alice["id"])
+    answers = await asyncio.gather(*(loop.send(alice, bob, "10") for _ in range(8)))
+    assert sorted(a.status_code for a in answers) == [202] * 5 + [422] * 3
+    refused = next(a for a in answers if a.status_code == 422)
+    body = assert_problem(refused, 422, "LIMIT_EXCEEDED")
+    assert (body["limitType"], body["remaining"]) == ("DAILY_SEND", "0.000000000")
+    await loop.settle()
+    # Projected, the day's sends still count: history now instead of holds.
+    assert_problem(await loop.send(alice, bob, "0.5"), 422, "LIMIT_EXCEEDED")
+    assert (await loop.balance(bob))["balance"] == "550.000000000"
+
+
+async def test_the_most_specific_limit_wins(loop: Loop) -> None:
+    alice, bob = await loop.user(), await loop.user()
+    await _limit(loop, limitType="SINGLE_TRANSACTION", limitAmount="5")  # the tenant's default
+    assert_problem(await loop.send(bob, alice, "6"), 422, "LIMIT_EXCEEDED")
+    async with loop.db.tenant(loop.tenant) as s:
+        wallet_id = await s.scalar(select(Wallet.wallet_id).where(Wallet.profile_id == alice["id"]))
+    await _limit(loop, limitType="SINGLE_TRANSACTION", limitAmount="1", profileId=alice["id"])
+    await _limit(loop, limitType="SINGLE_TRANSACTION", limitAmount="100", walletId=wallet_id)
+    assert (await loop.send(alice, bob, "60")).status_code == 202  # the wallet's 100
+    listed = await loop.client.get("/limits", params={"profileId": alice["id"]}, headers=loop.admin)
+    assert [entry["limitAmount"] for entry in listed.json()] == ["1.000000000"]
+
+
+async def test_a_receive_limit_and_a_velocity_check(loop: Loop) -> None:
+    alice, bob, carol = await loop.user(), await loop.user(), await loop.user()
+    await _limit(loop, limitType="DAILY_RECEIVE", limitAmount="15", profileId=carol["id"])
+    assert (await loop.send(alice, carol, "10")).status_code == 202
+    body = assert_problem(await loop.send(bob, carol, "10"), 422, "LIMIT_EXCEEDED")
+    assert body["remaining"] == "5.000000000"
+    await _limit(
+        loop, limitType="VELOCITY_CHECK", maxCount=2, timeWindowMinutes=60, profileId=bob["id"]
+    )
+    assert (await loop.send(bob, alice, "1")).status_code == 202
+    assert (await loop.send(bob, alice, "1")).status_code == 202
+    assert_problem(await loop.send(bob, alice, "1"), 422, "LIMIT_EXCEEDED")
+
+
+async def test_a_limit_is_validated_ended_and_only_for_admins(loop: Loop) -> None:
+    alice = await loop.user(genesis=False)
+    velocity = await loop.client.post(
+        "/limits", json={"limitType": "VELOCITY_CHECK"}, headers=loop.admin
+    )
+    assert_problem(velocity, 422, "VALIDATION_FAILED")
+    nobody = await loop.client.post(
+        "/limits", json={"limitType": "DAILY_SEND", "profileId": "nobody"}, headers=loop.admin
+    )
+    assert_problem(nobody, 404, "USER_NOT_FOUND")
+    mine = await loop.client.post(
+        "/limits", json={"limitType": "DAILY_SEND"}, headers=alice["headers"]
+    )
+    assert_problem(mine, 403, "FORBIDDEN")
+    made = await _limit(loop, limitType="DAILY_SEND", limitAmount="1")
+    ended = await loop.client.delete(f"/limits/{made['limitId']}", headers=loop.admin)
+    assert ended.json()["isActive"] is False
+    again = await loop.client.delete(f"/limits/{made['limitId']}", headers=loop.admin)
+    assert_problem(again, 404, "LIMIT_NOT_FOUND")

@@ -11,6 +11,7 @@ fails `test_every_operation_that_names_a_resource_is_swept` until it is added to
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -22,8 +23,9 @@ from gxcore.config import Settings
 from gxcore.cqrs.outbox import enqueue
 from gxcore.db import models
 from gxcore.db.tenancy import Database
-from gxcore.enums import CommandType, UserProfileStatus
+from gxcore.enums import CommandType, LimitType, UserProfileStatus
 from gxcore.identity.models import TrustedDevice
+from gxcore.wallet.models import TransactionLimit
 from tests import test_auth
 from tests.test_auth import bearer, make_user, signed_in
 from tests.test_registration import _client, new_email
@@ -78,13 +80,18 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/transfers/{command_id}/status"): None,
     ("GET", "/wallets/{profile_id}/balance"): None,
     ("GET", "/wallets/{profile_id}/transactions"): None,
+    ("POST", "/limits"): {"limitType": "DAILY_SEND", "limitAmount": "1", "profileId": "{profile}"},
+    ("DELETE", "/limits/{limit_id}"): None,
 }
+#: Administrators' operations: a user is refused by role (403), not by id.
+ADMIN_ONLY = ("/admin/", "/genesis", "/limits")
 #: Path parameter -> the kind of id it takes ("action" is a verb, not an id).
 PATH_KINDS = {
     "registration_id": "registration",
     "profile_id": "profile",
     "device_id": "device",
     "command_id": "command",
+    "limit_id": "limit",
 }
 PATH_VALUES = {"action": "freeze"}
 
@@ -162,6 +169,9 @@ async def victim(app: Any, db: Database, tenant: str) -> dict[str, str]:
             request_id=f"transfer:{user.profile_id}:sweep",
             payload={"senderId": "a", "receiverId": "b", "amount": "1"},
         )
+        limit = TransactionLimit(limit_type=LimitType.DAILY_SEND, limit_amount=Decimal(5))
+        s.add(limit)
+        await s.flush()
     assert device is not None
     return {
         "tenant": tenant,
@@ -169,6 +179,7 @@ async def victim(app: Any, db: Database, tenant: str) -> dict[str, str]:
         "registration": started.json()["registrationId"],
         "device": device,
         "command": command.id,
+        "limit": limit.limit_id,
     }
 
 
@@ -177,9 +188,8 @@ async def _attack(
 ) -> list[str]:
     wrong = []
     for (method, path), body in BODIES.items():
-        if owned_only and (path.startswith(("/admin/", "/registration/")) or path == "/genesis"):
-            # Administrators' operations refuse a user by role (403), not by id; a registration
-            # belongs to no user yet (its id is the holder's capability).
+        if owned_only and path.startswith((*ADMIN_ONLY, "/registration/")):
+            # A registration belongs to no user yet: its id is its holder's capability.
             continue
         url = _url(path, ids)
         kwargs: dict[str, Any] = {"headers": headers}

@@ -356,3 +356,13 @@ class WalletFrozen(Conflict):
 
 class SelfTransfer(ValidationFailed):
     code = "SELF_TRANSFER"
+
+
+class LimitNotFound(NotFound):
+    code = "LIMIT_NOT_FOUND"
+
+
+class LimitExceeded(ValidationFailed):
+    """A transaction limit (`TransactionLimit`) would be broken; details name it and what remains."""
+
+    code = "LIMIT_EXCEEDED"

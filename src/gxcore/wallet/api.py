@@ -8,13 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 
 from gxcore.enums import OffChainTxType
-from gxcore.http import ACCEPTED, Ident, Session
+from gxcore.http import ACCEPTED, CREATED, Ident, Session
 from gxcore.identity.principal import CurrentAdmin, CurrentUser
 from gxcore.wallet import service
 from gxcore.wallet.schemas import (
     BalanceResponse,
     CommandAccepted,
     GenesisRequest,
+    LimitIn,
+    LimitRead,
     TransactionPage,
     TransferRequest,
     TransferStatus,
@@ -93,3 +95,25 @@ async def transactions(
         until=until,
         types=type,
     )
+
+
+@router.get("/limits")
+async def limits(
+    admin: CurrentAdmin,
+    session: Session,
+    profileId: Annotated[str | None, Query(max_length=200)] = None,
+    walletId: Annotated[str | None, Query(max_length=200)] = None,
+) -> list[LimitRead]:
+    """Active transaction limits (administrators), optionally of one profile or wallet."""
+    return await service.list_limits(session=session, profile_id=profileId, wallet_id=walletId)
+
+
+@router.post("/limits", status_code=CREATED)
+async def set_limit(body: LimitIn, admin: CurrentAdmin, session: Session) -> LimitRead:
+    """Add a limit: to a wallet, a profile, or (naming neither) the tenant's default."""
+    return await service.set_limit(body, session=session)
+
+
+@router.delete("/limits/{limit_id}")
+async def end_limit(limit_id: Ident, admin: CurrentAdmin, session: Session) -> LimitRead:
+    return await service.end_limit(limit_id, session=session)

@@ -16,8 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _LIVE = """
-    h."tenantId" = w."tenantId" AND h."walletId" = w."walletId"
-    AND NOT EXISTS (SELECT FROM "OutboxCommand" o WHERE o."id" = h."commandId"
+    NOT EXISTS (SELECT FROM "OutboxCommand" o WHERE o."id" = h."commandId"
                     AND o."status" = 'FAILED')
     AND NOT EXISTS (SELECT FROM "EventLog" e WHERE e."fabricTxId" = h."txId"
                     AND e."tenantId" = h."tenantId")
@@ -25,16 +24,34 @@ _LIVE = """
 
 _FUNDS = text(
     'SELECT w."cachedBalance" AS balance, '
-    f'COALESCE((SELECT sum(h."amount" + h."fee") FROM "TransferHold" h WHERE {_LIVE}), 0) '
+    f'COALESCE((SELECT sum(h."amount" + h."fee") FROM "TransferHold" h '
+    f'WHERE h."tenantId" = w."tenantId" AND h."walletId" = w."walletId" AND {_LIVE}), 0) '
     'AS held FROM "Wallet" w WHERE w."walletId" = :wallet'
 )
 
 # Projected holds of one wallet; a FAILED command's hold stays, so that re-queuing the command
 # (`gx outbox retry`) reserves its money again.
 _FORGET_PROJECTED = text(
-    'DELETE FROM "TransferHold" h WHERE h."walletId" = :wallet AND EXISTS (SELECT FROM '
+    'DELETE FROM "TransferHold" h WHERE h."walletId" = ANY(CAST(:wallets AS text[])) '
+    "AND EXISTS (SELECT FROM "
     '"EventLog" e WHERE e."fabricTxId" = h."txId" AND e."tenantId" = h."tenantId")'
 )
+
+# What a wallet sent (or received) in a window: its projected history and its live holds (a
+# projected transfer is in the history and no longer held: counted once).
+_USAGE = {
+    side: text(
+        "SELECT COALESCE(sum(amount), 0) AS amount, count(*) AS n FROM ("
+        f'SELECT t."amount" FROM "Transaction" t WHERE t."walletId" = :wallet '
+        f'AND t."type" = \'{entry}\' AND t."timestamp" >= now() - make_interval(secs => :secs) '
+        f'UNION ALL SELECT h."amount" FROM "TransferHold" h WHERE h."{column}" = :wallet '
+        f'AND h."createdAt" >= now() - make_interval(secs => :secs) AND {_LIVE}) AS used'
+    )
+    for side, entry, column in (
+        ("send", "SENT", "walletId"),
+        ("receive", "RECEIVED", "receiverWalletId"),
+    )
+}
 
 # Serializes one wallet's spending (not the tenant's): a transaction-scoped advisory lock keyed
 # by tenant and wallet, released at commit or rollback.
@@ -57,7 +74,21 @@ async def funds(session: AsyncSession, wallet_id: str) -> Funds:
     return Funds(balance=row.balance, held=row.held)
 
 
-async def lock_spending(session: AsyncSession, tenant_id: str, wallet_id: str) -> None:
-    """Wait for this wallet's other spending transactions; drop its holds already projected."""
-    await session.execute(_LOCK, {"tenant": tenant_id, "wallet": wallet_id})
-    await session.execute(_FORGET_PROJECTED, {"wallet": wallet_id})
+@dataclass(frozen=True)
+class Usage:
+    amount: Decimal
+    count: int
+
+
+async def usage(session: AsyncSession, wallet_id: str, *, side: str, seconds: int) -> Usage:
+    """What `wallet_id` sent (side "send") or received ("receive") in the last `seconds`."""
+    row = (await session.execute(_USAGE[side], {"wallet": wallet_id, "secs": seconds})).one()
+    return Usage(amount=row.amount, count=row.n)
+
+
+async def lock(session: AsyncSession, tenant_id: str, *wallet_ids: str) -> None:
+    """Wait for the other transactions moving money of these wallets (taken in id order, so two
+    transfers never wait for each other in a cycle); drop their holds already projected."""
+    for wallet_id in sorted(set(wallet_ids)):
+        await session.execute(_LOCK, {"tenant": tenant_id, "wallet": wallet_id})
+    await session.execute(_FORGET_PROJECTED, {"wallets": sorted(set(wallet_ids))})

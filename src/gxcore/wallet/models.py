@@ -171,12 +171,14 @@ class TransferHold(TenantScoped, Base):
         CheckConstraint('"amount" > 0', name="amount"),
         CheckConstraint('"fee" >= 0', name="fee"),
         Index(None, "tenant_id", "wallet_id"),
+        Index(None, "tenant_id", "receiver_wallet_id"),
     )
     tenant_id: Mapped[str] = mapped_column(primary_key=True)
     command_id: Mapped[str] = mapped_column(
         ForeignKey("OutboxCommand.id", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
     )
     wallet_id: Mapped[str]
+    receiver_wallet_id: Mapped[str]
     tx_id: Mapped[str]
     amount: Mapped[Decimal]
     fee: Mapped[Decimal]

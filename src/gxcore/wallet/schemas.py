@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, StringConstraints
 
 from gxcore.db.types import to_money
-from gxcore.enums import CommandType, OffChainTxType, OutboxStatus
+from gxcore.enums import CommandType, LimitType, OffChainTxType, OutboxStatus
 from gxcore.errors import InvalidAmount
 from gxcore.http import Ident, RequestBody
 
@@ -102,3 +102,37 @@ class TransactionPage(BaseModel):
     nextCursor: str | None = Field(
         description="pass as `cursor` for the next page; null at the end"
     )
+
+
+def _limit_amount(value: Any) -> Decimal:
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        amount = to_money(value)
+    except InvalidAmount as e:
+        raise ValueError(e.message) from None
+    if amount < 0:
+        raise ValueError("must not be negative")
+    return amount
+
+
+class LimitIn(RequestBody):
+    limitType: LimitType
+    limitAmount: Annotated[
+        Decimal, BeforeValidator(_limit_amount), Field(json_schema_extra={"type": "string"})
+    ] = Decimal(0)
+    maxCount: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    timeWindowMinutes: Annotated[int, Field(ge=1, le=527_040)] | None = None
+    profileId: Ident | None = Field(default=None, description="this profile's wallets")
+    walletId: Ident | None = Field(default=None, description="this wallet only")
+
+
+class LimitRead(BaseModel):
+    limitId: str
+    limitType: LimitType
+    limitAmount: Money
+    maxCount: int | None
+    timeWindowMinutes: int | None
+    profileId: str | None
+    walletId: str | None
+    isActive: bool

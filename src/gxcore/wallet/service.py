@@ -22,10 +22,17 @@ from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.outbox import enqueue
 from gxcore.db import keyset
 from gxcore.db.scope import scope_of
-from gxcore.enums import AuditEventType, CommandType, OffChainTxType, UserProfileStatus
+from gxcore.enums import (
+    AuditEventType,
+    CommandType,
+    LimitType,
+    OffChainTxType,
+    UserProfileStatus,
+)
 from gxcore.errors import (
     AccountInactive,
     InsufficientFunds,
+    LimitNotFound,
     SelfTransfer,
     TenantScopeRequired,
     TransferNotFound,
@@ -38,12 +45,14 @@ from gxcore.identity.access import Principal
 from gxcore.identity.models import UserProfile
 from gxcore.ledger.contract import transfer_fee
 from gxcore.ledger.state import tx_id_of
-from gxcore.wallet import holds
-from gxcore.wallet.models import Transaction, TransferHold, Wallet
+from gxcore.wallet import holds, limits
+from gxcore.wallet.models import Transaction, TransactionLimit, TransferHold, Wallet
 from gxcore.wallet.schemas import (
     Balance,
     CommandAccepted,
     GenesisRequest,
+    LimitIn,
+    LimitRead,
     TransactionPage,
     TransactionRead,
     TransferRequest,
@@ -254,7 +263,15 @@ async def request_transfer(
         raise UserNotFound(f"no user {body.toUserId!r} with a wallet", field="toUserId")
     (sender_wallet, sender_profile), (receiver_wallet, receiver_profile) = sender, receiver
 
-    await holds.lock_spending(session, tenant, sender_wallet.wallet_id)
+    send_limits = await limits.applicable(
+        session, wallet_id=sender_wallet.wallet_id, profile_id=sender_id, types=limits.SEND
+    )
+    receive_limits = await limits.applicable(
+        session, wallet_id=receiver_wallet.wallet_id, profile_id=body.toUserId, types=limits.RECEIVE
+    )
+    # The receiver is locked only when a receive limit needs its window to stay put.
+    locked = [sender_wallet.wallet_id] + ([receiver_wallet.wallet_id] if receive_limits else [])
+    await holds.lock(session, tenant, *locked)
     key = idempotency_key or uuid.uuid4().hex
     request_id = f"transfer:{sender_id}:{key}"
     payload = {
@@ -283,6 +300,10 @@ async def request_transfer(
     for profile, side in ((sender_profile, "sender"), (receiver_profile, "receiver")):
         if _is_frozen(profile):
             raise WalletFrozen(f"the {side}'s wallet is frozen", side=side)
+    await limits.check(session, send_limits, wallet_id=sender_wallet.wallet_id, amount=body.amount)
+    await limits.check(
+        session, receive_limits, wallet_id=receiver_wallet.wallet_id, amount=body.amount
+    )
     fee = transfer_fee(body.amount, await admin.ledger_params(session))
     funds = await holds.funds(session, sender_wallet.wallet_id)
     if body.amount + fee > funds.available:
@@ -302,6 +323,7 @@ async def request_transfer(
         TransferHold(
             command_id=command.id,
             wallet_id=sender_wallet.wallet_id,
+            receiver_wallet_id=receiver_wallet.wallet_id,
             tx_id=tx_id_of(tenant, request_id),
             amount=body.amount,
             fee=fee,
@@ -345,3 +367,72 @@ async def request_genesis(
         new={"genesis": body.userType},
     )
     return CommandAccepted(commandId=command.id, status=command.status)
+
+
+# --------------------------------------------------------------------------------------------
+# Limits (administrators)
+# --------------------------------------------------------------------------------------------
+
+
+def _limit_read(limit: TransactionLimit) -> LimitRead:
+    return LimitRead(
+        limitId=limit.limit_id,
+        limitType=limit.limit_type,
+        limitAmount=limit.limit_amount,
+        maxCount=limit.max_count,
+        timeWindowMinutes=limit.time_window_minutes,
+        profileId=limit.profile_id,
+        walletId=limit.wallet_id,
+        isActive=limit.is_active,
+    )
+
+
+async def set_limit(body: LimitIn, *, session: AsyncSession) -> LimitRead:
+    """A new active limit for a wallet, a profile, or (naming neither) the whole tenant."""
+    if body.limitType is LimitType.VELOCITY_CHECK and not (
+        body.maxCount and body.timeWindowMinutes
+    ):
+        raise ValidationFailed(
+            "VELOCITY_CHECK needs maxCount and timeWindowMinutes", field="maxCount"
+        )
+    if body.profileId is not None and await session.get(UserProfile, body.profileId) is None:
+        raise UserNotFound(f"no user {body.profileId!r}", field="profileId")
+    if body.walletId is not None and await session.get(Wallet, body.walletId) is None:
+        raise WalletNotFound(f"no wallet {body.walletId!r}", field="walletId")
+    limit = TransactionLimit(
+        limit_type=body.limitType,
+        limit_amount=body.limitAmount,
+        max_count=body.maxCount,
+        time_window_minutes=body.timeWindowMinutes,
+        profile_id=body.profileId,
+        wallet_id=body.walletId,
+    )
+    session.add(limit)
+    await session.flush()
+    await session.refresh(limit)
+    return _limit_read(limit)
+
+
+async def list_limits(
+    *, session: AsyncSession, profile_id: str | None = None, wallet_id: str | None = None
+) -> list[LimitRead]:
+    query = select(TransactionLimit).where(TransactionLimit.is_active)
+    if profile_id is not None:
+        query = query.where(TransactionLimit.profile_id == profile_id)
+    if wallet_id is not None:
+        query = query.where(TransactionLimit.wallet_id == wallet_id)
+    rows = await session.scalars(
+        query.order_by(TransactionLimit.created_at, TransactionLimit.limit_id)
+    )
+    return [_limit_read(limit) for limit in rows]
+
+
+async def end_limit(limit_id: str, *, session: AsyncSession) -> LimitRead:
+    """Deactivate a limit (kept for the record)."""
+    limit = await session.get(TransactionLimit, limit_id)
+    if limit is None or not limit.is_active:
+        raise LimitNotFound(f"no active limit {limit_id!r}", limitId=limit_id)
+    limit.is_active = False
+    await session.flush()
+    await session.refresh(limit)
+    return _limit_read(limit)

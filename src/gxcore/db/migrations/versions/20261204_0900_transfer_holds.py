@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("tenantId", sa.Text(), nullable=False),
         sa.Column("commandId", sa.Text(), nullable=False),
         sa.Column("walletId", sa.Text(), nullable=False),
+        sa.Column("receiverWalletId", sa.Text(), nullable=False),
         sa.Column("txId", sa.Text(), nullable=False),
         sa.Column("amount", MONEY, nullable=False),
         sa.Column("fee", MONEY, nullable=False),
@@ -53,6 +54,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenantId", "commandId", name="TransferHold_pkey"),
     )
     op.create_index("TransferHold_tenantId_walletId_idx", "TransferHold", ["tenantId", "walletId"])
+    op.create_index(
+        "TransferHold_tenantId_receiverWalletId_idx",
+        "TransferHold",
+        ["tenantId", "receiverWalletId"],
+    )
     op.execute('GRANT SELECT, INSERT, DELETE ON "TransferHold" TO gx_app')
     op.execute('GRANT SELECT, INSERT, UPDATE, DELETE ON "TransferHold" TO gx_system')
     op.execute('ALTER TABLE "TransferHold" ENABLE ROW LEVEL SECURITY')

@@ -1,0 +1,87 @@
+"""Transaction limits (`TransactionLimit`): per wallet, per profile, or the tenant's default.
+
+For each limit type the most specific active limit applies: the wallet's over the profile's
+over the tenant's (a row with neither). Amount limits count the transfer amount (fees apart);
+windows are rolling (DAILY the last 24 hours, MONTHLY the last 30 days, VELOCITY_CHECK its own
+`timeWindowMinutes`), and what was used counts projected history and live holds alike, so
+parallel requests see each other. The check runs under the wallets' locks (`holds.lock`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gxcore.enums import LimitType as L
+from gxcore.errors import LimitExceeded
+from gxcore.wallet import holds
+from gxcore.wallet.models import TransactionLimit
+
+DAY, MONTH = 24 * 3600, 30 * 24 * 3600
+SEND = frozenset({L.SINGLE_TRANSACTION, L.DAILY_SEND, L.MONTHLY_SEND, L.VELOCITY_CHECK})
+RECEIVE = frozenset({L.DAILY_RECEIVE, L.MONTHLY_RECEIVE})
+_WINDOW = {L.DAILY_SEND: DAY, L.MONTHLY_SEND: MONTH, L.DAILY_RECEIVE: DAY, L.MONTHLY_RECEIVE: MONTH}
+
+
+async def applicable(
+    session: AsyncSession, *, wallet_id: str, profile_id: str, types: frozenset[L]
+) -> dict[L, TransactionLimit]:
+    """The limit of each type that applies to this wallet, the most specific first."""
+    rows = await session.scalars(
+        select(TransactionLimit).where(
+            TransactionLimit.is_active,
+            TransactionLimit.limit_type.in_(types),
+            or_(
+                TransactionLimit.wallet_id == wallet_id,
+                and_(
+                    TransactionLimit.profile_id == profile_id, TransactionLimit.wallet_id.is_(None)
+                ),
+                and_(TransactionLimit.profile_id.is_(None), TransactionLimit.wallet_id.is_(None)),
+            ),
+        )
+    )
+    chosen: dict[L, TransactionLimit] = {}
+    for limit in sorted(rows, key=_specificity):
+        chosen.setdefault(limit.limit_type, limit)
+    return chosen
+
+
+def _specificity(limit: TransactionLimit) -> int:
+    return 0 if limit.wallet_id else 1 if limit.profile_id else 2
+
+
+async def check(
+    session: AsyncSession, limits: dict[L, TransactionLimit], *, wallet_id: str, amount: Decimal
+) -> None:
+    """LIMIT_EXCEEDED if moving `amount` through `wallet_id` breaks one of `limits`."""
+    for kind, limit in sorted(limits.items()):
+        if kind is L.SINGLE_TRANSACTION:
+            _refuse_over(limit, used=Decimal(0), amount=amount)
+        elif kind is L.VELOCITY_CHECK:
+            minutes = limit.time_window_minutes or 60
+            used = await holds.usage(session, wallet_id, side="send", seconds=minutes * 60)
+            if limit.max_count is not None and used.count + 1 > limit.max_count:
+                raise LimitExceeded(
+                    f"at most {limit.max_count} transfers in {minutes} minutes",
+                    limitType=kind.value,
+                    limitId=limit.limit_id,
+                    remaining=max(limit.max_count - used.count, 0),
+                )
+        else:
+            side = "send" if kind in SEND else "receive"
+            used = await holds.usage(session, wallet_id, side=side, seconds=_WINDOW[kind])
+            _refuse_over(limit, used=used.amount, amount=amount)
+
+
+def _refuse_over(limit: TransactionLimit, *, used: Decimal, amount: Decimal) -> None:
+    if used + amount > limit.limit_amount:
+        remaining = max(limit.limit_amount - used, Decimal(0))
+        raise LimitExceeded(
+            f"{limit.limit_type.value} limit {limit.limit_amount:f}: {remaining:f} remains",
+            limitType=limit.limit_type.value,
+            limitId=limit.limit_id,
+            limit=f"{limit.limit_amount:f}",
+            remaining=f"{remaining:f}",
+        )
