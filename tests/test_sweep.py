@@ -25,7 +25,7 @@ from gxcore.db import models
 from gxcore.db.tenancy import Database
 from gxcore.enums import CommandType, LimitType, UserProfileStatus
 from gxcore.identity.models import TrustedDevice
-from gxcore.wallet.models import TransactionLimit
+from gxcore.wallet.models import Beneficiary, Contact, TransactionLimit
 from tests import test_auth
 from tests.test_auth import bearer, make_user, signed_in
 from tests.test_registration import _client, new_email
@@ -82,6 +82,12 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/wallets/{profile_id}/transactions"): None,
     ("POST", "/limits"): {"limitType": "DAILY_SEND", "limitAmount": "1", "profileId": "{profile}"},
     ("DELETE", "/limits/{limit_id}"): None,
+    ("POST", "/beneficiaries"): {"beneficiaryIdentityId": "{profile}", "nickname": "Eve"},
+    ("PUT", "/beneficiaries/{beneficiary_id}"): {"nickname": "Eve"},
+    ("DELETE", "/beneficiaries/{beneficiary_id}"): None,
+    ("POST", "/contacts"): {"displayName": "Eve", "contactProfileId": "{profile}"},
+    ("PATCH", "/contacts/{contact_id}"): {"status": "BLOCKED"},
+    ("DELETE", "/contacts/{contact_id}"): None,
 }
 #: Administrators' operations: a user is refused by role (403), not by id.
 ADMIN_ONLY = ("/admin/", "/genesis", "/limits")
@@ -92,6 +98,8 @@ PATH_KINDS = {
     "device_id": "device",
     "command_id": "command",
     "limit_id": "limit",
+    "beneficiary_id": "beneficiary",
+    "contact_id": "contact",
 }
 PATH_VALUES = {"action": "freeze"}
 
@@ -157,6 +165,7 @@ async def victim(app: Any, db: Database, tenant: str) -> dict[str, str]:
     """Tenant A's ids of every kind: a user with a device, a registration, a command."""
     async with _client(app, tenant) as client:
         user = await make_user(db, tenant, status=UserProfileStatus.ACTIVE)
+        friend = await make_user(db, tenant, status=UserProfileStatus.ACTIVE)
         await signed_in(client, user.email, deviceFingerprint="victim-phone-1")
         started = await client.post("/registration/email", json={"email": new_email()})
         assert started.status_code == 201, started.text
@@ -170,7 +179,15 @@ async def victim(app: Any, db: Database, tenant: str) -> dict[str, str]:
             payload={"senderId": "a", "receiverId": "b", "amount": "1"},
         )
         limit = TransactionLimit(limit_type=LimitType.DAILY_SEND, limit_amount=Decimal(5))
-        s.add(limit)
+        payee = Beneficiary(
+            owner_profile_id=user.profile_id,
+            beneficiary_identity_id=friend.profile_id,
+            nickname="F",
+        )
+        contact = Contact(
+            owner_profile_id=user.profile_id, contact_profile_id=friend.profile_id, display_name="F"
+        )
+        s.add_all([limit, payee, contact])
         await s.flush()
     assert device is not None
     return {
@@ -180,6 +197,8 @@ async def victim(app: Any, db: Database, tenant: str) -> dict[str, str]:
         "device": device,
         "command": command.id,
         "limit": limit.limit_id,
+        "beneficiary": payee.beneficiary_id,
+        "contact": contact.contact_id,
     }
 
 
@@ -188,8 +207,10 @@ async def _attack(
 ) -> list[str]:
     wrong = []
     for (method, path), body in BODIES.items():
-        if owned_only and path.startswith((*ADMIN_ONLY, "/registration/")):
-            # A registration belongs to no user yet: its id is its holder's capability.
+        if owned_only and ("{" not in path or path.startswith((*ADMIN_ONLY, "/registration/"))):
+            # What a user owns is named in the path; a body may name another user on purpose
+            # (a transfer's receiver), and a registration belongs to no user yet (its id is its
+            # holder's capability).
             continue
         url = _url(path, ids)
         kwargs: dict[str, Any] = {"headers": headers}

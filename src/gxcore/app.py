@@ -35,6 +35,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     from gxcore.identity.auth_api import router as auth
     from gxcore.identity.users_api import router as users
     from gxcore.wallet.api import router as money
+    from gxcore.wallet.contacts_api import router as address_book
 
     app = FastAPI(
         title="gxcore",
@@ -44,7 +45,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
         **fastapi_kwargs,  # type: ignore[arg-type]
     )
     install_error_handlers(app)
-    for router in (registration, auth, users, admin_users, money):
+    for router in (registration, auth, users, admin_users, money, address_book):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app
 

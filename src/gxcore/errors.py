@@ -366,3 +366,23 @@ class LimitExceeded(ValidationFailed):
     """A transaction limit (`TransactionLimit`) would be broken; details name it and what remains."""
 
     code = "LIMIT_EXCEEDED"
+
+
+class BeneficiaryNotFound(NotFound):
+    code = "BENEFICIARY_NOT_FOUND"
+
+
+class ContactNotFound(NotFound):
+    code = "CONTACT_NOT_FOUND"
+
+
+class AlreadyExists(Conflict):
+    """The row this would create exists already (a beneficiary or contact named twice)."""
+
+    code = "ALREADY_EXISTS"
+
+
+class ContactBlocked(Conflict):
+    """The receiver has blocked the sender."""
+
+    code = "CONTACT_BLOCKED"

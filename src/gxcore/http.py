@@ -55,6 +55,7 @@ DEFAULT_TENANT = "default"
 # Success statuses other than 200, named here so routers carry no numbers.
 CREATED = 201
 ACCEPTED = 202
+NO_CONTENT = 204
 
 _STATUS: dict[type[GxError], int] = {
     Unauthorized: 401,

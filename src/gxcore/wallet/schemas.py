@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, StringConstraints
 
 from gxcore.db.types import to_money
-from gxcore.enums import CommandType, LimitType, OffChainTxType, OutboxStatus
+from gxcore.enums import CommandType, ContactStatus, LimitType, OffChainTxType, OutboxStatus
 from gxcore.errors import InvalidAmount
 from gxcore.http import Ident, RequestBody
 
@@ -136,3 +136,55 @@ class LimitRead(BaseModel):
     profileId: str | None
     walletId: str | None
     isActive: bool
+
+
+Nickname = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+Note = Annotated[str, StringConstraints(max_length=1000)]
+
+
+class BeneficiaryIn(RequestBody):
+    beneficiaryIdentityId: Ident = Field(description="the profile id of the user to pay")
+    nickname: Nickname
+
+
+class BeneficiaryUpdate(RequestBody):
+    nickname: Nickname
+
+
+class BeneficiaryRead(BaseModel):
+    beneficiaryId: str
+    beneficiaryIdentityId: str
+    nickname: str
+    createdAt: datetime
+
+
+class ContactIn(RequestBody):
+    displayName: Nickname
+    contactProfileId: Ident | None = Field(default=None, description="a user of this tenant")
+    phoneNumber: Annotated[str, StringConstraints(max_length=32)] | None = None
+    email: Annotated[str, StringConstraints(max_length=320)] | None = None
+    notes: Note | None = None
+    isFavorite: bool = False
+
+
+class ContactUpdate(RequestBody):
+    displayName: Nickname | None = None
+    notes: Note | None = None
+    isFavorite: bool | None = None
+    status: ContactStatus | None = Field(
+        default=None, description="BLOCKED refuses their transfers"
+    )
+
+
+class ContactRead(BaseModel):
+    contactId: str
+    contactProfileId: str | None
+    displayName: str
+    phoneNumber: str | None
+    email: str | None
+    notes: str | None
+    isFavorite: bool
+    transactionCount: int
+    lastTransactionAt: datetime | None
+    status: ContactStatus
+    createdAt: datetime

@@ -31,6 +31,7 @@ from gxcore.enums import (
 )
 from gxcore.errors import (
     AccountInactive,
+    ContactBlocked,
     InsufficientFunds,
     LimitNotFound,
     SelfTransfer,
@@ -45,7 +46,7 @@ from gxcore.identity.access import Principal
 from gxcore.identity.models import UserProfile
 from gxcore.ledger.contract import transfer_fee
 from gxcore.ledger.state import tx_id_of
-from gxcore.wallet import holds, limits
+from gxcore.wallet import contacts, holds, limits
 from gxcore.wallet.models import Transaction, TransactionLimit, TransferHold, Wallet
 from gxcore.wallet.schemas import (
     Balance,
@@ -300,6 +301,9 @@ async def request_transfer(
     for profile, side in ((sender_profile, "sender"), (receiver_profile, "receiver")):
         if _is_frozen(profile):
             raise WalletFrozen(f"the {side}'s wallet is frozen", side=side)
+    if await contacts.blocked_by(session, owner_id=body.toUserId, profile_id=sender_id):
+        # Said as the receiver's refusal, without naming the block list's other entries.
+        raise ContactBlocked("the receiver does not accept transfers from this sender")
     await limits.check(session, send_limits, wallet_id=sender_wallet.wallet_id, amount=body.amount)
     await limits.check(
         session, receive_limits, wallet_id=receiver_wallet.wallet_id, amount=body.amount
@@ -328,6 +332,9 @@ async def request_transfer(
             amount=body.amount,
             fee=fee,
         )
+    )
+    await contacts.count_transfer(
+        session, owner_id=sender_id, profile_id=body.toUserId, at=command.created_at
     )
     await audit.record(
         session,
