@@ -99,6 +99,14 @@ class AddEnumValues:
 
 
 @dataclass(frozen=True)
+class AddModel:
+    """A table the reference lacks, with its enums, written as `schema_facts.md` writes a model."""
+
+    facts: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class NonNegativeMoney:
     """CHECK (<column> >= 0), named `<Table>_<column>_check`, on every column of `type`."""
 
@@ -114,6 +122,7 @@ Departure = (
     | AddColumn
     | RetypeColumn
     | AddEnumValues
+    | AddModel
     | NonNegativeMoney
 )
 
@@ -135,6 +144,34 @@ _RELAY_DUE = (
     "the outbox relay retries with backoff and takes over expired leases: when each command is "
     "next due, and a partial index over the commands still in flight, by that time"
 )
+_MESSAGE_QUEUE = (
+    "emails and SMS leave after commit, from a queue written in the transaction that causes them "
+    "and delivered by a worker with retries (never sent while a transaction or lock is open)"
+)
+MESSAGE_OUTBOX = """
+- enum `MessageChannel`: EMAIL, SMS
+- enum `MessageStatus`: PENDING, SENT, FAILED
+
+### MessageOutbox
+
+| field | type | attributes |
+|---|---|---|
+| tenantId | String |  |
+| id | String | @default(uuid()) |
+| channel | MessageChannel |  |
+| recipient | String |  |
+| subject | String? |  |
+| body | String |  |
+| status | MessageStatus | @default(PENDING) |
+| attempts | Int | @default(0) |
+| nextAttemptAt | DateTime | @default(now()) @db.Timestamptz(3) |
+| lastError | String? |  |
+| createdAt | DateTime | @default(now()) @db.Timestamptz(3) |
+| sentAt | DateTime? | @db.Timestamptz(3) |
+| expiresAt | DateTime? | @db.Timestamptz(3) |
+
+`@@id([tenantId, id])`
+"""
 _EVENT_POSITION = (
     "an event's position (block, index within it) orders events inside a block and, unique, "
     "keeps the projector from appending (applying) an event twice"
@@ -219,6 +256,13 @@ DEPARTURES: tuple[Departure, ...] = (
         "the reference has no notion of an administrator; USER or ADMIN, ADMIN reviews "
         "registrations",
         default="'USER'::text",
+    ),
+    AddModel(MESSAGE_OUTBOX, _MESSAGE_QUEUE),
+    AddIndex(
+        "MessageOutbox",
+        ("nextAttemptAt",),
+        "the message worker claims due PENDING messages by due time",
+        predicate="(status = 'PENDING'::\"MessageStatus\")",
     ),
     # 6. Enum labels the reference lacks.
     AddEnumValues(
@@ -660,6 +704,14 @@ def apply_departures(reference: Schema, departures: Iterable[Departure]) -> Sche
             if labels is None or set(d.values) & set(labels):
                 raise ValueError(f"departure does not apply: {d}")
             schema.enums[d.enum] = (*labels, *d.values)
+            continue
+        if isinstance(d, AddModel):
+            added = parse_facts(d.facts)
+            if set(added.enums) & set(schema.enums) or set(added.models) & set(schema.tables):
+                raise ValueError(f"departure adds what the reference already has: {d.reason}")
+            schema.enums.update(added.enums)
+            # Built alone: its foreign keys, if any, may name only the tables it adds.
+            schema.tables.update(reference_schema(Facts(schema.enums, added.models)).tables)
             continue
         if d.table not in schema.tables:
             raise ValueError(f"departure names an unknown table: {d}")
