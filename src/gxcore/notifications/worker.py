@@ -65,7 +65,7 @@ class WorkerConfig:
     #: How long a claim stays with its worker; longer than a whole batch's sends can take.
     lease_seconds: float = 300.0
     #: Longest idle wait between two claims.
-    poll_interval: float = 0.5
+    poll_interval: float = 0.1
     #: Attempts after which a transient failure ends FAILED.
     max_attempts: int = 8
     #: Backoff before attempt n+1 is about base * 2^(n-1) seconds, capped at backoff_max.
