@@ -84,7 +84,7 @@ def mailbox_command(
     to: Annotated[str | None, typer.Option("--to", help="Only messages to this address.")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Print the development mailbox (emails and SMS sent without SMTP), newest last."""
+    """Print the development mailbox (messages delivered with no SMTP host or SMS gateway set)."""
     cfg = settings(data_dir)
     messages = read_mailbox(cfg.mailbox_file, to=to)
     if not messages:
