@@ -275,7 +275,8 @@ async def _decoy(
     # Notices share the codes' limits, so a stranger cannot flood the owner's inbox.
     quiet = last is not None and ctx.now < last + policy.otp.cooldown
     if notice is not None and not quiet and count < policy.otp.daily_cap:
-        await messages.queue_email(ctx.session, to=email, now=ctx.now, **notice)
+        subject, text = notice["subject"], notice["text"]
+        await messages.queue_email(ctx.session, to=email, subject=subject, text=text, now=ctx.now)
     return status(row)
 
 

@@ -34,7 +34,6 @@ def run_cmd(
     once: Annotated[
         bool, typer.Option("--once", help="Deliver what is due now, then exit.")
     ] = False,
-    batch: Annotated[int, typer.Option(min=1, help="Messages per claim.")] = 50,
     poll_interval: Annotated[
         float, typer.Option(min=0.01, help="Seconds between polls when idle.")
     ] = WorkerConfig.poll_interval,
@@ -49,9 +48,7 @@ def run_cmd(
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("gxcore.notifications.worker").setLevel(logging.INFO)
     try:
-        config = WorkerConfig(
-            batch_size=batch, poll_interval=poll_interval, max_attempts=max_attempts
-        )
+        config = WorkerConfig(poll_interval=poll_interval, max_attempts=max_attempts)
     except GxError as e:
         raise fail(str(e), code=2) from None
     stats = run(_run(settings(data_dir), config, once=once, tenant=tenant))

@@ -33,7 +33,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 from gxcore.cqrs.relay import backoff_seconds
 from gxcore.db.arrays import as_text, packed, unpack
@@ -296,7 +296,7 @@ class MessageWorker:
         while not self._stop.is_set():
             try:
                 batch = await self.run_batch()
-            except (DBAPIError, OSError, asyncpg.PostgresError) as e:
+            except (SQLAlchemyError, OSError, asyncpg.PostgresError) as e:
                 # The database is away: claimed messages keep their lease and are taken over
                 # when it ends. Wait and try again.
                 log.warning("%s: database error, retrying: %s", self._reason, e)
