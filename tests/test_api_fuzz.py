@@ -36,12 +36,13 @@ from tests import test_auth
 from tests.test_auth import bearer, make_user, signed_in
 from tests.test_registration import PATH, register
 
-# The same app, clock and settings as test_auth.
-app, clock, countries, settings = (
+# The same app, clock, settings and mailbox as test_auth.
+app, clock, countries, settings, mail = (
     test_auth.app,
     test_auth.clock,
     test_auth.countries,
     test_auth.settings,
+    test_auth.mail,
 )
 
 EXAMPLES = 30  # per operation and generation mode
@@ -104,7 +105,7 @@ def _aim(case: Any, real: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: f"{op.method.upper()} {op.path}")
 async def test_operation_answers_per_its_documentation(
-    operation: Any, app: Any, db: Database, tenant: str, settings: Any
+    operation: Any, app: Any, db: Database, tenant: str, mail: Any
 ) -> None:
     admin = await make_user(db, tenant, role="ADMIN", status=UserProfileStatus.ACTIVE)
     user = await make_user(db, tenant)
@@ -119,7 +120,7 @@ async def test_operation_answers_per_its_documentation(
         # Every other case names a profile and device that exist, so it gets past the 404.
         real = {"profile_id": user.profile_id, "device_id": device["deviceId"]}
         if operation.path.startswith("/api/v1/registration/"):
-            rid, _ = await register(client, settings, until=BEFORE.get(operation.path))
+            rid, _ = await register(client, mail, until=BEFORE.get(operation.path))
             real["registration_id"] = rid
         failures: list[str] = []
         sent = 0

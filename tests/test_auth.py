@@ -36,6 +36,7 @@ from tests.test_registration import (
     OTP_SECRET,
     PASSWORD,
     Clock,
+    Mailbox,
     _client,
     assert_problem,
     new_email,
@@ -48,8 +49,12 @@ FAST_HASH = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSW
 Event = AuditEventType
 
 
-# The same reference data and clock as test_registration.
-countries, clock = test_registration.countries, test_registration.clock
+# The same reference data, clock and mailbox as test_registration.
+countries, clock, mail = (
+    test_registration.countries,
+    test_registration.clock,
+    test_registration.mail,
+)
 
 
 class WallClock(Clock):
@@ -223,9 +228,9 @@ async def test_wrong_password_and_unknown_email_get_the_same_answer(
 
 
 async def test_a_registered_user_logs_in_with_the_password_chosen_at_registration(
-    client: httpx.AsyncClient, settings: Settings
+    client: httpx.AsyncClient, mail: Mailbox
 ) -> None:
-    _, email = await register(client, settings, until="phone/verify")
+    _, email = await register(client, mail, until="phone/verify")
     body = await signed_in(client, email)
     assert body["status"] == "REGISTERED"
     me = await client.get(f"/users/{body['profileId']}", headers=bearer(body))

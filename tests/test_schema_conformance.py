@@ -108,6 +108,14 @@ class AddEnumValues:
 
 
 @dataclass(frozen=True)
+class AddModel:
+    """A table the reference lacks, with its enums, written as `schema_facts.md` writes a model."""
+
+    facts: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class NonNegativeMoney:
     """CHECK (<column> >= 0), named `<Table>_<column>_check`, on every column of `type`."""
 
@@ -124,6 +132,7 @@ Departure = (
     | AddTable
     | RetypeColumn
     | AddEnumValues
+    | AddModel
     | NonNegativeMoney
 )
 
@@ -145,6 +154,34 @@ _RELAY_DUE = (
     "the outbox relay retries with backoff and takes over expired leases: when each command is "
     "next due, and a partial index over the commands still in flight, by that time"
 )
+_MESSAGE_QUEUE = (
+    "emails and SMS leave after commit, from a queue written in the transaction that causes them "
+    "and delivered by a worker with retries (never sent while a transaction or lock is open)"
+)
+MESSAGE_OUTBOX = """
+- enum `MessageChannel`: EMAIL, SMS
+- enum `MessageStatus`: PENDING, SENT, FAILED
+
+### MessageOutbox
+
+| field | type | attributes |
+|---|---|---|
+| tenantId | String |  |
+| id | String | @default(uuid()) |
+| channel | MessageChannel |  |
+| recipient | String |  |
+| subject | String? |  |
+| body | String |  |
+| status | MessageStatus | @default(PENDING) |
+| attempts | Int | @default(0) |
+| nextAttemptAt | DateTime | @default(now()) @db.Timestamptz(3) |
+| lastError | String? |  |
+| createdAt | DateTime | @default(now()) @db.Timestamptz(3) |
+| sentAt | DateTime? | @db.Timestamptz(3) |
+| expiresAt | DateTime? | @db.Timestamptz(3) |
+
+`@@id([tenantId, id])`
+"""
 _EVENT_POSITION = (
     "an event's position (block, index within it) orders events inside a block and, unique, "
     "keeps the projector from appending (applying) an event twice"
@@ -230,7 +267,14 @@ DEPARTURES: tuple[Departure, ...] = (
         "registrations",
         default="'USER'::text",
     ),
-    # 6. Tables the reference lacks.
+    AddModel(MESSAGE_OUTBOX, _MESSAGE_QUEUE),
+    AddIndex(
+        "MessageOutbox",
+        ("nextAttemptAt",),
+        "the message worker claims due PENDING messages by due time",
+        predicate="(status = 'PENDING'::\"MessageStatus\")",
+    ),
+    # 6. Tables of gxcore's own that reference tables outside them.
     AddTable(
         "TransferHold",
         "a requested transfer reserves its amount and fee until the ledger's answer is "
@@ -680,6 +724,14 @@ def apply_departures(reference: Schema, departures: Iterable[Departure]) -> Sche
         if isinstance(d, AddTable):
             if d.table in schema.tables:
                 raise ValueError(f"departure adds a table the reference already has: {d}")
+            continue
+        if isinstance(d, AddModel):
+            added = parse_facts(d.facts)
+            if set(added.enums) & set(schema.enums) or set(added.models) & set(schema.tables):
+                raise ValueError(f"departure adds what the reference already has: {d.reason}")
+            schema.enums.update(added.enums)
+            # Built alone: its foreign keys, if any, may name only the tables it adds.
+            schema.tables.update(reference_schema(Facts(schema.enums, added.models)).tables)
             continue
         if d.table not in schema.tables:
             raise ValueError(f"departure names an unknown table: {d}")

@@ -8,6 +8,7 @@ the ORM guard or through raw SQL on the application connection (row-level securi
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -27,9 +28,13 @@ TENANT_MODELS = sorted(
     key=lambda c: c.__name__,
 )
 MODEL_IDS = [m.__name__ for m in TENANT_MODELS]
+# The application role may only add to the message queue: never read (an OTP code) nor change.
+INSERT_ONLY = {"MessageOutbox"}
+READABLE_MODELS = [m for m in TENANT_MODELS if m.__tablename__ not in INSERT_ONLY]
+READABLE_IDS = [m.__name__ for m in READABLE_MODELS]
 # The audit log is append-only for the application role; its write tests are below.
 APPEND_ONLY = {"AuditLog"}
-WRITABLE_MODELS = [m for m in TENANT_MODELS if m.__tablename__ not in APPEND_ONLY]
+WRITABLE_MODELS = [m for m in READABLE_MODELS if m.__tablename__ not in APPEND_ONLY]
 WRITABLE_IDS = [m.__name__ for m in WRITABLE_MODELS]
 
 # Many-to-one relationships between tenant models: (child model, relationship key).
@@ -72,7 +77,7 @@ async def _exists(db: Database, model: type[Base], row: Any) -> bool:
         return await session.scalar(stmt.execution_options(include_deleted=True)) == 1
 
 
-@pytest.mark.parametrize("model", TENANT_MODELS, ids=MODEL_IDS)
+@pytest.mark.parametrize("model", READABLE_MODELS, ids=READABLE_IDS)
 async def test_reads_see_only_the_scope_tenant(db: Database, model: type[Base]) -> None:
     a, row_a, _, row_b = await _two_tenants(db, model)
     async with db.tenant(a) as session:
@@ -279,3 +284,43 @@ async def test_the_audit_log_is_append_only_for_the_application(db: Database, te
     with pytest.raises(DBAPIError, match="permission denied"):
         async with db.tenant(tenant) as session:
             await session.execute(text('UPDATE "AuditLog" SET "resourceId" = NULL'))
+
+
+async def test_the_message_queue_is_insert_only_for_the_application(
+    db: Database, tenant: str
+) -> None:
+    from gxcore.notifications import service as messages
+    from gxcore.notifications.models import MessageOutbox
+
+    now = datetime.now(UTC)
+    async with db.tenant(tenant) as session:
+        await messages.queue_email(session, to="a@example.com", subject="s", text="t", now=now)
+    other = f"b-{uuid.uuid4().hex[:10]}"
+    with pytest.raises(CrossTenant):  # the guard refuses another tenant's row
+        async with db.tenant(tenant) as session:
+            row = {"id": "x", "channel": "EMAIL", "recipient": "r", "body": "b"}
+            await session.execute(insert(MessageOutbox).values(tenant_id=other, **row))
+    with pytest.raises(CrossTenant):  # and row-level security, underneath
+        async with db.tenant(tenant) as session:
+            await session.execute(
+                text(
+                    'INSERT INTO "MessageOutbox" ("tenantId", id, channel, recipient, body) '
+                    "VALUES (:other, 'y', 'EMAIL', 'r', 'b')"
+                ),
+                {"other": other},
+            )
+    for statement in (
+        'SELECT body FROM "MessageOutbox"',
+        """UPDATE "MessageOutbox" SET status = 'SENT'""",
+        'DELETE FROM "MessageOutbox"',
+    ):
+        with pytest.raises(DBAPIError, match="permission denied"):
+            async with db.tenant(tenant) as session:
+                await session.execute(text(statement))
+    async with db.system(reason="test check") as session:
+        rows = await session.execute(
+            select(MessageOutbox.tenant_id, MessageOutbox.body).where(
+                MessageOutbox.tenant_id.in_([tenant, other])
+            )
+        )
+        assert [tuple(r) for r in rows] == [(tenant, "t")]

@@ -3,12 +3,14 @@
     app = create_app(database=db, settings=settings)        # tests, embedding
     app = create_served_app(settings)                       # `gx api`: connects in the lifespan
 
-Nothing connects at import time; the routers reach the database, clock, senders and keys
-through `app.state.gx` (gxcore.http.AppContext).
+Nothing connects at import time; the routers reach the database, clock and keys through
+`app.state.gx` (gxcore.http.AppContext). Requests only queue messages: `gx api` runs a message
+worker in its lifespan to deliver them; with `create_app` the caller runs one if it wants them.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -20,7 +22,8 @@ from gxcore.db.tenancy import Database
 from gxcore.http import ERROR_RESPONSES, AppContext, install_error_handlers
 from gxcore.identity.otp import otp_key
 from gxcore.identity.tokens import jwt_key
-from gxcore.notifications.senders import Senders, default_senders
+from gxcore.notifications.senders import default_senders
+from gxcore.notifications.worker import MessageWorker
 
 API_PREFIX = "/api/v1"
 
@@ -51,17 +54,14 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
 
 
 def _context(
-    database: Database,
-    settings: Settings,
-    clock: Callable[[], datetime] | None,
-    senders: Senders | None,
+    database: Database, settings: Settings, clock: Callable[[], datetime] | None
 ) -> AppContext:
+    settings.require_production_settings()  # fails here, at start, naming what is missing
     return AppContext(
         database=database,
         settings=settings,
         clock=clock or utc_now,
-        senders=senders or default_senders(settings),
-        otp_key=otp_key(settings),  # fails here, at start, when the key is missing or weak
+        otp_key=otp_key(settings),  # fails here too when a key is weak
         jwt_key=jwt_key(settings),
     )
 
@@ -71,11 +71,10 @@ def create_app(
     database: Database,
     settings: Settings,
     clock: Callable[[], datetime] | None = None,
-    senders: Senders | None = None,
 ) -> FastAPI:
     """The API over an open `database`; the caller owns (and disposes of) it."""
     app = _build()
-    app.state.gx = _context(database, settings, clock, senders)
+    app.state.gx = _context(database, settings, clock)
     return app
 
 
@@ -83,7 +82,9 @@ def create_served_app(settings: Settings) -> FastAPI:
     """The API as `gx api` serves it: the database is found and connected in the lifespan.
 
     DATABASE_URL when set, else the embedded server (the running one, or one started for the
-    life of the process), as `gx db` commands find it. It must be migrated to head.
+    life of the process), as `gx db` commands find it. It must be migrated to head. A message
+    worker delivers what requests queue for as long as the app runs; at shutdown it finishes
+    the batch in hand.
     """
 
     @asynccontextmanager
@@ -97,8 +98,14 @@ def create_served_app(settings: Settings) -> FastAPI:
                 raise PendingMigrations("the database is not at head; run `gx db migrate`")
             database = Database.connect(url)
             try:
-                app.state.gx = _context(database, settings, None, None)
-                yield
+                app.state.gx = _context(database, settings, None)
+                worker = MessageWorker(database, default_senders(settings))
+                delivering = asyncio.create_task(worker.run())
+                try:
+                    yield
+                finally:
+                    worker.stop()
+                    await delivering
             finally:
                 await database.dispose()
 

@@ -76,14 +76,17 @@ def api(
     from gxcore.db import migrate, server
     from gxcore.identity.otp import otp_key
     from gxcore.identity.tokens import jwt_key
+    from gxcore.notifications.senders import default_senders
 
     cfg = settings(data_dir)
 
     async def preflight() -> None:
         # What can be checked cheaply is checked here, to fail in one line rather than in a
         # uvicorn traceback; the embedded server is only started once, by the app's lifespan.
+        cfg.require_production_settings()
         otp_key(cfg)
         jwt_key(cfg)
+        default_senders(cfg)
         if cfg.database_url:
             await server.check(cfg.database_url)
             if not (await migrate.status(cfg.database_url)).up_to_date:
@@ -104,7 +107,7 @@ def _mount_subcommands() -> None:
     from gxcore.db.cli import app as db_app
     from gxcore.identity.cli import app as admin_app
     from gxcore.identity.cli import cleanup_command
-    from gxcore.notifications.cli import mailbox_command
+    from gxcore.notifications.cli import mailbox_command, messages_app
 
     app.add_typer(db_app, name="db")
     app.add_typer(audit_app, name="audit")
@@ -116,6 +119,7 @@ def _mount_subcommands() -> None:
     app.command("relay")(relay_command)
     app.add_typer(outbox_app, name="outbox")
     app.add_typer(projector_app, name="projector")
+    app.add_typer(messages_app, name="messages")
 
 
 _mount_subcommands()

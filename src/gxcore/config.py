@@ -10,6 +10,8 @@ import platformdirs
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gxcore.errors import ConfigurationError
+
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
@@ -28,7 +30,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("gxcore")))
     #: Name of the application database on the embedded server.
     database_name: str = "gx"
-    #: `production` makes destructive commands (`gx db reset`) refuse to run.
+    #: `production` makes destructive commands (`gx db reset`) refuse to run, and start-up refuse
+    #: to stand in for a missing key or carrier (see `require_production_settings`).
     environment: Environment = Environment.DEVELOPMENT
     #: Embedded ledger fault injection (tests, chaos drills): share of submits that fail
     #: transiently with LedgerUnavailable before committing, and latency added to each submit.
@@ -43,7 +46,7 @@ class Settings(BaseSettings):
     #: HMAC key signing access tokens (`GX_JWT_SECRET`, 32+ characters); unset outside
     #: production, generated and kept in `<data_dir>/jwt_secret` (gxcore.identity.tokens.jwt_key).
     jwt_secret: SecretStr | None = None
-    #: SMTP relay for email; unset means the development mailbox (`mailbox_path`) gets every mail.
+    #: SMTP relay for email; unset (outside production) means the development mailbox gets it.
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None
@@ -51,6 +54,10 @@ class Settings(BaseSettings):
     smtp_from: str = "GX Protocol <no-reply@localhost>"
     #: STARTTLS on connect (port 587); off for a local relay or an implicit-TLS port via a proxy.
     smtp_starttls: bool = True
+    #: SMS gateway: each SMS is POSTed there as JSON `{"to", "text"}`, with the token (if any) as
+    #: a bearer token; unset (outside production) means the development mailbox gets every SMS.
+    sms_gateway_url: str | None = None
+    sms_gateway_token: SecretStr | None = None
     #: The development senders' JSON-lines mailbox; default `<data_dir>/mailbox.jsonl`.
     mailbox_path: Path | None = None
 
@@ -61,3 +68,23 @@ class Settings(BaseSettings):
     @property
     def mailbox_file(self) -> Path:
         return self.mailbox_path or self.data_dir / "mailbox.jsonl"
+
+    def require_production_settings(self) -> None:
+        """In production, refuse what development stands in for: generated keys, the mailbox.
+
+        Raises ConfigurationError naming every missing setting at once. Outside production it
+        does nothing: the development defaults are what the README's first command relies on.
+        """
+        if not self.is_production:
+            return
+        needed = {
+            "GX_JWT_SECRET (the access-token signing key)": self.jwt_secret,
+            "GX_OTP_SECRET (the OTP key)": self.otp_secret,
+            "GX_SMTP_HOST (the email transport)": self.smtp_host,
+            "GX_SMS_GATEWAY_URL (the SMS transport)": self.sms_gateway_url,
+        }
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            raise ConfigurationError(
+                "GX_ENVIRONMENT is production, and production needs " + ", ".join(missing)
+            )

@@ -268,6 +268,18 @@ class ContactStatus(StrEnum):
     ARCHIVED = "ARCHIVED"
 
 
+# gxcore's own, not the reference's: the message queue (gxcore.notifications.models).
+class MessageChannel(StrEnum):
+    EMAIL = "EMAIL"
+    SMS = "SMS"
+
+
+class MessageStatus(StrEnum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+
+
 ALL: tuple[type[StrEnum], ...] = (
     OutboxStatus,
     CommandType,
@@ -295,4 +307,6 @@ ALL: tuple[type[StrEnum], ...] = (
     DocumentType,
     LimitType,
     ContactStatus,
+    MessageChannel,
+    MessageStatus,
 )

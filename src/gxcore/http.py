@@ -44,7 +44,6 @@ from gxcore.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from gxcore.notifications.senders import Senders
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +229,6 @@ class AppContext:
     database: Database
     settings: Settings
     clock: Callable[[], datetime]
-    senders: Senders
     otp_key: bytes
     jwt_key: bytes
 

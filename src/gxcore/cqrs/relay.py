@@ -38,7 +38,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy import text
@@ -101,7 +101,16 @@ class RelayConfig:
             raise ValidationFailed("poll_interval and backoff times must be positive")
 
 
-def backoff_seconds(attempts: int, config: RelayConfig, rng: random.Random) -> float:
+class Backoff(Protocol):
+    """The part of a worker's configuration `backoff_seconds` reads (any retrying worker's)."""
+
+    @property
+    def backoff_base(self) -> float: ...
+    @property
+    def backoff_max(self) -> float: ...
+
+
+def backoff_seconds(attempts: int, config: Backoff, rng: random.Random) -> float:
     """Wait before the next attempt, after `attempts` failed ones: equal jitter.
 
     Half of the exponential step is kept, the other half drawn at random: workers that failed

@@ -5,9 +5,13 @@ from the step before it; repeating the step just taken with the same data answer
 (a client retrying a lost response); anything else is StepOutOfOrder with the current step.
 Every call locks the registration row (`FOR UPDATE`), so concurrent calls take turns.
 
-EMAIL_PENDING and PHONE_VERIFIED never show from outside: the first code goes out in the same
+EMAIL_PENDING and PHONE_VERIFIED never show from outside: the first code is queued in the same
 unit of work that creates the row (EMAIL_SENT), and a verified phone completes the registration
 in the same transaction (COMPLETED), creating the UserProfile (audited as USER_REGISTERED).
+
+Nothing is sent from here: codes and notices are queued (gxcore.notifications.service) in the
+step's transaction and leave after it commits, so no carrier is waited for while the row and the
+tenant's audit chain are locked. A code's message expires with the code.
 
 No enumeration: starting with an address that already has an account (or a registration past
 its email check) answers exactly like a new one, with a *decoy* registration: a real row, whose
@@ -62,18 +66,18 @@ from gxcore.identity.schemas import (
     RegistrationRef,
     RegistrationStatus,
 )
-from gxcore.notifications.senders import Senders
+from gxcore.notifications import service as messages
 
 Step = RegistrationStep
 DECOY_DOMAIN = "decoy.invalid"
 
 # What the user receives. A notice replaces the code when the address or number already belongs
 # to someone: its owner learns of the attempt, the caller learns nothing.
-Mail = dict[str, str]  # send_email's subject and text
+Mail = dict[str, str]  # queue_email's subject and text
 ACCOUNT_EXISTS_EMAIL: Mail = {
     "subject": "You already have a GX account",
     "text": "Someone, maybe you, tried to register a GX account with this email address, but "
-    "you already have an account. Log in instead, or reset your password if you forgot it.\n\n"
+    "you already have an account. Sign in with this address and your password instead.\n\n"
     "If it was not you, ignore this email: nothing has changed.",
 }
 IN_PROGRESS_EMAIL: Mail = {
@@ -115,12 +119,11 @@ class Policy:
 
 @dataclass(frozen=True)
 class Context:
-    """What every use case needs: the unit of work's session, the time, the key, the senders."""
+    """What every use case needs: the unit of work's session, the time, the key."""
 
     session: AsyncSession
     now: datetime
     otp_key: bytes
-    senders: Senders
 
 
 _POLICY_KEYS = (
@@ -221,7 +224,7 @@ async def start(data: EmailStart, *, ctx: Context) -> RegistrationStatus:
             ctx.session.add(row)
     except IntegrityError:  # a concurrent start for the same address won the insert
         return await _decoy(ctx, policy, email, None)
-    await ctx.senders.email.send_email(to=email, **_email_code(code, policy))
+    await _queue_email_code(ctx, policy, email, code)
     return status(row)
 
 
@@ -250,7 +253,7 @@ async def _restart(ctx: Context, policy: Policy, row: PendingRegistration) -> Re
         code = otp.issue(row, Channel.EMAIL, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
     except TooManyRequests:
         return status(row)  # the code sent moments ago still works; a 429 would reveal the row
-    await ctx.senders.email.send_email(to=row.email, **_email_code(code, policy))
+    await _queue_email_code(ctx, policy, row.email, code)
     return status(row)
 
 
@@ -272,8 +275,15 @@ async def _decoy(
     # Notices share the codes' limits, so a stranger cannot flood the owner's inbox.
     quiet = last is not None and ctx.now < last + policy.otp.cooldown
     if notice is not None and not quiet and count < policy.otp.daily_cap:
-        await ctx.senders.email.send_email(to=email, **notice)
+        subject, text = notice["subject"], notice["text"]
+        await messages.queue_email(ctx.session, to=email, subject=subject, text=text, now=ctx.now)
     return status(row)
+
+
+async def _queue_email_code(ctx: Context, policy: Policy, to: str, code: str) -> None:
+    expires_at = ctx.now + policy.otp.ttl
+    mail = _email_code(code, policy)
+    await messages.queue_email(ctx.session, to=to, now=ctx.now, expires_at=expires_at, **mail)
 
 
 async def verify_email(data: OtpVerify, *, ctx: Context) -> RegistrationStatus:
@@ -295,7 +305,7 @@ async def resend_email(data: RegistrationRef, *, ctx: Context) -> RegistrationSt
     _require(row, Step.EMAIL_SENT)
     code = otp.issue(row, Channel.EMAIL, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
     if not _is_decoy(row):
-        await ctx.senders.email.send_email(to=row.email, **_email_code(code, policy))
+        await _queue_email_code(ctx, policy, row.email, code)
     return status(row)
 
 
@@ -414,9 +424,9 @@ async def set_phone(data: PhoneSet, *, ctx: Context) -> RegistrationStatus:
             await ctx.session.refresh(row)
             held_by_other = True
     if held_by_profile or held_by_other:
-        await ctx.senders.sms.send_sms(to=phone, text=PHONE_TAKEN_SMS)
+        await messages.queue_sms(ctx.session, to=phone, text=PHONE_TAKEN_SMS, now=ctx.now)
     else:
-        await ctx.senders.sms.send_sms(to=phone, text=_phone_code(code, policy))
+        await _queue_phone_code(ctx, policy, phone, code)
     return status(row)
 
 
@@ -427,10 +437,17 @@ async def resend_phone(data: RegistrationRef, *, ctx: Context) -> RegistrationSt
     code = otp.issue(row, Channel.PHONE, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
     if row.phone_num is None:
         return status(row)  # its number belongs to another registration: nothing to send
-    taken = await _exists(ctx, UserProfile.phone_num == row.phone_num)
-    text = PHONE_TAKEN_SMS if taken else _phone_code(code, policy)
-    await ctx.senders.sms.send_sms(to=row.phone_num, text=text)
+    if await _exists(ctx, UserProfile.phone_num == row.phone_num):
+        await messages.queue_sms(ctx.session, to=row.phone_num, text=PHONE_TAKEN_SMS, now=ctx.now)
+    else:
+        await _queue_phone_code(ctx, policy, row.phone_num, code)
     return status(row)
+
+
+async def _queue_phone_code(ctx: Context, policy: Policy, to: str, code: str) -> None:
+    text = _phone_code(code, policy)
+    expires_at = ctx.now + policy.otp.ttl
+    await messages.queue_sms(ctx.session, to=to, text=text, now=ctx.now, expires_at=expires_at)
 
 
 async def verify_phone(data: OtpVerify, *, ctx: Context) -> RegistrationStatus:

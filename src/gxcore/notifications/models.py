@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gxcore.db.base import NOW, Base, TenantScoped, new_uuid
-from gxcore.enums import NotificationStatus, NotificationType
+from gxcore.enums import MessageChannel, MessageStatus, NotificationStatus, NotificationType
 
 if TYPE_CHECKING:
     from gxcore.identity.models import UserProfile
@@ -67,3 +67,33 @@ class PushToken(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)
     last_used_at: Mapped[datetime] = mapped_column(server_default=NOW)
     user_profile: Mapped[UserProfile] = relationship(foreign_keys=[profile_id])
+
+
+class MessageOutbox(TenantScoped, Base):
+    """An email or SMS waiting for, or done with, delivery (gxcore.notifications.worker).
+
+    Written in the transaction of the change that causes it (`service.queue_*`), delivered after
+    commit by the worker. `body` is emptied once the message is SENT or FAILED: an OTP code lives
+    in it no longer than needed. The application role may only insert (revision f3c4d5e6a7b8).
+    """
+
+    __tablename__ = "MessageOutbox"
+    __table_args__ = (
+        # The worker's claim: messages still to deliver, by due time.
+        Index(None, "next_attempt_at", postgresql_where=text("status = 'PENDING'")),
+    )
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
+    channel: Mapped[MessageChannel]
+    recipient: Mapped[str]
+    subject: Mapped[str | None]
+    body: Mapped[str]
+    status: Mapped[MessageStatus] = mapped_column(server_default="PENDING")
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    #: When the worker may (re)try it: at once, after a backoff, or when a claim's lease ends.
+    next_attempt_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    last_error: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    sent_at: Mapped[datetime | None]
+    #: Not delivered after this (an OTP code's expiry): it ends FAILED instead.
+    expires_at: Mapped[datetime | None]

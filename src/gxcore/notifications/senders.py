@@ -1,8 +1,9 @@
-"""Delivery of emails and SMS: the sender protocols, SMTP, and the development mailbox.
+"""Delivery of emails and SMS: the sender protocols, SMTP, an SMS gateway, the dev mailbox.
 
-Services take a `Senders` and never know which carrier is behind it. Without an SMTP host in the
-settings every message goes to the development mailbox, a JSON-lines file that `gx dev mailbox`
-prints; there is no SMS carrier yet, so SMS always goes there.
+Only the message worker (gxcore.notifications.worker) holds a `Senders`; it never knows which
+carrier is behind it. Outside production, email without `GX_SMTP_HOST` and SMS without
+`GX_SMS_GATEWAY_URL` go to the development mailbox, a JSON-lines file that `gx dev mailbox`
+prints. Production has no such fallback: it refuses to start without both carriers.
 """
 
 from __future__ import annotations
@@ -10,19 +11,20 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import json
-import logging
 import smtplib
+import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from gxcore.config import Settings
-from gxcore.errors import DeliveryFailed
+from gxcore.errors import ConfigurationError, DeliveryFailed
 
-log = logging.getLogger(__name__)
 SMTP_TIMEOUT = 15
+SMS_GATEWAY_TIMEOUT = 15
 
 
 class EmailSender(Protocol):
@@ -92,15 +94,43 @@ class SmtpEmailSender:
             smtp.send_message(message)
 
 
+class HttpSmsSender:
+    """POSTs `{"to": <E.164>, "text": ...}` as JSON to the gateway; any 2xx answer delivers it.
+
+    The shape most SMS providers' HTTP APIs and in-house relays accept, or can be fronted with.
+    Standard-library urllib in a worker thread, so the event loop never waits on it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        assert settings.sms_gateway_url
+        if urlsplit(settings.sms_gateway_url).scheme not in ("http", "https"):
+            raise ConfigurationError("GX_SMS_GATEWAY_URL must be an http:// or https:// URL")
+        self.url = settings.sms_gateway_url
+        self.token = settings.sms_gateway_token
+
+    async def send_sms(self, *, to: str, text: str) -> None:
+        body = json.dumps({"to": to, "text": text}).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token.get_secret_value()}"
+        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        try:
+            await asyncio.to_thread(self._post, request)
+        except (OSError, ValueError) as e:  # URLError and HTTPError are OSErrors
+            raise DeliveryFailed(f"could not send SMS via the gateway: {e}") from e
+
+    def _post(self, request: urllib.request.Request) -> None:
+        with urllib.request.urlopen(request, timeout=SMS_GATEWAY_TIMEOUT) as response:
+            response.read()  # urlopen raises HTTPError for anything but 2xx (after redirects)
+
+
 def default_senders(settings: Settings) -> Senders:
+    """The carriers the settings name; outside production, the mailbox for any that is unset."""
+    settings.require_production_settings()
     mailbox = MailboxSender(settings.mailbox_file)
-    if settings.is_production:
-        log.warning("no SMS carrier yet: SMS go to the mailbox file %s", mailbox.path)
-    if settings.smtp_host:
-        return Senders(email=SmtpEmailSender(settings), sms=mailbox)
-    if settings.is_production:
-        log.warning("no SMTP host configured: emails go to the mailbox file %s", mailbox.path)
-    return Senders(email=mailbox, sms=mailbox)
+    email: EmailSender = SmtpEmailSender(settings) if settings.smtp_host else mailbox
+    sms: SmsSender = HttpSmsSender(settings) if settings.sms_gateway_url else mailbox
+    return Senders(email=email, sms=sms)
 
 
 def read_mailbox(path: Path, *, to: str | None = None) -> list[dict[str, Any]]:

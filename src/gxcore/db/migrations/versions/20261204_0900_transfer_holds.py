@@ -5,7 +5,7 @@ to the projector). One row per transfer command; a tenant table under RLS like e
 `gx_app` reads, adds and deletes its tenant's holds, `gx_system` spans tenants.
 
 Revision ID: b5c6d7e8f9a0
-Revises: c6d7e8f9a0b1
+Revises: f3c4d5e6a7b8
 Create Date: 2026-12-04 09:00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "b5c6d7e8f9a0"
-down_revision: str | None = "c6d7e8f9a0b1"
+down_revision: str | None = "f3c4d5e6a7b8"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,73 @@
+"""Queueing emails and SMS: one `MessageOutbox` row, in the caller's transaction.
+
+Use cases never send. They queue, so a message commits or vanishes with the change that caused
+it, and the worker (gxcore.notifications.worker) delivers it after commit, with retries, while
+no transaction or lock of the request is held. A message that must not arrive late (an OTP code)
+carries `expires_at`: after it, the worker fails it instead of delivering it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gxcore.db.base import new_uuid
+from gxcore.db.scope import scope_of
+from gxcore.enums import MessageChannel
+from gxcore.errors import TenantScopeRequired
+from gxcore.notifications.models import MessageOutbox
+
+
+async def queue_email(
+    session: AsyncSession,
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> None:
+    """Queue an email to `to` for the session's tenant, due at `now`."""
+    await _queue(session, MessageChannel.EMAIL, to, subject, text, now, expires_at)
+
+
+async def queue_sms(
+    session: AsyncSession,
+    *,
+    to: str,
+    text: str,
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> None:
+    """Queue an SMS to `to` (E.164) for the session's tenant, due at `now`."""
+    await _queue(session, MessageChannel.SMS, to, None, text, now, expires_at)
+
+
+async def _queue(
+    session: AsyncSession,
+    channel: MessageChannel,
+    recipient: str,
+    subject: str | None,
+    body: str,
+    now: datetime,
+    expires_at: datetime | None,
+) -> None:
+    scope = scope_of(session.sync_session)
+    if scope is None or scope.system or scope.tenant_id is None:
+        raise TenantScopeRequired("messages are queued in a tenant scope")
+    # A plain INSERT: the application role may not read the queue back (no RETURNING), and the
+    # body, an OTP code maybe, stays out of the audit chain, which would keep it for good.
+    await session.execute(
+        insert(MessageOutbox).values(
+            tenant_id=scope.tenant_id,
+            id=new_uuid(),
+            channel=channel,
+            recipient=recipient,
+            subject=subject,
+            body=body,
+            next_attempt_at=now,
+            expires_at=expires_at,
+        )
+    )
