@@ -37,6 +37,7 @@ from gxcore.identity import otp
 from gxcore.identity.models import PendingRegistration, UserProfile
 from gxcore.identity.registration import PASSWORD_HASHER, age_on, check_password
 from gxcore.notifications.senders import read_mailbox
+from tests.conftest import ROLE_KEY
 
 OTP_SECRET = "test-only-otp-secret-0123456789abcdef"
 NAME = {"firstName": "Ada", "lastName": "Lovelace", "countryCode": "GB"}
@@ -705,7 +706,7 @@ async def test_gx_dev_mailbox_prints_a_sent_message(
 async def test_gx_jobs_cleanup_removes_only_expired_registrations(
     scratch_url: str, settings: Settings
 ) -> None:
-    database = Database.connect(scratch_url)
+    database = Database.connect(scratch_url, role_key=ROLE_KEY)
     try:
         past, now = Clock(datetime.now(UTC) - timedelta(days=2)), Clock()
         ids = {}

@@ -1,6 +1,6 @@
 """Tenant scope: the one way application code gets a database session.
 
-    db = Database.connect(owner_url)
+    db = Database.connect(owner_url, role_key=key)
     async with db.tenant("acme") as session:      # one transaction, committed on success
         ...
     async with db.system(reason="relay") as session:  # explicit, logged, spans tenants
@@ -192,10 +192,11 @@ class Database:
         self.system_engine = system_engine
 
     @classmethod
-    def connect(cls, owner_url: str | URL, **engine_kwargs: Any) -> Database:
+    def connect(cls, owner_url: str | URL, *, role_key: bytes, **engine_kwargs: Any) -> Database:
+        """Engines logged in as the roles, with the passwords `role_key` derives (roles.role_key)."""
         engine_kwargs.setdefault("connect_args", {})["connection_class"] = ScopedConnection
-        app = create_engine(role_url(owner_url, APP_ROLE), **engine_kwargs)
-        system = create_engine(role_url(owner_url, SYSTEM_ROLE), **engine_kwargs)
+        app = create_engine(role_url(owner_url, APP_ROLE, key=role_key), **engine_kwargs)
+        system = create_engine(role_url(owner_url, SYSTEM_ROLE, key=role_key), **engine_kwargs)
 
         @event.listens_for(app.sync_engine, "reset")
         def _forget_pending(dbapi_connection: Any, record: Any, reset_state: Any) -> None:

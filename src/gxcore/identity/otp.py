@@ -32,7 +32,7 @@ from gxcore.errors import (
     ResendCapReached,
     ResendTooSoon,
 )
-from gxcore.identity.keys import server_key
+from gxcore.keys import server_key
 
 CODE_DIGITS = 6
 SEND_WINDOW = timedelta(hours=24)
@@ -56,7 +56,7 @@ def otp_key(settings: Settings) -> bytes:
     """The HMAC key: GX_OTP_SECRET, or outside production a generated one kept per data dir.
 
     The generated key lives in `<data_dir>/otp_secret`, so restarting `gx api` keeps the codes
-    already sent valid (gxcore.identity.keys).
+    already sent valid (gxcore.keys).
     """
     return server_key(settings, settings.otp_secret, variable="GX_OTP_SECRET", file=DEV_SECRET_FILE)
 

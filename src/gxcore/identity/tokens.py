@@ -24,7 +24,7 @@ import jwt
 
 from gxcore.config import Settings
 from gxcore.errors import TokenExpired, TokenInvalid
-from gxcore.identity.keys import server_key
+from gxcore.keys import server_key
 
 ALGORITHM = "HS256"
 CLAIMS = ("sub", "tenant", "sid", "role", "iat", "exp", "jti")
