@@ -32,10 +32,12 @@ from gxcore.audit.models import AuditLog
 from gxcore.config import Settings
 from gxcore.db.tenancy import Database
 from gxcore.enums import AuditEventType, RegistrationStep, UserProfileStatus
-from gxcore.errors import ConfigurationError, ValidationFailed
-from gxcore.identity import otp
+from gxcore.errors import ConfigurationError, OtpInvalid, ValidationFailed
+from gxcore.identity import otp, registration
+from gxcore.identity.api import Ctx
 from gxcore.identity.models import PendingRegistration, UserProfile
 from gxcore.identity.registration import PASSWORD_HASHER, age_on, check_password
+from gxcore.identity.schemas import OtpVerify
 from gxcore.notifications.senders import read_mailbox
 from tests.conftest import ROLE_KEY
 
@@ -339,6 +341,35 @@ async def test_wrong_code_after_five_attempts_is_refused(
     saved = await row(db, tenant, rid)
     assert saved is not None and saved.email_otp_attempts == 5 and not saved.email_verified
     assert saved.email_otp_hash != code and code not in str(saved.email_otp_hash)
+
+
+async def test_a_counted_guess_sticks_though_the_call_rolls_back_what_else_it_wrote(
+    db: Database, settings: Settings, clock: Clock, tenant: str
+) -> None:
+    app = create_app(database=db, settings=settings, clock=clock)
+
+    @app.post("/api/v1/test/guess-then-write")
+    async def guess_then_write(body: OtpVerify, ctx: Ctx) -> None:
+        try:
+            await registration.verify_email(body, ctx=ctx)
+        except OtpInvalid:
+            found = await ctx.session.get(PendingRegistration, body.registrationId)
+            assert found is not None
+            found.first_name = "Mallory"  # written by the same call, after the refused guess
+            await ctx.session.flush()
+            raise
+
+    async with _client(app, tenant) as client:
+        rid, email = await register(client, settings)
+        code = last_code(settings, email)
+        for remaining in (4, 3):
+            response = await client.post(
+                "/test/guess-then-write", json={"registrationId": rid, "otp": wrong(code)}
+            )
+            assert assert_problem(response, 400, "OTP_INVALID")["attemptsRemaining"] == remaining
+    saved = await row(db, tenant, rid)
+    assert saved is not None and saved.email_otp_attempts == 2  # both guesses counted
+    assert saved.first_name is None  # the rest of each call rolled back
 
 
 async def test_an_expired_code_is_refused_and_a_resent_one_works(

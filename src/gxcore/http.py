@@ -255,25 +255,18 @@ def tenant_id(x_tenant_id: Annotated[str, Header(alias=TENANT_HEADER)] = DEFAULT
 async def unit_of_work(
     request: Request, tenant: Annotated[str, Depends(tenant_id)]
 ) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back on error.
+    """One transaction per request: committed when the handler returns, rolled back on any error.
 
-    Errors marked `keeps_changes` (a counted wrong OTP guess) still commit, then propagate.
+    A refused call that must keep one write (a counted OTP guess, a failed login) makes it in a
+    transaction of its own (`Database.beside`), never by committing this one.
     """
     gx = app_context(request)
     meta = RequestMeta(
         ip_address=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
-    kept: GxError | None = None
     async with gx.database.tenant(tenant, request=meta) as session:
-        try:
-            yield session
-        except GxError as e:
-            if not e.keeps_changes:
-                raise
-            kept = e
-    if kept is not None:
-        raise kept
+        yield session
 
 
 # scope="function": the transaction ends before the response is sent, so a client never sees

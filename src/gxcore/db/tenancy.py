@@ -27,7 +27,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -180,6 +180,10 @@ def _audit_changes(session: Session, flush_context: Any) -> None:
     audit.record_flush(session)
 
 
+# A transaction is given an id by its first write or row lock, not before.
+_HAS_XID = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
+
+
 def _is_rls_violation(error: DBAPIError) -> bool:
     return "row-level security" in str(error.orig)
 
@@ -236,6 +240,24 @@ class Database:
         log.info("system scope opened: %s", reason)
         async with self._unit_of_work(scope) as session:
             yield session
+
+    @asynccontextmanager
+    async def beside(self, session: AsyncSession) -> AsyncIterator[AsyncSession]:
+        """A unit of work in `session`'s scope (tenant, actor, request) on a connection of its own,
+        committed when the block ends whatever becomes of `session`'s transaction: for the one
+        write a refused call must keep (a counted OTP guess, a failed login, a revoked session).
+
+        Only before `session` has written or locked a row (checked: its transaction has no id
+        yet): that transaction is still open, and waiting on its locks from here would wait
+        forever (an audited write alone holds the tenant's audit chain).
+        """
+        scope = scope_of(session.sync_session)
+        if scope is None:
+            raise TenantScopeRequired("beside() needs a session opened in a scope")
+        if await session.scalar(_HAS_XID):
+            raise RuntimeError("beside() after the unit of work wrote or locked rows")
+        async with self._unit_of_work(scope) as own:
+            yield own
 
     @asynccontextmanager
     async def _unit_of_work(self, scope: Scope) -> AsyncIterator[AsyncSession]:

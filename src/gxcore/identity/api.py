@@ -31,7 +31,9 @@ def _context(request: Request, session: Session) -> Context:
     now = gx.clock()
     # Milliseconds, as timestamptz(3) stores them: what a call returns is what a later read shows.
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
-    return Context(session=session, now=now, otp_key=gx.otp_key, senders=gx.senders)
+    return Context(
+        session=session, database=gx.database, now=now, otp_key=gx.otp_key, senders=gx.senders
+    )
 
 
 Ctx = Annotated[Context, Depends(_context, scope="function")]
