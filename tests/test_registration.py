@@ -372,6 +372,41 @@ async def test_a_counted_guess_sticks_though_the_call_rolls_back_what_else_it_wr
     assert saved.first_name is None  # the rest of each call rolled back
 
 
+async def test_otp_locked_says_when_a_new_code_may_be_asked_for(
+    client: httpx.AsyncClient, settings: Settings, clock: Clock
+) -> None:
+    rid, email = await register(client, settings)
+    code = last_code(settings, email)
+    for _ in range(5):
+        await post(client, "email/verify", registrationId=rid, otp=wrong(code))
+    clock.advance(seconds=20)
+    response = await post(client, "email/verify", registrationId=rid, otp=code)
+    body = assert_problem(response, 429, "OTP_LOCKED")
+    # The lock ends with a new code, which the resend cooldown (60 s) allows in 40 s.
+    assert response.headers["Retry-After"] == str(body["retryAfter"]) == "40"
+    clock.advance(seconds=40)
+    response = await post(client, "email/verify", registrationId=rid, otp=code)
+    assert_problem(response, 429, "OTP_LOCKED")
+    assert response.headers["Retry-After"] == "0"
+    assert (await post(client, "email/resend", registrationId=rid)).status_code == 200
+    fresh = last_code(settings, email)
+    response = await post(client, "email/verify", registrationId=rid, otp=fresh)
+    assert response.status_code == 200, response.text
+
+
+def test_a_locked_code_at_the_daily_cap_waits_for_the_send_window() -> None:
+    now = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    policy = otp.OtpPolicy(ttl=timedelta(minutes=10), max_attempts=5,
+                           cooldown=timedelta(seconds=60), daily_cap=5)  # fmt: skip
+    locked = PendingRegistration(
+        email_otp_attempts=5, email_otp_sent_at=now - timedelta(minutes=10),
+        email_otp_sends_since=now - timedelta(hours=1), email_otp_sends=5,
+    )  # fmt: skip
+    assert otp.resend_wait(locked, otp.Channel.EMAIL, policy=policy, now=now) == 23 * 3600
+    locked.email_otp_sends = 4
+    assert otp.resend_wait(locked, otp.Channel.EMAIL, policy=policy, now=now) == 0
+
+
 async def test_an_expired_code_is_refused_and_a_resent_one_works(
     client: httpx.AsyncClient, settings: Settings, clock: Clock
 ) -> None:
@@ -678,6 +713,21 @@ async def test_text_postgresql_cannot_hold_is_a_422_naming_the_field_not_a_500(
         before.current_step,
         before.password_hash,
     )
+
+
+async def test_a_malformed_json_body_is_named_as_such_not_as_a_field(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/registration/email",
+        content=b'{"email": "a@example.com",',
+        headers={"Content-Type": "application/json"},
+    )
+    problem = assert_problem(response, 422, "VALIDATION_FAILED")
+    assert [e["field"] for e in problem["errors"]] == ["body"]  # not "26", the offset
+    assert problem["errors"][0]["type"] == "json_invalid"
+    assert problem["detail"].startswith("the body is not valid JSON")
+    assert "at character 26" in problem["detail"]
 
 
 def test_password_policy_and_age_rules() -> None:

@@ -161,6 +161,14 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in parts)
 
 
+JSON_INVALID = "json_invalid"
+
+
+def _not_json(message: str) -> JSONResponse:
+    errors = [{"field": "body", "message": message, "type": JSON_INVALID}]
+    return problem(UNPROCESSABLE, code=ValidationFailed.code, detail=message, errors=errors)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GxError)
     async def _gx_error(request: Request, error: GxError) -> JSONResponse:
@@ -168,9 +176,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        found = error.errors()
+        if bad_json := next((e for e in found if e["type"] == JSON_INVALID), None):
+            # Its loc is ("body", <character offset>): where parsing stopped, not a field.
+            why = bad_json.get("ctx", {}).get("error", bad_json["msg"])
+            return _not_json(
+                f"the body is not valid JSON: {why} at character {bad_json['loc'][-1]}"
+            )
         errors = [
             {"field": _field(tuple(e["loc"])), "message": e["msg"], "type": e["type"]}
-            for e in error.errors()
+            for e in found
         ]
         fields = ", ".join(sorted({e["field"] for e in errors}))
         return problem(
@@ -181,10 +196,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
         if error.status_code == CALLER_ERROR and error.__cause__ is not None:
             # FastAPI could not read the body (not UTF-8): invalid input like malformed JSON.
-            errors = [{"field": "body", "message": "not a JSON document", "type": "json_invalid"}]
-            return problem(
-                UNPROCESSABLE, code=ValidationFailed.code, detail="invalid: body", errors=errors
-            )
+            return _not_json("the body is not valid JSON: it is not UTF-8 text")
         code = HTTPStatus(error.status_code).name
         return problem(error.status_code, code=code, detail=str(error.detail))
 
