@@ -275,6 +275,12 @@ class AccountInactive(Forbidden):
     code = "ACCOUNT_INACTIVE"
 
 
+class AccountFrozen(AccountInactive):
+    """An administrator froze the account (and its wallet): no sign-in until it is unfrozen."""
+
+    code = "ACCOUNT_FROZEN"
+
+
 class LoginThrottled(TooManyRequests):
     """Too many failed logins for this account or from this address; wait `retry_after`."""
 
