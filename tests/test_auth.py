@@ -43,6 +43,7 @@ from gxcore.http import Session, status_for
 from gxcore.identity import tokens
 from gxcore.identity.models import TrustedDevice, UserProfile, UserSession
 from tests import test_registration
+from tests.conftest import ROLE_KEY
 from tests.test_registration import (
     OTP_SECRET,
     PASSWORD,
@@ -522,6 +523,23 @@ async def test_a_write_apart_is_refused_once_the_unit_of_work_wrote(
         with pytest.raises(RuntimeError, match="wrote or locked"):
             async with db.beside(session):
                 pass
+
+
+async def test_refused_calls_filling_the_pool_do_not_stall_each_other(
+    migrated_url: str, settings: Settings, clock: Clock, tenant: str
+) -> None:
+    # Each refused login holds its unit of work's connection while it writes its entry apart.
+    small = Database.connect(
+        migrated_url, role_key=ROLE_KEY, pool_size=2, max_overflow=0, pool_timeout=5
+    )
+    try:
+        users = [await make_user(small, tenant) for _ in range(6)]
+        app = create_app(database=small, settings=settings, clock=clock)
+        async with _client(app, tenant) as c:
+            answers = await asyncio.gather(*(login(c, u.email, "wrong password!") for u in users))
+        assert [r.json()["code"] for r in answers] == ["INVALID_CREDENTIALS"] * len(users)
+    finally:
+        await small.dispose()
 
 
 async def test_a_refused_login_keeps_its_entry_and_nothing_else(

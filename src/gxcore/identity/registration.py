@@ -284,7 +284,7 @@ async def _check_code(ctx: Context, data: OtpVerify, channel: Channel, step: Ste
     """Check the code under the row's lock in a transaction of its own, before this call's unit
     of work touches the row: a wrong guess is counted and committed whatever becomes of the call
     (its rollback must not refund the guess), and concurrent guesses are counted one at a time.
-    Raises what otp.verify raises (and StepOutOfOrder, uncounted)."""
+    Raises what otp.verify raises (and what _find and _require raise, uncounted)."""
     policy = await load_policy(ctx.session)
     wrong: OtpInvalid | None = None
     async with ctx.database.beside(ctx.session) as session:
