@@ -27,6 +27,12 @@ from gxcore.enums import CommandType, UserProfileStatus
 from gxcore.identity.models import UserProfile
 from gxcore.ledger import Command, EmbeddedLedger
 
+#: The bench's database role key, in the environment too: the `gx` processes a bench starts
+#: derive the same role passwords (gxcore.db.roles).
+ROLE_KEY = os.environ.setdefault(
+    "GX_DB_ROLE_SECRET", "bench-only-db-role-secret-0123456789abcdef"
+).encode()
+
 
 @asynccontextmanager
 async def migrated_database() -> AsyncIterator[str]:
@@ -48,7 +54,7 @@ async def migrated_database() -> AsyncIterator[str]:
     await server.create_database(admin, name)
     try:
         url = server.with_database(base, name)
-        await migrate.upgrade(url)
+        await migrate.upgrade(url, role_key=ROLE_KEY)
         yield url
     finally:
         await server.drop_database(admin, name)

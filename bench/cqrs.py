@@ -47,6 +47,7 @@ from pathlib import Path
 
 import asyncpg
 from common import (  # bench/, beside this script
+    ROLE_KEY,
     approved_profiles,
     freeze_setup,
     migrated_database,
@@ -92,7 +93,7 @@ FROM unnest($2::text[], $3::text[]) AS u(r, p)
 async def system_connection(url: str) -> AsyncIterator[asyncpg.Connection]:
     """A plain connection as gx_system (spans tenants): the driver's loads and polls cost
     little client CPU, which the processes measured need."""
-    conn = await asyncpg.connect(role_url(url, SYSTEM_ROLE))
+    conn = await asyncpg.connect(role_url(url, SYSTEM_ROLE, key=ROLE_KEY))
     try:
         yield conn
     finally:
@@ -339,7 +340,7 @@ async def main() -> None:
 
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     async with migrated_database() as url:
-        db = Database.connect(url)
+        db = Database.connect(url, role_key=ROLE_KEY)
         started = time.perf_counter()
         await setup(url, db, args.users)
         print(f"setup: {args.users} users projected in {time.perf_counter() - started:.1f}s")

@@ -32,6 +32,7 @@ import time
 from typing import Any
 
 from common import (  # bench/common.py, beside this script
+    ROLE_KEY,
     approved_profiles,
     freeze_setup,
     migrated_database,
@@ -121,7 +122,7 @@ def _project_tenant(url: str, tenant: str, batch: int, go: Any, finish: Any, out
     and keep its connections (whose server processes the parent measures) until `finish`."""
 
     async def project() -> None:
-        db = Database.connect(url)
+        db = Database.connect(url, role_key=ROLE_KEY)
         async with await EmbeddedLedger.open(url) as ledger:
             worker = projector(db, ledger, tenant, batch)
             freeze_setup()
@@ -173,7 +174,7 @@ async def main() -> None:
 
     async with migrated_database() as url:
         name = make_url(url).database or ""
-        db = Database.connect(url)
+        db = Database.connect(url, role_key=ROLE_KEY)
         async with await EmbeddedLedger.open(url) as ledger:
             for tenant in names:
                 await approved_profiles(db, tenant, args.users)

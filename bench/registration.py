@@ -35,6 +35,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import httpx
+from common import ROLE_KEY  # bench/common.py, beside this script
 
 from gxcore.admin import service as admin
 from gxcore.db import migrate, server
@@ -191,8 +192,8 @@ async def main() -> None:
     url = server.with_database(base_url, name)
     proc = None
     try:
-        await migrate.upgrade(url)
-        db = Database.connect(url)
+        await migrate.upgrade(url, role_key=ROLE_KEY)
+        db = Database.connect(url, role_key=ROLE_KEY)
         async with db.system(reason="bench setup: reference data") as session:
             await admin.seed(session=session)
         await db.dispose()

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from common import migrated_database  # bench/common.py, beside this script
+from common import ROLE_KEY, migrated_database  # bench/common.py, beside this script
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -112,8 +112,8 @@ async def main() -> None:
     async with migrated_database() as url:
         owner = create_engine(url, pool_size=2)
         wallets = await populate(owner)
-        db = Database.connect(url, pool_size=2)
-        naive_engine = create_engine(role_url(url, APP_ROLE), pool_size=2)
+        db = Database.connect(url, role_key=ROLE_KEY, pool_size=2)
+        naive_engine = create_engine(role_url(url, APP_ROLE, key=ROLE_KEY), pool_size=2)
 
         from contextlib import asynccontextmanager
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 from argon2 import PasswordHasher
-from common import migrated_database, open_accounts, pgbench_tps  # bench/common.py
+from common import ROLE_KEY, migrated_database, open_accounts, pgbench_tps  # bench/common.py
 from registration import free_port, wait_until_up  # bench/registration.py
 from sqlalchemy import func, select, text
 
@@ -45,7 +45,7 @@ SENDERS_PER_CLIENT = 8
 
 
 async def setup(url: str, users: int) -> None:
-    db = Database.connect(url)
+    db = Database.connect(url, role_key=ROLE_KEY)
     fast = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
     async with db.system(reason="bench setup") as session:
         await admin.seed(session=session, tenant_id=TENANT)
@@ -93,7 +93,7 @@ async def client_loop(
 
 
 async def invariants(url: str, accepted: int) -> None:
-    db = Database.connect(url)
+    db = Database.connect(url, role_key=ROLE_KEY)
     async with db.system(reason="bench check") as session:
         holds = await session.scalar(select(func.count()).select_from(TransferHold))
         total = await session.scalar(select(func.sum(Wallet.cached_balance)))

@@ -19,6 +19,11 @@ from gxcore.db.engine import create_engine
 from gxcore.db.tenancy import Database
 
 TEMPLATE_DB = "gx_template"
+#: The run's database role key, in the environment too: `gx` subprocesses derive the same role
+#: passwords as the tests (the roles are cluster-wide, one key per server).
+ROLE_KEY = os.environ.setdefault(
+    "GX_DB_ROLE_SECRET", "test-only-db-role-secret-0123456789abcdef"
+).encode()
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +48,7 @@ async def template_url(server_url: str) -> AsyncIterator[str]:
     await server.drop_database(server_url, TEMPLATE_DB)
     await server.create_database(server_url, TEMPLATE_DB)
     url = server.with_database(server_url, TEMPLATE_DB)
-    await migrate.upgrade(url)
+    await migrate.upgrade(url, role_key=ROLE_KEY)
     yield url
     await server.drop_database(server_url, TEMPLATE_DB)
 
@@ -94,6 +99,6 @@ def tenant() -> str:
 @pytest.fixture(scope="session")
 async def db(migrated_url: str) -> AsyncIterator[Database]:
     """The application's view of the shared database: gx_app and gx_system engines."""
-    database = Database.connect(migrated_url)
+    database = Database.connect(migrated_url, role_key=ROLE_KEY)
     yield database
     await database.dispose()

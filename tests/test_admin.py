@@ -5,21 +5,31 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
+from datetime import date
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 
 from gxcore.audit.models import AuditLog
 from gxcore.cqrs.models import OutboxCommand
+from gxcore.cqrs.projector import Projector
+from gxcore.cqrs.rebuild import rebuild
+from gxcore.cqrs.relay import Relay, RelayConfig
 from gxcore.db.tenancy import Database
 from gxcore.enums import AuditEventType, CommandType, OutboxStatus, UserProfileStatus
+from gxcore.identity import review
 from gxcore.identity.models import UserProfile
+from gxcore.identity.principal import Principal
 from gxcore.identity.registration import age_on
+from gxcore.identity.review import Review
+from gxcore.ledger import EmbeddedLedger
 from gxcore.ledger.commands import CreateUser
-from tests import test_auth
-from tests.test_auth import bearer, events, load, make_user, signed_in
+from tests import test_auth, test_projector
+from tests.ledger_contract import ManualClock, Script
+from tests.test_auth import bearer, events, load, login, make_user, signed_in
+from tests.test_projector import profile, registered
 from tests.test_registration import PASSWORD, Clock, _client, assert_problem, gx, new_email
 
 S = UserProfileStatus
@@ -32,6 +42,8 @@ app, client, clock, countries, settings = (
     test_auth.countries,
     test_auth.settings,
 )
+# The embedded ledger on a private database, as test_projector's end-to-end tests use it.
+stack = test_projector.stack
 
 
 @pytest.fixture
@@ -223,6 +235,7 @@ async def test_account_actions_follow_the_lifecycle_table(
 ) -> None:
     user = await make_user(db, tenant, status=S.ACTIVE)
     user_headers = bearer(await signed_in(client, user.email))
+    path = f"/users/{user.profile_id}"
 
     async def act(action: str, **body: Any) -> httpx.Response:
         return await client.post(
@@ -231,13 +244,20 @@ async def test_account_actions_follow_the_lifecycle_table(
 
     assert (await act("freeze", reason="chargeback")).json()["status"] == "FROZEN"
     assert_problem(await act("freeze"), 409, "INVALID_TRANSITION")
+    # Frozen: signed out, and no new sign-in until unfrozen.
+    assert_problem(await client.get(path, headers=user_headers), 401, "SESSION_REVOKED")
+    body = assert_problem(await login(client, user.email), 403, "ACCOUNT_FROZEN")
+    assert body["profileStatus"] == "FROZEN"
     assert (await act("unfreeze")).json()["status"] == "ACTIVE"
-    # Frozen or not, the user could still sign in and read their profile.
-    assert (await client.get(f"/users/{user.profile_id}", headers=user_headers)).is_success
+    user_headers = bearer(await signed_in(client, user.email))
+    assert (await client.get(path, headers=user_headers)).is_success
     assert (await act("suspend")).json()["status"] == "SUSPENDED"
-    response = await client.get(f"/users/{user.profile_id}", headers=user_headers)
-    assert_problem(response, 401, "SESSION_REVOKED")  # suspending ended the sessions
+    assert_problem(await client.get(path, headers=user_headers), 401, "SESSION_REVOKED")
     assert_problem(await act("freeze"), 409, "INVALID_TRANSITION")  # SUSPENDED -> FROZEN: no
+    # Unfreeze lifts a freeze, never a suspension.
+    body = assert_problem(await act("unfreeze"), 409, "INVALID_TRANSITION")
+    assert (body["current"], body["target"]) == ("SUSPENDED", "ACTIVE")
+    assert (await load(db, tenant, UserProfile, user.profile_id)).status is S.SUSPENDED
     assert (await act("close")).json()["status"] == "CLOSED"
     for action in ("close", "unfreeze", "approve"):
         assert_problem(await act(action), 409, "INVALID_TRANSITION")
@@ -256,6 +276,7 @@ async def test_account_actions_follow_the_lifecycle_table(
     ]
     assert types == [
         Event.ADMIN_ACCOUNT_FROZEN,
+        Event.SESSION_REVOKED,
         Event.ADMIN_ACCOUNT_UNFROZEN,
         Event.SESSION_REVOKED,
         Event.ADMIN_ACCOUNT_CLOSED,
@@ -263,6 +284,12 @@ async def test_account_actions_follow_the_lifecycle_table(
     [frozen] = await events(db, tenant, Event.ADMIN_ACCOUNT_FROZEN)
     assert frozen.meta == {"reason": "chargeback"}
     assert frozen.actor_profile_id == boss["profile"].profile_id
+    # One ledger command per freeze and unfreeze that happened, none for the refused ones.
+    sent = sorted(await commands(db, tenant), key=lambda c: c.created_at)
+    assert [(c.command_type, c.payload) for c in sent] == [
+        (CommandType.FREEZE_WALLET, {"accountId": user.profile_id, "reason": "chargeback"}),
+        (CommandType.UNFREEZE_WALLET, {"accountId": user.profile_id}),
+    ]
 
     pending = await make_user(db, tenant)
     response = await client.post(
@@ -270,6 +297,59 @@ async def test_account_actions_follow_the_lifecycle_table(
     )
     body = assert_problem(response, 409, "INVALID_TRANSITION")
     assert (body["current"], body["target"]) == ("REGISTERED", "FROZEN")
+    assert len(await commands(db, tenant)) == 2
+
+
+async def test_a_freeze_reaches_the_ledger_and_a_rebuild_sees_the_frozen_wallet(
+    stack: tuple[Database, EmbeddedLedger, ManualClock], tenant: str
+) -> None:
+    db, ledger, clock = stack
+    s = Script(ledger, tenant)
+    await s.bootstrap()
+    await s.user("payee")
+    async with db.system(reason="test: a country") as session:
+        await session.execute(text(
+            "INSERT INTO \"Country\" (\"countryCode\", \"countryName\") VALUES ('NG', 'Nigeria') "
+            "ON CONFLICT DO NOTHING"
+        ))  # fmt: skip
+    admin = await registered(db, tenant, status=S.ACTIVE)
+    person = await registered(db, tenant, status=S.PENDING_ADMIN_APPROVAL,
+                              date_of_birth=date(1990, 5, 1), nationality_country_code="NG")  # fmt: skip
+
+    async def decide(call: Any, *args: Any) -> None:
+        async with db.tenant(tenant, actor_profile_id=admin) as session:
+            principal = Principal(admin, tenant, "session", "device", "ADMIN")
+            await call(person, *args, review=Review(session, principal, clock.now))
+        await Relay(db, ledger, RelayConfig(listen=False)).drain()
+        await Projector(db, ledger).run(once=True)
+
+    async def pay() -> Any:
+        return await s.run("TRANSFER_TOKENS", senderId=person, receiverId="payee", amount="1")
+
+    await decide(review.approve)
+    await s.ok("DISTRIBUTE_GENESIS", userId=person)
+    assert (await pay()).outcome.code is None
+
+    await decide(review.apply, "freeze", "fraud check")
+    assert (await pay()).outcome.code == "ACCOUNT_FROZEN"  # the ledger holds the money
+    frozen = await profile(db, tenant, person)
+    assert (frozen.status, frozen.onchain_status) == (S.FROZEN, "FROZEN")
+    report = await rebuild(db, ledger)
+    assert report.equal, report.differences
+    # The rebuild derives the frozen wallet from the ledger's event, not from the live row.
+    async with db.system(reason="test: damage the read model") as session:
+        await session.execute(update(UserProfile).where(UserProfile.profile_id == person)
+                              .values(onchain_status="ACTIVE"))  # fmt: skip
+    damaged = await rebuild(db, ledger)
+    assert [d.table for d in damaged.differences] == ["UserProfile"]
+    await rebuild(db, ledger, apply=True)
+    assert (await profile(db, tenant, person)).onchain_status == "FROZEN"
+
+    await decide(review.apply, "unfreeze", None)
+    assert (await pay()).outcome.code is None
+    thawed = await profile(db, tenant, person)
+    assert (thawed.status, thawed.onchain_status) == (S.ACTIVE, "ACTIVE")
+    assert [c.status for c in await commands(db, tenant)] == [OutboxStatus.COMMITTED] * 3
 
 
 # --------------------------------------------------------------------------------------------

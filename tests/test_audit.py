@@ -45,6 +45,7 @@ from gxcore.enums import AuditEventType as Event
 from gxcore.errors import NaiveDatetime, TenantScopeRequired
 from gxcore.identity.models import UserProfile
 from gxcore.wallet.models import Wallet
+from tests.conftest import ROLE_KEY
 
 ACTOR = "actor-profile-1"
 REQUEST = RequestMeta(
@@ -634,7 +635,7 @@ TENANCY_REVISION = "c7a1e2d3f4b5"
 async def test_the_migration_numbers_existing_entries_and_guards_its_downgrade(
     empty_url: str,
 ) -> None:
-    await migrate.upgrade(empty_url, TENANCY_REVISION)
+    await migrate.upgrade(empty_url, TENANCY_REVISION, role_key=ROLE_KEY)
     legacy = [("a", 3), ("a", 1), ("b", 5), ("a", 2)]  # (tenant, second of the timestamp)
     async with server.connect(empty_url) as conn:
         for i, (tenant, second) in enumerate(legacy):
@@ -645,7 +646,7 @@ async def test_the_migration_numbers_existing_entries_and_guards_its_downgrade(
                 tenant,
                 T0.replace(second=second),
             )
-    await migrate.upgrade(empty_url)
+    await migrate.upgrade(empty_url, role_key=ROLE_KEY)
     async with server.connect(empty_url) as conn:
         numbered = await conn.fetch(
             'SELECT "auditId", "tenantId", "chainSeq" FROM "AuditLog" ORDER BY 2, 3'
@@ -682,7 +683,7 @@ async def test_the_migration_numbers_existing_entries_and_guards_its_downgrade(
         )
     assert labels[-1] == "DEVICE_UNTRUSTED" and "RECORD_CREATED" not in labels
     assert columns == 0
-    await migrate.upgrade(empty_url)
+    await migrate.upgrade(empty_url, role_key=ROLE_KEY)
     assert (await migrate.status(empty_url)).up_to_date
 
 

@@ -28,10 +28,22 @@ from gxcore.audit.models import AuditLog
 from gxcore.config import Settings
 from gxcore.db.tenancy import Database
 from gxcore.enums import AuditEventType, SessionStatus, UserProfileStatus
-from gxcore.errors import ConfigurationError, TokenExpired, TokenInvalid
+from gxcore.errors import (
+    AccountInactive,
+    AccountLocked,
+    ConfigurationError,
+    GxError,
+    InvalidCredentials,
+    OtpInvalid,
+    RefreshTokenReused,
+    TokenExpired,
+    TokenInvalid,
+)
+from gxcore.http import Session, status_for
 from gxcore.identity import tokens
 from gxcore.identity.models import TrustedDevice, UserProfile, UserSession
 from tests import test_registration
+from tests.conftest import ROLE_KEY
 from tests.test_registration import (
     OTP_SECRET,
     PASSWORD,
@@ -298,6 +310,26 @@ async def test_a_forged_refresh_token_is_refused_without_ending_the_session(
     assert (await refresh(client, body["refreshToken"])).status_code == 200
 
 
+async def test_a_forged_token_of_an_old_generation_neither_works_nor_ends_the_session(
+    client: httpx.AsyncClient, db: Database, tenant: str
+) -> None:
+    user = await make_user(db, tenant)
+    first = await signed_in(client, user.email)
+    second = (await refresh(client, first["refreshToken"])).json()  # the session is at .1
+    sid = first["sessionId"]  # public: every access token carries it
+    for forged in (f"{sid}.0.anything", f"{sid}.0.{'A' * 43}", f"{sid}.1.anything"):
+        assert_problem(await refresh(client, forged), 401, "TOKEN_INVALID")
+    row = await load(db, tenant, UserSession, sid)
+    assert row.status is SessionStatus.ACTIVE and row.refresh_token == f"{sid}.1"
+    assert await events(db, tenant, Event.SESSION_REVOKED) == []
+    path = f"/users/{user.profile_id}"
+    assert (await client.get(path, headers=bearer(second))).status_code == 200
+    # The real token of generation 0, replayed: that one was issued, so the session ends.
+    assert_problem(await refresh(client, first["refreshToken"]), 401, "REFRESH_TOKEN_REUSED")
+    assert (await load(db, tenant, UserSession, sid)).status is SessionStatus.REVOKED
+    assert_problem(await refresh(client, second["refreshToken"]), 401, "SESSION_REVOKED")
+
+
 async def test_a_refresh_token_lives_7_days_from_its_last_use(
     client: httpx.AsyncClient, db: Database, tenant: str, clock: Clock
 ) -> None:
@@ -458,6 +490,76 @@ async def test_locking_a_profile_cuts_off_its_live_tokens(
     path = f"/users/{user.profile_id}"
     assert_problem(await client.get(path, headers=bearer(body)), 403, "ACCOUNT_LOCKED")
     assert_problem(await refresh(client, body["refreshToken"]), 403, "ACCOUNT_LOCKED")
+
+
+@pytest.mark.parametrize(
+    "refusal", [OtpInvalid, InvalidCredentials, RefreshTokenReused, AccountLocked, AccountInactive]
+)
+async def test_a_refused_call_rolls_back_every_write_it_made(
+    app: Any, db: Database, tenant: str, refusal: type[GxError]
+) -> None:
+    user = await make_user(db, tenant)
+
+    @app.post("/api/v1/test/write-then-refuse")
+    async def write_then_refuse(session: Session) -> None:
+        profile = await session.get(UserProfile, user.profile_id)
+        assert profile is not None
+        profile.first_name = "Changed"
+        await session.flush()
+        raise refusal("refused after a write")
+
+    async with _client(app, tenant) as c:
+        response = await c.post("/test/write-then-refuse")
+    assert_problem(response, status_for(refusal("")), refusal.code)
+    assert (await load(db, tenant, UserProfile, user.profile_id)).first_name == "Ada"
+
+
+async def test_a_write_apart_is_refused_once_the_unit_of_work_wrote(
+    db: Database, tenant: str
+) -> None:
+    user = await make_user(db, tenant)
+    async with db.tenant(tenant) as session:
+        async with db.beside(session) as apart:  # nothing written yet: allowed
+            assert await apart.get(UserProfile, user.profile_id) is not None
+        profile = await session.get(UserProfile, user.profile_id)
+        assert profile is not None
+        profile.first_name = "Changed"
+        await session.flush()  # now this transaction holds the row and the audit chain
+        with pytest.raises(RuntimeError, match="wrote or locked"):
+            async with db.beside(session):
+                pass
+
+
+async def test_refused_calls_filling_the_pool_do_not_stall_each_other(
+    migrated_url: str, settings: Settings, clock: Clock, tenant: str
+) -> None:
+    # Each refused login holds its unit of work's connection while it writes its entry apart.
+    small = Database.connect(
+        migrated_url, role_key=ROLE_KEY, pool_size=2, max_overflow=0, pool_timeout=5
+    )
+    try:
+        users = [await make_user(small, tenant) for _ in range(6)]
+        app = create_app(database=small, settings=settings, clock=clock)
+        async with _client(app, tenant) as c:
+            answers = await asyncio.gather(*(login(c, u.email, "wrong password!") for u in users))
+        assert [r.json()["code"] for r in answers] == ["INVALID_CREDENTIALS"] * len(users)
+    finally:
+        await small.dispose()
+
+
+async def test_a_refused_login_keeps_its_entry_and_nothing_else(
+    client: httpx.AsyncClient, db: Database, tenant: str
+) -> None:
+    user = await make_user(db, tenant, status=UserProfileStatus.SUSPENDED)
+    before = await load(db, tenant, UserProfile, user.profile_id)
+    assert_problem(await login(client, user.email), 403, "ACCOUNT_INACTIVE")
+    assert_problem(await login(client, user.email, "wrong password!"), 401, "INVALID_CREDENTIALS")
+    attempts = await events(db, tenant, Event.USER_LOGIN)
+    assert [e.meta["outcome"] for e in attempts] == ["REFUSED", "FAILURE"]
+    assert await events(db, tenant, Event.SESSION_CREATED) == []
+    async with db.tenant(tenant) as session:
+        assert await session.scalar(select(func.count()).select_from(TrustedDevice)) == 0
+    assert (await load(db, tenant, UserProfile, user.profile_id)).updated_at == before.updated_at
 
 
 # --------------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from gxcore.identity.models import UserProfile
 from gxcore.ledger import EmbeddedLedger
 from gxcore.ledger.rows import FEE_POOL
 from tests import cqrs_end_state as end
+from tests.conftest import ROLE_KEY
 from tests.factories import make
 
 C, S = CommandType, OutboxStatus
@@ -381,7 +382,7 @@ async def drain(db: Database, url: str, fleet: Fleet, tenants: list[str]) -> Non
 
 @pytest.fixture
 async def cdb(scratch_url: str) -> AsyncIterator[Database]:
-    database = Database.connect(scratch_url)
+    database = Database.connect(scratch_url, role_key=ROLE_KEY)
     yield database
     await database.dispose()
 

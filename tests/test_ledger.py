@@ -40,7 +40,7 @@ from gxcore.ledger import (
 )
 from gxcore.ledger.commands import COMMAND_SCHEMAS
 from gxcore.ledger.handlers import HANDLERS
-from tests.conftest import TEMPLATE_DB
+from tests.conftest import ROLE_KEY, TEMPLATE_DB
 from tests.ledger_contract import LedgerContract, ManualClock, Script
 
 LEDGER_REVISION = "e9c3a4b5d6f7"
@@ -435,7 +435,7 @@ async def test_a_block_of_200_transfers_costs_a_handful_of_statements(
 
 @pytest.mark.parametrize("role", ROLES)
 async def test_the_application_roles_cannot_touch_the_ledger(migrated_url: str, role: str) -> None:
-    conn = await asyncpg.connect(role_url(migrated_url, role))
+    conn = await asyncpg.connect(role_url(migrated_url, role, key=ROLE_KEY))
     try:
         assert not await conn.fetchval("SELECT has_schema_privilege('ledger', 'USAGE')")
         for sql in (
@@ -460,7 +460,7 @@ async def _ledger_tables(url: str) -> set[str]:
 
 
 async def test_the_ledger_migration_round_trips(empty_url: str) -> None:
-    await migrate.upgrade(empty_url, LEDGER_REVISION)
+    await migrate.upgrade(empty_url, LEDGER_REVISION, role_key=ROLE_KEY)
     tables = await _ledger_tables(empty_url)
     assert len(tables) == 13 and {"head", "blocks", "events", "accounts"} <= tables
     await migrate.downgrade(empty_url, "f1d4b5c6e7a8")
@@ -470,7 +470,7 @@ async def test_the_ledger_migration_round_trips(empty_url: str) -> None:
         assert not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = 'ledger'")
     finally:
         await conn.close()
-    await migrate.upgrade(empty_url, LEDGER_REVISION)
+    await migrate.upgrade(empty_url, LEDGER_REVISION, role_key=ROLE_KEY)
     async with await EmbeddedLedger.open(empty_url) as ledger:
         assert await ledger.height() == 0
 

@@ -13,6 +13,7 @@ from gxcore.db.engine import libpq_url
 from gxcore.db.models import metadata
 from gxcore.enums import ALL as ALL_ENUMS
 from gxcore.errors import UnknownRevision
+from tests.conftest import ROLE_KEY
 
 # What head holds: every model's table (the reference's 44 and gxcore's own) and enum type.
 TABLES = set(metadata.tables)
@@ -40,7 +41,7 @@ async def _catalog(url: str) -> tuple[set[str], set[str]]:
 
 
 async def test_upgrade_downgrade_upgrade_round_trips(empty_url: str) -> None:
-    await migrate.upgrade(empty_url)
+    await migrate.upgrade(empty_url, role_key=ROLE_KEY)
     tables, enums = await _catalog(empty_url)
     assert tables - {"alembic_version"} == TABLES
     assert enums == ENUMS
@@ -50,7 +51,7 @@ async def test_upgrade_downgrade_upgrade_round_trips(empty_url: str) -> None:
     assert tables <= {"alembic_version"}, f"left behind by downgrade: {sorted(tables)}"
     assert enums == set(), f"enum types left behind by downgrade: {sorted(enums)}"
 
-    await migrate.upgrade(empty_url)
+    await migrate.upgrade(empty_url, role_key=ROLE_KEY)
     again, enums_again = await _catalog(empty_url)
     assert again - {"alembic_version"} == TABLES and enums_again == ENUMS
     assert (await migrate.status(empty_url)).up_to_date
@@ -59,7 +60,7 @@ async def test_upgrade_downgrade_upgrade_round_trips(empty_url: str) -> None:
 async def test_status_reports_pending_then_up_to_date(empty_url: str) -> None:
     before = await migrate.status(empty_url)
     assert before.pending and before.current == () and not before.up_to_date
-    await migrate.upgrade(empty_url)
+    await migrate.upgrade(empty_url, role_key=ROLE_KEY)
     after = await migrate.status(empty_url)
     assert after.up_to_date and after.current == (migrate.head(),)
 
@@ -83,7 +84,7 @@ async def test_database_from_a_newer_gxcore_is_refused(scratch_url: str) -> None
     st = await migrate.status(scratch_url)
     assert st.unknown == ("f00dfeedbeef",) and not st.up_to_date
     with pytest.raises(UnknownRevision, match="newer"):
-        await upgrade_checked(scratch_url)
+        await upgrade_checked(scratch_url, role_key=ROLE_KEY)
     async with server.connect(scratch_url) as conn:
         assert await conn.fetchval("SELECT version_num FROM alembic_version") == "f00dfeedbeef"
 

@@ -26,6 +26,7 @@ from gxcore.enums import CommandType, OutboxStatus, UserProfileStatus
 from gxcore.identity.models import UserProfile
 from gxcore.ledger import Command, EmbeddedLedger
 from gxcore.wallet.models import Transaction, TransferHold, Wallet
+from tests.conftest import ROLE_KEY
 from tests.test_auth import bearer, make_user, signed_in
 from tests.test_registration import Clock, _client, assert_problem
 from tests.test_relay import FAST
@@ -77,7 +78,7 @@ class Loop:
 
 @pytest.fixture
 async def loop(scratch_url: str, tenant: str, tmp_path: Any) -> AsyncIterator[Loop]:
-    db = Database.connect(scratch_url)
+    db = Database.connect(scratch_url, role_key=ROLE_KEY)
     async with db.system(reason="test setup: reference data") as session:
         await admin_service.seed(session=session, tenant_id=tenant)
     settings = Settings(

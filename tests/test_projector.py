@@ -52,6 +52,7 @@ from gxcore.ledger.state import tx_id_of
 from gxcore.loans.models import Loan
 from gxcore.wallet import handlers as wallet
 from gxcore.wallet.models import Transaction, Wallet
+from tests.conftest import ROLE_KEY
 from tests.factories import make
 from tests.ledger_contract import ManualClock, Script
 
@@ -540,7 +541,7 @@ async def test_proposals_votes_and_their_parameter_change(
 @pytest.fixture
 async def private_db(scratch_url: str) -> AsyncIterator[Database]:
     """A database of its own, for tests that change what all tenants share (`Country`)."""
-    database = Database.connect(scratch_url)
+    database = Database.connect(scratch_url, role_key=ROLE_KEY)
     yield database
     await database.dispose()
 
@@ -991,7 +992,7 @@ async def test_a_rebuild_finds_what_differs_and_repairs_it_only_when_asked(
 @pytest.fixture
 async def stack(scratch_url: str) -> AsyncIterator[tuple[Database, EmbeddedLedger, ManualClock]]:
     clock = ManualClock()
-    db = Database.connect(scratch_url)
+    db = Database.connect(scratch_url, role_key=ROLE_KEY)
     ledger = await EmbeddedLedger.open(scratch_url, clock=clock)
     yield db, ledger, clock
     await ledger.close()

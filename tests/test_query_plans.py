@@ -18,6 +18,7 @@ from sqlalchemy import select, text
 from gxcore.db.engine import libpq_url
 from gxcore.db.tenancy import Database
 from gxcore.wallet.models import Transaction, Wallet
+from tests.conftest import ROLE_KEY
 
 ROWS, WALLETS = 100_000, 1_000
 
@@ -61,7 +62,7 @@ async def filled(scratch_url: str, tenant: str) -> AsyncIterator[Database]:
         await conn.execute('ANALYZE "UserProfile", "Wallet", "Transaction"')
     finally:
         await conn.close()
-    db = Database.connect(scratch_url)
+    db = Database.connect(scratch_url, role_key=ROLE_KEY)
     yield db
     await db.dispose()
 

@@ -32,12 +32,15 @@ from gxcore.audit.models import AuditLog
 from gxcore.config import Settings
 from gxcore.db.tenancy import Database
 from gxcore.enums import AuditEventType, RegistrationStep, UserProfileStatus
-from gxcore.errors import ConfigurationError, ValidationFailed
-from gxcore.identity import otp
+from gxcore.errors import ConfigurationError, OtpInvalid, ValidationFailed
+from gxcore.identity import otp, registration
+from gxcore.identity.api import Ctx
 from gxcore.identity.models import PendingRegistration, UserProfile
 from gxcore.identity.registration import PASSWORD_HASHER, age_on, check_password
+from gxcore.identity.schemas import OtpVerify
 from gxcore.notifications.senders import default_senders, read_mailbox
 from gxcore.notifications.worker import MessageWorker, Stats
+from tests.conftest import ROLE_KEY
 
 OTP_SECRET = "test-only-otp-secret-0123456789abcdef"
 NAME = {"firstName": "Ada", "lastName": "Lovelace", "countryCode": "GB"}
@@ -362,6 +365,70 @@ async def test_wrong_code_after_five_attempts_is_refused(
     assert saved.email_otp_hash != code and code not in str(saved.email_otp_hash)
 
 
+async def test_a_counted_guess_sticks_though_the_call_rolls_back_what_else_it_wrote(
+    db: Database, settings: Settings, clock: Clock, tenant: str, mail: Mailbox
+) -> None:
+    app = create_app(database=db, settings=settings, clock=clock)
+
+    @app.post("/api/v1/test/guess-then-write")
+    async def guess_then_write(body: OtpVerify, ctx: Ctx) -> None:
+        try:
+            await registration.verify_email(body, ctx=ctx)
+        except OtpInvalid:
+            found = await ctx.session.get(PendingRegistration, body.registrationId)
+            assert found is not None
+            found.first_name = "Mallory"  # written by the same call, after the refused guess
+            await ctx.session.flush()
+            raise
+
+    async with _client(app, tenant) as client:
+        rid, email = await register(client, mail)
+        code = await mail.last_code(email)
+        for remaining in (4, 3):
+            response = await client.post(
+                "/test/guess-then-write", json={"registrationId": rid, "otp": wrong(code)}
+            )
+            assert assert_problem(response, 400, "OTP_INVALID")["attemptsRemaining"] == remaining
+    saved = await row(db, tenant, rid)
+    assert saved is not None and saved.email_otp_attempts == 2  # both guesses counted
+    assert saved.first_name is None  # the rest of each call rolled back
+
+
+async def test_otp_locked_says_when_a_new_code_may_be_asked_for(
+    client: httpx.AsyncClient, mail: Mailbox, clock: Clock
+) -> None:
+    rid, email = await register(client, mail)
+    code = await mail.last_code(email)
+    for _ in range(5):
+        await post(client, "email/verify", registrationId=rid, otp=wrong(code))
+    clock.advance(seconds=20)
+    response = await post(client, "email/verify", registrationId=rid, otp=code)
+    body = assert_problem(response, 429, "OTP_LOCKED")
+    # The lock ends with a new code, which the resend cooldown (60 s) allows in 40 s.
+    assert response.headers["Retry-After"] == str(body["retryAfter"]) == "40"
+    clock.advance(seconds=40)
+    response = await post(client, "email/verify", registrationId=rid, otp=code)
+    assert_problem(response, 429, "OTP_LOCKED")
+    assert response.headers["Retry-After"] == "0"
+    assert (await post(client, "email/resend", registrationId=rid)).status_code == 200
+    fresh = await mail.last_code(email)
+    response = await post(client, "email/verify", registrationId=rid, otp=fresh)
+    assert response.status_code == 200, response.text
+
+
+def test_a_locked_code_at_the_daily_cap_waits_for_the_send_window() -> None:
+    now = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    policy = otp.OtpPolicy(ttl=timedelta(minutes=10), max_attempts=5,
+                           cooldown=timedelta(seconds=60), daily_cap=5)  # fmt: skip
+    locked = PendingRegistration(
+        email_otp_attempts=5, email_otp_sent_at=now - timedelta(minutes=10),
+        email_otp_sends_since=now - timedelta(hours=1), email_otp_sends=5,
+    )  # fmt: skip
+    assert otp.resend_wait(locked, otp.Channel.EMAIL, policy=policy, now=now) == 23 * 3600
+    locked.email_otp_sends = 4
+    assert otp.resend_wait(locked, otp.Channel.EMAIL, policy=policy, now=now) == 0
+
+
 async def test_an_expired_code_is_refused_and_a_resent_one_works(
     client: httpx.AsyncClient, mail: Mailbox, clock: Clock
 ) -> None:
@@ -670,6 +737,21 @@ async def test_text_postgresql_cannot_hold_is_a_422_naming_the_field_not_a_500(
     )
 
 
+async def test_a_malformed_json_body_is_named_as_such_not_as_a_field(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/registration/email",
+        content=b'{"email": "a@example.com",',
+        headers={"Content-Type": "application/json"},
+    )
+    problem = assert_problem(response, 422, "VALIDATION_FAILED")
+    assert [e["field"] for e in problem["errors"]] == ["body"]  # not "26", the offset
+    assert problem["errors"][0]["type"] == "json_invalid"
+    assert problem["detail"].startswith("the body is not valid JSON")
+    assert "at character 26" in problem["detail"]
+
+
 def test_password_policy_and_age_rules() -> None:
     check_password("Abcdefgh-123", "Abcdefgh-123", min_length=12)
     check_password("abcdefgh-123", "abcdefgh-123", min_length=12)  # three classes suffice
@@ -728,7 +810,7 @@ async def test_gx_dev_mailbox_prints_a_sent_message(
 async def test_gx_jobs_cleanup_removes_only_expired_registrations(
     scratch_url: str, settings: Settings
 ) -> None:
-    database = Database.connect(scratch_url)
+    database = Database.connect(scratch_url, role_key=ROLE_KEY)
     try:
         past, now = Clock(datetime.now(UTC) - timedelta(days=2)), Clock()
         ids = {}

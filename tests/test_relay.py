@@ -32,6 +32,7 @@ from gxcore.enums import CommandType, OutboxStatus
 from gxcore.errors import InvalidTransition, LedgerUnavailable, ValidationFailed
 from gxcore.ledger import EmbeddedLedger
 from gxcore.ledger.port import Command, LedgerEvent, Outcome, OutcomeStatus, Position
+from tests.conftest import ROLE_KEY
 
 S = OutboxStatus
 FAST = RelayConfig(
@@ -110,7 +111,7 @@ class FakeLedger:
 
 @pytest.fixture
 async def rdb(scratch_url: str) -> AsyncIterator[Database]:
-    database = Database.connect(scratch_url)
+    database = Database.connect(scratch_url, role_key=ROLE_KEY)
     yield database
     await database.dispose()
 
@@ -242,7 +243,10 @@ async def test_commands_are_not_claimed_before_they_are_due(rdb: Database, tenan
 async def test_two_relays_in_parallel_never_hand_a_command_over_twice(
     scratch_url: str, tenant: str
 ) -> None:
-    first, second = Database.connect(scratch_url), Database.connect(scratch_url)
+    first, second = (
+        Database.connect(scratch_url, role_key=ROLE_KEY),
+        Database.connect(scratch_url, role_key=ROLE_KEY),
+    )
     try:
         await put(first, tenant, 200)
         await put(first, f"{tenant}-b", 100, prefix="b")

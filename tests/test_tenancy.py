@@ -21,6 +21,7 @@ from gxcore.db.base import Base, TenantScoped
 from gxcore.db.models import metadata  # noqa: F401  (registers every model)
 from gxcore.db.tenancy import Database
 from gxcore.errors import CrossTenant, TenantScopeRequired
+from tests.conftest import ROLE_KEY
 from tests.factories import make, primary_key
 
 TENANT_MODELS = sorted(
@@ -209,7 +210,7 @@ async def test_a_pooled_connection_never_carries_a_tenant_over(
 ) -> None:
     from gxcore.wallet.models import Wallet
 
-    db = Database.connect(migrated_url, pool_size=1, max_overflow=0)
+    db = Database.connect(migrated_url, role_key=ROLE_KEY, pool_size=1, max_overflow=0)
     other = f"o-{uuid.uuid4().hex[:10]}"
     try:
         async with db.system(reason="test setup") as session:

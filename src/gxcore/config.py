@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     #: HMAC key signing access tokens (`GX_JWT_SECRET`, 32+ characters); unset outside
     #: production, generated and kept in `<data_dir>/jwt_secret` (gxcore.identity.tokens.jwt_key).
     jwt_secret: SecretStr | None = None
+    #: Key the passwords of the `gx_app` and `gx_system` roles are derived from
+    #: (`GX_DB_ROLE_SECRET`, 32+ characters; one per PostgreSQL cluster, the roles are
+    #: cluster-wide); unset outside production, generated and kept in `<data_dir>/db_role_secret`
+    #: (gxcore.db.roles.role_key).
+    db_role_secret: SecretStr | None = None
     #: SMTP relay for email; unset (outside production) means the development mailbox gets it.
     smtp_host: str | None = None
     smtp_port: int = 587

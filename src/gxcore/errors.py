@@ -13,9 +13,6 @@ class GxError(Exception):
     code = "GX_ERROR"
     #: True when retrying the same call later may succeed (network, lock, unavailable ledger).
     transient = False
-    #: True when the unit of work must still commit what the failing call wrote (a wrong OTP
-    #: guess is refused, yet its counted attempt has to stick).
-    keeps_changes = False
 
     def __init__(self, message: str, **details: object) -> None:
         super().__init__(message)
@@ -199,7 +196,6 @@ class OtpError(GxError):
 
 class OtpInvalid(OtpError):
     code = "OTP_INVALID"
-    keeps_changes = True  # the wrong guess was counted; rolling back would refund it
 
 
 class OtpExpired(OtpError):
@@ -235,7 +231,6 @@ class InvalidCredentials(Unauthorized):
     """Unknown email or wrong password; the same answer for both."""
 
     code = "INVALID_CREDENTIALS"
-    keeps_changes = True  # the failed attempt is logged, and counts towards the lockout
 
 
 class TokenInvalid(Unauthorized):
@@ -262,7 +257,6 @@ class RefreshTokenReused(Unauthorized):
     """A rotated refresh token came back: its session is revoked, whoever holds it."""
 
     code = "REFRESH_TOKEN_REUSED"
-    keeps_changes = True  # the revocation must stand
 
 
 class Forbidden(GxError):
@@ -273,14 +267,18 @@ class Forbidden(GxError):
 
 class AccountLocked(Forbidden):
     code = "ACCOUNT_LOCKED"
-    keeps_changes = True  # the refused login is logged
 
 
 class AccountInactive(Forbidden):
     """The profile's status (DENIED, SUSPENDED, CLOSED) does not allow signing in."""
 
     code = "ACCOUNT_INACTIVE"
-    keeps_changes = True  # the refused login is logged
+
+
+class AccountFrozen(AccountInactive):
+    """An administrator froze the account (and its wallet): no sign-in until it is unfrozen."""
+
+    code = "ACCOUNT_FROZEN"
 
 
 class LoginThrottled(TooManyRequests):

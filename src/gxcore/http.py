@@ -163,6 +163,14 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in parts)
 
 
+JSON_INVALID = "json_invalid"
+
+
+def _not_json(message: str) -> JSONResponse:
+    errors = [{"field": "body", "message": message, "type": JSON_INVALID}]
+    return problem(UNPROCESSABLE, code=ValidationFailed.code, detail=message, errors=errors)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GxError)
     async def _gx_error(request: Request, error: GxError) -> JSONResponse:
@@ -170,9 +178,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        found = error.errors()
+        if bad_json := next((e for e in found if e["type"] == JSON_INVALID), None):
+            # Its loc is ("body", <character offset>): where parsing stopped, not a field.
+            why = bad_json.get("ctx", {}).get("error", bad_json["msg"])
+            return _not_json(
+                f"the body is not valid JSON: {why} at character {bad_json['loc'][-1]}"
+            )
         errors = [
             {"field": _field(tuple(e["loc"])), "message": e["msg"], "type": e["type"]}
-            for e in error.errors()
+            for e in found
         ]
         fields = ", ".join(sorted({e["field"] for e in errors}))
         return problem(
@@ -183,10 +198,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
         if error.status_code == CALLER_ERROR and error.__cause__ is not None:
             # FastAPI could not read the body (not UTF-8): invalid input like malformed JSON.
-            errors = [{"field": "body", "message": "not a JSON document", "type": "json_invalid"}]
-            return problem(
-                UNPROCESSABLE, code=ValidationFailed.code, detail="invalid: body", errors=errors
-            )
+            return _not_json("the body is not valid JSON: it is not UTF-8 text")
         code = HTTPStatus(error.status_code).name
         return problem(error.status_code, code=code, detail=str(error.detail))
 
@@ -244,25 +256,18 @@ def tenant_id(x_tenant_id: Annotated[str, Header(alias=TENANT_HEADER)] = DEFAULT
 async def unit_of_work(
     request: Request, tenant: Annotated[str, Depends(tenant_id)]
 ) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back on error.
+    """One transaction per request: committed when the handler returns, rolled back on any error.
 
-    Errors marked `keeps_changes` (a counted wrong OTP guess) still commit, then propagate.
+    A refused call that must keep one write (a counted OTP guess, a failed login) makes it in a
+    transaction of its own (`Database.beside`), never by committing this one.
     """
     gx = app_context(request)
     meta = RequestMeta(
         ip_address=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
-    kept: GxError | None = None
     async with gx.database.tenant(tenant, request=meta) as session:
-        try:
-            yield session
-        except GxError as e:
-            if not e.keeps_changes:
-                raise
-            kept = e
-    if kept is not None:
-        raise kept
+        yield session
 
 
 # scope="function": the transaction ends before the response is sent, so a client never sees

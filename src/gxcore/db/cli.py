@@ -17,6 +17,7 @@ from gxcore.config import Settings
 from gxcore.db import migrate, server
 from gxcore.db.embedded import EmbeddedServer
 from gxcore.db.engine import create_engine
+from gxcore.db.roles import role_key
 from gxcore.errors import (
     ConfirmationRequired,
     GxError,
@@ -59,7 +60,7 @@ async def ensure_database(embedded: EmbeddedServer, name: str, *, create: bool =
     return embedded.url_for(name)
 
 
-async def upgrade_checked(url: str) -> migrate.Status:
+async def upgrade_checked(url: str, *, role_key: bytes) -> migrate.Status:
     """Apply pending revisions, refusing a database migrated by a newer gxcore."""
     before = await migrate.status(url)
     if before.unknown:
@@ -67,7 +68,7 @@ async def upgrade_checked(url: str) -> migrate.Status:
             f"the database is at revision {', '.join(before.unknown)}, which this gxcore does not "
             "know (a newer version migrated it); upgrade gxcore, or point DATABASE_URL elsewhere"
         )
-    await migrate.upgrade(url)
+    await migrate.upgrade(url, role_key=role_key)
     return before
 
 
@@ -96,7 +97,7 @@ async def prepare(cfg: Settings, embedded: EmbeddedServer | None, tenant: str) -
         url = cfg.database_url
     else:
         url = await ensure_database(embedded, cfg.database_name)
-    before = await upgrade_checked(url)
+    before = await upgrade_checked(url, role_key=role_key(cfg))
     _report_upgrade(before)
     await seed_database(url, tenant)
     return url
@@ -116,8 +117,9 @@ def migrate_cmd(data_dir: DataDir = None) -> None:
     """Apply pending migrations (like `prisma migrate deploy`)."""
 
     async def go() -> None:
-        async with open_database(settings(data_dir)) as url:
-            _report_upgrade(await upgrade_checked(url))
+        cfg = settings(data_dir)
+        async with open_database(cfg) as url:
+            _report_upgrade(await upgrade_checked(url, role_key=role_key(cfg)))
 
     run(go())
 
@@ -218,7 +220,7 @@ def reset(
             admin_url = server.with_database(url, "postgres")
             await server.drop_database(admin_url, name)
             await server.create_database(admin_url, name)
-            await migrate.upgrade(url)
+            await migrate.upgrade(url, role_key=role_key(cfg))
         console.print(f"database {name!r} recreated at {migrate.head()}")
 
     run(go())

@@ -112,12 +112,12 @@ def _run_command(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[
     return run
 
 
-async def upgrade(url: str | URL, revision: str = "head") -> None:
+async def upgrade(url: str | URL, revision: str = "head", *, role_key: bytes) -> None:
     """Apply revisions up to `revision`, then give the application roles their passwords."""
     from gxcore.db.roles import sync_passwords
 
     await _with_connection(url, _run_command(command.upgrade, revision))
-    await sync_passwords(url)
+    await sync_passwords(url, key=role_key)
 
 
 async def downgrade(url: str | URL, revision: str) -> None:

@@ -1,6 +1,6 @@
 """Tenant scope: the one way application code gets a database session.
 
-    db = Database.connect(owner_url)
+    db = Database.connect(owner_url, role_key=key)
     async with db.tenant("acme") as session:      # one transaction, committed on success
         ...
     async with db.system(reason="relay") as session:  # explicit, logged, spans tenants
@@ -28,7 +28,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -195,36 +195,56 @@ def _record_changes(session: Session, flush_context: Any) -> None:
         recorder(session)
 
 
+# A transaction is given an id by its first write or row lock, not before.
+_HAS_XID = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
+
+
 def _is_rls_violation(error: DBAPIError) -> bool:
     return "row-level security" in str(error.orig)
 
 
-class Database:
-    """The application's engines: one per role. Build it once (app lifespan, CLI) and inject it."""
+def _forget_pending(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
+    # Back in the pool: a BEGIN not sent carries no tenant into the connection's next user.
+    dbapi_connection.driver_connection._gx_on_begin = None
 
-    def __init__(self, app_engine: AsyncEngine, system_engine: AsyncEngine) -> None:
+
+class Database:
+    """The application's engines: one per role. Build it once (app lifespan, CLI) and inject it.
+
+    Tenant work has two pools of `gx_app` connections: the units of work's, and the one `beside`
+    draws from. A unit of work waiting for a second connection from its own pool could wait on
+    units of work that wait the same way, a pool's worth of refused calls stalling each other.
+    """
+
+    def __init__(
+        self, app_engine: AsyncEngine, system_engine: AsyncEngine, apart_engine: AsyncEngine
+    ) -> None:
         self.app_engine = app_engine
         self.system_engine = system_engine
+        self.apart_engine = apart_engine
 
     @classmethod
-    def connect(cls, owner_url: str | URL, **engine_kwargs: Any) -> Database:
+    def connect(cls, owner_url: str | URL, *, role_key: bytes, **engine_kwargs: Any) -> Database:
+        """Engines logged in as the roles, with the passwords `role_key` derives (roles.role_key)."""
         engine_kwargs.setdefault("connect_args", {})["connection_class"] = ScopedConnection
-        app = create_engine(role_url(owner_url, APP_ROLE), **engine_kwargs)
-        system = create_engine(role_url(owner_url, SYSTEM_ROLE), **engine_kwargs)
-
-        @event.listens_for(app.sync_engine, "reset")
-        def _forget_pending(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
-            dbapi_connection.driver_connection._gx_on_begin = None
-
-        return cls(app, system)
+        app_url = role_url(owner_url, APP_ROLE, key=role_key)
+        app, apart = (create_engine(app_url, **engine_kwargs) for _ in range(2))
+        system = create_engine(role_url(owner_url, SYSTEM_ROLE, key=role_key), **engine_kwargs)
+        for engine in (app, apart):
+            event.listen(engine.sync_engine, "reset", _forget_pending)
+        return cls(app, system, apart)
 
     async def dispose(self) -> None:
         await self.app_engine.dispose()
         await self.system_engine.dispose()
+        await self.apart_engine.dispose()
 
-    def session(self, scope: Scope | None = None) -> AsyncSession:
+    def session(self, scope: Scope | None = None, *, apart: bool = False) -> AsyncSession:
         """A guarded session, not yet in a transaction. Prefer `tenant()` / `system()`."""
-        engine = self.system_engine if scope is not None and scope.system else self.app_engine
+        if scope is not None and scope.system:
+            engine = self.system_engine
+        else:
+            engine = self.apart_engine if apart else self.app_engine
         session = AsyncSession(engine, sync_session_class=GuardedSession, expire_on_commit=False)
         if scope is not None:
             session.sync_session.info[SCOPE_KEY] = scope
@@ -252,8 +272,28 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def _unit_of_work(self, scope: Scope) -> AsyncIterator[AsyncSession]:
-        async with self.session(scope) as session:
+    async def beside(self, session: AsyncSession) -> AsyncIterator[AsyncSession]:
+        """A unit of work in `session`'s scope (tenant, actor, request) on a connection of its own,
+        committed when the block ends whatever becomes of `session`'s transaction: for the one
+        write a refused call must keep (a counted OTP guess, a failed login, a revoked session).
+
+        Only before `session` has written or locked a row (checked: its transaction has no id
+        yet): that transaction is still open, and waiting on its locks from here would wait
+        forever (an audited write alone holds the tenant's audit chain).
+        """
+        scope = scope_of(session.sync_session)
+        if scope is None:
+            raise TenantScopeRequired("beside() needs a session opened in a scope")
+        if await session.scalar(_HAS_XID):
+            raise RuntimeError("beside() after the unit of work wrote or locked rows")
+        async with self._unit_of_work(scope, apart=True) as own:
+            yield own
+
+    @asynccontextmanager
+    async def _unit_of_work(
+        self, scope: Scope, *, apart: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        async with self.session(scope, apart=apart) as session:
             try:
                 async with session.begin():
                     yield session

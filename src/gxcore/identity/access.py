@@ -13,13 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.db.scope import SCOPE_KEY, RequestMeta, scope_of
 from gxcore.enums import UserProfileStatus
-from gxcore.errors import AccountInactive, AccountLocked
+from gxcore.errors import AccountFrozen, AccountInactive, AccountLocked
 from gxcore.identity.models import UserProfile
 
+S = UserProfileStatus
 #: Statuses that may not sign in, nor keep using a session.
-BARRED = frozenset(
-    {UserProfileStatus.DENIED, UserProfileStatus.SUSPENDED, UserProfileStatus.CLOSED}
-)
+BARRED = frozenset({S.FROZEN, S.DENIED, S.SUSPENDED, S.CLOSED})
 
 
 class UserRole(StrEnum):
@@ -50,7 +49,8 @@ def check_allowed(profile: UserProfile) -> None:
     if profile.is_locked:
         raise AccountLocked("this account is locked; contact support")
     if profile.status in BARRED:
-        raise AccountInactive(
+        refusal = AccountFrozen if profile.status is S.FROZEN else AccountInactive
+        raise refusal(
             f"this account cannot sign in ({profile.status.value})",
             profileStatus=profile.status.value,
         )

@@ -63,5 +63,6 @@ async def act(
     review: Rev,
     body: OptionalReason | None = None,
 ) -> UserRead:
-    """freeze (-> FROZEN), unfreeze (-> ACTIVE), suspend (-> SUSPENDED), close (-> CLOSED)."""
+    """freeze (ACTIVE -> FROZEN, and FREEZE_WALLET to the ledger), unfreeze (FROZEN -> ACTIVE,
+    and UNFREEZE_WALLET), suspend (-> SUSPENDED), close (-> CLOSED)."""
     return await service.apply(profile_id, action, body.reason if body else None, review=review)

@@ -31,7 +31,7 @@ def _context(request: Request, session: Session) -> Context:
     now = gx.clock()
     # Milliseconds, as timestamptz(3) stores them: what a call returns is what a later read shows.
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
-    return Context(session=session, now=now, otp_key=gx.otp_key)
+    return Context(session=session, database=gx.database, now=now, otp_key=gx.otp_key)
 
 
 Ctx = Annotated[Context, Depends(_context, scope="function")]

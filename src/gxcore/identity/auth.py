@@ -2,16 +2,23 @@
 
 A login opens a `UserSession` (bound to a `TrustedDevice`, recorded by fingerprint on first
 sight) and answers with a short-lived access token and a rotating refresh token
-(gxcore.identity.tokens). Presenting a refresh token of an earlier generation than the session's
-current one means two parties hold the session: it is revoked at once (REFRESH_TOKEN_REUSED).
+(gxcore.identity.tokens). Presenting a genuine refresh token of an earlier generation than the
+session's current one means two parties hold the session: it is revoked at once
+(REFRESH_TOKEN_REUSED). A token this server did not issue is only invalid: knowing a session id
+(it is in every access token) is not enough to end the session.
 
 Failed logins are limited per account and per client address (gxcore.identity.throttle).
+
+A refused call rolls its unit of work back. What it must keep is written apart, in a transaction
+of its own (`Database.beside`): a failed or refused login's entry (it counts towards the lockout),
+and a refresh's decision, taken under the session's lock (the revocation of a replayed token
+stands though the call fails).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -22,6 +29,7 @@ from gxcore.audit import service as audit
 from gxcore.db.base import new_uuid
 from gxcore.db.lifecycle import transition
 from gxcore.db.scope import RequestMeta
+from gxcore.db.tenancy import Database
 from gxcore.enums import AuditEventType, SessionStatus
 from gxcore.errors import (
     GxError,
@@ -70,9 +78,11 @@ async def load_policy(session: AsyncSession) -> AuthPolicy:
 
 @dataclass(frozen=True)
 class Context:
-    """The unit of work's session, the time, the signing key, the tenant and the caller."""
+    """The unit of work's session (and its database, for the writes kept apart), the time, the
+    signing key, the tenant and the caller."""
 
     session: AsyncSession
+    database: Database
     now: datetime
     jwt_key: bytes
     tenant_id: str
@@ -95,13 +105,13 @@ async def login(data: LoginRequest, *, ctx: Context) -> LoginResponse:
     await throttle.check(attempt, max_failures=policy.max_failures, window=policy.lockout)
     profile = await ctx.session.scalar(select(UserProfile).where(UserProfile.email == data.email))
     if not await verify_password(profile.password_hash if profile else None, data.password):
-        await throttle.record(attempt, None if profile is None else profile.profile_id, FAILURE)
+        await _record_apart(ctx, attempt, None if profile is None else profile.profile_id, FAILURE)
         raise InvalidCredentials("wrong email or password")
     assert profile is not None
     try:
         check_allowed(profile)
     except GxError as e:
-        await throttle.record(attempt, profile.profile_id, REFUSED, reason=e.code)
+        await _record_apart(ctx, attempt, profile.profile_id, REFUSED, reason=e.code)
         raise
     device, is_new = await _device(ctx, profile, data)
     row, refresh = _new_session(ctx, policy, profile, device)
@@ -128,6 +138,15 @@ async def login(data: LoginRequest, *, ctx: Context) -> LoginResponse:
         role=profile.role,
         device=LoginDevice(**device_read(device), isNew=is_new),
     )
+
+
+async def _record_apart(
+    ctx: Context, attempt: throttle.Attempt, profile_id: str | None, outcome: str, **details: object
+) -> None:
+    """A refused attempt's entry, committed on its own: the call's unit of work rolls back. The
+    account's lock (throttle.check) is held meanwhile, so the next attempt counts this one."""
+    async with ctx.database.beside(ctx.session) as session:
+        await throttle.record(replace(attempt, session=session), profile_id, outcome, **details)
 
 
 async def _device(
@@ -166,7 +185,7 @@ def _new_session(
     ctx: Context, policy: AuthPolicy, profile: UserProfile, device: TrustedDevice
 ) -> tuple[UserSession, tokens.RefreshToken]:
     session_id = new_uuid()
-    refresh = tokens.new_refresh(session_id, 0)
+    refresh = tokens.new_refresh(ctx.jwt_key, session_id, 0)
     row = UserSession(
         session_id=session_id,
         profile_id=profile.profile_id,
@@ -228,39 +247,49 @@ def device_read(device: TrustedDevice) -> dict[str, object]:
 
 
 async def refresh(data: RefreshRequest, *, ctx: Context) -> TokenPair:
-    """Rotate: the presented token stops working, a new one (and a new access token) replaces it."""
+    """Rotate: the presented token stops working, a new one (and a new access token) replaces it.
+
+    Decided under the session's lock in a transaction of its own, which commits the rotation, or
+    the revocation when a genuine token of an earlier generation comes back.
+    """
     policy = await load_policy(ctx.session)
     session_id, generation = tokens.parse_token(data.refreshToken)
-    row = await ctx.session.scalar(
-        select(UserSession).where(UserSession.session_id == session_id).with_for_update()
-    )
-    if row is None:
-        raise TokenInvalid("invalid refresh token")
-    if row.status is not SessionStatus.ACTIVE:
-        raise SessionRevoked("this session has ended; sign in again")
-    if ctx.now >= row.expires_at:
-        raise TokenExpired("the refresh token has expired; sign in again")
-    current = tokens.generation_of(row.refresh_token)
-    act_as(ctx.session, profile_id=row.profile_id, session_id=row.session_id,
-           device_id=row.device_id)  # fmt: skip
-    if generation < current:
-        await end_session(ctx.session, row, SessionStatus.REVOKED, now=ctx.now,
-                          reason="refresh token reused")  # fmt: skip
-        raise RefreshTokenReused(
-            "this refresh token was already used; the session is revoked, sign in again"
+    reused: RefreshTokenReused | None = None
+    async with ctx.database.beside(ctx.session) as session:
+        row = await session.scalar(
+            select(UserSession).where(UserSession.session_id == session_id).with_for_update()
         )
-    if generation != current or not tokens.digest_matches(
-        data.refreshToken, row.refresh_token_hash
-    ):
-        raise TokenInvalid("invalid refresh token")
-    profile = await ctx.session.get(UserProfile, row.profile_id)
-    assert profile is not None
-    check_allowed(profile)
-    new = tokens.new_refresh(row.session_id, current + 1)
-    row.refresh_token, row.refresh_token_hash = new.handle, new.digest
-    row.last_activity_at = ctx.now
-    row.expires_at = ctx.now + policy.refresh_ttl
-    return _pair(ctx, policy, profile, row, new)
+        # Nothing is decided on a token this server did not issue: a forged `<sid>.0.x` ends
+        # no session, and learns nothing of its state.
+        if row is None or not tokens.issued(ctx.jwt_key, data.refreshToken):
+            raise TokenInvalid("invalid refresh token")
+        current = tokens.generation_of(row.refresh_token)
+        if generation > current:  # a generation this session has not reached: none was handed out
+            raise TokenInvalid("invalid refresh token")
+        if row.status is not SessionStatus.ACTIVE:
+            raise SessionRevoked("this session has ended; sign in again")
+        if ctx.now >= row.expires_at:
+            raise TokenExpired("the refresh token has expired; sign in again")
+        act_as(session, profile_id=row.profile_id, session_id=row.session_id,
+               device_id=row.device_id)  # fmt: skip
+        if generation < current:
+            await end_session(session, row, SessionStatus.REVOKED, now=ctx.now,
+                              reason="refresh token reused")  # fmt: skip
+            reused = RefreshTokenReused(
+                "this refresh token was already used; the session is revoked, sign in again"
+            )
+        else:
+            profile = await session.get(UserProfile, row.profile_id)
+            assert profile is not None
+            check_allowed(profile)
+            new = tokens.new_refresh(ctx.jwt_key, row.session_id, current + 1)
+            row.refresh_token, row.refresh_token_hash = new.handle, new.digest
+            row.last_activity_at = ctx.now
+            row.expires_at = ctx.now + policy.refresh_ttl
+            pair = _pair(ctx, policy, profile, row, new)
+    if reused is not None:
+        raise reused
+    return pair
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ def _context(request: Request, session: Session) -> Context:
     assert scope is not None and scope.tenant_id is not None and scope.request is not None
     return Context(
         session=session,
+        database=gx.database,
         # Milliseconds, as timestamptz(3) stores them.
         now=now.replace(microsecond=now.microsecond // 1000 * 1000),
         jwt_key=gx.jwt_key,

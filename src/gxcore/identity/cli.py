@@ -27,6 +27,7 @@ from gxcore.admin.service import read_ints
 from gxcore.cli_common import DataDir, console, fail, run, settings
 from gxcore.db import migrate
 from gxcore.db.cli import open_database
+from gxcore.db.roles import role_key
 from gxcore.db.tenancy import Database
 from gxcore.enums import UserProfileStatus
 from gxcore.errors import AlreadyRegistered, UserNotFound
@@ -46,10 +47,11 @@ Email = Annotated[str, typer.Option(help="The administrator's email (their login
 @asynccontextmanager
 async def _tenant(data_dir: str | None, tenant: str) -> AsyncIterator[AsyncSession]:
     """One unit of work in `tenant`, on the database `gx db` commands use."""
-    async with open_database(settings(data_dir), create=False) as url:
+    cfg = settings(data_dir)
+    async with open_database(cfg, create=False) as url:
         if not (await migrate.status(url)).up_to_date:
             raise fail("the database is not at head; run `gx db migrate` first")
-        db = Database.connect(url)
+        db = Database.connect(url, role_key=role_key(cfg))
         try:
             async with db.tenant(tenant) as session:
                 yield session
@@ -146,8 +148,9 @@ def cleanup_command(
 
     async def go() -> int:
         total = 0
-        async with open_database(settings(data_dir), create=False) as url:
-            database = Database.connect(url)
+        cfg = settings(data_dir)
+        async with open_database(cfg, create=False) as url:
+            database = Database.connect(url, role_key=role_key(cfg))
             try:
                 now = datetime.now(UTC)
                 while True:  # one short transaction per batch: no long lock, no huge rollback

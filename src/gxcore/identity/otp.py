@@ -5,7 +5,8 @@ table does not yield codes without the key) and compared in constant time.
 
 The rules, per registration and channel (email, phone):
 - a code lives `otpTtlMinutes`; `otpMaxAttempts` wrong guesses kill it (even the right code is
-  refused afterwards), until a new one is sent;
+  refused afterwards), until a new one is sent: OTP_LOCKED's `retry_after` is the time until a
+  new code may be asked for;
 - a new code (first send or resend) needs `otpResendCooldownSeconds` since the last one, and at
   most `otpDailySendCap` codes go out per rolling 24 h window;
 - so guesses are bounded by cap x attempts per 24 h (25 with the defaults): a resend gives the
@@ -32,7 +33,7 @@ from gxcore.errors import (
     ResendCapReached,
     ResendTooSoon,
 )
-from gxcore.identity.keys import server_key
+from gxcore.keys import server_key
 
 CODE_DIGITS = 6
 SEND_WINDOW = timedelta(hours=24)
@@ -56,7 +57,7 @@ def otp_key(settings: Settings) -> bytes:
     """The HMAC key: GX_OTP_SECRET, or outside production a generated one kept per data dir.
 
     The generated key lives in `<data_dir>/otp_secret`, so restarting `gx api` keeps the codes
-    already sent valid (gxcore.identity.keys).
+    already sent valid (gxcore.keys).
     """
     return server_key(settings, settings.otp_secret, variable="GX_OTP_SECRET", file=DEV_SECRET_FILE)
 
@@ -84,16 +85,13 @@ def issue(row: Any, channel: Channel, *, key: bytes, policy: OtpPolicy, now: dat
 
     The caller sends it. Raises ResendTooSoon / ResendCapReached, leaving `row` unchanged.
     """
-    sent_at: datetime | None = getattr(row, f"{channel}_otp_sent_at")
-    if sent_at is not None and now < sent_at + policy.cooldown:
-        wait = (sent_at + policy.cooldown - now).total_seconds()
+    cooldown_ends = _cooldown_ends(row, channel, policy)
+    if cooldown_ends is not None and now < cooldown_ends:
+        wait = (cooldown_ends - now).total_seconds()
         raise ResendTooSoon(
             "a code was sent moments ago; wait before asking again", retry_after=math.ceil(wait)
         )
-    since: datetime | None = getattr(row, f"{channel}_otp_sends_since")
-    sends: int = getattr(row, f"{channel}_otp_sends")
-    if since is None or now >= since + SEND_WINDOW:
-        since, sends = now, 0
+    since, sends = _send_window(row, channel, now)
     if sends >= policy.daily_cap:
         wait = (since + SEND_WINDOW - now).total_seconds()
         raise ResendCapReached(
@@ -109,13 +107,38 @@ def issue(row: Any, channel: Channel, *, key: bytes, policy: OtpPolicy, now: dat
     return code
 
 
+def _cooldown_ends(row: Any, channel: Channel, policy: OtpPolicy) -> datetime | None:
+    sent_at: datetime | None = getattr(row, f"{channel}_otp_sent_at")
+    return None if sent_at is None else sent_at + policy.cooldown
+
+
+def _send_window(row: Any, channel: Channel, now: datetime) -> tuple[datetime, int]:
+    """When the current 24 h send window began, and how many codes went out in it."""
+    since: datetime | None = getattr(row, f"{channel}_otp_sends_since")
+    if since is None or now >= since + SEND_WINDOW:
+        return now, 0
+    return since, getattr(row, f"{channel}_otp_sends")
+
+
+def resend_wait(row: Any, channel: Channel, *, policy: OtpPolicy, now: datetime) -> int:
+    """Whole seconds until a new code may be sent (0: now), by the cooldown and the daily cap."""
+    ends = [_cooldown_ends(row, channel, policy) or now]
+    since, sends = _send_window(row, channel, now)
+    if sends >= policy.daily_cap:
+        ends.append(since + SEND_WINDOW)
+    return max(0, math.ceil((max(ends) - now).total_seconds()))
+
+
 def verify(
     row: Any, channel: Channel, code: str, *, key: bytes, policy: OtpPolicy, now: datetime
 ) -> None:
     """Accept the right, live, unlocked code; count a wrong guess on `row` and raise OtpInvalid."""
     attempts: int = getattr(row, f"{channel}_otp_attempts")
     if attempts >= policy.max_attempts:
-        raise OtpLocked("too many wrong codes; ask for a new one")
+        raise OtpLocked(
+            "too many wrong codes; ask for a new one",
+            retry_after=resend_wait(row, channel, policy=policy, now=now),
+        )
     expires_at: datetime | None = getattr(row, f"{channel}_otp_expires_at")
     if expires_at is None or now >= expires_at:
         raise OtpExpired("the code has expired; ask for a new one")

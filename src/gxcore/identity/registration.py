@@ -27,7 +27,7 @@ gets a notice SMS.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import phonenumbers
@@ -39,9 +39,11 @@ from gxcore.admin.models import Country
 from gxcore.admin.service import read_ints
 from gxcore.db.base import new_uuid
 from gxcore.db.scope import RequestMeta, scope_of
+from gxcore.db.tenancy import Database
 from gxcore.enums import RegistrationStep, UserProfileStatus
 from gxcore.errors import (
     AlreadyRegistered,
+    OtpInvalid,
     RegistrationExpired,
     RegistrationNotFound,
     StepOutOfOrder,
@@ -119,9 +121,11 @@ class Policy:
 
 @dataclass(frozen=True)
 class Context:
-    """What every use case needs: the unit of work's session, the time, the key."""
+    """What every use case needs: the unit of work's session (and its database, for a wrong guess
+    counted apart), the time, the key."""
 
     session: AsyncSession
+    database: Database
     now: datetime
     otp_key: bytes
 
@@ -286,13 +290,34 @@ async def _queue_email_code(ctx: Context, policy: Policy, to: str, code: str) ->
     await messages.queue_email(ctx.session, to=to, now=ctx.now, expires_at=expires_at, **mail)
 
 
-async def verify_email(data: OtpVerify, *, ctx: Context) -> RegistrationStatus:
+async def _check_code(ctx: Context, data: OtpVerify, channel: Channel, step: Step) -> None:
+    """Check the code under the row's lock in a transaction of its own, before this call's unit
+    of work touches the row: a wrong guess is counted and committed whatever becomes of the call
+    (its rollback must not refund the guess), and concurrent guesses are counted one at a time.
+    Raises what otp.verify raises (and what _find and _require raise, uncounted)."""
     policy = await load_policy(ctx.session)
+    wrong: OtpInvalid | None = None
+    async with ctx.database.beside(ctx.session) as session:
+        row = await _find(replace(ctx, session=session), data.registrationId, lock=True)
+        if getattr(row, f"{channel}_verified") and otp.matches(
+            row, channel, data.otp, key=ctx.otp_key
+        ):
+            return  # a retry of the verification that succeeded
+        _require(row, step)
+        try:
+            otp.verify(row, channel, data.otp, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
+        except OtpInvalid as e:
+            wrong = e  # leaving the block commits the counted guess
+    if wrong is not None:
+        raise wrong
+
+
+async def verify_email(data: OtpVerify, *, ctx: Context) -> RegistrationStatus:
+    await _check_code(ctx, data, Channel.EMAIL, Step.EMAIL_SENT)
     row = await _find(ctx, data.registrationId, lock=True)
-    if row.email_verified and otp.matches(row, Channel.EMAIL, data.otp, key=ctx.otp_key):
-        return status(row)  # a retry of the verification that succeeded
+    if row.email_verified:
+        return status(row)  # a retry, or a concurrent call with the same code won the race
     _require(row, Step.EMAIL_SENT)
-    otp.verify(row, Channel.EMAIL, data.otp, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
     row.email_verified = True
     row.email_verified_at = ctx.now
     row.current_step = Step.EMAIL_VERIFIED
@@ -451,12 +476,11 @@ async def _queue_phone_code(ctx: Context, policy: Policy, to: str, code: str) ->
 
 
 async def verify_phone(data: OtpVerify, *, ctx: Context) -> RegistrationStatus:
-    policy = await load_policy(ctx.session)
+    await _check_code(ctx, data, Channel.PHONE, Step.PHONE_SENT)
     row = await _find(ctx, data.registrationId, lock=True)
-    if row.phone_verified and otp.matches(row, Channel.PHONE, data.otp, key=ctx.otp_key):
-        return status(row)  # a retry of the verification that completed the registration
+    if row.phone_verified:
+        return status(row)  # a retry, or a concurrent call with the same code won the race
     _require(row, Step.PHONE_SENT)
-    otp.verify(row, Channel.PHONE, data.otp, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
     row.phone_verified = True
     row.phone_verified_at = ctx.now
     row.current_step = Step.PHONE_VERIFIED

@@ -5,11 +5,17 @@
   before and writes nothing: its command already exists. The ledger's UserCreated event makes
   the profile ACTIVE later (the projector's work, not this module's).
 - reject: -> DENIED with the reason, which the user can read.
-- freeze, unfreeze, suspend, close: -> FROZEN, ACTIVE, SUSPENDED, CLOSED. Unfreeze also lifts a
-  suspension (the table allows SUSPENDED -> ACTIVE). Suspending or closing also revokes the
-  profile's sessions. None of them reaches the ledger: freezing wallets is the wallet service's.
-Every move goes through gxcore.db.lifecycle: the table there says what is allowed, anything else
-is INVALID_TRANSITION (409). Status changes are audited by the flush (PROFILE_UPDATED, old and
+- freeze: ACTIVE -> FROZEN, and in the same transaction a FREEZE_WALLET command for the user's
+  ledger account: the ledger then refuses every transfer from or to it. A frozen user cannot
+  sign in (ACCOUNT_FROZEN, 403): freezing ends the profile's sessions.
+- unfreeze: FROZEN -> ACTIVE, with an UNFREEZE_WALLET command. It lifts a freeze only: a
+  SUSPENDED profile stays suspended (INVALID_TRANSITION), though the table lets a suspension be
+  lifted (SUSPENDED -> ACTIVE); no action here does that.
+- suspend, close: -> SUSPENDED, CLOSED, and the profile's sessions revoked. Neither reaches the
+  ledger: a suspended profile whose wallet was frozen keeps it frozen.
+The ledger's WalletFrozen / WalletUnfrozen events set `onchainStatus` (gxcore.identity.handlers),
+so a projector rebuild sees the frozen wallet. Every move goes through gxcore.db.lifecycle: the
+table there says what is allowed, anything else is INVALID_TRANSITION (409). Status changes are audited by the flush (PROFILE_UPDATED, old and
 new values, the admin as actor); freeze, unfreeze and close add their ADMIN_ACCOUNT_* event.
 
 The list is paginated by keyset on (createdAt, profileId), oldest first (the review queue's
@@ -27,9 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gxcore.audit import service as audit
 from gxcore.cqrs.outbox import enqueue
 from gxcore.db import keyset
+from gxcore.db.base import new_uuid
 from gxcore.db.lifecycle import transition
 from gxcore.enums import AuditEventType, CommandType, UserProfileStatus
-from gxcore.errors import ProfileIncomplete
+from gxcore.errors import InvalidTransition, ProfileIncomplete
 from gxcore.identity.access import Principal
 from gxcore.identity.auth import revoke_all
 from gxcore.identity.models import UserProfile
@@ -131,22 +138,45 @@ class Action:
     target: UserProfileStatus
     event: AuditEventType | None
     ends_sessions: bool
+    #: The ledger command that makes the move on the user's account, enqueued with it.
+    command: CommandType | None = None
+    #: The statuses the action starts from, among those the lifecycle table allows (None: all).
+    sources: frozenset[UserProfileStatus] | None = None
 
 
 ACTIONS = {
-    "freeze": Action(S.FROZEN, AuditEventType.ADMIN_ACCOUNT_FROZEN, ends_sessions=False),
-    "unfreeze": Action(S.ACTIVE, AuditEventType.ADMIN_ACCOUNT_UNFROZEN, ends_sessions=False),
+    "freeze": Action(
+        S.FROZEN,
+        AuditEventType.ADMIN_ACCOUNT_FROZEN,
+        ends_sessions=True,
+        command=CommandType.FREEZE_WALLET,
+    ),
+    "unfreeze": Action(
+        S.ACTIVE,
+        AuditEventType.ADMIN_ACCOUNT_UNFROZEN,
+        ends_sessions=False,
+        command=CommandType.UNFREEZE_WALLET,
+        sources=frozenset({S.FROZEN}),
+    ),
     "suspend": Action(S.SUSPENDED, None, ends_sessions=True),
     "close": Action(S.CLOSED, AuditEventType.ADMIN_ACCOUNT_CLOSED, ends_sessions=True),
 }
 
 
 async def apply(profile_id: str, action: str, reason: str | None, *, review: Review) -> UserRead:
-    """freeze / unfreeze / suspend / close, as the lifecycle table allows."""
+    """freeze / unfreeze / suspend / close, as the lifecycle table and the action allow."""
     what = ACTIONS[action]
     profile = await get_or_raise(review.session, profile_id, lock=True)
     previous = profile.status
+    if what.sources is not None and previous not in what.sources:
+        raise InvalidTransition(
+            f"{action} applies to a {' or '.join(sorted(what.sources))} profile, not {previous}",
+            current=previous.value,
+            target=what.target.value,
+        )
     transition(profile, what.target)
+    if what.command is not None:
+        await _enqueue_wallet_command(review.session, profile, action, what.command, reason)
     if what.event is not None:
         await audit.record(
             review.session,
@@ -163,6 +193,29 @@ async def apply(profile_id: str, action: str, reason: str | None, *, review: Rev
             review.session, profile.profile_id, now=review.now, reason=f"account {action}"
         )
     return await _saved(review.session, profile)
+
+
+async def _enqueue_wallet_command(
+    session: AsyncSession,
+    profile: UserProfile,
+    action: str,
+    command: CommandType,
+    reason: str | None,
+) -> None:
+    # The ledger account approve registered (CREATE_USER's userId is the profile id); the
+    # projector records it as fabricUserId when the ledger opens it.
+    account = profile.fabric_user_id or profile.profile_id
+    payload: dict[str, object] = {"accountId": account}
+    if command is CommandType.FREEZE_WALLET and reason:
+        payload["reason"] = reason
+    # Each freeze or unfreeze is a new command: the status move above refuses a repeated one.
+    await enqueue(
+        session,
+        service=SERVICE,
+        command_type=command,
+        request_id=f"{action}-wallet:{profile.profile_id}:{new_uuid()}",
+        payload=payload,
+    )
 
 
 async def _saved(session: AsyncSession, profile: UserProfile) -> UserRead:

@@ -4,18 +4,20 @@ An access token is an HS256 JWT under the server key (`GX_JWT_SECRET`), carrying
 profile), `tenant`, `sid` (the session), `role`, `iat`, `exp` and `jti`. Expiry is checked
 against the caller's clock, not the machine's, so it follows the app's injected clock.
 
-A refresh token is `<sessionId>.<generation>.<secret>`: 256 random bits behind a public handle.
+A refresh token is `<sessionId>.<generation>.<secret>`, the secret an HMAC-SHA256 of the public
+handle `<sessionId>.<generation>` under the server key: so a token of any generation, the current
+one or one rotated away, can be checked as really issued, and a leaked table yields no token.
 The session row keeps the handle of the current token in `refreshToken` (not a credential) and
-the SHA-256 of the whole token in `refreshTokenHash`; a leaked table yields no live token. Each
-refresh moves the session to the next generation, so a token from an earlier generation of a
-session is recognised as a replay (gxcore.identity.auth).
+the SHA-256 of the whole token in `refreshTokenHash` (the reference schema's column, no secret).
+Each refresh moves the session to the next generation, so a genuine token of an earlier
+generation is recognised as a replay (gxcore.identity.auth); a forged one is only invalid.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +26,7 @@ import jwt
 
 from gxcore.config import Settings
 from gxcore.errors import TokenExpired, TokenInvalid
-from gxcore.identity.keys import server_key
+from gxcore.keys import server_key
 
 ALGORITHM = "HS256"
 CLAIMS = ("sub", "tenant", "sid", "role", "iat", "exp", "jti")
@@ -104,14 +106,20 @@ class RefreshToken:
     digest: str  # SHA-256 of `token`: what it keeps in `refreshTokenHash`
 
 
-def new_refresh(session_id: str, generation: int) -> RefreshToken:
+def new_refresh(key: bytes, session_id: str, generation: int) -> RefreshToken:
     handle = f"{session_id}.{generation}"
-    token = f"{handle}.{secrets.token_urlsafe(32)}"
+    token = f"{handle}.{_secret(key, handle)}"
     return RefreshToken(token=token, handle=handle, digest=refresh_digest(token))
 
 
+def _secret(key: bytes, handle: str) -> str:
+    # The "gx-refresh:" prefix keeps these MACs apart from the JWT signatures under the same key.
+    mac = hmac.new(key, f"gx-refresh:{handle}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
 def refresh_digest(token: str) -> str:
-    # 256 random bits need no slow hash: a plain SHA-256 cannot be searched backwards.
+    # 256 bits no one can compute without the key need no slow hash.
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -128,5 +136,7 @@ def generation_of(handle: str) -> int:
     return int(handle.rsplit(".", 1)[1])
 
 
-def digest_matches(token: str, stored: str) -> bool:
-    return hmac.compare_digest(refresh_digest(token), stored)
+def issued(key: bytes, token: str) -> bool:
+    """Whether this server issued `token` (of whichever generation), compared in constant time."""
+    handle, _, secret = token.rpartition(".")
+    return hmac.compare_digest(secret.encode(), _secret(key, handle).encode())

@@ -1,8 +1,9 @@
-"""Server keys (OTP HMAC, access-token signing): from a setting, or generated outside production.
+"""Server keys (OTP HMAC, access-token signing, database role passwords): from a setting, or
+generated outside production.
 
 A generated key lives in `<data_dir>/<file>` (0600), so restarting `gx api` keeps what was
-issued under it (codes sent, tokens handed out) valid. Production refuses to start without the
-setting.
+issued under it (codes sent, tokens handed out, role passwords set) valid. Production refuses
+to start without the setting.
 """
 
 from __future__ import annotations
