@@ -8,6 +8,7 @@ ledger (and the relay) on a private database.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
 import signal
@@ -18,11 +19,13 @@ from collections.abc import AsyncIterator
 from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, text, update
 
+import gxcore
 from gxcore.admin.models import Country, SystemParameter
 from gxcore.business.models import MultiSigTransaction, Organization
 from gxcore.cqrs.dlq import replay_dlq
@@ -234,6 +237,27 @@ def positions(events: list[LedgerEvent]) -> list[tuple[int, int]]:
 
 def test_every_event_of_the_ledger_has_a_projection() -> None:
     assert set(PROJECTIONS) == {name for name, _ in EVENT_SCHEMAS}
+
+
+def test_the_projection_engine_imports_no_feature_but_through_the_registry() -> None:
+    package = Path(gxcore.__file__).parent
+    features = {
+        p.name for p in package.iterdir() if (p / "handlers.py").exists() or p.name == "audit"
+    }
+    found = {}
+    for module in sorted((package / "cqrs").glob("*.py")):
+        if module.name == "registry.py":  # the one place that lists every feature's handlers
+            continue
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "gxcore" and len(parts) > 1 and parts[1] in features:
+                    found.setdefault(module.name, []).append(name)
+    assert {"wallet", "identity", "loans"} <= features
+    assert found == {}
 
 
 async def test_user_created_activates_the_profile_and_opens_its_wallet(

@@ -13,11 +13,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gxcore.business.models import MultiSigTransaction, Organization
+from gxcore.cqrs.postings import ZERO, Posting
 from gxcore.enums import OffChainTxType
 from gxcore.errors import ProjectionRejected
 from gxcore.ledger import events as ev
 from gxcore.ledger.port import LedgerEvent
-from gxcore.wallet.handlers import ZERO, Posting
 
 if TYPE_CHECKING:
     from gxcore.cqrs.projection import Batch

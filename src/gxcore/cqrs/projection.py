@@ -31,6 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.cqrs.ids import ordered_uuids
+from gxcore.cqrs.postings import Posting, write_postings
 from gxcore.db.arrays import packed, unpack
 from gxcore.db.lifecycle import allowed
 from gxcore.enums import OutboxStatus
@@ -38,7 +39,6 @@ from gxcore.errors import InvalidTransition, ProjectionRejected
 from gxcore.ledger.events import EVENT_SCHEMAS, EventPayload
 from gxcore.ledger.port import LedgerEvent
 from gxcore.ledger.state import tx_id_of
-from gxcore.wallet.handlers import Posting, write_postings
 
 Handler = Callable[["Batch", LedgerEvent, Any], Awaitable[None]]
 PostingsOf = Callable[[Any], list[Posting]]

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gxcore.cqrs.postings import Posting
 from gxcore.enums import OffChainTxType
 from gxcore.errors import ProjectionRejected
 from gxcore.ledger import events as ev
 from gxcore.ledger.port import LedgerEvent
 from gxcore.ledger.rows import LOAN_POOL
 from gxcore.loans.models import Loan
-from gxcore.wallet.handlers import Posting
 
 if TYPE_CHECKING:
     from gxcore.cqrs.projection import Batch
