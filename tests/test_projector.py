@@ -467,24 +467,42 @@ async def test_organizations_and_their_multisig_transfers(
     assert await rows(db, tenant, select(Organization.status)) == ["FROZEN"]
 
 
-async def test_an_id_another_tenant_holds_is_refused_not_overwritten(
+def ids_story(feed: Feed, same_id: str, name: str, amount: str) -> None:
+    """An organization, a multisig transfer, a loan and a proposal, all with the id `same_id`."""
+    feed.emit(ev.OrganizationProposed(organization_id=same_id, organization_name=name,
+                                      stakeholders=["a", "b"]))  # fmt: skip
+    feed.emit(ev.MultiSigTxInitiated(
+        multisig_tx_id=same_id, organization_id=same_id, initiator_id="a", receiver_id="b",
+        amount=D(amount), approvals=1, required_approvals=2, approvers=["a", "b"],
+        expires_at=T0 + timedelta(days=1),
+    ))  # fmt: skip
+    feed.emit(ev.LoanApplicationReceived(loan_id=same_id, borrower_id="a", amount=D(amount)))
+    feed.emit(ev.ProposalSubmitted(proposal_id=same_id, proposer_id="a", title=name,
+                                   parameter_key="transferFeeBps", new_value=amount,
+                                   voting_ends_at=T0))  # fmt: skip
+
+
+async def test_ids_chosen_by_clients_are_per_tenant_and_another_tenants_are_untouched(
     db: Database, feed: Feed, tenant: str
 ) -> None:
     other = Feed(f"o-{uuid.uuid4().hex[:10]}")
     other_profile = await registered(db, other.tenant)
-    org = f"ORG-{tenant}"
-    other.emit(ev.OrganizationProposed(organization_id=org, organization_name="Theirs",
-                                       stakeholders=["x", "y"]))  # fmt: skip
+    same_id = f"X-{tenant}"
+    ids_story(other, same_id, "Theirs", "7")
     await project(db, other)
 
-    feed.emit(ev.OrganizationProposed(organization_id=org, organization_name="Mine",
-                                      stakeholders=["a", "b"]))  # fmt: skip
+    ids_story(feed, same_id, "Mine", "9")
     feed.emit(user("a", other_profile))  # another tenant's profile id
     await project(db, feed)
-    assert [d.reason.split(":")[0] for d in await dlq(db, tenant)] == [
-        "ID_CONFLICT", "UNKNOWN_PROFILE"
-    ]  # fmt: skip
-    assert await rows(db, other.tenant, select(Organization.org_name)) == ["Theirs"]
+    assert [d.reason.split(":")[0] for d in await dlq(db, tenant)] == ["UNKNOWN_PROFILE"]
+    for t, name, amount in ((tenant, "Mine", D(9)), (other.tenant, "Theirs", D(7))):
+        assert await rows(db, t, select(Organization.org_name)) == [name]
+        assert await rows(db, t, select(MultiSigTransaction.params)) == [
+            {"receiverId": "b", "amount": f"{amount:f}", "eligibleApprovers": ["a", "b"],
+             "expiresAt": (T0 + timedelta(days=1)).isoformat()}
+        ]  # fmt: skip
+        assert await rows(db, t, select(Loan.amount)) == [amount]
+        assert await rows(db, t, select(Proposal.title)) == [name]
     untouched = await profile(db, other.tenant, other_profile)
     assert (untouched.status, untouched.fabric_user_id) == (S.APPROVED_PENDING_ONCHAIN, None)
 

@@ -21,16 +21,19 @@ from gxcore.db.models import metadata  # noqa: F401  (registers every model)
 from gxcore.db.tenancy import Database
 from gxcore.errors import CrossTenant, TenantScopeRequired
 from tests.factories import make, primary_key
+from tests.test_grants import PROJECTED
 
 TENANT_MODELS = sorted(
     (m.class_ for m in Base.registry.mappers if issubclass(m.class_, TenantScoped)),
     key=lambda c: c.__name__,
 )
 MODEL_IDS = [m.__name__ for m in TENANT_MODELS]
-# The audit log is append-only for the application role; its write tests are below.
+# The audit log is append-only for the application role, and the read models the projector
+# writes are read-only for it; their write tests are below.
 APPEND_ONLY = {"AuditLog"}
-WRITABLE_MODELS = [m for m in TENANT_MODELS if m.__tablename__ not in APPEND_ONLY]
+WRITABLE_MODELS = [m for m in TENANT_MODELS if m.__tablename__ not in APPEND_ONLY | set(PROJECTED)]
 WRITABLE_IDS = [m.__name__ for m in WRITABLE_MODELS]
+READ_ONLY_MODELS = [m for m in TENANT_MODELS if m.__tablename__ in PROJECTED]
 
 # Many-to-one relationships between tenant models: (child model, relationship key).
 RELATIONSHIPS = [
@@ -150,6 +153,26 @@ async def test_writing_another_tenants_row_is_cross_tenant(db: Database, model: 
             await session.execute(text(f'UPDATE "{table}" SET "tenantId" = :b'), {"b": b})
 
 
+@pytest.mark.parametrize("model", READ_ONLY_MODELS, ids=[m.__name__ for m in READ_ONLY_MODELS])
+async def test_the_application_writes_no_read_model_of_its_own_tenant_or_another(
+    db: Database, model: type[Base]
+) -> None:
+    a, row_a, b, row_b = await _two_tenants(db, model)
+    table = model.__tablename__
+    writes = [
+        lambda s: make(s, model, a),
+        lambda s: s.execute(update(model).values(tenant_id=model.tenant_id)),
+        lambda s: s.execute(delete(model)),
+        lambda s: s.execute(text(f'UPDATE "{table}" SET "tenantId" = :b'), {"b": b}),
+        lambda s: s.execute(text(f'DELETE FROM "{table}"')),
+    ]
+    for write in writes:
+        with pytest.raises(DBAPIError, match="permission denied"):
+            async with db.tenant(a) as session:
+                await write(session)
+    assert await _exists(db, model, row_a) and await _exists(db, model, row_b)
+
+
 @pytest.mark.parametrize(
     ("model", "relation"), RELATIONSHIPS, ids=[f"{m.__name__}.{r}" for m, r in RELATIONSHIPS]
 )
@@ -266,10 +289,10 @@ async def test_every_tenant_table_forces_rls_with_both_policies(db: Database) ->
 
 async def test_the_audit_log_is_append_only_for_the_application(db: Database, tenant: str) -> None:
     from gxcore.audit.models import AuditLog
-    from gxcore.wallet.models import Wallet
+    from gxcore.identity.models import UserProfile
 
     async with db.tenant(tenant) as session:
-        await make(session, Wallet, tenant)  # writes audit entries through the flush hook
+        await make(session, UserProfile, tenant)  # writes audit entries through the flush hook
     async with db.tenant(tenant) as session:
         assert await session.scalar(select(func.count()).select_from(AuditLog)) > 0
     for statement in (update(AuditLog).values(resource_id="forged"), delete(AuditLog)):
