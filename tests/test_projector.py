@@ -31,7 +31,7 @@ from gxcore.business.models import MultiSigTransaction, Organization
 from gxcore.cqrs.dlq import replay_dlq
 from gxcore.cqrs.models import EventDLQ, EventLog, OutboxCommand, ProjectorState
 from gxcore.cqrs.outbox import enqueue
-from gxcore.cqrs.projection import Projection
+from gxcore.cqrs.projection import Projection, envelope
 from gxcore.cqrs.projector import Projector, status
 from gxcore.cqrs.rebuild import rebuild
 from gxcore.cqrs.registry import PROJECTIONS
@@ -679,38 +679,77 @@ async def test_unknown_events_and_invalid_payloads_go_to_the_dlq_and_the_project
     assert (invalid.block_number, 0) not in await logged(db, tenant)
 
 
-async def test_a_fixed_dlq_entry_replays_without_rolling_a_balance_back(
+async def test_a_dlq_entry_replays_from_the_ledger_without_rolling_a_balance_back(
     db: Database, feed: Feed, tenant: str
 ) -> None:
     await users(db, feed, "a", "b")
     feed.emit(genesis("a"))
-    bad = transfer("a", "b", "100", "0", "400", "100").to_json()
-    bad["amount"] = 100.5
-    invalid = feed.emit(("TransferCompleted", bad))
-    feed.emit(transfer("a", "b", "50", "0", "350", "150"))
+    early = feed.emit(transfer("a", "b", "100", "0", "400", "100"))
     mystery = feed.emit(("Mystery", {}))
+    # A gxcore that does not know transfers yet sends the first one to the DLQ; a newer one
+    # applies the next transfer live, then replays the first.
+    older = {name: p for name, p in PROJECTIONS.items() if name != "TransferCompleted"}
+    await project(db, feed, table=older)
+    feed.emit(transfer("a", "b", "50", "0", "350", "150"))
     await project(db, feed)
     [entry, unknown] = await dlq(db, tenant)
+    assert (entry.block_number, entry.event_index) == (early.block_number, early.event_index)
 
-    # The operator corrects the payload as received; replay applies it.
-    async with db.system(reason="test: fix a DLQ entry") as session:
-        fixed = {**entry.raw_payload, "payload": {**bad, "amount": "100.000000000"}}
+    # rawPayload is what the projector saw, for the operator: replay never reads it.
+    async with db.system(reason="test: tamper with a DLQ entry") as session:
+        forged = {**early.payload, "amount": "1000000.000000000"}
         await session.execute(
-            update(EventDLQ).where(EventDLQ.id == entry.id).values(raw_payload=fixed)
+            update(EventDLQ)
+            .where(EventDLQ.id == entry.id)
+            .values(raw_payload={**entry.raw_payload, "payload": forged})
         )
-    result = await replay_dlq(db, tenant_id=tenant)
+    result = await replay_dlq(db, feed, tenant_id=tenant)
     assert result.applied == [entry.id]
     assert [(i, r.split(":")[0]) for i, r in result.failed] == [(unknown.id, "UNKNOWN_EVENT")]
 
     # The old transfer's balances are older than what the wallets show: they stay.
     assert await balances(db, tenant) == {"a": D(350), "b": D(150)}
-    assert ("a", OffChainTxType.SENT, "b", D(100), D(0), invalid.block_number,
-            invalid.tx_id) in await entries(db, tenant)  # fmt: skip
+    assert ("b", OffChainTxType.RECEIVED, "a", D(100), D(0), early.block_number,
+            early.tx_id) in await entries(db, tenant)  # fmt: skip
     assert [d.fabric_tx_id for d in await dlq(db, tenant)] == [mystery.tx_id]
-    assert (invalid.block_number, 0) in await logged(db, tenant)
+    assert early.position in [Position(*p) for p in await logged(db, tenant)]
 
     with pytest.raises(DlqEntryNotFound):
-        await replay_dlq(db, entry_id=entry.id)
+        await replay_dlq(db, feed, entry_id=entry.id)
+
+
+async def test_a_dlq_entry_naming_another_tenants_wallet_credits_nothing_on_replay(
+    db: Database, feed: Feed, tenant: str
+) -> None:
+    other = f"b-{uuid.uuid4().hex[:10]}"
+    feed.emit(user("bob", await registered(db, other)), tenant=other)
+    theirs = feed.emit(genesis("bob"), tenant=other)
+    await users(db, feed, "a")
+    await project(db, feed)
+    before = (await balances(db, other), await entries(db, other))
+    assert before[0] == {"bob": D(500)}
+
+    # Entries of tenant A whose payload credits 1,000,000 to tenant B's wallet: one at the
+    # position of B's own genesis, one where the ledger has no event.
+    forged = LedgerEvent(
+        tenant_id=other, tx_id=theirs.tx_id, block_number=theirs.block_number, event_index=0,
+        name="GenesisDistributed", timestamp=T0,
+        payload=genesis("bob", "1000000").to_json(),
+    )  # fmt: skip
+    async with db.system(reason="test: forged DLQ entries") as session:
+        for block in (theirs.block_number, theirs.block_number + 100):
+            session.add(EventDLQ(
+                tenant_id=tenant, reason="UNKNOWN_EVENT: forged", raw_payload=envelope(forged),
+                fabric_tx_id=theirs.tx_id, block_number=block, event_index=0,
+            ))  # fmt: skip
+    result = await replay_dlq(db, feed, tenant_id=tenant)
+    assert result.applied == []
+    assert [r.split(":")[0] for _, r in result.failed] == ["TENANT_MISMATCH", "EVENT_NOT_FOUND"]
+    assert [d.reason.split(":")[0] for d in await dlq(db, tenant)] == [
+        "TENANT_MISMATCH", "EVENT_NOT_FOUND"
+    ]  # fmt: skip
+    assert (await balances(db, other), await entries(db, other)) == before
+    assert await balances(db, tenant) == {"a": D(0)}
 
 
 async def test_an_unknown_profile_waits_in_the_dlq_and_its_wallet_catches_up_on_replay(
@@ -727,7 +766,7 @@ async def test_an_unknown_profile_waits_in_the_dlq_and_its_wallet_catches_up_on_
     assert await balances(db, tenant) == {"a": D(480)}  # carol's side waits for her wallet
 
     carol = await registered(db, tenant, fabric_user_id="carol")
-    result = await replay_dlq(db, entry_id=entry.id)
+    result = await replay_dlq(db, feed, entry_id=entry.id)
     assert result.applied == [entry.id] and await dlq(db, tenant) == []
     assert (await profile(db, tenant, carol)).status is S.ACTIVE
     assert await balances(db, tenant) == {"a": D(480), "carol": D(520)}

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -70,7 +69,7 @@ class DeadEvent:
 
 
 def envelope(event: LedgerEvent) -> dict[str, Any]:
-    """The event as received, the DLQ's `rawPayload`: enough to replay it."""
+    """The event as received, the DLQ's `rawPayload`, for the operator (replay reads the ledger)."""
     return {
         "tenantId": event.tenant_id,
         "txId": event.tx_id,
@@ -83,21 +82,6 @@ def envelope(event: LedgerEvent) -> dict[str, Any]:
         "timestamp": event.timestamp.isoformat(),
         "payload": event.payload,
     }
-
-
-def from_envelope(raw: Mapping[str, Any]) -> LedgerEvent:
-    return LedgerEvent(
-        tenant_id=raw["tenantId"],
-        tx_id=raw["txId"],
-        block_number=int(raw["blockNumber"]),
-        event_index=int(raw["eventIndex"]),
-        channel=raw["channel"],
-        chaincode=raw["chaincode"],
-        name=raw["name"],
-        version=raw["version"],
-        timestamp=datetime.fromisoformat(raw["timestamp"]),
-        payload=dict(raw["payload"]),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +278,7 @@ class Batch:
                 raw=[json.dumps(envelope(d.event)) for d in self.dead],
                 tx=[d.event.tx_id for d in self.dead],
                 block=[str(d.event.block_number) for d in self.dead],
+                idx=[str(d.event.event_index) for d in self.dead],
                 channel=[d.event.channel for d in self.dead],
                 chaincode=[d.event.chaincode for d in self.dead],
             ),
@@ -357,11 +342,11 @@ _MARK_COMMITTED = text(
 
 _INSERT_DEAD = text(
     'INSERT INTO "EventDLQ" ("id", "tenantId", "reason", "rawPayload", "fabricTxId", '
-    '"blockNumber", "channel", "chaincode") '
-    f"SELECT id, t, r, raw::jsonb, tx, b, c, cc FROM unnest({unpack('id')}, "
+    '"blockNumber", "eventIndex", "channel", "chaincode") '
+    f"SELECT id, t, r, raw::jsonb, tx, b, i, c, cc FROM unnest({unpack('id')}, "
     f"{unpack('tenant')}, {unpack('reason')}, {unpack('raw')}, {unpack('tx')}, "
-    f"{unpack('block', 'bigint')}, {unpack('channel')}, {unpack('chaincode')}) "
-    "AS u(id, t, r, raw, tx, b, c, cc)"
+    f"{unpack('block', 'bigint')}, {unpack('idx', 'integer')}, {unpack('channel')}, "
+    f"{unpack('chaincode')}) AS u(id, t, r, raw, tx, b, i, c, cc)"
 )
 
 # Applied events with a top-level payload value equal to the account id, in ledger order.
