@@ -27,6 +27,7 @@ from sqlalchemy import select, text, update
 
 import gxcore
 from gxcore.admin.models import Country, SystemParameter
+from gxcore.business import handlers as business
 from gxcore.business.models import MultiSigTransaction, Organization
 from gxcore.cqrs.dlq import replay_dlq
 from gxcore.cqrs.models import EventDLQ, EventLog, OutboxCommand, ProjectorState
@@ -40,7 +41,7 @@ from gxcore.db import server
 from gxcore.db.tenancy import Database
 from gxcore.enums import CommandType, OffChainTxType, OutboxStatus
 from gxcore.enums import UserProfileStatus as S
-from gxcore.errors import DlqEntryNotFound, ProjectorStopped
+from gxcore.errors import DlqEntryNotFound, ProjectionRejected, ProjectorStopped
 from gxcore.governance.models import Proposal
 from gxcore.identity import review
 from gxcore.identity.models import UserProfile
@@ -52,6 +53,7 @@ from gxcore.ledger.events import EVENT_SCHEMAS, EventPayload
 from gxcore.ledger.port import LedgerEvent, Position
 from gxcore.ledger.rows import GENESIS_POOL, LOAN_POOL
 from gxcore.ledger.state import tx_id_of
+from gxcore.loans import handlers as loans
 from gxcore.loans.models import Loan
 from gxcore.wallet import handlers as wallet
 from gxcore.wallet.models import Transaction, Wallet
@@ -547,6 +549,48 @@ async def test_loans_are_recorded_and_disbursed(db: Database, feed: Feed, tenant
         ("a", OffChainTxType.LOAN_DISBURSEMENT, LOAN_POOL, D("77.7"), D(0), paid.block_number,
          paid.tx_id)
     }  # fmt: skip
+
+
+async def test_a_refused_read_model_never_holds_a_balance_change_back(
+    db: Database, feed: Feed, tenant: str
+) -> None:
+    await users(db, feed, "a", "b")
+    feed.emit(genesis("b"))
+    org, ms, loan = f"ORG-{tenant}", f"MS-{tenant}", f"LOAN-{tenant}"
+    organization_story(feed, org, ms)
+    paid = feed.emit(ev.LoanApproved(loan_id=loan, borrower_id="a", amount=D("77.7"),
+                                     borrower_balance=D("77.7"), loan_pool_balance=D(900)))  # fmt: skip
+
+    async def refuse(batch: Any, event: LedgerEvent, payload: Any) -> None:
+        raise ProjectionRejected("NOT_READY", f"{event.name} refused by the read model")
+
+    refusing = {
+        **PROJECTIONS,
+        "MultiSigTxExecuted": Projection(refuse, business.multisig_postings),
+        "LoanApproved": Projection(refuse, loans.disbursement_postings),
+    }
+    await project(db, feed, table=refusing)
+    # The ledger moved the money: the balances and history entries apply, the events are
+    # logged, and only their read-model part waits in the DLQ.
+    assert await balances(db, tenant) == {"a": D("77.7"), "b": D(520)}
+    assert ("a", OffChainTxType.LOAN_DISBURSEMENT, LOAN_POOL, D("77.7"), D(0),
+            paid.block_number, paid.tx_id) in await entries(db, tenant)  # fmt: skip
+    assert len(await logged(db, tenant)) == len(feed.events)
+    dead = await dlq(db, tenant)
+    assert [d.reason for d in dead] == [
+        "NOT_READY: MultiSigTxExecuted refused by the read model",
+        "NOT_READY: LoanApproved refused by the read model",
+    ]
+    assert await rows(db, tenant, select(MultiSigTransaction.status)) == ["APPROVED"]
+    assert await rows(db, tenant, select(Loan)) == []
+
+    # Replayed by a gxcore whose read model takes them: the rows catch up, balances stay.
+    result = await replay_dlq(db, feed, tenant_id=tenant)
+    assert result.applied == [d.id for d in dead] and result.failed == []
+    assert await rows(db, tenant, select(MultiSigTransaction.status)) == ["EXECUTED"]
+    assert await rows(db, tenant, select(Loan.status)) == ["APPROVED"]
+    assert await balances(db, tenant) == {"a": D("77.7"), "b": D(520)}
+    assert len(await entries(db, tenant)) == 3  # b's genesis and receipt, a's loan: no copies
 
 
 async def test_proposals_votes_and_their_parameter_change(

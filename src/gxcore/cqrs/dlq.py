@@ -85,14 +85,15 @@ async def _replay_one(
     if event is None:
         entry.reason = refusal
         return entry.reason
-    if await _logged(session, event):  # applied already: nothing to do twice
-        await session.delete(entry)
-        return None
     batch = Batch(session, table, mode=Mode.REPLAY)
-    if not await batch.project(event):
+    if await _logged(session, event):  # applied, balances included: only its read model is left
+        await batch.project_read_model(event)
+    else:
+        await batch.project(event)
+    await batch.flush()
+    if batch.dead:
         entry.reason = batch.dead[0].reason
         return entry.reason
-    await batch.flush()
     await session.delete(entry)
     return None
 

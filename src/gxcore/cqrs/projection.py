@@ -11,7 +11,10 @@ Handlers come in two kinds (`Projection`):
   and at the end, so handlers see them.
 - `handler`: an async function that writes the rarer read models (freezes, organizations, loans,
   proposals, parameters) through the ORM, each event in its own savepoint, so an event the read
-  models refuse (`ProjectionRejected`, `InvalidTransition`) goes to the DLQ alone.
+  models refuse (`ProjectionRejected`, `InvalidTransition`) goes to the DLQ alone. An event with
+  postings too (a loan disbursed, a multisig transfer executed) keeps them whatever its handler
+  does: the ledger moved the money, so the balances apply and only the read-model part waits in
+  the DLQ, with the handler's reason.
 
 The session is the system scope's: it spans tenants, so handlers filter by the event's tenant
 themselves, always. Nothing here commits; the projector owns the transaction.
@@ -145,7 +148,8 @@ class Batch:
 
     async def project(self, event: LedgerEvent, checked: Checked | None = None) -> bool:
         """Apply one event (validated by `check` unless given); False when it went to the dead
-        list instead."""
+        list instead (True with its postings applied and its read-model part on the dead
+        list)."""
         self.seen.append(event)
         checked = checked or check(event, self.table)
         if checked.payload is None:
@@ -161,18 +165,39 @@ class Batch:
             return event in self.applied
         if entry.handler is not None:
             await self.settle()
-            try:
-                async with self.session.begin_nested():
-                    await entry.handler(self, event, payload)
-            except ProjectionRejected as e:
-                return self._die(event, f"{e.reason}: {e.message}")
-            except InvalidTransition as e:
-                return self._die(event, f"{e.code}: {e.message}")
+            refused = await self._handle(entry.handler, event, payload)
+            if refused is not None:
+                if entry.postings is None:
+                    return self._die(event, refused)
+                self.dead.append(DeadEvent(event, refused))  # the read-model part only
         if entry.postings is not None:
             postings = checked.postings
             self.post(event, entry.postings(payload) if postings is None else postings)
         self.applied.append(event)
         return True
+
+    async def project_read_model(self, event: LedgerEvent) -> None:
+        """Replay the read-model part of an event applied already (in EventLog, its balances
+        written) whose handler refused it: the handler alone runs again."""
+        checked = check(event, self.table)
+        if checked.payload is None:
+            self._die(event, checked.reason)
+            return
+        handler = self.table[event.name].handler
+        refused = None if handler is None else await self._handle(handler, event, checked.payload)
+        if refused is not None:
+            self._die(event, refused)
+
+    async def _handle(self, handler: Handler, event: LedgerEvent, payload: Any) -> str | None:
+        """Run `handler` in its own savepoint; the reason it refused the event, if it did."""
+        try:
+            async with self.session.begin_nested():
+                await handler(self, event, payload)
+        except ProjectionRejected as e:
+            return f"{e.reason}: {e.message}"
+        except InvalidTransition as e:
+            return f"{e.code}: {e.message}"
+        return None
 
     async def settle(self) -> None:
         """Run the bulk handlers over the events waiting for them."""

@@ -19,11 +19,13 @@ second copy of an event, which rolls the batch back.
 
 Failures: an event with an unknown name or version, or a payload its schema refuses, goes to
 `EventDLQ` with the reason and the event as received, and the projector moves on; so does an
-event the read models refuse (`ProjectionRejected`: an unknown profile, say). Any other error
-rolls the batch back and is retried with backoff; then the batch is retried one event per
-transaction up to where it ended, so the events before the culprit commit, and on the culprit's
-last failure the projector stops with `ProjectorStopped`, naming the event, its checkpoint just
-before it. A balance change is never skipped.
+event the read models refuse (`ProjectionRejected`: an unknown profile, say), except that an
+event's balance changes (postings) apply even when its read-model handler refuses it: then only
+that part goes to the DLQ. Any other error rolls the batch back and is retried with backoff;
+then the batch is retried one event per transaction up to where it ended, so the events before
+the culprit commit, and on the culprit's last failure the projector stops with
+`ProjectorStopped`, naming the event, its checkpoint just before it. A balance change is never
+skipped.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class Progress:
 
     events: int = 0  # read from the ledger
     applied: int = 0
-    dead: int = 0  # sent to the DLQ
+    dead: int = 0  # sent to the DLQ (whole, or only the read-model part of an applied one)
     skipped: int = 0  # already processed (another projector on the same name got there first)
     position: Position | None = None
 
