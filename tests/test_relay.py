@@ -26,12 +26,15 @@ from gxcore.cli import app as gx_app
 from gxcore.cqrs import operator
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.outbox import enqueue
+from gxcore.cqrs.projection import Batch
+from gxcore.cqrs.registry import PROJECTIONS
 from gxcore.cqrs.relay import Relay, RelayConfig, backoff_seconds
 from gxcore.db.tenancy import Database
 from gxcore.enums import CommandType, OutboxStatus
 from gxcore.errors import InvalidTransition, LedgerUnavailable, ValidationFailed
 from gxcore.ledger import EmbeddedLedger
 from gxcore.ledger.port import Command, LedgerEvent, Outcome, OutcomeStatus, Position
+from gxcore.ledger.state import tx_id_of
 
 S = OutboxStatus
 FAST = RelayConfig(
@@ -285,6 +288,70 @@ async def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_overwrite
     stale = [dead._transient(c, "LEDGER_UNAVAILABLE", "late") for c in claimed]
     assert await dead._record(stale, datetime.now(UTC)) == set()
     assert {c.status for c in (await commands(rdb)).values()} == {S.COMMITTED}
+
+
+async def _lock_waiters(db: Database) -> int:
+    async with db.system(reason="test: who waits on a lock") as session:
+        return await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+        )
+
+
+async def test_the_relay_and_the_projector_recording_the_same_commands_never_deadlock(
+    rdb: Database, tenant: str
+) -> None:
+    # The relay records a batch's outcomes while the projector marks the same commands
+    # COMMITTED from their events. Stored in descending id order, the projector finds them
+    # opposite to the relay's (id) order. A third transaction holds the first id; once both
+    # wait on it, it lets go: locking in one order, one goes first and the other follows; in
+    # two orders, each holds what the other waits for (PostgreSQL ends one: deadlock_detected).
+    for r in range(3):
+        ids = [f"round{r}-{i:03}" for i in range(50, 0, -1)]
+        async with rdb.system(reason="test: commands") as session:
+            await session.execute(
+                text(
+                    'INSERT INTO "OutboxCommand" ("id", "tenantId", "service", "commandType", '
+                    '"requestId", "payload", "updatedAt") SELECT id, :t, \'test\', '
+                    "'PAUSE_SYSTEM', id, '{}', now() FROM unnest(CAST(:ids AS text[])) AS id"
+                ),
+                {"t": tenant, "ids": ids},
+            )
+        ledger = FakeLedger()
+        ledger.release = asyncio.Event()
+        recorded = asyncio.create_task(Relay(rdb, ledger, RelayConfig(batch_size=100)).run_batch())
+        await asyncio.wait_for(ledger.entered.wait(), 30)  # all claimed, none recorded yet
+        events = [
+            LedgerEvent(
+                tenant_id=tenant, tx_id=tx_id_of(tenant, command_id), block_number=r + 1,
+                event_index=i, name="SystemPaused", timestamp=datetime.now(UTC), payload={},
+            )
+            for i, command_id in enumerate(ids)
+        ]  # fmt: skip
+
+        async def project(events: list[LedgerEvent]) -> None:
+            async with rdb.system(reason="test: a projector batch") as session:
+                batch = Batch(session, PROJECTIONS)
+                for event in events:
+                    await batch.project(event)
+                await batch.flush()
+
+        async with rdb.system(reason="test: hold the first command") as holder:
+            await holder.execute(
+                text('SELECT 1 FROM "OutboxCommand" WHERE "id" = :id FOR UPDATE'), {"id": ids[-1]}
+            )
+            both = asyncio.gather(recorded, project(events), return_exceptions=True)
+            ledger.release.set()
+
+            async def both_wait() -> bool:
+                return await _lock_waiters(rdb) >= 2
+
+            await wait_for(both_wait, 30)
+        outcomes = await both
+        assert [o for o in outcomes if isinstance(o, Exception)] == []
+        assert {c.status for c in (await commands(rdb)).values()} == {S.COMMITTED}
 
 
 # --------------------------------------------------------------------------------------------

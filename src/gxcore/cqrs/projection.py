@@ -33,6 +33,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.cqrs.ids import ordered_uuids
+from gxcore.cqrs.outbox import LOCK_IN_ID_ORDER
 from gxcore.cqrs.postings import Posting, write_postings
 from gxcore.db.arrays import packed, unpack
 from gxcore.db.lifecycle import allowed
@@ -357,12 +358,14 @@ _IN_FLIGHT = text(
     'AND "status" = ANY(CAST(:st AS "OutboxStatus"[]))'
 )
 
+# Locked in id order, as the relay locks the rows it records (`LOCK_IN_ID_ORDER`).
 _MARK_COMMITTED = text(
     'UPDATE "OutboxCommand" AS o SET "status" = \'COMMITTED\', "fabricTxId" = u.tx, '
     '"commitBlock" = u.block, "updatedAt" = CURRENT_TIMESTAMP '
     f"FROM unnest({unpack('ids')}, {unpack('txs')}, {unpack('blocks', 'bigint')}) "
-    "AS u(id, tx, block) "
-    'WHERE o."id" = u.id AND o."status" = ANY(CAST(:st AS "OutboxStatus"[]))'
+    f"AS u(id, tx, block), ({LOCK_IN_ID_ORDER.format(ids=unpack('ids'))}) AS ordered "
+    'WHERE o."id" = u.id AND o."id" = ordered."id" '
+    'AND o."status" = ANY(CAST(:st AS "OutboxStatus"[]))'
 )
 
 _INSERT_DEAD = text(

@@ -7,7 +7,8 @@ One batch is three steps and three round trips, whatever its size:
 2. **submit**: the batch goes to the ledger in one `Ledger.submit` call.
 3. **record** (one statement): every outcome is written through `unnest` arrays, guarded by
    `lockedBy` = this worker and status LOCKED, so a worker whose lease was taken over cannot
-   overwrite the new owner's result.
+   overwrite the new owner's result. The rows are locked in id order, as the projector locks
+   the commands it marks COMMITTED, so the two never deadlock.
 
 A command is due when `nextAttemptAt` has passed: a new or backed-off PENDING command, or a
 LOCKED/SUBMITTED one whose lease expired (its worker died or hung). Taking such a command over is
@@ -44,7 +45,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from gxcore.cqrs.outbox import NOTIFY_CHANNEL
+from gxcore.cqrs.outbox import LOCK_IN_ID_ORDER, NOTIFY_CHANNEL
 from gxcore.db import lifecycle
 from gxcore.db.arrays import as_text, packed, unpack
 from gxcore.db.engine import libpq_url
@@ -168,6 +169,8 @@ RETURNING o.id, o."tenantId", o."requestId", o."commandType", o.payload, o.attem
 
 # lockedBy/lockedAt keep naming the worker that delivered or failed a command; a command back
 # in the queue is locked by no one. The error of a retry stays visible until the next outcome.
+# The rows are locked in id order first (`ordered`), as the projector locks those it marks
+# COMMITTED: two writers that take row locks in one order cannot deadlock.
 _RECORD = text(
     f"""
 UPDATE "OutboxCommand" AS o
@@ -182,8 +185,9 @@ SET status = r.status::"OutboxStatus",
 FROM unnest({unpack("ids")}, {unpack("statuses")}, {unpack("tx_ids")},
             {unpack("blocks", "bigint")}, {unpack("codes")}, {unpack("messages")},
             {unpack("submitted", "boolean")}, {unpack("retry_in", "float8")})
-     AS r(id, status, tx_id, block, code, message, submitted, retry_in)
-WHERE o.id = r.id AND o."lockedBy" = :worker AND o.status = 'LOCKED'
+     AS r(id, status, tx_id, block, code, message, submitted, retry_in),
+     ({LOCK_IN_ID_ORDER.format(ids=unpack("ids"))}) AS ordered
+WHERE o.id = r.id AND o.id = ordered.id AND o."lockedBy" = :worker AND o.status = 'LOCKED'
 RETURNING o.id
 """
 )
