@@ -440,6 +440,38 @@ async def test_a_ledger_bug_fails_only_the_command_that_causes_it(
     assert all(rows[i].status is S.COMMITTED for i in (ids[0], ids[1], ids[3]))
 
 
+async def test_isolating_a_failed_batch_stops_before_the_lease_ends(
+    rdb: Database, tenant: str
+) -> None:
+    ids = sorted(await put(rdb, tenant, 8))  # one transaction's commands: claimed in id order
+    now = [0.0]
+
+    class SlowLedger(FakeLedger):
+        async def submit(self, commands: Sequence[Command]) -> list[Outcome]:
+            now[0] += 5  # every call takes 5 s of the relay's clock
+            return await super().submit(commands)
+
+    ledger = SlowLedger()
+    ledger.broken.add((await commands(rdb))[ids[-1]].request_id)
+    config = RelayConfig(batch_size=8, lease_seconds=30, submit_timeout=10)
+    relay = Relay(rdb, ledger, config, clock=lambda: now[0])
+    first = await relay.run_batch()
+    # The batch (t=0..5), then one by one (5..10, 10..15, 15..20): one more could end after
+    # the lease (20 + 10 >= 30), so the other five go back to the queue unsubmitted, due now.
+    assert ledger.calls == [8, 1, 1, 1]
+    assert (first.committed, first.failed, first.retried) == (3, 0, 5)
+    rows = await commands(rdb)
+    assert [rows[i].status for i in ids] == [S.COMMITTED] * 3 + [S.PENDING] * 5
+    assert {rows[i].locked_by for i in ids[3:]} == {None}
+
+    # Claimed again at once (no backoff), each claim a new lease: every command gets through.
+    second, third = await relay.run_batch(), await relay.run_batch()
+    assert (second.claimed, second.committed, second.failed, second.retried) == (5, 3, 0, 2)
+    assert (third.claimed, third.committed, third.failed) == (2, 1, 1)
+    rows = await commands(rdb)
+    assert rows[ids[7]].status is S.FAILED and rows[ids[7]].error_code == "LEDGER_ERROR"
+
+
 def test_backoff_grows_exponentially_with_equal_jitter_and_a_cap() -> None:
     config = RelayConfig(backoff_base=1, backoff_max=300)
     rng = random.Random(7)

@@ -20,7 +20,8 @@ the ledger, permanent) -> FAILED at once with its `errorCode`; a transient failu
 unavailable or too slow) -> PENDING again after an exponential backoff with equal jitter, or
 FAILED once the attempt limit is reached. An unexpected error from the ledger is not retried
 (only transient errors are): the batch is resubmitted command by command so the one command that
-causes it ends FAILED and the rest go through.
+causes it ends FAILED and the rest go through, as many as the lease leaves time for; the others
+go back to the queue, due at once, for the next claim.
 
 Wake-up: a dedicated asyncpg connection LISTENs on `NOTIFY_CHANNEL` (sent by `enqueue`), with a
 poll every `poll_interval` as the fallback that alone suffices (`listen=False`, e.g. behind a
@@ -36,7 +37,8 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -209,6 +211,7 @@ class Relay:
         *,
         worker_id: str | None = None,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         self.ledger = ledger
@@ -216,6 +219,7 @@ class Relay:
         self.worker_id = worker_id or new_worker_id()
         self.stats = Stats()
         self._rng = rng or random.Random()
+        self._clock = clock  # seconds, for the lease's end; tests pass one they move by hand
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
@@ -227,12 +231,13 @@ class Relay:
     async def run_batch(self) -> Stats:
         """Claim, submit and record one batch; returns what happened to it."""
         self._wake.clear()  # a notification from now on means work this claim may have missed
+        lease_ends = self._clock() + self.config.lease_seconds  # no earlier than the claim's
         claimed = await self._claim()
         batch = Stats(batches=1, claimed=len(claimed))
         if not claimed:
             return batch
         submitted_at = datetime.now(UTC)
-        results = await self._deliver(claimed)
+        results = await self._deliver(claimed, lease_ends)
         written = await self._record(results, submitted_at)
         for r in results:
             if r.id not in written:
@@ -270,7 +275,7 @@ class Relay:
             for r in rows
         ]
 
-    async def _deliver(self, claimed: Sequence[Claimed]) -> list[Result]:
+    async def _deliver(self, claimed: Sequence[Claimed], lease_ends: float) -> list[Result]:
         commands = [c.command for c in claimed]
         try:
             outcomes = await asyncio.wait_for(
@@ -283,22 +288,35 @@ class Relay:
         except GxError as e:
             if e.transient:
                 return [self._transient(c, e.code, e.message) for c in claimed]
-            return await self._isolate(claimed, e.code, e)
+            return await self._isolate(claimed, e.code, e, lease_ends)
         # A ledger bug: not retried blindly, yet only the command that causes it fails.
         except Exception as e:  # noqa: BLE001
-            return await self._isolate(claimed, LEDGER_ERROR_CODE, e)
+            return await self._isolate(claimed, LEDGER_ERROR_CODE, e, lease_ends)
         return [_from_outcome(c, o) for c, o in zip(claimed, outcomes, strict=True)]
 
     async def _isolate(
-        self, claimed: Sequence[Claimed], code: str, error: Exception
+        self, claimed: Sequence[Claimed], code: str, error: Exception, lease_ends: float
     ) -> list[Result]:
+        """Resubmit a failed batch command by command, so only the culprit fails; as many as
+        can finish within the lease. The rest go back to the queue, due at once: past the lease
+        another worker could take them over while this one still submits them."""
         if len(claimed) == 1:
             log.error("%s: command %s failed: %r", self.worker_id, claimed[0].id, error)
             return [Result(claimed[0].id, S.FAILED, code=code, message=_message(error))]
         log.warning("%s: batch failed (%r); resubmitting one by one", self.worker_id, error)
         results: list[Result] = []
-        for c in claimed:
-            results.extend(await self._deliver([c]))
+        for i, c in enumerate(claimed):
+            if self._clock() + self.config.submit_timeout >= lease_ends:
+                left = claimed[i:]
+                log.warning(
+                    "%s: lease ending; %d command(s) back in the queue unsubmitted",
+                    self.worker_id, len(left),
+                )  # fmt: skip
+                message = f"not resubmitted before the lease ended (batch failed: {error!r})"
+                return results + [
+                    Result(r.id, S.PENDING, code=code, message=message, retry_in=0.0) for r in left
+                ]
+            results.extend(await self._deliver([c], lease_ends))
         return results
 
     def _transient(self, claimed: Claimed, code: str, message: str) -> Result:
