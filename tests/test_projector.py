@@ -1014,10 +1014,18 @@ async def test_status_shows_checkpoint_height_lag_and_the_dlq(
     feed.emit(genesis("a"))
     feed.emit(genesis("a"))
     st = await status(db, feed, name=f"test-{tenant}", tenant_id=tenant)
-    assert (st.height, st.position, st.lag, st.dead) == (4, Position(2, 0), 2, 1)
+    assert (st.height, st.position, st.waiting, st.lag, st.dead) == (
+        4, Position(2, 0), Position(3, 0), 2, 1
+    )  # fmt: skip
     [mine] = st.tenants
     assert (mine.tenant_id, mine.position, mine.dead) == (tenant, Position(2, 0), 1)
     assert mine.updated_at is not None
+
+    # Caught up, then blocks of another tenant only: no lag for this one.
+    await project(db, feed)
+    feed.emit(("Mystery", {}), tenant=f"o-{uuid.uuid4().hex[:10]}")
+    st = await status(db, feed, name=f"test-{tenant}", tenant_id=tenant)
+    assert (st.height, st.position, st.waiting, st.lag) == (5, Position(4, 0), None, 0)
 
 
 # =============================================================================================
@@ -1182,9 +1190,13 @@ async def test_e2e_genesis_transfers_and_a_rejected_transfer(
     await ledger_users(db, s, "a", "b", "c")
     first = await s.ok("TRANSFER_TOKENS", senderId="a", receiverId="b", amount="100")
     await s.ok("TRANSFER_TOKENS", senderId="b", receiverId="c", amount="2.5")
-    await s.refused("INSUFFICIENT_FUNDS", "TRANSFER_TOKENS", senderId="c", receiverId="a",
-                    amount="5000")  # fmt: skip
+    rejected = await s.refused("INSUFFICIENT_FUNDS", "TRANSFER_TOKENS", senderId="c",
+                               receiverId="a", amount="5000")  # fmt: skip
     await Projector(db, ledger, batch_size=3).run(once=True)
+    # The newest block holds the rejected transfer only: no event waits, no lag.
+    st = await status(db, ledger)
+    assert (st.height, st.waiting, st.lag) == (rejected.block_number, None, 0)
+    assert st.position is not None and st.position.block_number < st.height
 
     on_ledger = await ledger_balances(scratch_url, tenant)
     assert await balances(db, tenant) == {a: on_ledger[a] for a in ("a", "b", "c")}

@@ -7,6 +7,7 @@ so a shared database would let it deliver other tests' commands.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import signal
@@ -359,11 +360,18 @@ async def test_the_relay_and_the_projector_recording_the_same_commands_never_dea
 # --------------------------------------------------------------------------------------------
 
 
-async def test_a_rejection_fails_at_once_with_its_code(rdb: Database, tenant: str) -> None:
+async def test_a_rejection_fails_at_once_with_its_code_and_is_logged(
+    rdb: Database, tenant: str, caplog: pytest.LogCaptureFixture
+) -> None:
     ids = await put(rdb, tenant, 3)
     ledger = FakeLedger()
     ledger.reject["r-1"] = "USER_EXISTS"
-    stats = await Relay(rdb, ledger, FAST).drain()
+    with caplog.at_level(logging.INFO, logger="gxcore.cqrs.relay"):
+        stats = await Relay(rdb, ledger, FAST).drain()
+    [line] = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert line.endswith(
+        f"command {ids[1]} (CREATE_USER, tenant {tenant}) rejected by the ledger: USER_EXISTS"
+    )
 
     assert (stats.committed, stats.failed, stats.retried) == (2, 1, 0)
     rows = await commands(rdb)

@@ -301,12 +301,14 @@ class ProjectorStatus:
     channel: str
     height: int  # the ledger's last block
     position: Position | None  # where the projector resumes
+    waiting: Position | None  # the first event after it, None when caught up
     tenants: list[TenantState] = field(default_factory=list)
 
     @property
     def lag(self) -> int:
-        """Blocks committed on the ledger after the projector's position."""
-        return max(0, self.height - (self.position.block_number if self.position else 0))
+        """Blocks from the first event not projected yet to the ledger's head. Blocks without
+        an event to project (only rejected commands, or only other tenants') are no lag."""
+        return 0 if self.waiting is None else max(0, self.height - self.waiting.block_number + 1)
 
     @property
     def dead(self) -> int:
@@ -324,6 +326,7 @@ async def status(
     height = await source.height()
     async with db.system(reason=f"projector {name}: status") as session:
         position = await resume_position(session, name, channel, tenant_id)
+        waiting = await source.events_after(position, 1, tenant_id=tenant_id)
         states = select(
             ProjectorState.tenant_id, ProjectorState.last_block,
             ProjectorState.last_event_index, ProjectorState.updated_at,
@@ -340,7 +343,9 @@ async def status(
     }
     for t, count in dead_counts.items():
         tenants.setdefault(t, TenantState(t, None, None, count))
-    return ProjectorStatus(name, channel, height, position, sorted(tenants.values(), key=_by_id))
+    first = waiting[0].position if waiting else None
+    ordered = sorted(tenants.values(), key=_by_id)
+    return ProjectorStatus(name, channel, height, position, first, ordered)
 
 
 def _by_id(state: TenantState) -> str:

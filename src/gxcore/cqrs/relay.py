@@ -239,6 +239,7 @@ class Relay:
         submitted_at = datetime.now(UTC)
         results = await self._deliver(claimed, lease_ends)
         written = await self._record(results, submitted_at)
+        commands = {c.id: c.command for c in claimed}
         for r in results:
             if r.id not in written:
                 batch.lost += 1
@@ -246,6 +247,12 @@ class Relay:
                 batch.committed += 1
             elif r.status is S.FAILED:
                 batch.failed += 1
+                if r.submitted:  # the ledger's answer, not a failure to reach it
+                    c = commands[r.id]
+                    log.info(
+                        "%s: command %s (%s, tenant %s) rejected by the ledger: %s",
+                        self.worker_id, r.id, c.command_type.value, c.tenant_id, r.code,
+                    )  # fmt: skip
             else:
                 batch.retried += 1
         if batch.lost:
