@@ -156,13 +156,12 @@ async def make_due(db: Database) -> None:
         )
 
 
-async def wait_for(predicate, timeout: float = 10.0) -> float:  # type: ignore[no-untyped-def]
-    """Seconds until the async predicate holds; fails the test after `timeout`."""
+async def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the async predicate holds; `timeout` only bounds a test that would hang."""
     start = time.perf_counter()
     while not await predicate():
         assert time.perf_counter() - start < timeout, "condition not met in time"
         await asyncio.sleep(0.01)
-    return time.perf_counter() - start
 
 
 # --------------------------------------------------------------------------------------------
@@ -507,16 +506,20 @@ async def _committed(db: Database, command_id: str) -> bool:
 
 
 async def test_listen_wakes_the_relay_long_before_the_next_poll(rdb: Database, tenant: str) -> None:
-    relay = Relay(rdb, FakeLedger(), RelayConfig(poll_interval=30))
+    # Its next poll is an hour away: whatever the relay delivers within the test, after the
+    # claim that follows LISTEN, a notification woke it for.
+    relay = Relay(rdb, FakeLedger(), RelayConfig(poll_interval=3600))
     task = asyncio.create_task(relay.run())
     try:
         await wait_for(lambda: _listening(relay))
-        await asyncio.sleep(0.2)  # idle, in its 30 s wait
-        [command_id] = await put(rdb, tenant, 1)
-        assert await wait_for(lambda: _committed(rdb, command_id), timeout=5) < 2
+        [first] = await put(rdb, tenant, 1, prefix="first")
+        await wait_for(lambda: _committed(rdb, first), timeout=60)
+        # That batch done, the relay waits for a notification (or the poll an hour away).
+        [second] = await put(rdb, tenant, 1, prefix="second")
+        await wait_for(lambda: _committed(rdb, second), timeout=60)
     finally:
         relay.stop()
-        await asyncio.wait_for(task, 5)
+        await asyncio.wait_for(task, 30)
 
 
 async def _listening(relay: Relay) -> bool:
@@ -808,17 +811,20 @@ async def test_sigterm_mid_run_finishes_the_batch_and_exits_0_with_nothing_locke
     scratch_url: str, rdb: Database, tenant: str, tmp_path: Path
 ) -> None:
     await bootstrap(scratch_url, tenant)
-    ids = await put(rdb, tenant, 200)
+    ids = await put(rdb, tenant, 400)
     log = tmp_path / "relay.log"
     proc = start_relay(
         scratch_url, log, "--workers", "2", "--batch", "5", GX_LEDGER_FAULT_DELAY_MS="100"
     )
     try:
 
-        async def some_delivered() -> bool:
-            return (await _statuses(rdb))[S.COMMITTED] >= 10
+        async def both_delivering() -> bool:
+            # Each worker has caught the stop signals (they are set before it claims) and is
+            # mid-run: 400 commands, five a batch, each submit held 100 ms, are far from done.
+            rows = (await commands(rdb)).values()
+            return len({c.locked_by for c in rows if c.status is S.COMMITTED}) == 2
 
-        await wait_for(some_delivered, timeout=60)
+        await wait_for(both_delivering, timeout=120)
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = await asyncio.to_thread(proc.communicate, None, 30)
