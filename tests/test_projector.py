@@ -8,6 +8,7 @@ ledger (and the relay) on a private database.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
 import signal
@@ -18,17 +19,20 @@ from collections.abc import AsyncIterator
 from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, text, update
 
+import gxcore
 from gxcore.admin.models import Country, SystemParameter
+from gxcore.business import handlers as business
 from gxcore.business.models import MultiSigTransaction, Organization
 from gxcore.cqrs.dlq import replay_dlq
 from gxcore.cqrs.models import EventDLQ, EventLog, OutboxCommand, ProjectorState
 from gxcore.cqrs.outbox import enqueue
-from gxcore.cqrs.projection import Projection
+from gxcore.cqrs.projection import Projection, envelope
 from gxcore.cqrs.projector import Projector, status
 from gxcore.cqrs.rebuild import rebuild
 from gxcore.cqrs.registry import PROJECTIONS
@@ -37,7 +41,7 @@ from gxcore.db import server
 from gxcore.db.tenancy import Database
 from gxcore.enums import CommandType, OffChainTxType, OutboxStatus
 from gxcore.enums import UserProfileStatus as S
-from gxcore.errors import DlqEntryNotFound, ProjectorStopped
+from gxcore.errors import DlqEntryNotFound, ProjectionRejected, ProjectorStopped
 from gxcore.governance.models import Proposal
 from gxcore.identity import review
 from gxcore.identity.models import UserProfile
@@ -49,6 +53,7 @@ from gxcore.ledger.events import EVENT_SCHEMAS, EventPayload
 from gxcore.ledger.port import LedgerEvent, Position
 from gxcore.ledger.rows import GENESIS_POOL, LOAN_POOL
 from gxcore.ledger.state import tx_id_of
+from gxcore.loans import handlers as loans
 from gxcore.loans.models import Loan
 from gxcore.wallet import handlers as wallet
 from gxcore.wallet.models import Transaction, Wallet
@@ -235,6 +240,27 @@ def positions(events: list[LedgerEvent]) -> list[tuple[int, int]]:
 
 def test_every_event_of_the_ledger_has_a_projection() -> None:
     assert set(PROJECTIONS) == {name for name, _ in EVENT_SCHEMAS}
+
+
+def test_the_projection_engine_imports_no_feature_but_through_the_registry() -> None:
+    package = Path(gxcore.__file__).parent
+    features = {
+        p.name for p in package.iterdir() if (p / "handlers.py").exists() or p.name == "audit"
+    }
+    found = {}
+    for module in sorted((package / "cqrs").glob("*.py")):
+        if module.name == "registry.py":  # the one place that lists every feature's handlers
+            continue
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "gxcore" and len(parts) > 1 and parts[1] in features:
+                    found.setdefault(module.name, []).append(name)
+    assert {"wallet", "identity", "loans"} <= features
+    assert found == {}
 
 
 async def test_user_created_activates_the_profile_and_opens_its_wallet(
@@ -444,24 +470,42 @@ async def test_organizations_and_their_multisig_transfers(
     assert await rows(db, tenant, select(Organization.status)) == ["FROZEN"]
 
 
-async def test_an_id_another_tenant_holds_is_refused_not_overwritten(
+def ids_story(feed: Feed, same_id: str, name: str, amount: str) -> None:
+    """An organization, a multisig transfer, a loan and a proposal, all with the id `same_id`."""
+    feed.emit(ev.OrganizationProposed(organization_id=same_id, organization_name=name,
+                                      stakeholders=["a", "b"]))  # fmt: skip
+    feed.emit(ev.MultiSigTxInitiated(
+        multisig_tx_id=same_id, organization_id=same_id, initiator_id="a", receiver_id="b",
+        amount=D(amount), approvals=1, required_approvals=2, approvers=["a", "b"],
+        expires_at=T0 + timedelta(days=1),
+    ))  # fmt: skip
+    feed.emit(ev.LoanApplicationReceived(loan_id=same_id, borrower_id="a", amount=D(amount)))
+    feed.emit(ev.ProposalSubmitted(proposal_id=same_id, proposer_id="a", title=name,
+                                   parameter_key="transferFeeBps", new_value=amount,
+                                   voting_ends_at=T0))  # fmt: skip
+
+
+async def test_ids_chosen_by_clients_are_per_tenant_and_another_tenants_are_untouched(
     db: Database, feed: Feed, tenant: str
 ) -> None:
     other = Feed(f"o-{uuid.uuid4().hex[:10]}")
     other_profile = await registered(db, other.tenant)
-    org = f"ORG-{tenant}"
-    other.emit(ev.OrganizationProposed(organization_id=org, organization_name="Theirs",
-                                       stakeholders=["x", "y"]))  # fmt: skip
+    same_id = f"X-{tenant}"
+    ids_story(other, same_id, "Theirs", "7")
     await project(db, other)
 
-    feed.emit(ev.OrganizationProposed(organization_id=org, organization_name="Mine",
-                                      stakeholders=["a", "b"]))  # fmt: skip
+    ids_story(feed, same_id, "Mine", "9")
     feed.emit(user("a", other_profile))  # another tenant's profile id
     await project(db, feed)
-    assert [d.reason.split(":")[0] for d in await dlq(db, tenant)] == [
-        "ID_CONFLICT", "UNKNOWN_PROFILE"
-    ]  # fmt: skip
-    assert await rows(db, other.tenant, select(Organization.org_name)) == ["Theirs"]
+    assert [d.reason.split(":")[0] for d in await dlq(db, tenant)] == ["UNKNOWN_PROFILE"]
+    for t, name, amount in ((tenant, "Mine", D(9)), (other.tenant, "Theirs", D(7))):
+        assert await rows(db, t, select(Organization.org_name)) == [name]
+        assert await rows(db, t, select(MultiSigTransaction.params)) == [
+            {"receiverId": "b", "amount": f"{amount:f}", "eligibleApprovers": ["a", "b"],
+             "expiresAt": (T0 + timedelta(days=1)).isoformat()}
+        ]  # fmt: skip
+        assert await rows(db, t, select(Loan.amount)) == [amount]
+        assert await rows(db, t, select(Proposal.title)) == [name]
     untouched = await profile(db, other.tenant, other_profile)
     assert (untouched.status, untouched.fabric_user_id) == (S.APPROVED_PENDING_ONCHAIN, None)
 
@@ -506,6 +550,48 @@ async def test_loans_are_recorded_and_disbursed(db: Database, feed: Feed, tenant
         ("a", OffChainTxType.LOAN_DISBURSEMENT, LOAN_POOL, D("77.7"), D(0), paid.block_number,
          paid.tx_id)
     }  # fmt: skip
+
+
+async def test_a_refused_read_model_never_holds_a_balance_change_back(
+    db: Database, feed: Feed, tenant: str
+) -> None:
+    await users(db, feed, "a", "b")
+    feed.emit(genesis("b"))
+    org, ms, loan = f"ORG-{tenant}", f"MS-{tenant}", f"LOAN-{tenant}"
+    organization_story(feed, org, ms)
+    paid = feed.emit(ev.LoanApproved(loan_id=loan, borrower_id="a", amount=D("77.7"),
+                                     borrower_balance=D("77.7"), loan_pool_balance=D(900)))  # fmt: skip
+
+    async def refuse(batch: Any, event: LedgerEvent, payload: Any) -> None:
+        raise ProjectionRejected("NOT_READY", f"{event.name} refused by the read model")
+
+    refusing = {
+        **PROJECTIONS,
+        "MultiSigTxExecuted": Projection(refuse, business.multisig_postings),
+        "LoanApproved": Projection(refuse, loans.disbursement_postings),
+    }
+    await project(db, feed, table=refusing)
+    # The ledger moved the money: the balances and history entries apply, the events are
+    # logged, and only their read-model part waits in the DLQ.
+    assert await balances(db, tenant) == {"a": D("77.7"), "b": D(520)}
+    assert ("a", OffChainTxType.LOAN_DISBURSEMENT, LOAN_POOL, D("77.7"), D(0),
+            paid.block_number, paid.tx_id) in await entries(db, tenant)  # fmt: skip
+    assert len(await logged(db, tenant)) == len(feed.events)
+    dead = await dlq(db, tenant)
+    assert [d.reason for d in dead] == [
+        "NOT_READY: MultiSigTxExecuted refused by the read model",
+        "NOT_READY: LoanApproved refused by the read model",
+    ]
+    assert await rows(db, tenant, select(MultiSigTransaction.status)) == ["APPROVED"]
+    assert await rows(db, tenant, select(Loan)) == []
+
+    # Replayed by a gxcore whose read model takes them: the rows catch up, balances stay.
+    result = await replay_dlq(db, feed, tenant_id=tenant)
+    assert result.applied == [d.id for d in dead] and result.failed == []
+    assert await rows(db, tenant, select(MultiSigTransaction.status)) == ["EXECUTED"]
+    assert await rows(db, tenant, select(Loan.status)) == ["APPROVED"]
+    assert await balances(db, tenant) == {"a": D("77.7"), "b": D(520)}
+    assert len(await entries(db, tenant)) == 3  # b's genesis and receipt, a's loan: no copies
 
 
 async def test_proposals_votes_and_their_parameter_change(
@@ -638,38 +724,77 @@ async def test_unknown_events_and_invalid_payloads_go_to_the_dlq_and_the_project
     assert (invalid.block_number, 0) not in await logged(db, tenant)
 
 
-async def test_a_fixed_dlq_entry_replays_without_rolling_a_balance_back(
+async def test_a_dlq_entry_replays_from_the_ledger_without_rolling_a_balance_back(
     db: Database, feed: Feed, tenant: str
 ) -> None:
     await users(db, feed, "a", "b")
     feed.emit(genesis("a"))
-    bad = transfer("a", "b", "100", "0", "400", "100").to_json()
-    bad["amount"] = 100.5
-    invalid = feed.emit(("TransferCompleted", bad))
-    feed.emit(transfer("a", "b", "50", "0", "350", "150"))
+    early = feed.emit(transfer("a", "b", "100", "0", "400", "100"))
     mystery = feed.emit(("Mystery", {}))
+    # A gxcore that does not know transfers yet sends the first one to the DLQ; a newer one
+    # applies the next transfer live, then replays the first.
+    older = {name: p for name, p in PROJECTIONS.items() if name != "TransferCompleted"}
+    await project(db, feed, table=older)
+    feed.emit(transfer("a", "b", "50", "0", "350", "150"))
     await project(db, feed)
     [entry, unknown] = await dlq(db, tenant)
+    assert (entry.block_number, entry.event_index) == (early.block_number, early.event_index)
 
-    # The operator corrects the payload as received; replay applies it.
-    async with db.system(reason="test: fix a DLQ entry") as session:
-        fixed = {**entry.raw_payload, "payload": {**bad, "amount": "100.000000000"}}
+    # rawPayload is what the projector saw, for the operator: replay never reads it.
+    async with db.system(reason="test: tamper with a DLQ entry") as session:
+        forged = {**early.payload, "amount": "1000000.000000000"}
         await session.execute(
-            update(EventDLQ).where(EventDLQ.id == entry.id).values(raw_payload=fixed)
+            update(EventDLQ)
+            .where(EventDLQ.id == entry.id)
+            .values(raw_payload={**entry.raw_payload, "payload": forged})
         )
-    result = await replay_dlq(db, tenant_id=tenant)
+    result = await replay_dlq(db, feed, tenant_id=tenant)
     assert result.applied == [entry.id]
     assert [(i, r.split(":")[0]) for i, r in result.failed] == [(unknown.id, "UNKNOWN_EVENT")]
 
     # The old transfer's balances are older than what the wallets show: they stay.
     assert await balances(db, tenant) == {"a": D(350), "b": D(150)}
-    assert ("a", OffChainTxType.SENT, "b", D(100), D(0), invalid.block_number,
-            invalid.tx_id) in await entries(db, tenant)  # fmt: skip
+    assert ("b", OffChainTxType.RECEIVED, "a", D(100), D(0), early.block_number,
+            early.tx_id) in await entries(db, tenant)  # fmt: skip
     assert [d.fabric_tx_id for d in await dlq(db, tenant)] == [mystery.tx_id]
-    assert (invalid.block_number, 0) in await logged(db, tenant)
+    assert early.position in [Position(*p) for p in await logged(db, tenant)]
 
     with pytest.raises(DlqEntryNotFound):
-        await replay_dlq(db, entry_id=entry.id)
+        await replay_dlq(db, feed, entry_id=entry.id)
+
+
+async def test_a_dlq_entry_naming_another_tenants_wallet_credits_nothing_on_replay(
+    db: Database, feed: Feed, tenant: str
+) -> None:
+    other = f"b-{uuid.uuid4().hex[:10]}"
+    feed.emit(user("bob", await registered(db, other)), tenant=other)
+    theirs = feed.emit(genesis("bob"), tenant=other)
+    await users(db, feed, "a")
+    await project(db, feed)
+    before = (await balances(db, other), await entries(db, other))
+    assert before[0] == {"bob": D(500)}
+
+    # Entries of tenant A whose payload credits 1,000,000 to tenant B's wallet: one at the
+    # position of B's own genesis, one where the ledger has no event.
+    forged = LedgerEvent(
+        tenant_id=other, tx_id=theirs.tx_id, block_number=theirs.block_number, event_index=0,
+        name="GenesisDistributed", timestamp=T0,
+        payload=genesis("bob", "1000000").to_json(),
+    )  # fmt: skip
+    async with db.system(reason="test: forged DLQ entries") as session:
+        for block in (theirs.block_number, theirs.block_number + 100):
+            session.add(EventDLQ(
+                tenant_id=tenant, reason="UNKNOWN_EVENT: forged", raw_payload=envelope(forged),
+                fabric_tx_id=theirs.tx_id, block_number=block, event_index=0,
+            ))  # fmt: skip
+    result = await replay_dlq(db, feed, tenant_id=tenant)
+    assert result.applied == []
+    assert [r.split(":")[0] for _, r in result.failed] == ["TENANT_MISMATCH", "EVENT_NOT_FOUND"]
+    assert [d.reason.split(":")[0] for d in await dlq(db, tenant)] == [
+        "TENANT_MISMATCH", "EVENT_NOT_FOUND"
+    ]  # fmt: skip
+    assert (await balances(db, other), await entries(db, other)) == before
+    assert await balances(db, tenant) == {"a": D(0)}
 
 
 async def test_an_unknown_profile_waits_in_the_dlq_and_its_wallet_catches_up_on_replay(
@@ -686,7 +811,7 @@ async def test_an_unknown_profile_waits_in_the_dlq_and_its_wallet_catches_up_on_
     assert await balances(db, tenant) == {"a": D(480)}  # carol's side waits for her wallet
 
     carol = await registered(db, tenant, fabric_user_id="carol")
-    result = await replay_dlq(db, entry_id=entry.id)
+    result = await replay_dlq(db, feed, entry_id=entry.id)
     assert result.applied == [entry.id] and await dlq(db, tenant) == []
     assert (await profile(db, tenant, carol)).status is S.ACTIVE
     assert await balances(db, tenant) == {"a": D(480), "carol": D(520)}
@@ -890,10 +1015,18 @@ async def test_status_shows_checkpoint_height_lag_and_the_dlq(
     feed.emit(genesis("a"))
     feed.emit(genesis("a"))
     st = await status(db, feed, name=f"test-{tenant}", tenant_id=tenant)
-    assert (st.height, st.position, st.lag, st.dead) == (4, Position(2, 0), 2, 1)
+    assert (st.height, st.position, st.waiting, st.lag, st.dead) == (
+        4, Position(2, 0), Position(3, 0), 2, 1
+    )  # fmt: skip
     [mine] = st.tenants
     assert (mine.tenant_id, mine.position, mine.dead) == (tenant, Position(2, 0), 1)
     assert mine.updated_at is not None
+
+    # Caught up, then blocks of another tenant only: no lag for this one.
+    await project(db, feed)
+    feed.emit(("Mystery", {}), tenant=f"o-{uuid.uuid4().hex[:10]}")
+    st = await status(db, feed, name=f"test-{tenant}", tenant_id=tenant)
+    assert (st.height, st.position, st.waiting, st.lag) == (5, Position(4, 0), None, 0)
 
 
 # =============================================================================================
@@ -1058,9 +1191,13 @@ async def test_e2e_genesis_transfers_and_a_rejected_transfer(
     await ledger_users(db, s, "a", "b", "c")
     first = await s.ok("TRANSFER_TOKENS", senderId="a", receiverId="b", amount="100")
     await s.ok("TRANSFER_TOKENS", senderId="b", receiverId="c", amount="2.5")
-    await s.refused("INSUFFICIENT_FUNDS", "TRANSFER_TOKENS", senderId="c", receiverId="a",
-                    amount="5000")  # fmt: skip
+    rejected = await s.refused("INSUFFICIENT_FUNDS", "TRANSFER_TOKENS", senderId="c",
+                               receiverId="a", amount="5000")  # fmt: skip
     await Projector(db, ledger, batch_size=3).run(once=True)
+    # The newest block holds the rejected transfer only: no event waits, no lag.
+    st = await status(db, ledger)
+    assert (st.height, st.waiting, st.lag) == (rejected.block_number, None, 0)
+    assert st.position is not None and st.position.block_number < st.height
 
     on_ledger = await ledger_balances(scratch_url, tenant)
     assert await balances(db, tenant) == {a: on_ledger[a] for a in ("a", "b", "c")}

@@ -7,6 +7,7 @@ so a shared database would let it deliver other tests' commands.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import signal
@@ -26,12 +27,15 @@ from gxcore.cli import app as gx_app
 from gxcore.cqrs import operator
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.outbox import enqueue
+from gxcore.cqrs.projection import Batch
+from gxcore.cqrs.registry import PROJECTIONS
 from gxcore.cqrs.relay import Relay, RelayConfig, backoff_seconds
 from gxcore.db.tenancy import Database
 from gxcore.enums import CommandType, OutboxStatus
 from gxcore.errors import InvalidTransition, LedgerUnavailable, ValidationFailed
 from gxcore.ledger import EmbeddedLedger
 from gxcore.ledger.port import Command, LedgerEvent, Outcome, OutcomeStatus, Position
+from gxcore.ledger.state import tx_id_of
 from tests.conftest import ROLE_KEY
 
 S = OutboxStatus
@@ -153,13 +157,12 @@ async def make_due(db: Database) -> None:
         )
 
 
-async def wait_for(predicate, timeout: float = 10.0) -> float:  # type: ignore[no-untyped-def]
-    """Seconds until the async predicate holds; fails the test after `timeout`."""
+async def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the async predicate holds; `timeout` only bounds a test that would hang."""
     start = time.perf_counter()
     while not await predicate():
         assert time.perf_counter() - start < timeout, "condition not met in time"
         await asyncio.sleep(0.01)
-    return time.perf_counter() - start
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,16 +294,87 @@ async def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_overwrite
     assert {c.status for c in (await commands(rdb)).values()} == {S.COMMITTED}
 
 
+async def _lock_waiters(db: Database) -> int:
+    async with db.system(reason="test: who waits on a lock") as session:
+        return await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+        )
+
+
+async def test_the_relay_and_the_projector_recording_the_same_commands_never_deadlock(
+    rdb: Database, tenant: str
+) -> None:
+    # The relay records a batch's outcomes while the projector marks the same commands
+    # COMMITTED from their events. Stored in descending id order, the projector finds them
+    # opposite to the relay's (id) order. A third transaction holds the first id; once both
+    # wait on it, it lets go: locking in one order, one goes first and the other follows; in
+    # two orders, each holds what the other waits for (PostgreSQL ends one: deadlock_detected).
+    for r in range(3):
+        ids = [f"round{r}-{i:03}" for i in range(50, 0, -1)]
+        async with rdb.system(reason="test: commands") as session:
+            await session.execute(
+                text(
+                    'INSERT INTO "OutboxCommand" ("id", "tenantId", "service", "commandType", '
+                    '"requestId", "payload", "updatedAt") SELECT id, :t, \'test\', '
+                    "'PAUSE_SYSTEM', id, '{}', now() FROM unnest(CAST(:ids AS text[])) AS id"
+                ),
+                {"t": tenant, "ids": ids},
+            )
+        ledger = FakeLedger()
+        ledger.release = asyncio.Event()
+        recorded = asyncio.create_task(Relay(rdb, ledger, RelayConfig(batch_size=100)).run_batch())
+        await asyncio.wait_for(ledger.entered.wait(), 30)  # all claimed, none recorded yet
+        events = [
+            LedgerEvent(
+                tenant_id=tenant, tx_id=tx_id_of(tenant, command_id), block_number=r + 1,
+                event_index=i, name="SystemPaused", timestamp=datetime.now(UTC), payload={},
+            )
+            for i, command_id in enumerate(ids)
+        ]  # fmt: skip
+
+        async def project(events: list[LedgerEvent]) -> None:
+            async with rdb.system(reason="test: a projector batch") as session:
+                batch = Batch(session, PROJECTIONS)
+                for event in events:
+                    await batch.project(event)
+                await batch.flush()
+
+        async with rdb.system(reason="test: hold the first command") as holder:
+            await holder.execute(
+                text('SELECT 1 FROM "OutboxCommand" WHERE "id" = :id FOR UPDATE'), {"id": ids[-1]}
+            )
+            both = asyncio.gather(recorded, project(events), return_exceptions=True)
+            ledger.release.set()
+
+            async def both_wait() -> bool:
+                return await _lock_waiters(rdb) >= 2
+
+            await wait_for(both_wait, 30)
+        outcomes = await both
+        assert [o for o in outcomes if isinstance(o, Exception)] == []
+        assert {c.status for c in (await commands(rdb)).values()} == {S.COMMITTED}
+
+
 # --------------------------------------------------------------------------------------------
 # Failures
 # --------------------------------------------------------------------------------------------
 
 
-async def test_a_rejection_fails_at_once_with_its_code(rdb: Database, tenant: str) -> None:
+async def test_a_rejection_fails_at_once_with_its_code_and_is_logged(
+    rdb: Database, tenant: str, caplog: pytest.LogCaptureFixture
+) -> None:
     ids = await put(rdb, tenant, 3)
     ledger = FakeLedger()
     ledger.reject["r-1"] = "USER_EXISTS"
-    stats = await Relay(rdb, ledger, FAST).drain()
+    with caplog.at_level(logging.INFO, logger="gxcore.cqrs.relay"):
+        stats = await Relay(rdb, ledger, FAST).drain()
+    [line] = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert line.endswith(
+        f"command {ids[1]} (CREATE_USER, tenant {tenant}) rejected by the ledger: USER_EXISTS"
+    )
 
     assert (stats.committed, stats.failed, stats.retried) == (2, 1, 0)
     rows = await commands(rdb)
@@ -377,6 +451,38 @@ async def test_a_ledger_bug_fails_only_the_command_that_causes_it(
     assert all(rows[i].status is S.COMMITTED for i in (ids[0], ids[1], ids[3]))
 
 
+async def test_isolating_a_failed_batch_stops_before_the_lease_ends(
+    rdb: Database, tenant: str
+) -> None:
+    ids = sorted(await put(rdb, tenant, 8))  # one transaction's commands: claimed in id order
+    now = [0.0]
+
+    class SlowLedger(FakeLedger):
+        async def submit(self, commands: Sequence[Command]) -> list[Outcome]:
+            now[0] += 5  # every call takes 5 s of the relay's clock
+            return await super().submit(commands)
+
+    ledger = SlowLedger()
+    ledger.broken.add((await commands(rdb))[ids[-1]].request_id)
+    config = RelayConfig(batch_size=8, lease_seconds=30, submit_timeout=10)
+    relay = Relay(rdb, ledger, config, clock=lambda: now[0])
+    first = await relay.run_batch()
+    # The batch (t=0..5), then one by one (5..10, 10..15, 15..20): one more could end after
+    # the lease (20 + 10 >= 30), so the other five go back to the queue unsubmitted, due now.
+    assert ledger.calls == [8, 1, 1, 1]
+    assert (first.committed, first.failed, first.retried) == (3, 0, 5)
+    rows = await commands(rdb)
+    assert [rows[i].status for i in ids] == [S.COMMITTED] * 3 + [S.PENDING] * 5
+    assert {rows[i].locked_by for i in ids[3:]} == {None}
+
+    # Claimed again at once (no backoff), each claim a new lease: every command gets through.
+    second, third = await relay.run_batch(), await relay.run_batch()
+    assert (second.claimed, second.committed, second.failed, second.retried) == (5, 3, 0, 2)
+    assert (third.claimed, third.committed, third.failed) == (2, 1, 1)
+    rows = await commands(rdb)
+    assert rows[ids[7]].status is S.FAILED and rows[ids[7]].error_code == "LEDGER_ERROR"
+
+
 def test_backoff_grows_exponentially_with_equal_jitter_and_a_cap() -> None:
     config = RelayConfig(backoff_base=1, backoff_max=300)
     rng = random.Random(7)
@@ -404,16 +510,20 @@ async def _committed(db: Database, command_id: str) -> bool:
 
 
 async def test_listen_wakes_the_relay_long_before_the_next_poll(rdb: Database, tenant: str) -> None:
-    relay = Relay(rdb, FakeLedger(), RelayConfig(poll_interval=30))
+    # Its next poll is an hour away: whatever the relay delivers within the test, after the
+    # claim that follows LISTEN, a notification woke it for.
+    relay = Relay(rdb, FakeLedger(), RelayConfig(poll_interval=3600))
     task = asyncio.create_task(relay.run())
     try:
         await wait_for(lambda: _listening(relay))
-        await asyncio.sleep(0.2)  # idle, in its 30 s wait
-        [command_id] = await put(rdb, tenant, 1)
-        assert await wait_for(lambda: _committed(rdb, command_id), timeout=5) < 2
+        [first] = await put(rdb, tenant, 1, prefix="first")
+        await wait_for(lambda: _committed(rdb, first), timeout=60)
+        # That batch done, the relay waits for a notification (or the poll an hour away).
+        [second] = await put(rdb, tenant, 1, prefix="second")
+        await wait_for(lambda: _committed(rdb, second), timeout=60)
     finally:
         relay.stop()
-        await asyncio.wait_for(task, 5)
+        await asyncio.wait_for(task, 30)
 
 
 async def _listening(relay: Relay) -> bool:
@@ -705,17 +815,20 @@ async def test_sigterm_mid_run_finishes_the_batch_and_exits_0_with_nothing_locke
     scratch_url: str, rdb: Database, tenant: str, tmp_path: Path
 ) -> None:
     await bootstrap(scratch_url, tenant)
-    ids = await put(rdb, tenant, 200)
+    ids = await put(rdb, tenant, 400)
     log = tmp_path / "relay.log"
     proc = start_relay(
         scratch_url, log, "--workers", "2", "--batch", "5", GX_LEDGER_FAULT_DELAY_MS="100"
     )
     try:
 
-        async def some_delivered() -> bool:
-            return (await _statuses(rdb))[S.COMMITTED] >= 10
+        async def both_delivering() -> bool:
+            # Each worker has caught the stop signals (they are set before it claims) and is
+            # mid-run: 400 commands, five a batch, each submit held 100 ms, are far from done.
+            rows = (await commands(rdb)).values()
+            return len({c.locked_by for c in rows if c.status is S.COMMITTED}) == 2
 
-        await wait_for(some_delivered, timeout=60)
+        await wait_for(both_delivering, timeout=120)
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = await asyncio.to_thread(proc.communicate, None, 30)

@@ -91,6 +91,15 @@ class AddTable:
 
 
 @dataclass(frozen=True)
+class ReplacePrimaryKey:
+    """The primary key (named `Table_pkey` either way) is over `columns` instead."""
+
+    table: str
+    columns: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
 class RetypeColumn:
     table: str
     column: str
@@ -130,6 +139,7 @@ Departure = (
     | AddIndex
     | AddColumn
     | AddTable
+    | ReplacePrimaryKey
     | RetypeColumn
     | AddEnumValues
     | AddModel
@@ -182,6 +192,10 @@ MESSAGE_OUTBOX = """
 
 `@@id([tenantId, id])`
 """
+_CLIENT_ID = (
+    "the id is the client's choice, unique per tenant on the ledger: a global key would let one "
+    "tenant squat another's ids"
+)
 _EVENT_POSITION = (
     "an event's position (block, index within it) orders events inside a block and, unique, "
     "keeps the projector from appending (applying) an event twice"
@@ -213,6 +227,10 @@ DEPARTURES: tuple[Departure, ...] = (
     AddIndex("LegalTenderStatus", ("tenantId",), _TENANT_COLUMN),
     AddColumn("Collateral", "tenantId", "text", False, _TENANT_COLUMN),
     AddIndex("Collateral", ("tenantId",), _TENANT_COLUMN),
+    ReplacePrimaryKey("Organization", ("tenantId", "orgId"), _CLIENT_ID),
+    ReplacePrimaryKey("MultiSigTransaction", ("tenantId", "txId"), _CLIENT_ID),
+    ReplacePrimaryKey("Loan", ("tenantId", "loanId"), _CLIENT_ID),
+    ReplacePrimaryKey("Proposal", ("tenantId", "proposalId"), _CLIENT_ID),
     # 3. Money is never a float.
     RetypeColumn("Loan", "amount", MONEY_TYPE, "money is never a float"),
     # 4. Money is never negative.
@@ -252,6 +270,14 @@ DEPARTURES: tuple[Departure, ...] = (
         ("tenantId", "blockNumber", "eventIndex", "channel"),
         _EVENT_POSITION,
         unique=True,
+    ),
+    AddColumn(
+        "EventDLQ",
+        "eventIndex",
+        "integer",
+        True,
+        "with blockNumber, the refused event's position: replay re-reads the event from the "
+        "ledger there instead of trusting rawPayload",
     ),
     DropIndex(
         "EventLog",
@@ -749,6 +775,10 @@ def apply_departures(reference: Schema, departures: Iterable[Departure]) -> Sche
             if d.column in table.columns:
                 raise ValueError(f"departure adds a column the reference already has: {d}")
             table.columns[d.column] = Column(d.column, d.type, d.nullable, d.default)
+        elif isinstance(d, ReplacePrimaryKey):
+            if table.primary_key is None or table.primary_key.columns == d.columns:
+                raise ValueError(f"departure does not apply: {d}")
+            table.primary_key = replace(table.primary_key, columns=d.columns)
         elif isinstance(d, RetypeColumn):
             old = table.columns.get(d.column)
             if old is None or old.type == d.type:

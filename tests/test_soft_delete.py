@@ -11,10 +11,11 @@ from tests.factories import make
 
 
 async def test_soft_deleted_rows_are_hidden_unless_included(db: Database, tenant: str) -> None:
-    async with db.tenant(tenant) as session:
+    # Wallets are the projector's (system scope) to write; the application reads them.
+    async with db.system(reason="test setup: wallets") as session:
         kept = await make(session, Wallet, tenant)
         gone = await make(session, Wallet, tenant)
-    async with db.tenant(tenant) as session:
+    async with db.system(reason="test setup: delete a wallet") as session:
         row = await session.get(Wallet, gone.wallet_id)
         row.soft_delete()
     async with db.tenant(tenant) as session:
@@ -46,8 +47,9 @@ async def test_restore_brings_a_row_back(db: Database, tenant: str) -> None:
 
 
 async def test_relationship_to_a_soft_deleted_parent_is_hidden(db: Database, tenant: str) -> None:
-    async with db.tenant(tenant) as session:
+    async with db.system(reason="test setup: a wallet") as session:
         wallet = await make(session, Wallet, tenant)
+    async with db.tenant(tenant) as session:
         owner = await session.get(UserProfile, wallet.profile_id)
         owner.soft_delete()
     async with db.tenant(tenant) as session:

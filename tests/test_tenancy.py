@@ -23,6 +23,7 @@ from gxcore.db.tenancy import Database
 from gxcore.errors import CrossTenant, TenantScopeRequired
 from tests.conftest import ROLE_KEY
 from tests.factories import make, primary_key
+from tests.test_grants import PROJECTED
 
 TENANT_MODELS = sorted(
     (m.class_ for m in Base.registry.mappers if issubclass(m.class_, TenantScoped)),
@@ -33,10 +34,19 @@ MODEL_IDS = [m.__name__ for m in TENANT_MODELS]
 INSERT_ONLY = {"MessageOutbox"}
 READABLE_MODELS = [m for m in TENANT_MODELS if m.__tablename__ not in INSERT_ONLY]
 READABLE_IDS = [m.__name__ for m in READABLE_MODELS]
-# The audit log is append-only for the application role; its write tests are below.
+# The audit log is append-only for the application role, and the read models the projector
+# writes are read-only for it; their write tests are below.
 APPEND_ONLY = {"AuditLog"}
-WRITABLE_MODELS = [m for m in READABLE_MODELS if m.__tablename__ not in APPEND_ONLY]
+WRITABLE_MODELS = [
+    m for m in READABLE_MODELS if m.__tablename__ not in APPEND_ONLY | set(PROJECTED)
+]
 WRITABLE_IDS = [m.__name__ for m in WRITABLE_MODELS]
+# Transfer holds are placed and released, never edited: the application may not UPDATE them,
+# so the tests below that rewrite rows skip them and the hold test checks the rest.
+NO_UPDATE = {"TransferHold"}
+UPDATABLE_MODELS = [m for m in WRITABLE_MODELS if m.__tablename__ not in NO_UPDATE]
+UPDATABLE_IDS = [m.__name__ for m in UPDATABLE_MODELS]
+READ_ONLY_MODELS = [m for m in TENANT_MODELS if m.__tablename__ in PROJECTED]
 
 # Many-to-one relationships between tenant models: (child model, relationship key).
 RELATIONSHIPS = [
@@ -89,7 +99,7 @@ async def test_reads_see_only_the_scope_tenant(db: Database, model: type[Base]) 
         assert await session.get(model, primary_key(row_a)) is not None
 
 
-@pytest.mark.parametrize("model", WRITABLE_MODELS, ids=WRITABLE_IDS)
+@pytest.mark.parametrize("model", UPDATABLE_MODELS, ids=UPDATABLE_IDS)
 async def test_raw_sql_on_the_app_connection_sees_only_the_scope_tenant(
     db: Database, model: type[Base]
 ) -> None:
@@ -107,7 +117,7 @@ async def test_raw_sql_on_the_app_connection_sees_only_the_scope_tenant(
     assert await _exists(db, model, row_b)
 
 
-@pytest.mark.parametrize("model", WRITABLE_MODELS, ids=WRITABLE_IDS)
+@pytest.mark.parametrize("model", UPDATABLE_MODELS, ids=UPDATABLE_IDS)
 async def test_bulk_update_and_delete_touch_only_the_scope_tenant(
     db: Database, model: type[Base]
 ) -> None:
@@ -123,7 +133,7 @@ async def test_bulk_update_and_delete_touch_only_the_scope_tenant(
     assert await _exists(db, model, row_b) and not await _exists(db, model, row_a)
 
 
-@pytest.mark.parametrize("model", WRITABLE_MODELS, ids=WRITABLE_IDS)
+@pytest.mark.parametrize("model", UPDATABLE_MODELS, ids=UPDATABLE_IDS)
 async def test_writing_another_tenants_row_is_cross_tenant(db: Database, model: type[Base]) -> None:
     a, _, b, row_b = await _two_tenants(db, model)
     # Attaching B's row (loaded elsewhere) to A's session is refused at once.
@@ -154,6 +164,26 @@ async def test_writing_another_tenants_row_is_cross_tenant(db: Database, model: 
                 text(f'INSERT INTO "{table}" SELECT * FROM "{table}" WHERE "{pk}" IS NULL')
             )
             await session.execute(text(f'UPDATE "{table}" SET "tenantId" = :b'), {"b": b})
+
+
+@pytest.mark.parametrize("model", READ_ONLY_MODELS, ids=[m.__name__ for m in READ_ONLY_MODELS])
+async def test_the_application_writes_no_read_model_of_its_own_tenant_or_another(
+    db: Database, model: type[Base]
+) -> None:
+    a, row_a, b, row_b = await _two_tenants(db, model)
+    table = model.__tablename__
+    writes = [
+        lambda s: make(s, model, a),
+        lambda s: s.execute(update(model).values(tenant_id=model.tenant_id)),
+        lambda s: s.execute(delete(model)),
+        lambda s: s.execute(text(f'UPDATE "{table}" SET "tenantId" = :b'), {"b": b}),
+        lambda s: s.execute(text(f'DELETE FROM "{table}"')),
+    ]
+    for write in writes:
+        with pytest.raises(DBAPIError, match="permission denied"):
+            async with db.tenant(a) as session:
+                await write(session)
+    assert await _exists(db, model, row_a) and await _exists(db, model, row_b)
 
 
 @pytest.mark.parametrize(
@@ -272,10 +302,10 @@ async def test_every_tenant_table_forces_rls_with_both_policies(db: Database) ->
 
 async def test_the_audit_log_is_append_only_for_the_application(db: Database, tenant: str) -> None:
     from gxcore.audit.models import AuditLog
-    from gxcore.wallet.models import Wallet
+    from gxcore.identity.models import UserProfile
 
     async with db.tenant(tenant) as session:
-        await make(session, Wallet, tenant)  # writes audit entries through the flush hook
+        await make(session, UserProfile, tenant)  # writes audit entries through the flush hook
     async with db.tenant(tenant) as session:
         assert await session.scalar(select(func.count()).select_from(AuditLog)) > 0
     for statement in (update(AuditLog).values(resource_id="forged"), delete(AuditLog)):
@@ -325,3 +355,22 @@ async def test_the_message_queue_is_insert_only_for_the_application(
             )
         )
         assert [tuple(r) for r in rows] == [(tenant, "t")]
+
+
+async def test_transfer_holds_are_placed_and_released_in_their_tenant_only(db: Database) -> None:
+    from gxcore.wallet.models import TransferHold
+
+    a, row_a, b, row_b = await _two_tenants(db, TransferHold)
+    async with db.tenant(a) as session:
+        result = await session.execute(delete(TransferHold).where(*_pk_filter(TransferHold, row_b)))
+        assert result.rowcount == 0
+    with pytest.raises(CrossTenant):
+        async with db.tenant(a) as session:
+            await make(session, TransferHold, b)
+    with pytest.raises(DBAPIError, match="permission denied"):
+        async with db.tenant(a) as session:
+            await session.execute(text('UPDATE "TransferHold" SET "tenantId" = "tenantId"'))
+    assert await _exists(db, TransferHold, row_b)
+    async with db.tenant(a) as session:
+        assert (await session.execute(delete(TransferHold))).rowcount == 1
+    assert await _exists(db, TransferHold, row_b) and not await _exists(db, TransferHold, row_a)

@@ -1,10 +1,8 @@
 """Projector handlers for organizations and their multi-signature transfers.
 
 `Organization` and `MultiSigTransaction` mirror the ledger's rows, with its statuses (PROPOSED,
-ACTIVE, FROZEN; PENDING, APPROVED, EXECUTED). Their ids are the ledger's and their primary keys
-are global (the reference schema's), so an id another tenant already holds is refused
-(ID_CONFLICT, to the DLQ) instead of touching that tenant's row. The executed transfer's
-balances are postings like any transfer's.
+ACTIVE, FROZEN; PENDING, APPROVED, EXECUTED), keyed like the ledger's by (tenant, id). The
+executed transfer's balances are postings like any transfer's.
 """
 
 from __future__ import annotations
@@ -13,11 +11,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gxcore.business.models import MultiSigTransaction, Organization
+from gxcore.cqrs.postings import ZERO, Posting
 from gxcore.enums import OffChainTxType
 from gxcore.errors import ProjectionRejected
 from gxcore.ledger import events as ev
 from gxcore.ledger.port import LedgerEvent
-from gxcore.wallet.handlers import ZERO, Posting
 
 if TYPE_CHECKING:
     from gxcore.cqrs.projection import Batch
@@ -30,17 +28,12 @@ TRANSFER = "TRANSFER"
 M = TypeVar("M", Organization, MultiSigTransaction)
 
 
-async def _own(batch: Batch, event: LedgerEvent, model: type[M], key: str) -> M | None:
-    row = await batch.session.get(model, key)
-    if row is not None and row.tenant_id != event.tenant_id:
-        raise ProjectionRejected(
-            "ID_CONFLICT", f"{model.__name__} {key!r} belongs to another tenant"
-        )
-    return row
+async def _get(batch: Batch, event: LedgerEvent, model: type[M], key: str) -> M | None:
+    return await batch.session.get(model, (event.tenant_id, key))
 
 
 async def _require(batch: Batch, event: LedgerEvent, model: type[M], key: str) -> M:
-    row = await _own(batch, event, model, key)
+    row = await _get(batch, event, model, key)
     if row is None:
         raise ProjectionRejected(
             "NOT_FOUND", f"no {model.__name__} {key!r}: the event creating it was not applied"
@@ -51,7 +44,7 @@ async def _require(batch: Batch, event: LedgerEvent, model: type[M], key: str) -
 async def organization_proposed(
     batch: Batch, event: LedgerEvent, p: ev.OrganizationProposed
 ) -> None:
-    org = await _own(batch, event, Organization, p.organization_id)
+    org = await _get(batch, event, Organization, p.organization_id)
     if org is None:
         org = Organization(org_id=p.organization_id, tenant_id=event.tenant_id)
         org.created_at = event.timestamp
@@ -97,7 +90,7 @@ async def set_organization_frozen(
     batch: Batch, event: LedgerEvent, account_id: str, frozen: bool
 ) -> bool:
     """Freeze or unfreeze the organization whose account this is; False when none is."""
-    org = await _own(batch, event, Organization, account_id)
+    org = await _get(batch, event, Organization, account_id)
     if org is None:
         return False
     org.status = FROZEN if frozen else ACTIVE
@@ -106,7 +99,7 @@ async def set_organization_frozen(
 
 async def multisig_initiated(batch: Batch, event: LedgerEvent, p: ev.MultiSigTxInitiated) -> None:
     await _require(batch, event, Organization, p.organization_id)
-    tx = await _own(batch, event, MultiSigTransaction, p.multisig_tx_id)
+    tx = await _get(batch, event, MultiSigTransaction, p.multisig_tx_id)
     if tx is None:
         tx = MultiSigTransaction(tx_id=p.multisig_tx_id, tenant_id=event.tenant_id)
         tx.created_at = event.timestamp
@@ -140,7 +133,7 @@ async def multisig_approved(batch: Batch, event: LedgerEvent, p: ev.MultiSigTxAp
 async def multisig_executed(batch: Batch, event: LedgerEvent, p: ev.MultiSigTxExecuted) -> None:
     # The money moved whatever the read model holds: a missing row (its initiation went to the
     # DLQ) never holds a balance change back; `gx projector rebuild --apply` restores the row.
-    tx = await _own(batch, event, MultiSigTransaction, p.multisig_tx_id)
+    tx = await _get(batch, event, MultiSigTransaction, p.multisig_tx_id)
     if tx is not None:
         tx.status = EXECUTED
         tx.executed_at = event.timestamp

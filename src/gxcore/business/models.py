@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CHAR, CheckConstraint, ForeignKey, Index, text
+from sqlalchemy import CHAR, CheckConstraint, ForeignKey, Index, PrimaryKeyConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gxcore.db.base import (
@@ -195,10 +195,12 @@ class ApprovalVote(TenantScoped, Base):
 class Organization(TenantScoped, Base):
     __tablename__ = "Organization"
     __table_args__ = (
+        # The ledger's id, chosen by the client: unique per tenant only (revision d1a2b3c4e5f6).
+        PrimaryKeyConstraint("tenant_id", "org_id"),
         Index(None, "tenant_id"),
         Index(None, "status"),
     )
-    org_id: Mapped[str] = mapped_column(primary_key=True)
+    org_id: Mapped[str]
     tenant_id: Mapped[str]
     org_name: Mapped[str]
     org_type: Mapped[str]
@@ -214,10 +216,11 @@ class Organization(TenantScoped, Base):
 class MultiSigTransaction(TenantScoped, Base):
     __tablename__ = "MultiSigTransaction"
     __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "tx_id"),  # as Organization's
         Index(None, "tenant_id", "org_id"),
         Index(None, "status"),
     )
-    tx_id: Mapped[str] = mapped_column(primary_key=True)
+    tx_id: Mapped[str]
     tenant_id: Mapped[str]
     org_id: Mapped[str]
     proposer_id: Mapped[str]

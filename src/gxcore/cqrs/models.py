@@ -103,6 +103,9 @@ class EventDLQ(TenantScoped, Base):
     raw_payload: Mapped[Json]
     fabric_tx_id: Mapped[str | None]
     block_number: Mapped[int | None] = mapped_column(BigInteger)
+    # gxcore's addition (revision d1a2b3c4e5f6): with blockNumber, the event's position on the
+    # ledger, which replay reads it from; NULL on rows of a database built from the reference.
+    event_index: Mapped[int | None]
     channel: Mapped[str | None]
     chaincode: Mapped[str | None]
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)

@@ -23,6 +23,14 @@ from gxcore.errors import IdempotencyConflict, TenantScopeRequired, ValidationFa
 #: Channel the relay LISTENs on; a notification only wakes it early, polling still finds work.
 NOTIFY_CHANNEL = "gx_outbox"
 
+#: A subquery locking the commands whose ids `{ids}` (a text[] expression) names, in id order.
+#: Every statement that updates in-flight commands in bulk (the relay's record, the projector's
+#: COMMITTED marks) joins it, so their row locks are all taken in one order and cannot deadlock:
+#: PostgreSQL locks the rows as the sorted subquery yields them, before the update reaches them.
+LOCK_IN_ID_ORDER = (
+    'SELECT "id" FROM "OutboxCommand" WHERE "id" = ANY({ids}) ORDER BY "id" FOR UPDATE'
+)
+
 
 async def enqueue(
     session: AsyncSession,

@@ -11,7 +11,10 @@ Handlers come in two kinds (`Projection`):
   and at the end, so handlers see them.
 - `handler`: an async function that writes the rarer read models (freezes, organizations, loans,
   proposals, parameters) through the ORM, each event in its own savepoint, so an event the read
-  models refuse (`ProjectionRejected`, `InvalidTransition`) goes to the DLQ alone.
+  models refuse (`ProjectionRejected`, `InvalidTransition`) goes to the DLQ alone. An event with
+  postings too (a loan disbursed, a multisig transfer executed) keeps them whatever its handler
+  does: the ledger moved the money, so the balances apply and only the read-model part waits in
+  the DLQ, with the handler's reason.
 
 The session is the system scope's: it spans tenants, so handlers filter by the event's tenant
 themselves, always. Nothing here commits; the projector owns the transaction.
@@ -22,7 +25,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -31,6 +33,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.cqrs.ids import ordered_uuids
+from gxcore.cqrs.outbox import LOCK_IN_ID_ORDER
+from gxcore.cqrs.postings import Posting, write_postings
 from gxcore.db.arrays import packed, unpack
 from gxcore.db.lifecycle import allowed
 from gxcore.enums import OutboxStatus
@@ -38,7 +42,6 @@ from gxcore.errors import InvalidTransition, ProjectionRejected
 from gxcore.ledger.events import EVENT_SCHEMAS, EventPayload
 from gxcore.ledger.port import LedgerEvent
 from gxcore.ledger.state import tx_id_of
-from gxcore.wallet.handlers import Posting, write_postings
 
 Handler = Callable[["Batch", LedgerEvent, Any], Awaitable[None]]
 PostingsOf = Callable[[Any], list[Posting]]
@@ -70,7 +73,7 @@ class DeadEvent:
 
 
 def envelope(event: LedgerEvent) -> dict[str, Any]:
-    """The event as received, the DLQ's `rawPayload`: enough to replay it."""
+    """The event as received, the DLQ's `rawPayload`, for the operator (replay reads the ledger)."""
     return {
         "tenantId": event.tenant_id,
         "txId": event.tx_id,
@@ -83,21 +86,6 @@ def envelope(event: LedgerEvent) -> dict[str, Any]:
         "timestamp": event.timestamp.isoformat(),
         "payload": event.payload,
     }
-
-
-def from_envelope(raw: Mapping[str, Any]) -> LedgerEvent:
-    return LedgerEvent(
-        tenant_id=raw["tenantId"],
-        tx_id=raw["txId"],
-        block_number=int(raw["blockNumber"]),
-        event_index=int(raw["eventIndex"]),
-        channel=raw["channel"],
-        chaincode=raw["chaincode"],
-        name=raw["name"],
-        version=raw["version"],
-        timestamp=datetime.fromisoformat(raw["timestamp"]),
-        payload=dict(raw["payload"]),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +149,8 @@ class Batch:
 
     async def project(self, event: LedgerEvent, checked: Checked | None = None) -> bool:
         """Apply one event (validated by `check` unless given); False when it went to the dead
-        list instead."""
+        list instead (True with its postings applied and its read-model part on the dead
+        list)."""
         self.seen.append(event)
         checked = checked or check(event, self.table)
         if checked.payload is None:
@@ -177,18 +166,39 @@ class Batch:
             return event in self.applied
         if entry.handler is not None:
             await self.settle()
-            try:
-                async with self.session.begin_nested():
-                    await entry.handler(self, event, payload)
-            except ProjectionRejected as e:
-                return self._die(event, f"{e.reason}: {e.message}")
-            except InvalidTransition as e:
-                return self._die(event, f"{e.code}: {e.message}")
+            refused = await self._handle(entry.handler, event, payload)
+            if refused is not None:
+                if entry.postings is None:
+                    return self._die(event, refused)
+                self.dead.append(DeadEvent(event, refused))  # the read-model part only
         if entry.postings is not None:
             postings = checked.postings
             self.post(event, entry.postings(payload) if postings is None else postings)
         self.applied.append(event)
         return True
+
+    async def project_read_model(self, event: LedgerEvent) -> None:
+        """Replay the read-model part of an event applied already (in EventLog, its balances
+        written) whose handler refused it: the handler alone runs again."""
+        checked = check(event, self.table)
+        if checked.payload is None:
+            self._die(event, checked.reason)
+            return
+        handler = self.table[event.name].handler
+        refused = None if handler is None else await self._handle(handler, event, checked.payload)
+        if refused is not None:
+            self._die(event, refused)
+
+    async def _handle(self, handler: Handler, event: LedgerEvent, payload: Any) -> str | None:
+        """Run `handler` in its own savepoint; the reason it refused the event, if it did."""
+        try:
+            async with self.session.begin_nested():
+                await handler(self, event, payload)
+        except ProjectionRejected as e:
+            return f"{e.reason}: {e.message}"
+        except InvalidTransition as e:
+            return f"{e.code}: {e.message}"
+        return None
 
     async def settle(self) -> None:
         """Run the bulk handlers over the events waiting for them."""
@@ -294,6 +304,7 @@ class Batch:
                 raw=[json.dumps(envelope(d.event)) for d in self.dead],
                 tx=[d.event.tx_id for d in self.dead],
                 block=[str(d.event.block_number) for d in self.dead],
+                idx=[str(d.event.event_index) for d in self.dead],
                 channel=[d.event.channel for d in self.dead],
                 chaincode=[d.event.chaincode for d in self.dead],
             ),
@@ -347,21 +358,23 @@ _IN_FLIGHT = text(
     'AND "status" = ANY(CAST(:st AS "OutboxStatus"[]))'
 )
 
+# Locked in id order, as the relay locks the rows it records (`LOCK_IN_ID_ORDER`).
 _MARK_COMMITTED = text(
     'UPDATE "OutboxCommand" AS o SET "status" = \'COMMITTED\', "fabricTxId" = u.tx, '
     '"commitBlock" = u.block, "updatedAt" = CURRENT_TIMESTAMP '
     f"FROM unnest({unpack('ids')}, {unpack('txs')}, {unpack('blocks', 'bigint')}) "
-    "AS u(id, tx, block) "
-    'WHERE o."id" = u.id AND o."status" = ANY(CAST(:st AS "OutboxStatus"[]))'
+    f"AS u(id, tx, block), ({LOCK_IN_ID_ORDER.format(ids=unpack('ids'))}) AS ordered "
+    'WHERE o."id" = u.id AND o."id" = ordered."id" '
+    'AND o."status" = ANY(CAST(:st AS "OutboxStatus"[]))'
 )
 
 _INSERT_DEAD = text(
     'INSERT INTO "EventDLQ" ("id", "tenantId", "reason", "rawPayload", "fabricTxId", '
-    '"blockNumber", "channel", "chaincode") '
-    f"SELECT id, t, r, raw::jsonb, tx, b, c, cc FROM unnest({unpack('id')}, "
+    '"blockNumber", "eventIndex", "channel", "chaincode") '
+    f"SELECT id, t, r, raw::jsonb, tx, b, i, c, cc FROM unnest({unpack('id')}, "
     f"{unpack('tenant')}, {unpack('reason')}, {unpack('raw')}, {unpack('tx')}, "
-    f"{unpack('block', 'bigint')}, {unpack('channel')}, {unpack('chaincode')}) "
-    "AS u(id, t, r, raw, tx, b, c, cc)"
+    f"{unpack('block', 'bigint')}, {unpack('idx', 'integer')}, {unpack('channel')}, "
+    f"{unpack('chaincode')}) AS u(id, t, r, raw, tx, b, i, c, cc)"
 )
 
 # Applied events with a top-level payload value equal to the account id, in ledger order.

@@ -19,11 +19,13 @@ second copy of an event, which rolls the batch back.
 
 Failures: an event with an unknown name or version, or a payload its schema refuses, goes to
 `EventDLQ` with the reason and the event as received, and the projector moves on; so does an
-event the read models refuse (`ProjectionRejected`: an unknown profile, say). Any other error
-rolls the batch back and is retried with backoff; then the batch is retried one event per
-transaction up to where it ended, so the events before the culprit commit, and on the culprit's
-last failure the projector stops with `ProjectorStopped`, naming the event, its checkpoint just
-before it. A balance change is never skipped.
+event the read models refuse (`ProjectionRejected`: an unknown profile, say), except that an
+event's balance changes (postings) apply even when its read-model handler refuses it: then only
+that part goes to the DLQ. Any other error rolls the batch back and is retried with backoff;
+then the batch is retried one event per transaction up to where it ended, so the events before
+the culprit commit, and on the culprit's last failure the projector stops with
+`ProjectorStopped`, naming the event, its checkpoint just before it. A balance change is never
+skipped.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class Progress:
 
     events: int = 0  # read from the ledger
     applied: int = 0
-    dead: int = 0  # sent to the DLQ
+    dead: int = 0  # sent to the DLQ (whole, or only the read-model part of an applied one)
     skipped: int = 0  # already processed (another projector on the same name got there first)
     position: Position | None = None
 
@@ -299,12 +301,14 @@ class ProjectorStatus:
     channel: str
     height: int  # the ledger's last block
     position: Position | None  # where the projector resumes
+    waiting: Position | None  # the first event after it, None when caught up
     tenants: list[TenantState] = field(default_factory=list)
 
     @property
     def lag(self) -> int:
-        """Blocks committed on the ledger after the projector's position."""
-        return max(0, self.height - (self.position.block_number if self.position else 0))
+        """Blocks from the first event not projected yet to the ledger's head. Blocks without
+        an event to project (only rejected commands, or only other tenants') are no lag."""
+        return 0 if self.waiting is None else max(0, self.height - self.waiting.block_number + 1)
 
     @property
     def dead(self) -> int:
@@ -322,6 +326,7 @@ async def status(
     height = await source.height()
     async with db.system(reason=f"projector {name}: status") as session:
         position = await resume_position(session, name, channel, tenant_id)
+        waiting = await source.events_after(position, 1, tenant_id=tenant_id)
         states = select(
             ProjectorState.tenant_id, ProjectorState.last_block,
             ProjectorState.last_event_index, ProjectorState.updated_at,
@@ -338,7 +343,9 @@ async def status(
     }
     for t, count in dead_counts.items():
         tenants.setdefault(t, TenantState(t, None, None, count))
-    return ProjectorStatus(name, channel, height, position, sorted(tenants.values(), key=_by_id))
+    first = waiting[0].position if waiting else None
+    ordered = sorted(tenants.values(), key=_by_id)
+    return ProjectorStatus(name, channel, height, position, first, ordered)
 
 
 def _by_id(state: TenantState) -> str:

@@ -145,8 +145,8 @@ def replay_dlq_cmd(
     """Apply DLQ entries again, in ledger order; those that apply now leave the DLQ."""
 
     async def go() -> ReplayResult:
-        async with _open(settings(data_dir)) as (db, _, _url):
-            return await replay_dlq(db, entry_id=entry_id, tenant_id=tenant)
+        async with _open(settings(data_dir)) as (db, ledger, _url):
+            return await replay_dlq(db, ledger, entry_id=entry_id, tenant_id=tenant)
 
     result = run(go())
     console.print(f"{len(result.applied)} applied, {len(result.failed)} still failing")

@@ -7,7 +7,8 @@ One batch is three steps and three round trips, whatever its size:
 2. **submit**: the batch goes to the ledger in one `Ledger.submit` call.
 3. **record** (one statement): every outcome is written through `unnest` arrays, guarded by
    `lockedBy` = this worker and status LOCKED, so a worker whose lease was taken over cannot
-   overwrite the new owner's result.
+   overwrite the new owner's result. The rows are locked in id order, as the projector locks
+   the commands it marks COMMITTED, so the two never deadlock.
 
 A command is due when `nextAttemptAt` has passed: a new or backed-off PENDING command, or a
 LOCKED/SUBMITTED one whose lease expired (its worker died or hung). Taking such a command over is
@@ -19,7 +20,8 @@ the ledger, permanent) -> FAILED at once with its `errorCode`; a transient failu
 unavailable or too slow) -> PENDING again after an exponential backoff with equal jitter, or
 FAILED once the attempt limit is reached. An unexpected error from the ledger is not retried
 (only transient errors are): the batch is resubmitted command by command so the one command that
-causes it ends FAILED and the rest go through.
+causes it ends FAILED and the rest go through, as many as the lease leaves time for; the others
+go back to the queue, due at once, for the next claim.
 
 Wake-up: a dedicated asyncpg connection LISTENs on `NOTIFY_CHANNEL` (sent by `enqueue`), with a
 poll every `poll_interval` as the fallback that alone suffices (`listen=False`, e.g. behind a
@@ -35,7 +37,8 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -44,7 +47,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from gxcore.cqrs.outbox import NOTIFY_CHANNEL
+from gxcore.cqrs.outbox import LOCK_IN_ID_ORDER, NOTIFY_CHANNEL
 from gxcore.db import lifecycle
 from gxcore.db.arrays import as_text, packed, unpack
 from gxcore.db.engine import libpq_url
@@ -177,6 +180,8 @@ RETURNING o.id, o."tenantId", o."requestId", o."commandType", o.payload, o.attem
 
 # lockedBy/lockedAt keep naming the worker that delivered or failed a command; a command back
 # in the queue is locked by no one. The error of a retry stays visible until the next outcome.
+# The rows are locked in id order first (`ordered`), as the projector locks those it marks
+# COMMITTED: two writers that take row locks in one order cannot deadlock.
 _RECORD = text(
     f"""
 UPDATE "OutboxCommand" AS o
@@ -191,8 +196,9 @@ SET status = r.status::"OutboxStatus",
 FROM unnest({unpack("ids")}, {unpack("statuses")}, {unpack("tx_ids")},
             {unpack("blocks", "bigint")}, {unpack("codes")}, {unpack("messages")},
             {unpack("submitted", "boolean")}, {unpack("retry_in", "float8")})
-     AS r(id, status, tx_id, block, code, message, submitted, retry_in)
-WHERE o.id = r.id AND o."lockedBy" = :worker AND o.status = 'LOCKED'
+     AS r(id, status, tx_id, block, code, message, submitted, retry_in),
+     ({LOCK_IN_ID_ORDER.format(ids=unpack("ids"))}) AS ordered
+WHERE o.id = r.id AND o.id = ordered.id AND o."lockedBy" = :worker AND o.status = 'LOCKED'
 RETURNING o.id
 """
 )
@@ -214,6 +220,7 @@ class Relay:
         *,
         worker_id: str | None = None,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         self.ledger = ledger
@@ -221,6 +228,7 @@ class Relay:
         self.worker_id = worker_id or new_worker_id()
         self.stats = Stats()
         self._rng = rng or random.Random()
+        self._clock = clock  # seconds, for the lease's end; tests pass one they move by hand
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
@@ -232,13 +240,15 @@ class Relay:
     async def run_batch(self) -> Stats:
         """Claim, submit and record one batch; returns what happened to it."""
         self._wake.clear()  # a notification from now on means work this claim may have missed
+        lease_ends = self._clock() + self.config.lease_seconds  # no earlier than the claim's
         claimed = await self._claim()
         batch = Stats(batches=1, claimed=len(claimed))
         if not claimed:
             return batch
         submitted_at = datetime.now(UTC)
-        results = await self._deliver(claimed)
+        results = await self._deliver(claimed, lease_ends)
         written = await self._record(results, submitted_at)
+        commands = {c.id: c.command for c in claimed}
         for r in results:
             if r.id not in written:
                 batch.lost += 1
@@ -246,6 +256,12 @@ class Relay:
                 batch.committed += 1
             elif r.status is S.FAILED:
                 batch.failed += 1
+                if r.submitted:  # the ledger's answer, not a failure to reach it
+                    c = commands[r.id]
+                    log.info(
+                        "%s: command %s (%s, tenant %s) rejected by the ledger: %s",
+                        self.worker_id, r.id, c.command_type.value, c.tenant_id, r.code,
+                    )  # fmt: skip
             else:
                 batch.retried += 1
         if batch.lost:
@@ -275,7 +291,7 @@ class Relay:
             for r in rows
         ]
 
-    async def _deliver(self, claimed: Sequence[Claimed]) -> list[Result]:
+    async def _deliver(self, claimed: Sequence[Claimed], lease_ends: float) -> list[Result]:
         commands = [c.command for c in claimed]
         try:
             outcomes = await asyncio.wait_for(
@@ -288,22 +304,35 @@ class Relay:
         except GxError as e:
             if e.transient:
                 return [self._transient(c, e.code, e.message) for c in claimed]
-            return await self._isolate(claimed, e.code, e)
+            return await self._isolate(claimed, e.code, e, lease_ends)
         # A ledger bug: not retried blindly, yet only the command that causes it fails.
         except Exception as e:  # noqa: BLE001
-            return await self._isolate(claimed, LEDGER_ERROR_CODE, e)
+            return await self._isolate(claimed, LEDGER_ERROR_CODE, e, lease_ends)
         return [_from_outcome(c, o) for c, o in zip(claimed, outcomes, strict=True)]
 
     async def _isolate(
-        self, claimed: Sequence[Claimed], code: str, error: Exception
+        self, claimed: Sequence[Claimed], code: str, error: Exception, lease_ends: float
     ) -> list[Result]:
+        """Resubmit a failed batch command by command, so only the culprit fails; as many as
+        can finish within the lease. The rest go back to the queue, due at once: past the lease
+        another worker could take them over while this one still submits them."""
         if len(claimed) == 1:
             log.error("%s: command %s failed: %r", self.worker_id, claimed[0].id, error)
             return [Result(claimed[0].id, S.FAILED, code=code, message=_message(error))]
         log.warning("%s: batch failed (%r); resubmitting one by one", self.worker_id, error)
         results: list[Result] = []
-        for c in claimed:
-            results.extend(await self._deliver([c]))
+        for i, c in enumerate(claimed):
+            if self._clock() + self.config.submit_timeout >= lease_ends:
+                left = claimed[i:]
+                log.warning(
+                    "%s: lease ending; %d command(s) back in the queue unsubmitted",
+                    self.worker_id, len(left),
+                )  # fmt: skip
+                message = f"not resubmitted before the lease ended (batch failed: {error!r})"
+                return results + [
+                    Result(r.id, S.PENDING, code=code, message=message, retry_in=0.0) for r in left
+                ]
+            results.extend(await self._deliver([c], lease_ends))
         return results
 
     def _transient(self, claimed: Claimed, code: str, message: str) -> Result:

@@ -2,8 +2,7 @@
 
 `Proposal` mirrors the ledger's proposal to change one parameter (OPEN, then EXECUTED); the
 executed change itself reaches `SystemParameter` through the admin handlers. `voters` lists each
-vote as {voterId, support}. Ids are the ledger's, primary keys global: an id another tenant holds
-is refused (ID_CONFLICT, to the DLQ).
+vote as {voterId, support}. Keyed like the ledger's, by (tenant, proposal id).
 """
 
 from __future__ import annotations
@@ -24,12 +23,7 @@ PARAMETER_CHANGE = "PARAMETER_CHANGE"
 
 
 async def _proposal(batch: Batch, event: LedgerEvent, proposal_id: str) -> Proposal | None:
-    proposal = await batch.session.get(Proposal, proposal_id)
-    if proposal is not None and proposal.tenant_id != event.tenant_id:
-        raise ProjectionRejected(
-            "ID_CONFLICT", f"proposal {proposal_id!r} belongs to another tenant"
-        )
-    return proposal
+    return await batch.session.get(Proposal, (event.tenant_id, proposal_id))
 
 
 async def _require(batch: Batch, event: LedgerEvent, proposal_id: str) -> Proposal:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, text
+from sqlalchemy import Index, PrimaryKeyConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gxcore.db.base import NOW, Base, Json, TenantScoped, UpdatedAt
@@ -13,11 +13,13 @@ from gxcore.db.base import NOW, Base, Json, TenantScoped, UpdatedAt
 class Proposal(TenantScoped, Base):
     __tablename__ = "Proposal"
     __table_args__ = (
+        # The ledger's id, chosen by the client: unique per tenant only (revision d1a2b3c4e5f6).
+        PrimaryKeyConstraint("tenant_id", "proposal_id"),
         Index(None, "tenant_id"),
         Index(None, "status"),
         Index(None, "proposer_id"),
     )
-    proposal_id: Mapped[str] = mapped_column(primary_key=True)
+    proposal_id: Mapped[str]
     tenant_id: Mapped[str]
     title: Mapped[str]
     description: Mapped[str]

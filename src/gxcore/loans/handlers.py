@@ -1,21 +1,20 @@
 """Projector handlers for the loan pool: applications and disbursements (`Loan`).
 
-`Loan` mirrors the ledger's loan (APPLIED, then APPROVED when disbursed). Its id is the ledger's
-and its primary key global, so an id another tenant holds is refused (ID_CONFLICT, to the DLQ).
-The disbursement's balances are postings: the borrower's LOAN_DISBURSEMENT entry.
+`Loan` mirrors the ledger's loan (APPLIED, then APPROVED when disbursed), keyed like it by
+(tenant, loan id). The disbursement's balances are postings: the borrower's LOAN_DISBURSEMENT
+entry.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gxcore.cqrs.postings import Posting
 from gxcore.enums import OffChainTxType
-from gxcore.errors import ProjectionRejected
 from gxcore.ledger import events as ev
 from gxcore.ledger.port import LedgerEvent
 from gxcore.ledger.rows import LOAN_POOL
 from gxcore.loans.models import Loan
-from gxcore.wallet.handlers import Posting
 
 if TYPE_CHECKING:
     from gxcore.cqrs.projection import Batch
@@ -24,10 +23,7 @@ APPLIED, APPROVED = "APPLIED", "APPROVED"
 
 
 async def _loan(batch: Batch, event: LedgerEvent, loan_id: str) -> Loan | None:
-    loan = await batch.session.get(Loan, loan_id)
-    if loan is not None and loan.tenant_id != event.tenant_id:
-        raise ProjectionRejected("ID_CONFLICT", f"loan {loan_id!r} belongs to another tenant")
-    return loan
+    return await batch.session.get(Loan, (event.tenant_id, loan_id))
 
 
 async def application_received(

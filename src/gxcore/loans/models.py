@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Index
+from sqlalchemy import CheckConstraint, Index, PrimaryKeyConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gxcore.db.base import NOW, Base, TenantScoped, UpdatedAt, new_uuid
@@ -33,12 +33,14 @@ class Collateral(TenantScoped, Base):
 class Loan(TenantScoped, Base):
     __tablename__ = "Loan"
     __table_args__ = (
+        # The ledger's id, chosen by the client: unique per tenant only (revision d1a2b3c4e5f6).
+        PrimaryKeyConstraint("tenant_id", "loan_id"),
         CheckConstraint('"amount" >= 0', name="amount"),
         Index(None, "tenant_id", "borrower_id"),
         Index(None, "status"),
         Index(None, "applied_at"),
     )
-    loan_id: Mapped[str] = mapped_column(primary_key=True)
+    loan_id: Mapped[str]
     tenant_id: Mapped[str]
     borrower_id: Mapped[str]
     amount: Mapped[Decimal]

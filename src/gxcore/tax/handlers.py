@@ -6,9 +6,9 @@ only the accounts a wallet mirrors are written (a treasury has none today).
 
 from __future__ import annotations
 
+from gxcore.cqrs.postings import Posting
 from gxcore.enums import OffChainTxType
 from gxcore.ledger import events as ev
-from gxcore.wallet.handlers import Posting
 
 
 def velocity_tax_postings(p: ev.VelocityTaxApplied) -> list[Posting]:
