@@ -19,6 +19,7 @@ from gxcore.identity.models import UserProfile
 from gxcore.identity.registration import age_on
 from gxcore.ledger.commands import CreateUser
 from tests import test_auth
+from tests.factories import register_tenant
 from tests.test_auth import bearer, events, load, make_user, signed_in
 from tests.test_registration import PASSWORD, Clock, _client, assert_problem, gx, new_email
 
@@ -327,7 +328,7 @@ async def test_an_admin_of_another_tenant_sees_nothing_here(
     app: Any, client: httpx.AsyncClient, db: Database, tenant: str, boss: dict[str, Any]
 ) -> None:
     user = await make_user(db, tenant)
-    other = f"other-{uuid.uuid4().hex[:8]}"
+    other = await register_tenant(db, f"other-{uuid.uuid4().hex[:8]}")
     theirs = await make_user(db, other, role="ADMIN", status=S.ACTIVE)
     async with _client(app, other) as b:
         headers = bearer(await signed_in(b, theirs.email))

@@ -33,10 +33,14 @@ async def _catalog(url: str) -> tuple[set[str], set[str]]:
     return tables, enums
 
 
+# The reference schema's 44 tables and gxcore's tenant registry.
+TABLES = 45
+
+
 async def test_upgrade_downgrade_upgrade_round_trips(empty_url: str) -> None:
     await migrate.upgrade(empty_url)
     tables, enums = await _catalog(empty_url)
-    assert len(tables - {"alembic_version"}) == 44
+    assert len(tables - {"alembic_version"}) == TABLES
     assert len(enums) == 26
 
     await migrate.downgrade(empty_url, "base")
@@ -46,7 +50,7 @@ async def test_upgrade_downgrade_upgrade_round_trips(empty_url: str) -> None:
 
     await migrate.upgrade(empty_url)
     again, enums_again = await _catalog(empty_url)
-    assert len(again - {"alembic_version"}) == 44 and len(enums_again) == 26
+    assert len(again - {"alembic_version"}) == TABLES and len(enums_again) == 26
     assert (await migrate.status(empty_url)).up_to_date
 
 
@@ -97,6 +101,6 @@ def test_lint_catches_an_unsafe_migration(tmp_path: Path) -> None:
 
 def test_offline_sql_creates_every_table() -> None:
     sql = migrate.offline_sql()
-    # 44 models + alembic_version; the embedded ledger's schema `ledger` is not the application's.
-    assert sql.count("CREATE TABLE") - sql.count("CREATE TABLE ledger.") == 45
+    # The models + alembic_version; the embedded ledger's schema `ledger` is not the application's.
+    assert sql.count("CREATE TABLE") - sql.count("CREATE TABLE ledger.") == TABLES + 1
     assert 'CREATE UNIQUE INDEX "PendingRegistration_tenantId_email_key"' in sql

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gxcore.admin import service as admin
 from gxcore.admin.models import SystemParameter
@@ -37,6 +38,7 @@ from gxcore.identity import otp
 from gxcore.identity.models import PendingRegistration, UserProfile
 from gxcore.identity.registration import PASSWORD_HASHER, age_on, check_password
 from gxcore.notifications.senders import read_mailbox
+from tests.factories import register_tenant
 
 OTP_SECRET = "test-only-otp-secret-0123456789abcdef"
 NAME = {"firstName": "Ada", "lastName": "Lovelace", "countryCode": "GB"}
@@ -68,9 +70,10 @@ class Clock:
 
 
 @pytest.fixture(scope="module", autouse=True)
-async def countries(db: Database) -> None:
-    async with db.system(reason="test setup: reference data") as session:
-        await admin.seed(session=session)
+async def countries(engine: AsyncEngine) -> None:
+    """The shared countries, written as `gx db seed` writes them: by the database owner."""
+    async with AsyncSession(engine) as session, session.begin():
+        await admin.seed_countries(session)
 
 
 @pytest.fixture
@@ -302,12 +305,30 @@ async def test_an_expired_registration_is_gone(
     assert restarted.status_code == 201 and restarted.json()["registrationId"] != rid
 
 
+async def test_a_tenant_never_created_is_a_404_and_writes_nothing(
+    db: Database, settings: Settings, clock: Clock
+) -> None:
+    unknown = f"never-{uuid.uuid4().hex[:8]}"
+    app = create_app(database=db, settings=settings, clock=clock)
+    email = new_email()
+    async with _client(app, unknown) as c:
+        body = assert_problem(await post(c, "email", email=email), 404, "TENANT_NOT_FOUND")
+        assert body["tenant"] == unknown and "gx tenant create" in body["detail"]
+        assert_problem(await c.get(f"/registration/{uuid.uuid4()}"), 404, "TENANT_NOT_FOUND")
+    async with db.system(reason="test check") as session:
+        for model in (PendingRegistration, AuditLog, SystemParameter):
+            rows = await session.scalars(select(model).where(model.tenant_id == unknown))
+            assert rows.all() == [], model
+    assert mailbox(settings, email) == []
+
+
 async def test_another_tenant_cannot_read_or_continue_a_registration(
     db: Database, settings: Settings, clock: Clock, client: httpx.AsyncClient
 ) -> None:
     rid, email = await register(client, settings)
     app = create_app(database=db, settings=settings, clock=clock)
-    async with _client(app, f"other-{uuid.uuid4().hex[:8]}") as other:
+    other_tenant = await register_tenant(db, f"other-{uuid.uuid4().hex[:8]}")
+    async with _client(app, other_tenant) as other:
         assert_problem(await other.get(f"/registration/{rid}"), 404, "REGISTRATION_NOT_FOUND")
         code = last_code(settings, email)
         response = await post(other, "email/verify", registrationId=rid, otp=code)
@@ -711,7 +732,7 @@ async def test_gx_jobs_cleanup_removes_only_expired_registrations(
         ids = {}
         for name, clock in (("old", past), ("current", now)):
             app = create_app(database=database, settings=settings, clock=clock)
-            async with _client(app, f"t-{name}") as c:
+            async with _client(app, await register_tenant(database, f"t-{name}")) as c:
                 ids[name] = (await post(c, "email", email=new_email())).json()["registrationId"]
         proc = gx("jobs", "cleanup", DATABASE_URL=scratch_url)
         assert proc.returncode == 0, proc.stderr
@@ -723,7 +744,7 @@ async def test_gx_jobs_cleanup_removes_only_expired_registrations(
         await database.dispose()
 
 
-def test_gx_api_serves_the_api(migrated_url: str, tmp_path: Path) -> None:
+def test_gx_api_serves_the_api(migrated_url: str, tmp_path: Path, tenant: str) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -742,7 +763,11 @@ def test_gx_api_serves_the_api(migrated_url: str, tmp_path: Path) -> None:
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stdout
                 time.sleep(0.2)
         email = new_email()
-        started = httpx.post(f"{base}/api/v1/registration/email", json={"email": email})
+        started = httpx.post(
+            f"{base}/api/v1/registration/email",
+            json={"email": email},
+            headers={"X-Tenant-Id": tenant},
+        )
         assert started.status_code == 201, started.text
         assert last_code(Settings(data_dir=tmp_path), email)
     finally:

@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
+from gxcore.admin.service import require_tenant
 from gxcore.config import Settings
 from gxcore.db.scope import RequestMeta, valid_tenant_id
 from gxcore.db.tenancy import Database
@@ -257,6 +258,7 @@ async def unit_of_work(
 ) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back on error.
 
+    Its first statement checks that the tenant exists (TENANT_NOT_FOUND, 404, nothing written).
     Errors marked `keeps_changes` (a counted wrong OTP guess) still commit, then propagate.
     """
     gx = app_context(request)
@@ -266,6 +268,7 @@ async def unit_of_work(
     )
     kept: GxError | None = None
     async with gx.database.tenant(tenant, request=meta) as session:
+        await require_tenant(session, tenant)
         try:
             yield session
         except GxError as e:

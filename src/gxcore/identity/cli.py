@@ -23,7 +23,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gxcore.admin.service import read_ints
+from gxcore.admin.service import read_ints, require_tenant
 from gxcore.cli_common import DataDir, console, fail, run, settings
 from gxcore.db import migrate
 from gxcore.db.cli import open_database
@@ -45,13 +45,14 @@ Email = Annotated[str, typer.Option(help="The administrator's email (their login
 
 @asynccontextmanager
 async def _tenant(data_dir: str | None, tenant: str) -> AsyncIterator[AsyncSession]:
-    """One unit of work in `tenant`, on the database `gx db` commands use."""
+    """One unit of work in `tenant` (which must exist), on the database `gx db` commands use."""
     async with open_database(settings(data_dir), create=False) as url:
         if not (await migrate.status(url)).up_to_date:
             raise fail("the database is not at head; run `gx db migrate` first")
         db = Database.connect(url)
         try:
             async with db.tenant(tenant) as session:
+                await require_tenant(session, tenant)
                 yield session
         finally:
             await db.dispose()
