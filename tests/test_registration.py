@@ -511,6 +511,82 @@ async def test_an_email_with_an_account_answers_like_a_new_one(
     assert len(mailbox(settings, taken)) == 1
 
 
+async def decoys(db: Database, tenant: str) -> list[PendingRegistration]:
+    async with db.tenant(tenant) as session:
+        stmt = select(PendingRegistration).where(PendingRegistration.email.like("%@decoy.invalid"))
+        return list((await session.scalars(stmt)).all())
+
+
+async def test_repeated_starts_for_a_taken_address_reuse_one_row(
+    client: httpx.AsyncClient, settings: Settings, db: Database, tenant: str, clock: Clock
+) -> None:
+    taken = new_email()
+    await _profile(db, tenant, email=taken)
+    in_progress_rid, in_progress = await register(client, settings, until="email/verify")
+    answers = []
+    for _ in range(8):
+        for address in (taken, in_progress):
+            response = await post(client, "email", email=address)
+            assert response.status_code == 201, response.text
+            answers.append(response.json()["registrationId"])
+        clock.advance(minutes=5)  # past the cooldown: a notice may go out each time
+    assert len(set(answers)) == len(answers)  # each answer looks like a new registration
+    rows = await decoys(db, tenant)
+    assert len(rows) == 2  # one per address, however often it is tried
+    assert sorted(r.id for r in rows) == sorted(answers[-2:])  # the newest id is the live one
+    assert_problem(await client.get(f"/registration/{answers[0]}"), 404, "REGISTRATION_NOT_FOUND")
+    assert (await client.get(f"/registration/{answers[-2]}")).json()["currentStep"] == (
+        "EMAIL_SENT"
+    )
+    # The owner's notices share the codes' daily cap.
+    assert len(mailbox(settings, taken)) == 5
+    assert (await client.get(f"/registration/{in_progress_rid}")).json()["emailVerified"]
+
+
+def client_from(app: Any, tenant: str, address: str) -> httpx.AsyncClient:
+    """A client calling from `address` (what the app sees as the client's IP)."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(address, 40000)),
+        base_url="http://gx.test/api/v1",
+        headers={"X-Tenant-Id": tenant},
+    )
+
+
+async def test_registrations_started_from_one_address_are_limited_per_hour(
+    db: Database, settings: Settings, clock: Clock, tenant: str
+) -> None:
+    async with db.tenant(tenant) as session:
+        session.add(
+            SystemParameter(param_key="registrationStartsPerAddressHourly", param_value="3")
+        )
+    app = create_app(database=db, settings=settings, clock=clock)
+    async with (
+        client_from(app, tenant, "203.0.113.9") as flood,
+        client_from(app, tenant, "198.51.100.1") as elsewhere,
+    ):
+        started = [new_email() for _ in range(3)]
+        for email in started:
+            assert (await post(flood, "email", email=email)).status_code == 201
+            clock.advance(minutes=10)
+            if email == started[0]:  # starting it again reuses its row: it does not count
+                assert (await post(flood, "email", email=email)).status_code == 201
+        before = await _count(db, tenant)
+        for email in (new_email(), started[0]):
+            refused = await post(flood, "email", email=email)
+            body = assert_problem(refused, 429, "REGISTRATION_THROTTLED")
+            # The oldest of the three leaves the window 60 - 30 minutes from now.
+            assert refused.headers["Retry-After"] == str(30 * 60) == str(body["retryAfter"])
+        assert await _count(db, tenant) == before == 3
+        assert (await post(elsewhere, "email", email=new_email())).status_code == 201
+        clock.advance(minutes=30)
+        assert (await post(flood, "email", email=new_email())).status_code == 201
+
+
+async def _count(db: Database, tenant: str) -> int:
+    async with db.tenant(tenant) as session:
+        return len((await session.scalars(select(PendingRegistration.id))).all())
+
+
 async def test_an_email_in_a_verified_registration_answers_like_a_new_one(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
