@@ -36,11 +36,13 @@ from pathlib import Path
 
 import httpx
 from common import ROLE_KEY  # bench/common.py, beside this script
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin import service as admin
+from gxcore.admin.cli import ensure
 from gxcore.db import migrate, server
 from gxcore.db.embedded import EmbeddedServer
-from gxcore.db.tenancy import Database
+from gxcore.db.engine import create_engine
 from gxcore.identity.passwords import PASSWORD_HASHER
 
 OTP_SECRET = "bench-only-otp-secret-0123456789abcdef"
@@ -193,10 +195,11 @@ async def main() -> None:
     proc = None
     try:
         await migrate.upgrade(url, role_key=ROLE_KEY)
-        db = Database.connect(url, role_key=ROLE_KEY)
-        async with db.system(reason="bench setup: reference data") as session:
-            await admin.seed(session=session)
-        await db.dispose()
+        await ensure(url, "default", key=ROLE_KEY)  # the tenant the requests name
+        engine = create_engine(url)  # countries are the owner's to write, as in `gx db seed`
+        async with engine.begin() as conn:
+            await admin.seed_countries(AsyncSession(bind=conn))
+        await engine.dispose()
 
         port = free_port()
         env = {k: v for k, v in os.environ.items() if k != "GX_DATABASE_URL"}

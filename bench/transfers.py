@@ -30,9 +30,12 @@ from argon2 import PasswordHasher
 from common import ROLE_KEY, migrated_database, open_accounts, pgbench_tps  # bench/common.py
 from registration import free_port, wait_until_up  # bench/registration.py
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin import service as admin
+from gxcore.admin.models import Tenant
 from gxcore.cqrs.projector import Projector
+from gxcore.db.engine import create_engine
 from gxcore.db.tenancy import Database
 from gxcore.enums import UserProfileStatus
 from gxcore.identity.models import UserProfile
@@ -47,8 +50,14 @@ SENDERS_PER_CLIENT = 8
 async def setup(url: str, users: int) -> None:
     db = Database.connect(url, role_key=ROLE_KEY)
     fast = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
+    owner = create_engine(url)  # countries are the owner's, as in `gx db seed`
+    async with AsyncSession(owner) as session, session.begin():
+        await admin.seed_countries(session)
+    await owner.dispose()
     async with db.system(reason="bench setup") as session:
-        await admin.seed(session=session, tenant_id=TENANT)
+        session.add(Tenant(id=TENANT, name=TENANT))
+        await session.flush()
+        await admin.seed_parameters(session, TENANT)
         await session.execute(
             UserProfile.__table__.insert(),
             [

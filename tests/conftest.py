@@ -17,6 +17,7 @@ from gxcore.db import migrate, server
 from gxcore.db.embedded import EmbeddedServer
 from gxcore.db.engine import create_engine
 from gxcore.db.tenancy import Database
+from tests.factories import register_tenant
 
 TEMPLATE_DB = "gx_template"
 #: The run's database role key, in the environment too: `gx` subprocesses derive the same role
@@ -91,9 +92,9 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 @pytest.fixture
-def tenant() -> str:
-    """A tenant no other test uses, so tests never see each other's rows."""
-    return f"t-{uuid.uuid4().hex[:12]}"
+async def tenant(db: Database) -> str:
+    """A registered tenant no other test uses, so tests never see each other's rows."""
+    return await register_tenant(db, f"t-{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture(scope="session")

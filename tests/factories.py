@@ -16,7 +16,9 @@ from sqlalchemy import Boolean, Date, Enum, Integer, Numeric, inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gxcore.admin.models import Tenant
 from gxcore.db.base import Base
+from gxcore.db.tenancy import Database
 from gxcore.db.types import Money, Timestamptz
 
 COUNTRY = "NG"
@@ -71,6 +73,14 @@ async def make(session: AsyncSession, model: type[Base], tenant: str, **values: 
     session.add(row)
     await session.flush()
     return row
+
+
+async def register_tenant(db: Database, tenant_id: str) -> str:
+    """Put `tenant_id` in the tenant registry, as `gx tenant create` does, without its seeded
+    parameters and bootstrap command (tests add what they need)."""
+    async with db.system(reason="test setup: tenant") as session:
+        session.add(Tenant(id=tenant_id, name=tenant_id))
+    return tenant_id
 
 
 def _model_for(table_name: str) -> type[Base]:

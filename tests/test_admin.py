@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from gxcore.audit.models import AuditLog
 from gxcore.cqrs.models import OutboxCommand
@@ -27,9 +27,10 @@ from gxcore.identity.review import Review
 from gxcore.ledger import EmbeddedLedger
 from gxcore.ledger.commands import CreateUser
 from tests import test_auth, test_projector
+from tests.factories import register_tenant
 from tests.ledger_contract import ManualClock, Script
 from tests.test_auth import bearer, events, load, login, make_user, signed_in
-from tests.test_projector import profile, registered
+from tests.test_projector import nigeria, profile, registered
 from tests.test_registration import PASSWORD, Clock, _client, assert_problem, gx, new_email
 
 S = UserProfileStatus
@@ -163,6 +164,42 @@ async def test_approve_writes_the_status_and_one_create_user_command(
     ]
     assert change.actor_profile_id == boss["profile"].profile_id
     assert change.new_value["status"] == "APPROVED_PENDING_ONCHAIN"
+
+
+async def failed(db: Database, command_id: str, code: str = "NOT_BOOTSTRAPPED") -> None:
+    """What the relay records for a command the ledger rejected."""
+    async with db.system(reason="test: the ledger rejected it") as session:
+        await session.execute(
+            update(OutboxCommand)
+            .where(OutboxCommand.id == command_id)
+            .values(status=OutboxStatus.FAILED, error_code=code, fabric_tx_id="tx", commit_block=1)
+        )
+
+
+async def test_a_user_whose_create_user_failed_is_approved_again_with_a_new_command(
+    client: httpx.AsyncClient, db: Database, tenant: str, boss: dict[str, Any]
+) -> None:
+    user = await make_user(db, tenant)
+    path = f"/admin/users/{user.profile_id}/approve"
+    assert (await client.post(path, headers=boss["headers"])).status_code == 200
+    [first] = await commands(db, tenant)
+    await failed(db, first.id)
+
+    second_admin = await make_user(db, tenant, role="ADMIN", status=S.ACTIVE)
+    headers = bearer(await signed_in(client, second_admin.email))
+    response = await client.post(path, headers=headers)
+    assert response.status_code == 200 and response.json()["status"] == "APPROVED_PENDING_ONCHAIN"
+    by_id = {c.id: c for c in await commands(db, tenant)}
+    [retry] = [c for c in by_id.values() if c.id != first.id]
+    assert retry.request_id == f"create-user:{user.profile_id}:{first.id}"
+    assert (retry.status, retry.payload) == (OutboxStatus.PENDING, first.payload)
+    assert by_id[first.id].status is OutboxStatus.FAILED  # the ledger's answer, kept
+    assert (await load(db, tenant, UserProfile, user.profile_id)).reviewed_by == (
+        second_admin.profile_id
+    )
+    # While the new command is on its way, approving again writes nothing.
+    assert (await client.post(path, headers=headers)).status_code == 200
+    assert len(await commands(db, tenant)) == 2
 
 
 async def test_concurrent_approvals_write_one_command(
@@ -301,17 +338,13 @@ async def test_account_actions_follow_the_lifecycle_table(
 
 
 async def test_a_freeze_reaches_the_ledger_and_a_rebuild_sees_the_frozen_wallet(
-    stack: tuple[Database, EmbeddedLedger, ManualClock], tenant: str
+    stack: tuple[Database, EmbeddedLedger, ManualClock], tenant: str, scratch_url: str
 ) -> None:
     db, ledger, clock = stack
     s = Script(ledger, tenant)
     await s.bootstrap()
     await s.user("payee")
-    async with db.system(reason="test: a country") as session:
-        await session.execute(text(
-            "INSERT INTO \"Country\" (\"countryCode\", \"countryName\") VALUES ('NG', 'Nigeria') "
-            "ON CONFLICT DO NOTHING"
-        ))  # fmt: skip
+    await nigeria(scratch_url)
     admin = await registered(db, tenant, status=S.ACTIVE)
     person = await registered(db, tenant, status=S.PENDING_ADMIN_APPROVAL,
                               date_of_birth=date(1990, 5, 1), nationality_country_code="NG")  # fmt: skip
@@ -407,7 +440,7 @@ async def test_an_admin_of_another_tenant_sees_nothing_here(
     app: Any, client: httpx.AsyncClient, db: Database, tenant: str, boss: dict[str, Any]
 ) -> None:
     user = await make_user(db, tenant)
-    other = f"other-{uuid.uuid4().hex[:8]}"
+    other = await register_tenant(db, f"other-{uuid.uuid4().hex[:8]}")
     theirs = await make_user(db, other, role="ADMIN", status=S.ACTIVE)
     async with _client(app, other) as b:
         headers = bearer(await signed_in(b, theirs.email))
@@ -468,6 +501,37 @@ async def test_gx_admin_create_makes_an_admin_who_can_log_in(
             .where(AuditLog.event_type == Event.USER_REGISTERED)
         )
     assert admins == 2 and created == 2  # the admin's profile insert is audited like any other
+
+
+async def test_gx_admin_approve_approves_and_approves_again_after_a_failure(
+    migrated_url: str, db: Database, tenant: str
+) -> None:
+    admin = await make_user(db, tenant, role="ADMIN", status=S.ACTIVE)
+    user = await make_user(db, tenant)
+
+    def approve(by: str) -> Any:
+        return asyncio.to_thread(
+            gx, "admin", "approve", "--tenant", tenant, "--email", user.email, "--by", by,
+            DATABASE_URL=migrated_url,
+        )  # fmt: skip
+
+    refused = await approve(user.email)
+    assert refused.returncode == 1 and "is not an administrator" in refused.stderr
+    assert await commands(db, tenant) == []
+    proc = await approve(admin.email)
+    assert proc.returncode == 0, proc.stderr
+    assert "APPROVED_PENDING_ONCHAIN" in proc.stdout
+    [first] = await commands(db, tenant)
+    assert first.request_id == f"create-user:{user.profile_id}"
+    await failed(db, first.id, "USER_EXISTS")
+    assert (await approve(admin.email)).returncode == 0
+    assert {c.request_id for c in await commands(db, tenant)} == {
+        first.request_id,
+        f"{first.request_id}:{first.id}",
+    }
+    changes = [e for e in await events(db, tenant, Event.PROFILE_UPDATED)
+               if e.resource_id == user.profile_id]  # fmt: skip
+    assert changes and {e.actor_profile_id for e in changes} == {admin.profile_id}  # --by
 
 
 def gx_stdin(stdin: str, *args: str, **env: str) -> Any:

@@ -44,6 +44,7 @@ from gxcore.identity import tokens
 from gxcore.identity.models import TrustedDevice, UserProfile, UserSession
 from tests import test_registration
 from tests.conftest import ROLE_KEY
+from tests.factories import register_tenant
 from tests.test_registration import (
     OTP_SECRET,
     PASSWORD,
@@ -739,7 +740,7 @@ async def test_a_token_is_refused_with_another_tenants_header(
 ) -> None:
     user = await make_user(db, tenant)
     body = await signed_in(client, user.email)
-    other = f"other-{uuid.uuid4().hex[:8]}"
+    other = await register_tenant(db, f"other-{uuid.uuid4().hex[:8]}")
     boss = await make_user(db, other, role="ADMIN", status=UserProfileStatus.ACTIVE)
     async with _client(app, other) as b:
         response = await b.get(f"/users/{user.profile_id}", headers=bearer(body))

@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from gxcore.admin.parameters import DEFAULTS
 from gxcore.db import server
 from gxcore.db.engine import libpq_url
 
@@ -89,7 +90,43 @@ async def _count(url: str, sql: str) -> int:
         await conn.close()
 
 
+async def test_tenants_exist_once_created_seeded_and_queued_for_bootstrap(
+    scratch_url: str,
+) -> None:
+    assert_one_line_error(gx("db", "seed", database_url=scratch_url), "no tenant 'default'")
+    assert_one_line_error(
+        gx("db", "seed", "--tenant", "acme", database_url=scratch_url), "gx tenant create acme"
+    )
+    assert await _count(scratch_url, 'SELECT count(*) FROM "SystemParameter"') == 0
+    proc = gx("admin", "grant", "--tenant", "acme", "--email", "a@example.com",
+              database_url=scratch_url)  # fmt: skip
+    assert_one_line_error(proc, "no tenant 'acme'")
+
+    proc = gx("tenant", "create", "acme", "--name", "Acme Ltd", database_url=scratch_url)
+    assert proc.returncode == 0, proc.stderr
+    assert "tenant acme created" in proc.stdout
+    assert_one_line_error(
+        gx("tenant", "create", "acme", database_url=scratch_url), "already exists"
+    )
+    assert_one_line_error(gx("tenant", "create", "no way", database_url=scratch_url), "invalid")
+    listed = gx("tenant", "list", database_url=scratch_url)
+    assert listed.returncode == 0 and listed.stdout.split()[:3] == ["acme", "Acme", "Ltd"]
+
+    sql = 'SELECT count(*) FROM "SystemParameter" WHERE "tenantId" = \'acme\''
+    assert await _count(scratch_url, sql) == len(DEFAULTS)
+    sql = (
+        'SELECT count(*) FROM "OutboxCommand" WHERE "tenantId" = \'acme\' '
+        "AND \"commandType\" = 'BOOTSTRAP_SYSTEM' AND \"requestId\" = 'bootstrap-system'"
+    )
+    assert await _count(scratch_url, sql) == 1
+    assert await _count(scratch_url, 'SELECT count(*) FROM "OutboxCommand"') == 1
+    proc = gx("db", "seed", "--tenant", "acme", database_url=scratch_url)
+    assert proc.returncode == 0, proc.stderr
+    assert "0 system parameters added for tenant 'acme'" in proc.stdout
+
+
 async def test_reset_needs_force_and_spares_production(scratch_url: str) -> None:
+    assert gx("tenant", "create", "default", database_url=scratch_url).returncode == 0
     assert gx("db", "seed", database_url=scratch_url).returncode == 0
     assert await _count(scratch_url, 'SELECT count(*) FROM "Country"') > 200
 
@@ -135,6 +172,11 @@ def test_gx_up_serves_a_migrated_seeded_database_until_interrupted(tmp_path: Pat
 
         assert asyncio.run(_count(url, 'SELECT count(*) FROM "Country"')) == 249
         assert asyncio.run(_count(url, 'SELECT count(*) FROM "SystemParameter"')) > 0
+        assert asyncio.run(_count(url, "SELECT count(*) FROM \"Tenant\" WHERE id = 'default'"))
+        bootstrap = (
+            'SELECT count(*) FROM "OutboxCommand" WHERE "commandType" = \'BOOTSTRAP_SYSTEM\''
+        )
+        assert asyncio.run(_count(url, bootstrap)) == 1
 
         second = gx("up", "--data-dir", str(data_dir))
         assert_one_line_error(second, "already running", str(data_dir))

@@ -45,7 +45,8 @@ APP_WRITES = (
 APP_PRIVILEGES: dict[str, frozenset[str]] = {
     **{f"ledger.{t}": NONE for t in LEDGER},
     "public.alembic_version": NONE,
-    "public.Country": READ,  # shared reference data, changed by `gx db seed` only
+    "public.Country": READ,
+    "public.Tenant": READ,  # the registry, changed by `gx tenant create` (the system role) only  # shared reference data, changed by `gx db seed` only
     "public.AuditLog": APPEND,  # a hash chain the application may extend, never rewrite
     "public.MessageOutbox": frozenset({"INSERT"}),  # queued by requests, read by the worker
     "public.TransferHold": frozenset({"SELECT", "INSERT", "DELETE"}),  # placed, never edited

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin import service as admin_service
 from gxcore.app import create_app
@@ -21,10 +22,11 @@ from gxcore.config import Settings
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.projector import Projector
 from gxcore.cqrs.relay import Relay
+from gxcore.db.engine import create_engine
 from gxcore.db.tenancy import Database
-from gxcore.enums import CommandType, OutboxStatus, UserProfileStatus
+from gxcore.enums import OutboxStatus, UserProfileStatus
 from gxcore.identity.models import UserProfile
-from gxcore.ledger import Command, EmbeddedLedger
+from gxcore.ledger import EmbeddedLedger
 from gxcore.wallet.models import Transaction, TransferHold, Wallet
 from tests.conftest import ROLE_KEY
 from tests.test_auth import bearer, make_user, signed_in
@@ -78,9 +80,13 @@ class Loop:
 
 @pytest.fixture
 async def loop(scratch_url: str, tenant: str, tmp_path: Any) -> AsyncIterator[Loop]:
+    owner = create_engine(scratch_url)  # countries are the owner's, as in `gx db seed`
+    async with AsyncSession(owner) as session, session.begin():
+        await admin_service.seed_countries(session)
+    await owner.dispose()
     db = Database.connect(scratch_url, role_key=ROLE_KEY)
-    async with db.system(reason="test setup: reference data") as session:
-        await admin_service.seed(session=session, tenant_id=tenant)
+    async with db.system(reason="test setup: gx tenant create") as session:
+        await admin_service.create_tenant(session, tenant)  # its BOOTSTRAP_SYSTEM is queued
     settings = Settings(
         data_dir=tmp_path,
         otp_secret="test-only-otp-secret-0123456789abcdef",
@@ -89,7 +95,6 @@ async def loop(scratch_url: str, tenant: str, tmp_path: Any) -> AsyncIterator[Lo
     )
     app = create_app(database=db, settings=settings, clock=Clock())
     async with await EmbeddedLedger.open(scratch_url) as ledger, _client(app, tenant) as client:
-        await ledger.submit([Command(tenant, "boot", CommandType.BOOTSTRAP_SYSTEM, {})])
         boss = await make_user(db, tenant, role="ADMIN", status=S.ACTIVE)
         admin = bearer(await signed_in(client, boss.email))
         yield Loop(db, ledger, client, tenant, admin)
@@ -288,7 +293,8 @@ async def test_only_an_admin_distributes_genesis_and_only_once(loop: Loop) -> No
         assert sent.status_code == 202
         await loop.settle()
     assert (await loop.balance(alice))["balance"] == "500.000000000"
-    assert await _count(loop.db, loop.tenant, OutboxCommand) == 2  # CREATE_USER and one genesis
+    # The tenant's bootstrap, CREATE_USER and one genesis.
+    assert await _count(loop.db, loop.tenant, OutboxCommand) == 3
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,9 +24,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import gxcore
-from gxcore.admin.models import Country, SystemParameter
+from gxcore.admin import service as admin
+from gxcore.admin.models import Country, LegalTenderStatus, SystemParameter
 from gxcore.business import handlers as business
 from gxcore.business.models import MultiSigTransaction, Organization
 from gxcore.cqrs.dlq import replay_dlq
@@ -39,7 +41,7 @@ from gxcore.cqrs.registry import PROJECTIONS
 from gxcore.cqrs.relay import Relay, RelayConfig
 from gxcore.db import server
 from gxcore.db.tenancy import Database
-from gxcore.enums import CommandType, OffChainTxType, OutboxStatus
+from gxcore.enums import CommandType, LegalTenderStatusEnum, OffChainTxType, OutboxStatus
 from gxcore.enums import UserProfileStatus as S
 from gxcore.errors import DlqEntryNotFound, ProjectionRejected, ProjectorStopped
 from gxcore.governance.models import Proposal
@@ -624,56 +626,85 @@ async def test_proposals_votes_and_their_parameter_change(
     assert await rows(db, tenant, select(SystemParameter.param_value)) == ["5"]
 
 
-@pytest.fixture
-async def private_db(scratch_url: str) -> AsyncIterator[Database]:
-    """A database of its own, for tests that change what all tenants share (`Country`)."""
-    database = Database.connect(scratch_url, role_key=ROLE_KEY)
-    yield database
-    await database.dispose()
-
-
-async def test_admin_events_set_parameters_and_add_countries(
-    private_db: Database, feed: Feed, tenant: str
+async def test_bootstrap_adds_missing_parameters_and_keeps_the_tenants_values(
+    db: Database, feed: Feed, tenant: str
 ) -> None:
-    db = private_db
-    code = "ZZ"  # user-assigned by ISO, so no real country has it
-    async with db.system(reason="test: a country") as session:
-        await session.execute(
-            text(
-                'INSERT INTO "Country" ("countryCode", "countryName") VALUES (\'NG\', \'Nigeria\')'
-            )
-        )
+    # As the tenant was created: seeded, and one value already changed by an operator.
+    async with db.system(reason="test: seeded parameters") as session:
+        session.add_all([
+            SystemParameter(tenant_id=tenant, param_key="genesisAllocation", param_value="500"),
+            SystemParameter(tenant_id=tenant, param_key="transferFeeBps", param_value="25"),
+        ])  # fmt: skip
     feed.emit(ev.SystemBootstrapped(
         genesis_pool_id=GENESIS_POOL, fee_pool_id="f", redistribution_pool_id="r",
         loan_pool_id=LOAN_POOL, genesis_supply=D(10**9), loan_pool_supply=D(10**6),
-        parameters={"transferFeeBps": "10", "velocityTaxRateBps": "300"},
+        parameters={"transferFeeBps": "10", "genesisAllocation": "500.000000000",
+                    "velocityTaxRateBps": "300"},
     ))  # fmt: skip
-    feed.emit(ev.SystemParameterUpdated(key="transferFeeBps", old_value="10", new_value="20"))
-    feed.emit(ev.CountryDataInitialized(countries=[
-        ev.CountryData(code=code, name="Zedland", population_share=Decimal("0.5")),
-        ev.CountryData(code="NG", name="Renamed by one tenant", population_share=Decimal("0.1")),
-    ]))  # fmt: skip
+    await project(db, feed)
+
+    async def parameters() -> dict[str, str]:
+        async with db.tenant(tenant) as session:
+            query = select(SystemParameter.param_key, SystemParameter.param_value)
+            return dict((await session.execute(query)).all())
+
+    assert await parameters() == {
+        "genesisAllocation": "500",  # not rewritten as the ledger spells it
+        "transferFeeBps": "25",  # the operator's
+        "velocityTaxRateBps": "300",  # missing: added
+    }
+    # A change the ledger makes later is the tenant's new value.
+    feed.emit(ev.SystemParameterUpdated(key="transferFeeBps", old_value="25", new_value="20"))
     for record_only in (
         ev.SystemPaused(reason="drill"),
         ev.SystemResumed(),
         ev.AdminAppointed(account_id="a"),
-        ev.TreasuryActivated(country_code=code, account_id=f"treasury:{code}"),
+        ev.TreasuryActivated(country_code="NG", account_id="treasury:NG"),
     ):
         feed.emit(record_only)  # fmt: skip
     await project(db, feed)
+    assert (await parameters())["transferFeeBps"] == "20"
+    assert len(await logged(db, tenant)) == len(feed.events)
+
+
+async def test_country_data_writes_the_tenants_rows_and_never_the_shared_countries(
+    engine: AsyncEngine, db: Database, feed: Feed, tenant: str
+) -> None:
+    async with AsyncSession(engine) as session, session.begin():  # `gx db seed`, the owner's
+        await admin.seed_countries(session)
+    code = "ZZ"  # user-assigned by ISO, so no real country has it
+    first = feed.emit(ev.CountryDataInitialized(countries=[
+        ev.CountryData(code="NG", name="Renamed by one tenant", population_share=Decimal("0.1")),
+        ev.CountryData(code="GB", name="United Kingdom", population_share=Decimal("0.2")),
+    ]))  # fmt: skip
+    feed.emit(ev.CountryDataInitialized(countries=[
+        ev.CountryData(code="NG", name="Nigeria", population_share=Decimal("0.3")),
+    ]))  # fmt: skip
+    unknown = feed.emit(ev.CountryDataInitialized(countries=[
+        ev.CountryData(code="KE", name="Kenya", population_share=Decimal("0.1")),
+        ev.CountryData(code=code, name="Zedland", population_share=Decimal("0.5")),
+    ]))  # fmt: skip
+    await project(db, feed)
 
     async with db.tenant(tenant) as session:
-        params = dict((await session.execute(
-            select(SystemParameter.param_key, SystemParameter.param_value)
-        )).all())  # fmt: skip
+        statuses = (await session.execute(select(
+            LegalTenderStatus.country_code, LegalTenderStatus.status,
+            LegalTenderStatus.effective_date,
+        ).order_by(LegalTenderStatus.country_code))).all()  # fmt: skip
+    assert statuses == [
+        ("GB", LegalTenderStatusEnum.RECOGNIZED, first.timestamp),
+        ("NG", LegalTenderStatusEnum.RECOGNIZED, first.timestamp),  # once, not per event
+    ]
+    [dead] = await dlq(db, tenant)
+    assert dead.reason.startswith("UNKNOWN_COUNTRY") and code in dead.reason
+    assert dead.block_number == unknown.block_number  # the whole event: KE waits with it
+    async with db.tenant(tenant) as session:
         names = dict((await session.execute(
             select(Country.country_code, Country.country_name).where(
                 Country.country_code.in_([code, "NG"])
             )
         )).all())  # fmt: skip
-    assert params == {"transferFeeBps": "20", "velocityTaxRateBps": "300"}
-    assert names == {code: "Zedland", "NG": "Nigeria"}  # shared: added, never renamed
-    assert len(await logged(db, tenant)) == len(feed.events)
+    assert names == {"NG": "Nigeria"}  # the shared table: neither renamed nor extended
 
 
 async def test_the_velocity_tax_debits_the_payer(db: Database, feed: Feed, tenant: str) -> None:
@@ -1122,6 +1153,15 @@ async def test_a_rebuild_finds_what_differs_and_repairs_it_only_when_asked(
 # =============================================================================================
 
 
+async def nigeria(url: str) -> None:
+    """The one country these tests name, written as `gx db seed` writes `Country`: as the owner."""
+    async with server.connect(url) as conn:
+        await conn.execute(
+            'INSERT INTO "Country" ("countryCode", "countryName") VALUES (\'NG\', \'Nigeria\') '
+            "ON CONFLICT DO NOTHING"
+        )
+
+
 @pytest.fixture
 async def stack(scratch_url: str) -> AsyncIterator[tuple[Database, EmbeddedLedger, ManualClock]]:
     clock = ManualClock()
@@ -1152,15 +1192,11 @@ async def ledger_users(db: Database, s: Script, *accounts: str) -> dict[str, str
 
 
 async def test_e2e_an_approved_user_becomes_active_with_a_wallet_through_relay_and_ledger(
-    stack: tuple[Database, EmbeddedLedger, ManualClock], tenant: str
+    stack: tuple[Database, EmbeddedLedger, ManualClock], scratch_url: str, tenant: str
 ) -> None:
     db, ledger, clock = stack
     await Script(ledger, tenant).bootstrap()
-    async with db.system(reason="test: a country") as session:
-        await session.execute(text(
-            "INSERT INTO \"Country\" (\"countryCode\", \"countryName\") VALUES ('NG', 'Nigeria') "
-            "ON CONFLICT DO NOTHING"
-        ))  # fmt: skip
+    await nigeria(scratch_url)
     admin = await registered(db, tenant, status=S.ACTIVE)
     person = await registered(db, tenant, status=S.PENDING_ADMIN_APPROVAL,
                               date_of_birth=date(1990, 5, 1), nationality_country_code="NG")  # fmt: skip
@@ -1236,6 +1272,7 @@ async def test_e2e_the_whole_contract_projects_and_a_rebuild_equals_it(
     stack: tuple[Database, EmbeddedLedger, ManualClock], tenant: str, scratch_url: str
 ) -> None:
     db, ledger, clock = stack
+    await nigeria(scratch_url)
     s = Script(ledger, tenant)
     await s.bootstrap()
     await s.treasury("NG")

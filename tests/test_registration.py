@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gxcore.admin import service as admin
 from gxcore.admin.models import SystemParameter
@@ -38,9 +39,11 @@ from gxcore.identity.api import Ctx
 from gxcore.identity.models import PendingRegistration, UserProfile
 from gxcore.identity.registration import PASSWORD_HASHER, age_on, check_password
 from gxcore.identity.schemas import OtpVerify
+from gxcore.notifications.models import MessageOutbox
 from gxcore.notifications.senders import default_senders, read_mailbox
 from gxcore.notifications.worker import MessageWorker, Stats
 from tests.conftest import ROLE_KEY
+from tests.factories import register_tenant
 
 OTP_SECRET = "test-only-otp-secret-0123456789abcdef"
 NAME = {"firstName": "Ada", "lastName": "Lovelace", "countryCode": "GB"}
@@ -73,9 +76,10 @@ class Clock:
 
 
 @pytest.fixture(scope="module", autouse=True)
-async def countries(db: Database) -> None:
-    async with db.system(reason="test setup: reference data") as session:
-        await admin.seed(session=session)
+async def countries(engine: AsyncEngine) -> None:
+    """The shared countries, written as `gx db seed` writes them: by the database owner."""
+    async with AsyncSession(engine) as session, session.begin():
+        await admin.seed_countries(session)
 
 
 @pytest.fixture
@@ -327,12 +331,29 @@ async def test_an_expired_registration_is_gone(
     assert restarted.status_code == 201 and restarted.json()["registrationId"] != rid
 
 
+async def test_a_tenant_never_created_is_a_404_and_writes_nothing(
+    db: Database, settings: Settings, clock: Clock
+) -> None:
+    unknown = f"never-{uuid.uuid4().hex[:8]}"
+    app = create_app(database=db, settings=settings, clock=clock)
+    email = new_email()
+    async with _client(app, unknown) as c:
+        body = assert_problem(await post(c, "email", email=email), 404, "TENANT_NOT_FOUND")
+        assert body["tenant"] == unknown and "gx tenant create" in body["detail"]
+        assert_problem(await c.get(f"/registration/{uuid.uuid4()}"), 404, "TENANT_NOT_FOUND")
+    async with db.system(reason="test check") as session:
+        for model in (PendingRegistration, AuditLog, SystemParameter, MessageOutbox):
+            rows = await session.scalars(select(model).where(model.tenant_id == unknown))
+            assert rows.all() == [], model  # nor a message queued to go out
+
+
 async def test_another_tenant_cannot_read_or_continue_a_registration(
     db: Database, settings: Settings, clock: Clock, client: httpx.AsyncClient, mail: Mailbox
 ) -> None:
     rid, email = await register(client, mail)
     app = create_app(database=db, settings=settings, clock=clock)
-    async with _client(app, f"other-{uuid.uuid4().hex[:8]}") as other:
+    other_tenant = await register_tenant(db, f"other-{uuid.uuid4().hex[:8]}")
+    async with _client(app, other_tenant) as other:
         assert_problem(await other.get(f"/registration/{rid}"), 404, "REGISTRATION_NOT_FOUND")
         code = await mail.last_code(email)
         response = await post(other, "email/verify", registrationId=rid, otp=code)
@@ -524,9 +545,13 @@ async def test_a_right_and_wrong_guesses_racing_the_last_attempt_pass_at_most_on
     assert saved is not None and saved.email_otp_attempts <= 5
     passed = [r for r in responses if r.status_code == 200]
     invalid = [r for r in responses if r.status_code == 400]
-    # Either the right code came first (it passes; the others find the step moved on) or a
-    # wrong guess took the fifth attempt (then nothing passes, the right code included).
-    assert (len(passed), len(invalid)) in {(1, 0), (0, 1)}
+    # One wrong guess at most takes the fifth attempt (the others find the code locked, or the
+    # step moved on). The right code passes only if it was checked before that guess was
+    # counted: checked after, it finds the code locked like the rest.
+    assert len(passed) <= 1 and len(invalid) <= 1 and (passed or invalid)
+    assert all(r.status_code in (200, 400, 409, 429) for r in responses)
+    if not passed:
+        assert all(r.json()["code"] == "OTP_LOCKED" for r in responses if r.status_code == 429)
     assert saved.email_otp_attempts == 4 + len(invalid)
     assert saved.email_verified == bool(passed)
 
@@ -577,6 +602,82 @@ async def test_an_email_with_an_account_answers_like_a_new_one(
     # A second try moments later sends no second notice (the codes' cooldown applies).
     assert (await post(client, "email", email=taken)).status_code == 201
     assert len(await mail.to(taken)) == 1
+
+
+async def decoys(db: Database, tenant: str) -> list[PendingRegistration]:
+    async with db.tenant(tenant) as session:
+        stmt = select(PendingRegistration).where(PendingRegistration.email.like("%@decoy.invalid"))
+        return list((await session.scalars(stmt)).all())
+
+
+async def test_repeated_starts_for_a_taken_address_reuse_one_row(
+    client: httpx.AsyncClient, mail: Mailbox, db: Database, tenant: str, clock: Clock
+) -> None:
+    taken = new_email()
+    await _profile(db, tenant, email=taken)
+    in_progress_rid, in_progress = await register(client, mail, until="email/verify")
+    answers = []
+    for _ in range(8):
+        for address in (taken, in_progress):
+            response = await post(client, "email", email=address)
+            assert response.status_code == 201, response.text
+            answers.append(response.json()["registrationId"])
+        clock.advance(minutes=5)  # past the cooldown: a notice may go out each time
+    assert len(set(answers)) == len(answers)  # each answer looks like a new registration
+    rows = await decoys(db, tenant)
+    assert len(rows) == 2  # one per address, however often it is tried
+    assert sorted(r.id for r in rows) == sorted(answers[-2:])  # the newest id is the live one
+    assert_problem(await client.get(f"/registration/{answers[0]}"), 404, "REGISTRATION_NOT_FOUND")
+    assert (await client.get(f"/registration/{answers[-2]}")).json()["currentStep"] == (
+        "EMAIL_SENT"
+    )
+    # The owner's notices share the codes' daily cap.
+    assert len(await mail.to(taken)) == 5
+    assert (await client.get(f"/registration/{in_progress_rid}")).json()["emailVerified"]
+
+
+def client_from(app: Any, tenant: str, address: str) -> httpx.AsyncClient:
+    """A client calling from `address` (what the app sees as the client's IP)."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(address, 40000)),
+        base_url="http://gx.test/api/v1",
+        headers={"X-Tenant-Id": tenant},
+    )
+
+
+async def test_registrations_started_from_one_address_are_limited_per_hour(
+    db: Database, settings: Settings, clock: Clock, tenant: str
+) -> None:
+    async with db.tenant(tenant) as session:
+        session.add(
+            SystemParameter(param_key="registrationStartsPerAddressHourly", param_value="3")
+        )
+    app = create_app(database=db, settings=settings, clock=clock)
+    async with (
+        client_from(app, tenant, "203.0.113.9") as flood,
+        client_from(app, tenant, "198.51.100.1") as elsewhere,
+    ):
+        started = [new_email() for _ in range(3)]
+        for email in started:
+            assert (await post(flood, "email", email=email)).status_code == 201
+            clock.advance(minutes=10)
+            if email == started[0]:  # starting it again reuses its row: it does not count
+                assert (await post(flood, "email", email=email)).status_code == 201
+        before = await _count(db, tenant)
+        for email in (new_email(), started[0]):
+            refused = await post(flood, "email", email=email)
+            body = assert_problem(refused, 429, "REGISTRATION_THROTTLED")
+            # The oldest of the three leaves the window 60 - 30 minutes from now.
+            assert refused.headers["Retry-After"] == str(30 * 60) == str(body["retryAfter"])
+        assert await _count(db, tenant) == before == 3
+        assert (await post(elsewhere, "email", email=new_email())).status_code == 201
+        clock.advance(minutes=30)
+        assert (await post(flood, "email", email=new_email())).status_code == 201
+
+
+async def _count(db: Database, tenant: str) -> int:
+    async with db.tenant(tenant) as session:
+        return len((await session.scalars(select(PendingRegistration.id))).all())
 
 
 async def test_an_email_in_a_verified_registration_answers_like_a_new_one(
@@ -816,7 +917,7 @@ async def test_gx_jobs_cleanup_removes_only_expired_registrations(
         ids = {}
         for name, clock in (("old", past), ("current", now)):
             app = create_app(database=database, settings=settings, clock=clock)
-            async with _client(app, f"t-{name}") as c:
+            async with _client(app, await register_tenant(database, f"t-{name}")) as c:
                 ids[name] = (await post(c, "email", email=new_email())).json()["registrationId"]
         proc = gx("jobs", "cleanup", DATABASE_URL=scratch_url)
         assert proc.returncode == 0, proc.stderr
@@ -828,7 +929,9 @@ async def test_gx_jobs_cleanup_removes_only_expired_registrations(
         await database.dispose()
 
 
-def test_gx_api_serves_the_api_and_delivers_its_messages(migrated_url: str, tmp_path: Path) -> None:
+def test_gx_api_serves_the_api_and_delivers_its_messages(
+    migrated_url: str, tmp_path: Path, tenant: str
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -847,7 +950,11 @@ def test_gx_api_serves_the_api_and_delivers_its_messages(migrated_url: str, tmp_
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stdout
                 time.sleep(0.2)
         email = new_email()
-        started = httpx.post(f"{base}/api/v1/registration/email", json={"email": email})
+        started = httpx.post(
+            f"{base}/api/v1/registration/email",
+            json={"email": email},
+            headers={"X-Tenant-Id": tenant},
+        )
         assert started.status_code == 201, started.text
         # No other process runs: the worker in gx api's lifespan delivers the code.
         deadline = time.monotonic() + 60

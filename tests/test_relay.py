@@ -679,7 +679,7 @@ async def test_gx_outbox_list_show_and_retry(scratch_url: str, rdb: Database, te
     assert rejected.exit_code == 1 and "rejected by the ledger" in rejected.output
     every = await asyncio.to_thread(_gx, scratch_url, "outbox", "retry", "--all-failed")
     assert every.exit_code == 0 and "re-queued 1" in every.output and ids[3] in every.output
-    assert "left 1 command(s) the ledger rejected" in every.output
+    assert "left 1 command(s) the ledger rejected for good" in every.output
     rows = await commands(rdb)
     assert (rows[ids[0]].status, rows[ids[3]].status) == (S.FAILED, S.PENDING)
 
@@ -723,6 +723,49 @@ async def test_the_relay_delivers_to_the_embedded_ledger(
     assert all(rows[i].status is S.COMMITTED for i in ids)
     assert rows[duplicate.id].status is S.FAILED and rows[duplicate.id].error_code == "USER_EXISTS"
     assert rows[unknown_tenant].error_code == "NOT_BOOTSTRAPPED"
+
+
+async def test_a_rejection_by_the_ledgers_state_is_retried_under_a_new_request_id(
+    scratch_url: str, rdb: Database, tenant: str
+) -> None:
+    early = await put(rdb, tenant, 2)  # before the tenant is bootstrapped
+    async with await EmbeddedLedger.open(scratch_url) as ledger:
+        assert (await Relay(rdb, ledger, FAST).drain()).failed == 2
+        first = (await commands(rdb))[early[0]]
+        assert first.error_code == "NOT_BOOTSTRAPPED"
+        async with rdb.system(reason="test: retry before the bootstrap") as session:
+            requeued = await operator.retry(session, early[0])
+        # The ledger keeps r-0's rejection for good; the command goes back as a new request.
+        assert requeued.request_id == f"r-0:retry-{first.commit_block}"
+        assert (requeued.status, requeued.fabric_tx_id, requeued.attempts) == (S.PENDING, None, 0)
+        assert (await Relay(rdb, ledger, FAST).drain()).failed == 1  # still not bootstrapped
+
+        await bootstrap(scratch_url, tenant)
+        async with rdb.system(reason="test: retry all") as session:
+            assert sorted(await operator.retry_all_failed(session, tenant_id=tenant)) == sorted(
+                early
+            )
+        assert (await Relay(rdb, ledger, FAST).drain()).committed == 2
+        rows = await commands(rdb)
+        assert [rows[i].status for i in early] == [S.COMMITTED, S.COMMITTED]
+        # One suffix, from the newest rejection: retries do not pile up suffixes.
+        assert rows[early[0]].request_id == f"r-0:retry-{first.commit_block + 1}"
+        assert rows[early[1]].request_id == f"r-1:retry-{first.commit_block}"
+
+        async with rdb.tenant(tenant) as session:  # r-0's user again: rejected for good
+            duplicate = await enqueue(
+                session,
+                service="identity",
+                command_type=CommandType.CREATE_USER,
+                request_id="dup",
+                payload={"userId": "u-r-0", "biometricHash": "x", "nationality": "NG", "age": 30},
+            )
+        assert (await Relay(rdb, ledger, FAST).drain()).failed == 1
+    async with rdb.system(reason="test: retry what is rejected for good") as session:
+        assert await operator.retry_all_failed(session, tenant_id=tenant) == []
+    with pytest.raises(operator.RejectedByLedger, match="USER_EXISTS"):
+        async with rdb.system(reason="test: retry one rejected for good") as session:
+            await operator.retry(session, duplicate.id)
 
 
 async def test_injected_ledger_faults_are_retried_until_each_command_commits_once(

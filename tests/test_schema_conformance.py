@@ -300,7 +300,12 @@ DEPARTURES: tuple[Departure, ...] = (
         "the message worker claims due PENDING messages by due time",
         predicate="(status = 'PENDING'::\"MessageStatus\")",
     ),
-    # 6. Tables of gxcore's own that reference tables outside them.
+    # 6. Tables of gxcore's own that reference tables outside them, or that no tenant owns.
+    AddTable(
+        "Tenant",
+        "the reference takes any tenant id a request names; gxcore serves only tenants created "
+        "with `gx tenant create` (the shared registry, outside row-level security)",
+    ),
     AddTable(
         "TransferHold",
         "a requested transfer reserves its amount and fee until the ledger's answer is "

@@ -27,6 +27,7 @@ from gxcore.enums import CommandType, LimitType, UserProfileStatus
 from gxcore.identity.models import TrustedDevice
 from gxcore.wallet.models import Beneficiary, Contact, TransactionLimit
 from tests import test_auth
+from tests.factories import register_tenant
 from tests.test_auth import bearer, make_user, signed_in
 from tests.test_registration import _client, new_email
 
@@ -225,7 +226,7 @@ async def _attack(
 async def test_another_tenants_administrator_gets_404_everywhere_and_changes_nothing(
     app: Any, db: Database, victim: dict[str, str]
 ) -> None:
-    other = f"{victim['tenant']}-b"
+    other = await register_tenant(db, f"{victim['tenant']}-b")
     before = await _snapshot(db, victim["tenant"])
     async with _client(app, other) as client:
         admin = await make_user(db, other, role="ADMIN", status=UserProfileStatus.ACTIVE)

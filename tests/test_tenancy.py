@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, insert, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import joinedload
 
 from gxcore.admin import service as admin
@@ -59,14 +60,15 @@ RELATIONSHIPS = [
 
 
 @pytest.fixture(scope="module", autouse=True)
-async def countries(db: Database) -> None:
-    async with db.system(reason="test setup: reference data") as session:
-        await admin.seed(session=session)
+async def countries(engine: AsyncEngine) -> None:
+    """The shared countries, written as `gx db seed` writes them: by the database owner."""
+    async with AsyncSession(engine) as session, session.begin():
+        await admin.seed_countries(session)
 
 
-def test_every_table_but_country_is_tenant_scoped() -> None:
+def test_every_table_but_country_and_tenant_is_tenant_scoped() -> None:
     tables = {m.local_table.name for m in Base.registry.mappers}
-    assert {m.__tablename__ for m in TENANT_MODELS} == tables - {"Country"}
+    assert {m.__tablename__ for m in TENANT_MODELS} == tables - {"Country", "Tenant"}
 
 
 async def _two_tenants(db: Database, model: type[Base]) -> tuple[str, Any, str, Any]:

@@ -23,9 +23,12 @@ app = typer.Typer(
 
 @app.command()
 def up(data_dir: DataDir = None, tenant: str = "default") -> None:
-    """Start the database (embedded unless DATABASE_URL is set), migrate and seed it, stay up."""
-    from gxcore.db.cli import prepare
+    """Start the database (embedded unless DATABASE_URL is set), migrate it, create the tenant
+    (unless it exists) and seed it, stay up."""
+    from gxcore.admin.cli import ensure
+    from gxcore.db.cli import prepare, seed_database
     from gxcore.db.embedded import EmbeddedServer
+    from gxcore.db.roles import role_key
 
     cfg = settings(data_dir)
     started = time.perf_counter()
@@ -36,8 +39,16 @@ def up(data_dir: DataDir = None, tenant: str = "default") -> None:
             server.start()
         except GxError as e:
             raise fail(str(e)) from None
+
+    async def ready() -> str:
+        url = await prepare(cfg, server)
+        if await ensure(url, tenant, key=role_key(cfg)):
+            console.print(f"tenant {tenant} created; `gx relay` bootstraps it on the ledger")
+        await seed_database(url, tenant)
+        return url
+
     try:
-        url = run(prepare(cfg, server, tenant))
+        url = run(ready())
         console.print(f"[green]ready[/] in {time.perf_counter() - started:.1f}s")
         console.print(url, soft_wrap=True)
         if server is None:
@@ -101,15 +112,20 @@ jobs_app = typer.Typer(help="Maintenance jobs, across every tenant.", no_args_is
 
 
 def _mount_subcommands() -> None:
+    from gxcore.admin.cli import app as tenant_app
+    from gxcore.admin.service import seed_step
     from gxcore.audit.cli import app as audit_app
     from gxcore.cqrs.projector_cli import app as projector_app
     from gxcore.cqrs.relay_cli import outbox_app, relay_command
+    from gxcore.db import seeding
     from gxcore.db.cli import app as db_app
     from gxcore.identity.cli import app as admin_app
     from gxcore.identity.cli import cleanup_command
     from gxcore.notifications.cli import mailbox_command, messages_app
 
+    seeding.register(seed_step)
     app.add_typer(db_app, name="db")
+    app.add_typer(tenant_app, name="tenant")
     app.add_typer(audit_app, name="audit")
     dev_app.command("mailbox")(mailbox_command)
     app.add_typer(dev_app, name="dev")

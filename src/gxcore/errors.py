@@ -162,6 +162,21 @@ class DeliveryFailed(GxError):
 
 
 # --------------------------------------------------------------------------------------------
+# Tenants (gxcore.admin)
+# --------------------------------------------------------------------------------------------
+
+
+class TenantNotFound(NotFound):
+    """The tenant named is not in the registry: `gx tenant create` makes tenants."""
+
+    code = "TENANT_NOT_FOUND"
+
+
+class TenantExists(Conflict):
+    code = "TENANT_EXISTS"
+
+
+# --------------------------------------------------------------------------------------------
 # Registration and OTPs (gxcore.identity)
 # --------------------------------------------------------------------------------------------
 
@@ -214,6 +229,12 @@ class ResendTooSoon(TooManyRequests):
 
 class ResendCapReached(TooManyRequests):
     code = "RESEND_CAP_REACHED"
+
+
+class RegistrationThrottled(TooManyRequests):
+    """Too many registrations started from this client address; wait `retry_after`."""
+
+    code = "REGISTRATION_THROTTLED"
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
+from gxcore.admin.service import require_tenant
 from gxcore.config import Settings
 from gxcore.db.scope import RequestMeta, valid_tenant_id
 from gxcore.db.tenancy import Database
@@ -258,6 +259,7 @@ async def unit_of_work(
 ) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back on any error.
 
+    Its first statement checks that the tenant exists (TENANT_NOT_FOUND, 404, nothing written).
     A refused call that must keep one write (a counted OTP guess, a failed login) makes it in a
     transaction of its own (`Database.beside`), never by committing this one.
     """
@@ -267,6 +269,7 @@ async def unit_of_work(
         user_agent=request.headers.get("user-agent"),
     )
     async with gx.database.tenant(tenant, request=meta) as session:
+        await require_tenant(session, tenant)
         yield session
 
 

@@ -1,19 +1,26 @@
 """Projector handlers for the ledger's administration: parameters and countries.
 
-`SystemParameter` mirrors the ledger's parameters: bootstrap writes all of them, and every
-update (UPDATE_SYSTEM_PARAMETER, an executed proposal) one. Keys the ledger does not keep (OTP,
-login limits) are untouched. `Country` is shared by every tenant, so a tenant's country data
-only adds missing countries; it never renames one for all.
+`SystemParameter` mirrors the ledger's parameters: bootstrap adds those the tenant lacks (the
+tenant was seeded when it was created, and a value an operator set is theirs), and every update
+(UPDATE_SYSTEM_PARAMETER, an executed proposal) writes one. Keys the ledger does not keep (OTP,
+login limits) are untouched.
+
+`Country` is shared by every tenant and changes only through `gx db seed`: a tenant's country
+data writes the tenant's own rows, a `LegalTenderStatus` (RECOGNIZED, from the event's time) for
+each country that has none. An event naming a country `Country` does not know is dead-lettered
+whole (UNKNOWN_COUNTRY), to replay once the country is seeded.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from gxcore.admin.models import Country, SystemParameter
+from gxcore.admin.models import Country, LegalTenderStatus, SystemParameter
+from gxcore.enums import LegalTenderStatusEnum
+from gxcore.errors import ProjectionRejected
 from gxcore.ledger import events as ev
 from gxcore.ledger.port import LedgerEvent
 
@@ -21,12 +28,8 @@ if TYPE_CHECKING:
     from gxcore.cqrs.projection import Batch
 
 
-async def set_parameters(batch: Batch, tenant_id: str, values: dict[str, str]) -> None:
-    if not values:
-        return
-    stmt = insert(SystemParameter).values(
-        [{"tenant_id": tenant_id, "param_key": k, "param_value": v} for k, v in values.items()]
-    )
+async def set_parameter(batch: Batch, tenant_id: str, key: str, value: str) -> None:
+    stmt = insert(SystemParameter).values(tenant_id=tenant_id, param_key=key, param_value=value)
     await batch.session.execute(
         stmt.on_conflict_do_update(
             index_elements=["tenantId", "paramKey"],
@@ -36,12 +39,17 @@ async def set_parameters(batch: Batch, tenant_id: str, values: dict[str, str]) -
     )
 
 
-async def set_parameter(batch: Batch, tenant_id: str, key: str, value: str) -> None:
-    await set_parameters(batch, tenant_id, {key: value})
-
-
 async def bootstrapped(batch: Batch, event: LedgerEvent, p: ev.SystemBootstrapped) -> None:
-    await set_parameters(batch, event.tenant_id, dict(p.parameters))
+    await batch.session.execute(
+        insert(SystemParameter)
+        .values(
+            [
+                {"tenant_id": event.tenant_id, "param_key": k, "param_value": v}
+                for k, v in p.parameters.items()
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["tenantId", "paramKey"])
+    )
 
 
 async def parameter_updated(batch: Batch, event: LedgerEvent, p: ev.SystemParameterUpdated) -> None:
@@ -51,8 +59,33 @@ async def parameter_updated(batch: Batch, event: LedgerEvent, p: ev.SystemParame
 async def countries_initialized(
     batch: Batch, event: LedgerEvent, p: ev.CountryDataInitialized
 ) -> None:
-    await batch.session.execute(
-        insert(Country)
-        .values([{"country_code": c.code, "country_name": c.name} for c in p.countries])
-        .on_conflict_do_nothing(index_elements=["countryCode"])
+    codes = [c.code for c in p.countries]
+    known = set(
+        await batch.session.scalars(
+            select(Country.country_code).where(Country.country_code.in_(codes))
+        )
+    )
+    if unknown := sorted(set(codes) - known):
+        raise ProjectionRejected(
+            "UNKNOWN_COUNTRY",
+            f"countries {', '.join(unknown)} are not in Country; seed them (`gx db seed`), "
+            "then replay this entry",
+        )
+    have = set(
+        await batch.session.scalars(
+            select(LegalTenderStatus.country_code).where(
+                LegalTenderStatus.tenant_id == event.tenant_id,
+                LegalTenderStatus.country_code.in_(codes),
+            )
+        )
+    )
+    batch.session.add_all(
+        LegalTenderStatus(
+            tenant_id=event.tenant_id,
+            country_code=code,
+            status=LegalTenderStatusEnum.RECOGNIZED,
+            effective_date=event.timestamp,
+        )
+        for code in codes
+        if code not in have
     )

@@ -11,6 +11,18 @@ from gxcore.db.base import NOW, Base, TenantScoped, UpdatedAt, new_uuid
 from gxcore.enums import LegalTenderStatusEnum
 
 
+class Tenant(Base):
+    """The tenant registry: a tenant exists only once created (`gx tenant create`), and every
+    tenant scope names one of these ids. Not tenant-scoped itself; the application role may only
+    read it (revision e2b3c4d5f6a7)."""
+
+    __tablename__ = "Tenant"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    updated_at: Mapped[UpdatedAt]
+
+
 class Country(Base):
     __tablename__ = "Country"
     country_code: Mapped[str] = mapped_column(CHAR(2), primary_key=True)

@@ -29,6 +29,12 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("otpMaxAttempts", "5", int, "wrong guesses that lock an OTP code"),
     Parameter("otpResendCooldownSeconds", "60", int, "seconds between two OTP sends"),
     Parameter("otpDailySendCap", "5", int, "OTP sends per registration and channel per day"),
+    Parameter(
+        "registrationStartsPerAddressHourly",
+        "20",
+        int,
+        "registrations one client address may start per hour",
+    ),
     Parameter("registrationMinAge", "13", int, "youngest age allowed to register"),
     Parameter("registrationMaxAge", "120", int, "oldest age accepted as plausible"),
     Parameter("passwordMinLength", "12", int, "shortest password accepted"),

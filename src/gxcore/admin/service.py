@@ -1,5 +1,10 @@
-"""Reference data: countries and system parameters. The only code that reads and writes
-these rows for the other features."""
+"""Tenants and reference data (countries, system parameters). The only code that writes these
+rows; the other features read them through the functions here.
+
+A tenant exists once `create_tenant` has registered it, seeded its system parameters and put its
+BOOTSTRAP_SYSTEM command in the outbox, all in one transaction. The command's request id is the
+same for every tenant (the idempotency key is per tenant), so a tenant is bootstrapped once.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,67 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gxcore.admin.models import Country, SystemParameter
+from gxcore.admin.models import Country, SystemParameter, Tenant
 from gxcore.admin.parameters import DEFAULTS, PARAMETERS
+from gxcore.cqrs.outbox import enqueue
+from gxcore.db.scope import valid_tenant_id
+from gxcore.enums import CommandType
+from gxcore.errors import TenantExists, TenantNotFound
 from gxcore.ledger.contract import PARAMETER_RULES, Params
+
+SERVICE = "svc-admin"
+BOOTSTRAP_REQUEST_ID = "bootstrap-system"
+
+
+# --------------------------------------------------------------------------------------------
+# Tenants
+# --------------------------------------------------------------------------------------------
+
+
+async def require_tenant(session: AsyncSession, tenant_id: str) -> None:
+    """TenantNotFound unless `tenant_id` is registered."""
+    if await session.scalar(select(Tenant.id).where(Tenant.id == tenant_id)) is None:
+        raise TenantNotFound(
+            f"no tenant {tenant_id!r}; create it with `gx tenant create {tenant_id}`",
+            tenant=tenant_id,
+        )
+
+
+async def create_tenant(
+    session: AsyncSession, tenant_id: str, *, name: str | None = None
+) -> Tenant:
+    """Register a tenant, seed its parameters and enqueue its bootstrap; TenantExists if known.
+
+    The session must be the system scope's (the tenant has no scope yet); the caller owns the
+    transaction.
+    """
+    tenant = await session.scalar(
+        insert(Tenant)
+        .values(id=valid_tenant_id(tenant_id), name=name or tenant_id)
+        .on_conflict_do_nothing(index_elements=[Tenant.id])
+        .returning(Tenant)
+    )
+    if tenant is None:
+        raise TenantExists(f"tenant {tenant_id!r} already exists", tenant=tenant_id)
+    await seed_parameters(session, tenant_id)
+    await enqueue(
+        session,
+        service=SERVICE,
+        command_type=CommandType.BOOTSTRAP_SYSTEM,
+        request_id=BOOTSTRAP_REQUEST_ID,
+        payload={},  # the ledger's defaults, which are the seeded parameters' values
+        tenant_id=tenant_id,
+    )
+    return tenant
+
+
+async def list_tenants(session: AsyncSession) -> list[Tenant]:
+    return list((await session.scalars(select(Tenant).order_by(Tenant.id))).all())
+
+
+# --------------------------------------------------------------------------------------------
+# Reference data
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -23,11 +86,30 @@ class SeedResult:
 
 
 async def seed(*, session: AsyncSession, tenant_id: str = "default") -> SeedResult:
-    """Idempotent: upserts every ISO 3166-1 country and adds missing parameters for `tenant_id`.
+    """Idempotent: upserts every ISO 3166-1 country and adds missing parameters for `tenant_id`,
+    which must exist (TenantNotFound).
 
     Parameter values an operator has changed are kept; only absent keys get their default.
-    The caller owns the transaction.
+    Writing `Country` takes the database owner. The caller owns the transaction.
     """
+    await require_tenant(session, tenant_id)
+    countries = await seed_countries(session)
+    return SeedResult(
+        countries=countries, parameters_added=await seed_parameters(session, tenant_id)
+    )
+
+
+async def seed_step(session: AsyncSession, tenant_id: str) -> str:
+    """`seed` as a step of `gx db seed` (gxcore.db.seeding): what it did, in words."""
+    result = await seed(session=session, tenant_id=tenant_id)
+    return (
+        f"seeded {result.countries} countries; {result.parameters_added} system parameters added "
+        f"for tenant {tenant_id!r}"
+    )
+
+
+async def seed_countries(session: AsyncSession) -> int:
+    """Upsert every ISO 3166-1 country (the shared table); returns how many there are."""
     rows = [{"country_code": c.alpha_2, "country_name": c.name} for c in pycountry.countries]
     stmt = insert(Country).values(rows)
     stmt = stmt.on_conflict_do_update(
@@ -36,7 +118,11 @@ async def seed(*, session: AsyncSession, tenant_id: str = "default") -> SeedResu
         where=Country.country_name.is_distinct_from(stmt.excluded.country_name),
     )
     await session.execute(stmt)
+    return await session.scalar(select(func.count()).select_from(Country)) or 0
 
+
+async def seed_parameters(session: AsyncSession, tenant_id: str) -> int:
+    """Add the parameters `tenant_id` lacks, with their defaults; returns how many."""
     added = await session.execute(
         insert(SystemParameter)
         .values(
@@ -48,8 +134,7 @@ async def seed(*, session: AsyncSession, tenant_id: str = "default") -> SeedResu
         .on_conflict_do_nothing()
         .returning(SystemParameter.param_key)
     )
-    total = await session.scalar(select(func.count()).select_from(Country))
-    return SeedResult(countries=total or 0, parameters_added=len(added.all()))
+    return len(added.all())
 
 
 async def read_ints(session: AsyncSession, keys: Iterable[str]) -> dict[str, int]:

@@ -4,9 +4,11 @@ Every function takes a session of the system scope (`Database.system(reason=...)
 is logged with its reason; the caller owns the transaction. Re-queueing is FAILED -> PENDING
 through `gxcore.db.lifecycle`: attempts start again from zero, the error is cleared, and the
 command is due at once. Re-queueing is for commands that ran out of attempts while the ledger
-was unavailable. A command the ledger rejected (it holds the ledger's tx id) is refused: the
-ledger answers a request id it knows with its first outcome, so the same command would only be
-rejected again; what the operator wants then is a new command.
+was unavailable, and for those the ledger rejected because of its state (not bootstrapped yet,
+paused: `contract.STATE_DEPENDENT`). The ledger answers a request id it knows with its first
+outcome, so such a command goes back under a new one, `<request id>:retry-<block of the
+rejection>` (unique per rejection). A command rejected for any other reason is refused: the
+same command would only be rejected again; what the operator wants then is a new command.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import Text, cast, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.db import lifecycle
 from gxcore.enums import OutboxStatus
 from gxcore.errors import Conflict, NotFound, ValidationFailed
+from gxcore.ledger.contract import STATE_DEPENDENT
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +97,15 @@ async def get_or_raise(
 
 
 #: What re-queueing sets besides the status, one command or many: attempts from zero, due at
-#: once, the last error, claim and ledger answer cleared.
+#: once, the last error, claim and ledger answer cleared; a command the ledger rejected for its
+#: state gets a new request id (the rejected one keeps its outcome on the ledger).
 _REQUEUED = {
+    "request_id": func.coalesce(
+        func.regexp_replace(OutboxCommand.request_id, ":retry-[0-9]+$", "")
+        + ":retry-"
+        + cast(OutboxCommand.commit_block, Text),
+        OutboxCommand.request_id,
+    ),
     "attempts": 0,
     "next_attempt_at": func.now(),
     "error_code": None,
@@ -108,35 +118,43 @@ _REQUEUED = {
     "updated_at": func.now(),
 }
 
+#: FAILED commands worth sending again: never answered by the ledger, or rejected for its state.
+_RETRYABLE = or_(
+    OutboxCommand.fabric_tx_id.is_(None), OutboxCommand.error_code.in_(sorted(STATE_DEPENDENT))
+)
+
 
 async def retry(session: AsyncSession, command_id: str) -> OutboxCommand:
     """Re-queue one FAILED command; any other status is an InvalidTransition, a command the
-    ledger rejected is RejectedByLedger."""
+    ledger rejected for good is RejectedByLedger."""
     command = await get_or_raise(session, command_id, lock=True)
-    if command.status is OutboxStatus.FAILED and command.fabric_tx_id is not None:
+    lifecycle.check(command.status, OutboxStatus.PENDING, what="OutboxCommand")
+    previous = (command.error_code, command.error)
+    requeued = await session.scalar(
+        update(OutboxCommand)
+        .where(OutboxCommand.id == command_id, _RETRYABLE)
+        .values(status=OutboxStatus.PENDING, **_REQUEUED)
+        .returning(OutboxCommand)
+        .execution_options(populate_existing=True)
+    )
+    if requeued is None:
         raise RejectedByLedger(
             f"outbox command {command_id} was rejected by the ledger ({command.error_code}: "
             f"{command.error}); the ledger returns that outcome for its request id "
             f"{command.request_id!r} again, so enqueue a new command instead",
             command_id=command_id,
         )
-    previous = (command.error_code, command.error)
-    lifecycle.transition(command, OutboxStatus.PENDING)
-    for name, value in _REQUEUED.items():
-        setattr(command, name, value)
-    await session.flush()
-    await session.refresh(command)  # load the server-side now() back
     log.info("outbox command %s re-queued (was FAILED: %s %s)", command_id, *previous)
-    return command
+    return requeued
 
 
 async def retry_all_failed(session: AsyncSession, *, tenant_id: str | None = None) -> list[str]:
-    """Re-queue every FAILED command the ledger did not reject (of one tenant, or all); returns
-    their ids."""
+    """Re-queue every FAILED command worth sending again (of one tenant, or all); returns their
+    ids. Those the ledger rejected for good stay FAILED."""
     lifecycle.check(OutboxStatus.FAILED, OutboxStatus.PENDING, what="OutboxCommand")
     statement = (
         update(OutboxCommand)
-        .where(OutboxCommand.status == OutboxStatus.FAILED, OutboxCommand.fabric_tx_id.is_(None))
+        .where(OutboxCommand.status == OutboxStatus.FAILED, _RETRYABLE)
         .values(status=OutboxStatus.PENDING, **_REQUEUED)
         .returning(OutboxCommand.id)
         .execution_options(synchronize_session=False)

@@ -4,6 +4,10 @@ A service that changes state and needs the ledger to act calls `enqueue` before 
 commits, so the state change and the command commit or vanish together; the relay delivers the
 command later. `(tenantId, requestId)` is the idempotency key: the same key with the same command
 returns the first row; with a different command it is an `IdempotencyConflict`.
+
+A command sent again after a failure goes under a successor of its request id,
+`<request id>:<suffix>` (the ledger keeps the first outcome of each id); `latest` finds the newest
+of a request id and its successors.
 """
 
 from __future__ import annotations
@@ -87,6 +91,19 @@ async def enqueue(
             command_id=existing.id,
         )
     return existing
+
+
+async def latest(session: AsyncSession, request_id: str) -> OutboxCommand | None:
+    """The scope's newest command under `request_id` or one of its successors."""
+    return await session.scalar(
+        select(OutboxCommand)
+        .where(
+            (OutboxCommand.request_id == request_id)
+            | OutboxCommand.request_id.startswith(f"{request_id}:", autoescape=True)
+        )
+        .order_by(OutboxCommand.created_at.desc(), OutboxCommand.id.desc())
+        .limit(1)
+    )
 
 
 def _scope_tenant(session: AsyncSession) -> str:

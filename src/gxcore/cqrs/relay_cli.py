@@ -286,8 +286,9 @@ def retry_cmd(
     tenant: Tenant = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Re-queue FAILED commands: back to PENDING, attempts from zero, error cleared. Commands the
-    ledger rejected are refused (it would reject them again)."""
+    """Re-queue FAILED commands: back to PENDING, attempts from zero, error cleared. Those the
+    ledger rejected for its state (NOT_BOOTSTRAPPED, SYSTEM_PAUSED) go back under a new request
+    id; those it rejected for good are refused (it would reject them again)."""
     if (command_id is None) == (not all_failed):
         raise fail("give either a command ID or --all-failed", code=2)
     if tenant is not None and not all_failed:
@@ -305,8 +306,8 @@ def retry_cmd(
             rejected = (await operator.counts(session, tenant_id=tenant))[OutboxStatus.FAILED]
             if rejected:
                 console.print(
-                    f"left {rejected} command(s) the ledger rejected as they are: it would "
-                    "reject them again; enqueue new commands instead"
+                    f"left {rejected} command(s) the ledger rejected for good as they are: it "
+                    "would reject them again; enqueue new commands instead"
                 )
             return ids
 

@@ -11,10 +11,11 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.cli_common import DataDir, console, fail, run, settings
 from gxcore.config import Settings
-from gxcore.db import migrate, server
+from gxcore.db import migrate, seeding, server
 from gxcore.db.embedded import EmbeddedServer
 from gxcore.db.engine import create_engine
 from gxcore.db.roles import role_key
@@ -73,24 +74,18 @@ async def upgrade_checked(url: str, *, role_key: bytes) -> migrate.Status:
 
 
 async def seed_database(url: str, tenant: str) -> None:
-    from gxcore.admin import service as admin
-
+    """Run the features' seed steps (gxcore.db.seeding) as the owner, in one transaction."""
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
-            from sqlalchemy.ext.asyncio import AsyncSession
-
-            result = await admin.seed(session=AsyncSession(bind=conn), tenant_id=tenant)
+            lines = await seeding.run(AsyncSession(bind=conn), tenant)
     finally:
         await engine.dispose()
-    console.print(
-        f"seeded {result.countries} countries; {result.parameters_added} system parameters added "
-        f"for tenant {tenant!r}"
-    )
+    console.print("; ".join(lines))
 
 
-async def prepare(cfg: Settings, embedded: EmbeddedServer | None, tenant: str) -> str:
-    """`gx up`'s work once the server runs: database, migrations, seed. Returns the URL."""
+async def prepare(cfg: Settings, embedded: EmbeddedServer | None) -> str:
+    """`gx up`'s database work once the server runs: database and migrations. Returns the URL."""
     if embedded is None:
         assert cfg.database_url
         await server.check(cfg.database_url)
@@ -99,7 +94,6 @@ async def prepare(cfg: Settings, embedded: EmbeddedServer | None, tenant: str) -
         url = await ensure_database(embedded, cfg.database_name)
     before = await upgrade_checked(url, role_key=role_key(cfg))
     _report_upgrade(before)
-    await seed_database(url, tenant)
     return url
 
 
@@ -233,7 +227,7 @@ def seed(
     ] = "default",
     data_dir: DataDir = None,
 ) -> None:
-    """Load countries and default system parameters (idempotent)."""
+    """Load countries and default system parameters (idempotent); the tenant must exist."""
 
     async def go() -> None:
         async with open_database(settings(data_dir)) as url:

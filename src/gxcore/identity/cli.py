@@ -3,6 +3,7 @@
     gx admin create --tenant acme --email ops@acme.example       # asks for the password twice
     printf '%s' "$PW" | gx admin create --tenant acme --email ops@acme.example --password-stdin
     gx admin grant --tenant acme --email someone@acme.example     # an existing profile
+    gx admin approve --tenant acme --email user@acme.example --by ops@acme.example
 
 Also `gx jobs cleanup` (`cleanup_command`): expired pending registrations, deleted in every tenant.
 
@@ -23,30 +24,33 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gxcore.admin.service import read_ints
+from gxcore.admin.service import read_ints, require_tenant
 from gxcore.cli_common import DataDir, console, fail, run, settings
 from gxcore.db import migrate
 from gxcore.db.cli import open_database
 from gxcore.db.roles import role_key
 from gxcore.db.tenancy import Database
 from gxcore.enums import UserProfileStatus
-from gxcore.errors import AlreadyRegistered, UserNotFound
-from gxcore.identity import registration
-from gxcore.identity.access import UserRole
+from gxcore.errors import AlreadyRegistered, Forbidden, UserNotFound
+from gxcore.identity import registration, review
+from gxcore.identity.access import Principal, UserRole, act_as
 from gxcore.identity.models import UserProfile
 from gxcore.identity.passwords import hash_password
 from gxcore.identity.registration import check_password
-from gxcore.identity.schemas import EmailStart
+from gxcore.identity.review import Review
+from gxcore.identity.schemas import EmailStart, UserRead
 
 app = typer.Typer(help="Administrators: who may review registrations.", no_args_is_help=True)
 
 Tenant = Annotated[str, typer.Option(help="The tenant the administrator belongs to.")]
+#: What the audit log names as the session and device of a change made with `gx`.
+CLI = "gx"
 Email = Annotated[str, typer.Option(help="The administrator's email (their login).")]
 
 
 @asynccontextmanager
 async def _tenant(data_dir: str | None, tenant: str) -> AsyncIterator[AsyncSession]:
-    """One unit of work in `tenant`, on the database `gx db` commands use."""
+    """One unit of work in `tenant` (which must exist), on the database `gx db` commands use."""
     cfg = settings(data_dir)
     async with open_database(cfg, create=False) as url:
         if not (await migrate.status(url)).up_to_date:
@@ -54,6 +58,7 @@ async def _tenant(data_dir: str | None, tenant: str) -> AsyncIterator[AsyncSessi
         db = Database.connect(url, role_key=role_key(cfg))
         try:
             async with db.tenant(tenant) as session:
+                await require_tenant(session, tenant)
                 yield session
         finally:
             await db.dispose()
@@ -93,6 +98,26 @@ async def _set_role(data_dir: str | None, tenant: str, email: str, role: UserRol
             raise UserNotFound(f"no profile with email {email} in {tenant}")
         profile.role = role.value
         return profile.profile_id
+
+
+async def _approve(data_dir: str | None, tenant: str, email: str, by: str) -> UserRead:
+    async with _tenant(data_dir, tenant) as session:
+        admin = await _by_email(session, by, tenant)
+        if admin.role != UserRole.ADMIN:
+            raise Forbidden(f"{by} is not an administrator in {tenant}")
+        act_as(session, profile_id=admin.profile_id, session_id=CLI, device_id=CLI)
+        user = await _by_email(session, email, tenant)
+        now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as timestamptz(3) keeps it
+        principal = Principal(admin.profile_id, tenant, CLI, CLI, admin.role)
+        return await review.approve(user.profile_id, review=Review(session, principal, now))
+
+
+async def _by_email(session: AsyncSession, email: str, tenant: str) -> UserProfile:
+    profile = await session.scalar(select(UserProfile).where(UserProfile.email == email))
+    if profile is None:
+        raise UserNotFound(f"no profile with email {email} in {tenant}")
+    return profile
 
 
 def _password(from_stdin: bool) -> str:
@@ -138,6 +163,19 @@ def revoke(tenant: Tenant, email: Email, data_dir: DataDir = None) -> None:
     """Make an administrator an ordinary user again."""
     profile_id = run(_set_role(data_dir, tenant, _email(email), UserRole.USER))
     console.print(f"{email} is no longer an administrator in tenant {tenant}: {profile_id}")
+
+
+@app.command()
+def approve(
+    tenant: Tenant,
+    email: Annotated[str, typer.Option(help="The user to approve (their email).")],
+    by: Annotated[str, typer.Option("--by", help="The approving administrator's email.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Approve a user, as POST /admin/users/{id}/approve does: CREATE_USER goes to the ledger;
+    once that command has FAILED, approving again sends a new one."""
+    user = run(_approve(data_dir, tenant, _email(email), _email(by)))
+    console.print(f"{email} is {user.status.value} in tenant {tenant}: {user.profileId}")
 
 
 def cleanup_command(

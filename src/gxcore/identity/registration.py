@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import phonenumbers
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,7 +50,7 @@ from gxcore.errors import (
     TooManyRequests,
     ValidationFailed,
 )
-from gxcore.identity import otp
+from gxcore.identity import otp, throttle
 from gxcore.identity.models import PendingRegistration, UserProfile
 from gxcore.identity.otp import Channel, OtpPolicy
 from gxcore.identity.passwords import (
@@ -117,6 +117,7 @@ class Policy:
     min_age: int
     max_age: int
     password_min_length: int
+    starts_per_address: int
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ _POLICY_KEYS = (
     "registrationMinAge",
     "registrationMaxAge",
     "passwordMinLength",
+    "registrationStartsPerAddressHourly",
 )
 
 
@@ -155,6 +157,7 @@ async def load_policy(session: AsyncSession) -> Policy:
         min_age=values["registrationMinAge"],
         max_age=values["registrationMaxAge"],
         password_min_length=values["passwordMinLength"],
+        starts_per_address=values["registrationStartsPerAddressHourly"],
     )
 
 
@@ -207,20 +210,15 @@ async def get(registration_id: str, *, ctx: Context) -> RegistrationStatus:
 
 async def start(data: EmailStart, *, ctx: Context) -> RegistrationStatus:
     policy = await load_policy(ctx.session)
+    await throttle.check_start(ctx.session, now=ctx.now, limit=policy.starts_per_address)
     email = data.email
     if await _exists(ctx, UserProfile.email == email):
         return await _decoy(ctx, policy, email, ACCOUNT_EXISTS_EMAIL)
-    existing = await ctx.session.scalar(
-        select(PendingRegistration).where(PendingRegistration.email == email).with_for_update()
-    )
+    existing = await _open_row(ctx, email)
     if existing is not None:
-        if ctx.now >= existing.expires_at:
-            await ctx.session.delete(existing)  # the cleanup job has not reached it yet
-            await ctx.session.flush()
-        elif existing.current_step is Step.EMAIL_SENT:
+        if existing.current_step is Step.EMAIL_SENT:
             return await _restart(ctx, policy, existing)
-        else:
-            return await _decoy(ctx, policy, email, IN_PROGRESS_EMAIL)
+        return await _decoy(ctx, policy, email, IN_PROGRESS_EMAIL)
     row = _new_row(ctx, policy, email)
     code = otp.issue(row, Channel.EMAIL, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
     try:
@@ -232,6 +230,19 @@ async def start(data: EmailStart, *, ctx: Context) -> RegistrationStatus:
     return status(row)
 
 
+async def _open_row(ctx: Context, email: str) -> PendingRegistration | None:
+    """The address's registration, locked; None when there is none or it had expired (deleted
+    here: the cleanup job has not reached it yet)."""
+    row = await ctx.session.scalar(
+        select(PendingRegistration).where(PendingRegistration.email == email).with_for_update()
+    )
+    if row is not None and ctx.now >= row.expires_at:
+        await ctx.session.delete(row)
+        await ctx.session.flush()
+        return None
+    return row
+
+
 def _new_row(ctx: Context, policy: Policy, email: str) -> PendingRegistration:
     scope = scope_of(ctx.session.sync_session)
     request = (scope.request if scope else None) or RequestMeta()
@@ -239,6 +250,7 @@ def _new_row(ctx: Context, policy: Policy, email: str) -> PendingRegistration:
         id=new_uuid(),
         email=email,
         current_step=Step.EMAIL_SENT,
+        created_at=ctx.now,  # on the app's clock, as the per-address limit reads it
         expires_at=ctx.now + policy.ttl,
         ip_address=request.ip_address,
         user_agent=request.user_agent,
@@ -251,34 +263,44 @@ async def _restart(ctx: Context, policy: Policy, row: PendingRegistration) -> Re
     The previous id stops working, so a stranger who started with someone else's address cannot
     keep it: its owner restarts and continues with the code only they receive.
     """
-    row.id = new_uuid()
-    row.expires_at = ctx.now + policy.ttl  # looks exactly like a new registration
-    try:
-        code = otp.issue(row, Channel.EMAIL, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
-    except TooManyRequests:
-        return status(row)  # the code sent moments ago still works; a 429 would reveal the row
-    await _queue_email_code(ctx, policy, row.email, code)
+    code = _renew(ctx, policy, row)
+    if code is not None:
+        await _queue_email_code(ctx, policy, row.email, code)
     return status(row)
+
+
+def _renew(ctx: Context, policy: Policy, row: PendingRegistration) -> str | None:
+    """A new id and expiry, like a new registration; a new code unless the last one went out
+    moments ago (it still works; a 429 would reveal the row)."""
+    row.id = new_uuid()
+    row.expires_at = ctx.now + policy.ttl
+    try:
+        return otp.issue(row, Channel.EMAIL, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
+    except TooManyRequests:
+        return None
 
 
 async def _decoy(
     ctx: Context, policy: Policy, email: str, notice: Mail | None
 ) -> RegistrationStatus:
-    tag = otp.marker(ctx.otp_key, email)
-    recent = await ctx.session.execute(
-        select(func.count(), func.max(PendingRegistration.email_otp_sent_at)).where(
-            PendingRegistration.email.like(f"{tag}.%@{DECOY_DOMAIN}"),
-            PendingRegistration.email_otp_sent_at > ctx.now - otp.SEND_WINDOW,
-        )
-    )
-    count, last = recent.one()
-    row = _new_row(ctx, policy, f"{tag}.{new_uuid()}@{DECOY_DOMAIN}")
-    otp.issue(row, Channel.EMAIL, key=ctx.otp_key, policy=policy.otp, now=ctx.now)  # never sent
-    ctx.session.add(row)
+    """The address's one decoy (its keyed tag under DECOY_DOMAIN), restarted like a real
+    registration on every call, so repeated calls never add rows. Its code is never sent;
+    the owner's notice goes out with the codes' cooldown and daily cap."""
+    address = f"{otp.marker(ctx.otp_key, email)}@{DECOY_DOMAIN}"
+    row = await _open_row(ctx, address)
+    if row is None:
+        row = _new_row(ctx, policy, address)
+        otp.issue(row, Channel.EMAIL, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
+        try:
+            async with ctx.session.begin_nested():
+                ctx.session.add(row)
+        except IntegrityError:  # a concurrent call for the same address made it first
+            return await _decoy(ctx, policy, email, notice)
+        sent = True
+    else:
+        sent = _renew(ctx, policy, row) is not None
     await ctx.session.flush()
-    # Notices share the codes' limits, so a stranger cannot flood the owner's inbox.
-    quiet = last is not None and ctx.now < last + policy.otp.cooldown
-    if notice is not None and not quiet and count < policy.otp.daily_cap:
+    if notice is not None and sent:
         subject, text = notice["subject"], notice["text"]
         await messages.queue_email(ctx.session, to=email, subject=subject, text=text, now=ctx.now)
     return status(row)

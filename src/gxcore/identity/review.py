@@ -2,7 +2,9 @@
 
 - approve: -> APPROVED_PENDING_ONCHAIN, and in the same transaction a CREATE_USER command in the
   outbox (request id `create-user:<profileId>`). Approving an approved profile again answers as
-  before and writes nothing: its command already exists. The ledger's UserCreated event makes
+  before and writes nothing while its command is on its way or done; once it has FAILED (the
+  ledger rejected it, or was never reached), approving again sends a new command, request id
+  `create-user:<profileId>:<id of the failed command>`. The ledger's UserCreated event makes
   the profile ACTIVE later (the projector's work, not this module's).
 - reject: -> DENIED with the reason, which the user can read.
 - freeze: ACTIVE -> FROZEN, and in the same transaction a FREEZE_WALLET command for the user's
@@ -31,11 +33,11 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.audit import service as audit
-from gxcore.cqrs.outbox import enqueue
+from gxcore.cqrs.outbox import enqueue, latest
 from gxcore.db import keyset
 from gxcore.db.base import new_uuid
 from gxcore.db.lifecycle import transition
-from gxcore.enums import AuditEventType, CommandType, UserProfileStatus
+from gxcore.enums import AuditEventType, CommandType, OutboxStatus, UserProfileStatus
 from gxcore.errors import InvalidTransition, ProfileIncomplete
 from gxcore.identity.access import Principal
 from gxcore.identity.auth import revoke_all
@@ -108,17 +110,24 @@ def create_user_payload(profile: UserProfile, now: datetime) -> dict[str, object
 
 async def approve(profile_id: str, *, review: Review) -> UserRead:
     profile = await get_or_raise(review.session, profile_id, lock=True)
+    request_id = f"create-user:{profile.profile_id}"
     if profile.status is S.APPROVED_PENDING_ONCHAIN:
-        return read(profile)  # approved before: the command went out with that approval
+        sent = await latest(review.session, request_id)
+        if sent is None or sent.status is not OutboxStatus.FAILED:
+            return read(profile)  # approved before: the command went out with that approval
+        # The ledger refused the user (or was never reached): approving again sends a new
+        # command, under a new request id, since the ledger keeps the old one's outcome.
+        request_id = f"{request_id}:{sent.id}"
     payload = create_user_payload(profile, review.now)
-    transition(profile, S.APPROVED_PENDING_ONCHAIN)
+    if profile.status is not S.APPROVED_PENDING_ONCHAIN:
+        transition(profile, S.APPROVED_PENDING_ONCHAIN)
     profile.reviewed_by = review.admin.profile_id
     profile.reviewed_at = review.now
     await enqueue(
         review.session,
         service=SERVICE,
         command_type=CommandType.CREATE_USER,
-        request_id=f"create-user:{profile.profile_id}",
+        request_id=request_id,
         payload=payload,
     )
     return await _saved(review.session, profile)

@@ -1,4 +1,5 @@
-"""Failed logins, limited per account and per client address, across processes.
+"""Failed logins, limited per account and per client address, across processes; and
+registrations started, limited per client address.
 
 Every attempt is already a USER_LOGIN entry in the audit log (its outcome and the time on the
 app's clock in `metadata`), so the limits are read from there: no counter table to keep in step.
@@ -12,6 +13,12 @@ app's clock in `metadata`), so the limits are read from there: no counter table 
 A refused attempt is answered without checking the password and is not logged: a flood costs
 neither a hash nor a write. Attempts on one account take a transaction-scoped advisory lock, so
 concurrent guesses are counted one after another.
+
+Registrations are read from their own rows the same way: `PendingRegistration` keeps the client
+address and creation time (on the app's clock) of each. A start that would create a row beyond
+`registrationStartsPerAddressHourly` rows from the address within the hour is refused; a
+repeated start for one address reuses its row (gxcore.identity.registration), so what a flood
+can add to the table is bounded by the limit.
 """
 
 from __future__ import annotations
@@ -27,8 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.audit import service as audit
 from gxcore.audit.models import AuditLog
+from gxcore.db.scope import scope_of
 from gxcore.enums import AuditEventType
-from gxcore.errors import LoginThrottled
+from gxcore.errors import LoginThrottled, RegistrationThrottled
+from gxcore.identity.models import PendingRegistration
 
 #: Failures allowed per client address, as a multiple of the per-account limit: one address may
 #: be a whole office behind NAT.
@@ -38,7 +47,10 @@ SUCCESS, FAILURE, REFUSED = "SUCCESS", "FAILURE", "REFUSED"
 
 # Advisory locks are one namespace per database; this first key keeps the login locks apart.
 _LOCK_CLASS = 0x6C6F6769  # "logi"
-_LOCK_ACCOUNT = text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:key))")
+_START_LOCK_CLASS = 0x72656769  # "regi"
+_LOCK = text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:key))")
+#: The window of the per-address limit on registrations started.
+START_WINDOW = timedelta(hours=1)
 
 
 def account_tag(key: bytes, email: str) -> str:
@@ -56,7 +68,7 @@ class Attempt:
 
 async def check(attempt: Attempt, *, max_failures: int, window: timedelta) -> None:
     """Take the account's lock, then raise LoginThrottled if the account or address is blocked."""
-    await attempt.session.execute(_LOCK_ACCOUNT, {"lock_class": _LOCK_CLASS, "key": attempt.tag})
+    await attempt.session.execute(_LOCK, {"lock_class": _LOCK_CLASS, "key": attempt.tag})
     # The newest attempts on this account, whatever their outcome: blocked when all failed.
     account = await _newest(
         attempt,
@@ -118,3 +130,31 @@ def _refuse_if_blocked(
         raise LoginThrottled(
             f"too many failed logins for {what}; try again later", retry_after=wait
         )
+
+
+async def check_start(session: AsyncSession, *, now: datetime, limit: int) -> None:
+    """Take the client address's lock, then raise RegistrationThrottled if it has started
+    `limit` registrations in this tenant within START_WINDOW."""
+    scope = scope_of(session.sync_session)
+    address = scope.request.ip_address if scope is not None and scope.request else None
+    if address is None:
+        return
+    await session.execute(_LOCK, {"lock_class": _START_LOCK_CLASS, "key": address})
+    newest = list(
+        await session.scalars(
+            select(PendingRegistration.created_at)
+            .where(
+                PendingRegistration.ip_address == address,
+                PendingRegistration.created_at > now - START_WINDOW,
+            )
+            .order_by(PendingRegistration.created_at.desc())
+            .limit(limit)
+        )
+    )
+    if len(newest) < limit:
+        return
+    wait = (newest[-1] + START_WINDOW - now).total_seconds()
+    raise RegistrationThrottled(
+        "too many registrations started from this address; try again later",
+        retry_after=max(1, math.ceil(wait)),
+    )

@@ -36,7 +36,8 @@ WIDE_PRECISION = 80
 
 
 class Code(StrEnum):
-    """Rejection codes: permanent (retrying the same command cannot help)."""
+    """Rejection codes. A rejection is a request id's outcome for good; the same command sent
+    again under a new request id can only succeed after a STATE_DEPENDENT one."""
 
     INVALID_PAYLOAD = "INVALID_PAYLOAD"
     INVALID_AMOUNT = "INVALID_AMOUNT"
@@ -127,6 +128,11 @@ ADMIN_COMMANDS = frozenset(
         CommandType.UNFREEZE_WALLET,
     }
 )
+
+
+#: Rejections by the chain's state, not by the command: the same command may commit once the
+#: tenant is bootstrapped or resumed (as a new request: see gxcore.cqrs.operator).
+STATE_DEPENDENT = frozenset({Code.NOT_BOOTSTRAPPED, Code.SYSTEM_PAUSED})
 
 
 def check_allowed(command_type: CommandType, *, bootstrapped: bool, paused: bool) -> None:

@@ -11,7 +11,7 @@ its fate; `gx_system` (the worker) claims, records and reads them.
 however many delivered messages the table keeps.
 
 Revision ID: f3c4d5e6a7b8
-Revises: d1a2b3c4e5f6
+Revises: e2b3c4d5f6a7
 Create Date: 2026-12-04 08:00:00
 """
 
@@ -24,7 +24,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "f3c4d5e6a7b8"
-down_revision: str | None = "d1a2b3c4e5f6"
+down_revision: str | None = "e2b3c4d5f6a7"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
