@@ -236,6 +236,40 @@ async def test_a_frozen_sender_or_receiver_cannot_move_money(loop: Loop) -> None
     assert await _count(loop.db, loop.tenant, TransferHold) == 0
 
 
+async def test_an_admin_freezes_a_wallet_on_the_ledger_and_lifts_the_freeze(loop: Loop) -> None:
+    alice, bob = await loop.user(), await loop.user()
+    wallet = (await loop.balance(bob))["walletId"]
+
+    async def act(action: str, headers: dict[str, str], expect: int) -> httpx.Response:
+        url = f"/wallets/{wallet}/{action}"
+        answer = await loop.client.post(url, json={"reason": "fraud check"}, headers=headers)
+        assert answer.status_code == expect, answer.text
+        await loop.settle()
+        return answer
+
+    assert_problem(await act("freeze", bob["headers"], 403), 403, "FORBIDDEN")
+    await act("freeze", loop.admin, 202)
+    # The ledger's WalletFrozen, projected: the wallet and its owner are frozen.
+    seen = await loop.client.get(f"/wallets/{bob['id']}/balance", headers=loop.admin)
+    assert seen.json()["balance"]["isFrozen"] is True
+    mine = await loop.client.get(f"/wallets/{bob['id']}/balance", headers=bob["headers"])
+    assert_problem(mine, 403, "ACCOUNT_FROZEN")
+    assert_problem(await loop.send(alice, bob, "1"), 409, "WALLET_FROZEN")
+    await act("unfreeze", loop.admin, 202)
+    assert (await loop.balance(bob))["isFrozen"] is False
+    assert (await loop.send(bob, alice, "1")).status_code == 202
+    await loop.settle()
+    assert (await loop.balance(alice))["balance"] == "501.000000000"
+    for payload in ({}, {"reason": ""}):
+        refused = await loop.client.post(f"/wallets/{wallet}/freeze", json=payload,
+                                         headers=loop.admin)  # fmt: skip
+        assert_problem(refused, 422, "VALIDATION_FAILED")
+    unknown = await loop.client.post(
+        "/wallets/no-such-wallet/freeze", json={"reason": "x"}, headers=loop.admin
+    )
+    assert_problem(unknown, 404, "WALLET_NOT_FOUND")
+
+
 async def test_sending_to_oneself_or_to_nobody_is_refused(loop: Loop) -> None:
     alice = await loop.user()
     assert_problem(await loop.send(alice, alice, "1"), 422, "SELF_TRANSFER")

@@ -25,7 +25,7 @@ from gxcore.db import models
 from gxcore.db.tenancy import Database
 from gxcore.enums import CommandType, LimitType, UserProfileStatus
 from gxcore.identity.models import TrustedDevice
-from gxcore.wallet.models import Beneficiary, Contact, TransactionLimit
+from gxcore.wallet.models import Beneficiary, Contact, TransactionLimit, Wallet
 from tests import test_auth
 from tests.factories import register_tenant
 from tests.test_auth import bearer, make_user, signed_in
@@ -81,6 +81,8 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/transfers/{command_id}/status"): None,
     ("GET", "/wallets/{profile_id}/balance"): None,
     ("GET", "/wallets/{profile_id}/transactions"): None,
+    ("POST", "/wallets/{wallet_id}/freeze"): {"reason": "sweep"},
+    ("POST", "/wallets/{wallet_id}/unfreeze"): {"reason": "sweep"},
     ("POST", "/limits"): {"limitType": "DAILY_SEND", "limitAmount": "1", "profileId": "{profile}"},
     ("DELETE", "/limits/{limit_id}"): None,
     ("POST", "/beneficiaries"): {"beneficiaryIdentityId": "{profile}", "nickname": "Eve"},
@@ -91,7 +93,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("DELETE", "/contacts/{contact_id}"): None,
 }
 #: Administrators' operations: a user is refused by role (403), not by id.
-ADMIN_ONLY = ("/admin/", "/genesis", "/limits")
+ADMIN_ONLY = ("/admin/", "/genesis", "/limits", "/wallets/{wallet_id}/")
 #: Path parameter -> the kind of id it takes ("action" is a verb, not an id).
 PATH_KINDS = {
     "registration_id": "registration",
@@ -101,6 +103,7 @@ PATH_KINDS = {
     "limit_id": "limit",
     "beneficiary_id": "beneficiary",
     "contact_id": "contact",
+    "wallet_id": "wallet",
 }
 PATH_VALUES = {"action": "freeze"}
 
@@ -190,8 +193,18 @@ async def victim(app: Any, db: Database, tenant: str) -> dict[str, str]:
         )
         s.add_all([limit, payee, contact])
         await s.flush()
+    async with db.system(reason="test setup: the projector's wallet") as s:
+        wallet = Wallet(
+            tenant_id=tenant,
+            profile_id=user.profile_id,
+            primary_account_id=user.profile_id,
+            wallet_name="main",
+        )
+        s.add(wallet)
+        await s.flush()
     assert device is not None
     return {
+        "wallet": wallet.wallet_id,
         "tenant": tenant,
         "profile": user.profile_id,
         "registration": started.json()["registrationId"],

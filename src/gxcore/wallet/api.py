@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Response
 from gxcore.enums import OffChainTxType
 from gxcore.http import ACCEPTED, CREATED, Ident, Session
 from gxcore.identity.principal import CurrentAdmin, CurrentUser
+from gxcore.identity.schemas import ReviewReason
 from gxcore.wallet import service
 from gxcore.wallet.schemas import (
     BalanceResponse,
@@ -54,6 +55,26 @@ async def transfer(
     if accepted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return accepted.response
+
+
+@router.post("/wallets/{wallet_id}/freeze", status_code=ACCEPTED)
+async def freeze(
+    wallet_id: Ident, body: ReviewReason, admin: CurrentAdmin, session: Session
+) -> CommandAccepted:
+    """Freeze a wallet on the ledger (administrators): no transfer from or to it."""
+    return await service.request_freeze(
+        wallet_id, body.reason, freeze=True, session=session, principal=admin
+    )
+
+
+@router.post("/wallets/{wallet_id}/unfreeze", status_code=ACCEPTED)
+async def unfreeze(
+    wallet_id: Ident, body: ReviewReason, admin: CurrentAdmin, session: Session
+) -> CommandAccepted:
+    """Lift a wallet's freeze (administrators), and so its owner's."""
+    return await service.request_freeze(
+        wallet_id, body.reason, freeze=False, session=session, principal=admin
+    )
 
 
 @router.get("/transfers/{command_id}/status")

@@ -376,6 +376,44 @@ async def request_genesis(
     return CommandAccepted(commandId=command.id, status=command.status)
 
 
+async def request_freeze(
+    wallet_id: str, reason: str, *, freeze: bool, session: AsyncSession, principal: Principal
+) -> CommandAccepted:
+    """FREEZE_WALLET or UNFREEZE_WALLET for one wallet's ledger account (administrators).
+
+    The ledger refuses every transfer from or to a frozen account. The projector applies its
+    WalletFrozen and WalletUnfrozen to the owner's profile (`onchainStatus`, and ACTIVE <->
+    FROZEN), so a frozen wallet's owner cannot sign in either, as after
+    `POST /admin/users/{id}/freeze`; either route's unfreeze lifts either's freeze.
+    """
+    wallet = await session.get(Wallet, wallet_id)
+    if wallet is None or wallet.deleted_at is not None:
+        raise WalletNotFound(f"no wallet {wallet_id!r}", walletId=wallet_id)
+    action = "freeze" if freeze else "unfreeze"
+    payload: dict[str, object] = {"accountId": wallet.primary_account_id}
+    if freeze:
+        payload["reason"] = reason
+    # Each call is a new command: the ledger answers a repeated one with its state's rule.
+    command = await enqueue(
+        session,
+        service=SERVICE,
+        command_type=CommandType.FREEZE_WALLET if freeze else CommandType.UNFREEZE_WALLET,
+        request_id=f"{action}-wallet:{wallet.wallet_id}:{uuid.uuid4()}",
+        payload=payload,
+    )
+    await audit.record(
+        session,
+        event_type=(
+            AuditEventType.ADMIN_ACCOUNT_FROZEN if freeze else AuditEventType.ADMIN_ACCOUNT_UNFROZEN
+        ),
+        resource_type="Wallet",
+        resource_id=wallet.wallet_id,
+        target_profile_id=wallet.profile_id,
+        metadata={"reason": reason, "commandId": command.id},
+    )
+    return CommandAccepted(commandId=command.id, status=command.status)
+
+
 # --------------------------------------------------------------------------------------------
 # Limits (administrators)
 # --------------------------------------------------------------------------------------------
