@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -340,6 +341,24 @@ async def _limit(loop: Loop, **body: Any) -> dict[str, Any]:
     made = await loop.client.post("/limits", json=body, headers=loop.admin)
     assert made.status_code == 201, made.text
     return made.json()
+
+
+async def test_concurrent_opposite_transfers_all_finish_and_conserve_money(loop: Loop) -> None:
+    alice, bob = await loop.user(), await loop.user()
+    # Each side holds its own balance while the other credits it: no lock order can cross.
+    calls = [loop.send(a, b, "7") for _ in range(10) for a, b in ((alice, bob), (bob, alice))]
+    answers = await asyncio.wait_for(asyncio.gather(*calls), timeout=60)
+    assert [a.status_code for a in answers] == [202] * 20, [a.text for a in answers]
+    await loop.settle()
+    fee = Decimal(7) * 10 / 10_000  # 10 bps, charged to each sender of each transfer
+    seen = [await loop.balance(u) for u in (alice, bob)]
+    assert [Decimal(b["balance"]) for b in seen] == [Decimal(500) - 10 * fee] * 2
+    assert [b["held"] for b in seen] == ["0.000000000"] * 2  # every hold released
+    async with loop.db.tenant(loop.tenant) as s:
+        sent = await s.scalar(
+            select(func.count()).select_from(Transaction).where(Transaction.type == "SENT")
+        )
+    assert sent == 20
 
 
 async def test_parallel_requests_cannot_break_a_daily_limit(loop: Loop) -> None:
