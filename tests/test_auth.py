@@ -52,6 +52,7 @@ from tests.test_registration import (
     Mailbox,
     _client,
     assert_problem,
+    client_at,
     new_email,
     register,
 )
@@ -100,15 +101,6 @@ def app(db: Database, settings: Settings, clock: Clock) -> Any:
 async def client(app: Any, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
     async with _client(app, tenant) as c:
         yield c
-
-
-def client_at(app: Any, tenant: str, address: str) -> httpx.AsyncClient:
-    """A client calling from `address` (what the app sees as the client's IP)."""
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, client=(address, 40000)),
-        base_url="http://gx.test/api/v1",
-        headers={"X-Tenant-Id": tenant},
-    )
 
 
 async def make_user(

@@ -100,6 +100,15 @@ def _client(app: Any, tenant: str) -> httpx.AsyncClient:
     )
 
 
+def client_at(app: Any, tenant: str, address: str) -> httpx.AsyncClient:
+    """A client calling from `address` (what the app sees as the client's IP)."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(address, 40000)),
+        base_url="http://gx.test/api/v1",
+        headers={"X-Tenant-Id": tenant},
+    )
+
+
 @pytest.fixture
 async def client(
     db: Database, settings: Settings, clock: Clock, tenant: str
@@ -636,15 +645,6 @@ async def test_repeated_starts_for_a_taken_address_reuse_one_row(
     assert (await client.get(f"/registration/{in_progress_rid}")).json()["emailVerified"]
 
 
-def client_from(app: Any, tenant: str, address: str) -> httpx.AsyncClient:
-    """A client calling from `address` (what the app sees as the client's IP)."""
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, client=(address, 40000)),
-        base_url="http://gx.test/api/v1",
-        headers={"X-Tenant-Id": tenant},
-    )
-
-
 async def test_registrations_started_from_one_address_are_limited_per_hour(
     db: Database, settings: Settings, clock: Clock, tenant: str
 ) -> None:
@@ -654,8 +654,8 @@ async def test_registrations_started_from_one_address_are_limited_per_hour(
         )
     app = create_app(database=db, settings=settings, clock=clock)
     async with (
-        client_from(app, tenant, "203.0.113.9") as flood,
-        client_from(app, tenant, "198.51.100.1") as elsewhere,
+        client_at(app, tenant, "203.0.113.9") as flood,
+        client_at(app, tenant, "198.51.100.1") as elsewhere,
     ):
         started = [new_email() for _ in range(3)]
         for email in started:

@@ -8,9 +8,12 @@ A request or command naming a tenant that was never created is refused (TENANT_N
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin import service
 from gxcore.admin.models import Tenant
@@ -24,15 +27,22 @@ from gxcore.errors import TenantExists
 app = typer.Typer(help="Tenants: each one's users, wallets and ledger.", no_args_is_help=True)
 
 
-async def create(url: str, tenant_id: str, name: str | None, *, key: bytes) -> Tenant:
-    """Create the tenant in the database at `url` (the owner's URL), in the system scope;
-    `key` derives the roles' passwords (gxcore.db.roles)."""
+@asynccontextmanager
+async def _system(url: str, key: bytes, reason: str) -> AsyncIterator[AsyncSession]:
+    """One unit of work in the system scope of the database at `url` (the owner's URL); `key`
+    derives the roles' passwords (gxcore.db.roles)."""
     database = Database.connect(url, role_key=key)
     try:
-        async with database.system(reason=f"gx tenant create {tenant_id}") as session:
-            return await service.create_tenant(session, tenant_id, name=name)
+        async with database.system(reason=reason) as session:
+            yield session
     finally:
         await database.dispose()
+
+
+async def create(url: str, tenant_id: str, name: str | None, *, key: bytes) -> Tenant:
+    """Create the tenant in the database at `url`."""
+    async with _system(url, key, f"gx tenant create {tenant_id}") as session:
+        return await service.create_tenant(session, tenant_id, name=name)
 
 
 async def ensure(url: str, tenant_id: str, *, key: bytes) -> bool:
@@ -75,12 +85,8 @@ def list_cmd(data_dir: DataDir = None) -> None:
         cfg = settings(data_dir)
         async with open_database(cfg, create=False) as url:
             await _check_head(url)
-            database = Database.connect(url, role_key=role_key(cfg))
-            try:
-                async with database.system(reason="gx tenant list") as session:
-                    return await service.list_tenants(session)
-            finally:
-                await database.dispose()
+            async with _system(url, role_key(cfg), "gx tenant list") as session:
+                return await service.list_tenants(session)
 
     tenants = run(go())
     for t in tenants:

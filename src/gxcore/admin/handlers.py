@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from gxcore.admin.models import Country, LegalTenderStatus, SystemParameter
+from gxcore.admin.service import add_missing_parameters
 from gxcore.enums import LegalTenderStatusEnum
 from gxcore.errors import ProjectionRejected
 from gxcore.ledger import events as ev
@@ -40,16 +41,7 @@ async def set_parameter(batch: Batch, tenant_id: str, key: str, value: str) -> N
 
 
 async def bootstrapped(batch: Batch, event: LedgerEvent, p: ev.SystemBootstrapped) -> None:
-    await batch.session.execute(
-        insert(SystemParameter)
-        .values(
-            [
-                {"tenant_id": event.tenant_id, "param_key": k, "param_value": v}
-                for k, v in p.parameters.items()
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["tenantId", "paramKey"])
-    )
+    await add_missing_parameters(batch.session, event.tenant_id, p.parameters)
 
 
 async def parameter_updated(batch: Batch, event: LedgerEvent, p: ev.SystemParameterUpdated) -> None:

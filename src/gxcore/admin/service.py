@@ -8,7 +8,7 @@ same for every tenant (the idempotency key is per tenant), so a tenant is bootst
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import pycountry
@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin.models import Country, SystemParameter, Tenant
-from gxcore.admin.parameters import DEFAULTS, PARAMETERS
+from gxcore.admin.parameters import DEFAULTS
 from gxcore.cqrs.outbox import enqueue
 from gxcore.db.scope import valid_tenant_id
 from gxcore.enums import CommandType
@@ -123,15 +123,24 @@ async def seed_countries(session: AsyncSession) -> int:
 
 async def seed_parameters(session: AsyncSession, tenant_id: str) -> int:
     """Add the parameters `tenant_id` lacks, with their defaults; returns how many."""
+    return await add_missing_parameters(session, tenant_id, DEFAULTS)
+
+
+async def add_missing_parameters(
+    session: AsyncSession, tenant_id: str, values: Mapping[str, str]
+) -> int:
+    """Add those of `values` that `tenant_id` lacks (a value already set is kept); returns how
+    many were added."""
+    if not values:
+        return 0
     added = await session.execute(
         insert(SystemParameter)
         .values(
-            [
-                {"tenant_id": tenant_id, "param_key": p.key, "param_value": p.default}
-                for p in PARAMETERS
-            ]
+            [{"tenant_id": tenant_id, "param_key": k, "param_value": v} for k, v in values.items()]
         )
-        .on_conflict_do_nothing()
+        .on_conflict_do_nothing(
+            index_elements=[SystemParameter.tenant_id, SystemParameter.param_key]
+        )
         .returning(SystemParameter.param_key)
     )
     return len(added.all())

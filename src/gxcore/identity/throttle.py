@@ -126,10 +126,15 @@ def _refuse_if_blocked(
         return
     until = datetime.fromisoformat(newest[-1]["at"]) + window
     if attempt.now < until:
-        wait = max(1, math.ceil((until - attempt.now).total_seconds()))
         raise LoginThrottled(
-            f"too many failed logins for {what}; try again later", retry_after=wait
+            f"too many failed logins for {what}; try again later",
+            retry_after=_seconds_until(until, attempt.now),
         )
+
+
+def _seconds_until(until: datetime, now: datetime) -> int:
+    """A Retry-After: whole seconds from `now` to `until`, at least 1."""
+    return max(1, math.ceil((until - now).total_seconds()))
 
 
 async def check_start(session: AsyncSession, *, now: datetime, limit: int) -> None:
@@ -153,8 +158,7 @@ async def check_start(session: AsyncSession, *, now: datetime, limit: int) -> No
     )
     if len(newest) < limit:
         return
-    wait = (newest[-1] + START_WINDOW - now).total_seconds()
     raise RegistrationThrottled(
         "too many registrations started from this address; try again later",
-        retry_after=max(1, math.ceil(wait)),
+        retry_after=_seconds_until(newest[-1] + START_WINDOW, now),
     )
