@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 
 from gxcore.audit import chain
 from gxcore.audit.chain import HASHED_FIELDS, Problem, Verdict, entry_hash, verify
+from gxcore.audit.linker import link
 from gxcore.audit.models import AuditLog
 from gxcore.audit.service import (
     REDACTED,
-    AuditChainConflict,
     record,
     record_flush,
     redact,
@@ -237,15 +237,25 @@ def new_profile(tenant: str, **values: Any) -> UserProfile:
     return UserProfile(tenant_id=tenant, **{**defaults, **values})
 
 
+async def linked(engine: AsyncEngine, tenant: str | None = None, batch_size: int = 1000) -> int:
+    """Run the linker once, as `gx api` does every second, and commit."""
+    async with AsyncSession(engine) as session, session.begin():
+        return await link(session, tenant, batch_size=batch_size)
+
+
 async def entries_of(engine: AsyncEngine, tenant: str) -> list[AuditLog]:
+    """The tenant's entries, linked first, in chain order."""
+    await linked(engine, tenant)
     async with AsyncSession(engine) as session:
         stmt = select(AuditLog).where(AuditLog.tenant_id == tenant).order_by(AuditLog.chain_seq)
         return list((await session.scalars(stmt)).all())
 
 
 async def verdict_of(engine: AsyncEngine, tenant: str) -> Verdict:
+    await linked(engine, tenant, batch_size=3)  # several batches
     async with AsyncSession(engine) as session:
         (result,) = await verify_chain(session, tenant, batch_size=4)  # several batches
+    assert result.unlinked == 0
     return result.verdict
 
 
@@ -329,7 +339,7 @@ async def test_a_rolled_back_change_leaves_no_entry(engine: AsyncEngine, tenant:
         session.add(new_profile(tenant))
         await session.flush()
         in_transaction = await session.scalar(
-            select(AuditLog.chain_seq).where(AuditLog.tenant_id == tenant)
+            select(func.count()).select_from(AuditLog).where(AuditLog.tenant_id == tenant)
         )
         assert in_transaction == 1  # written by the flush, in the same transaction
         await session.rollback()
@@ -396,9 +406,13 @@ async def test_a_real_tenant_session_is_audited_under_row_level_security(
         await session.flush()
         profile.last_name = "Byron"
     async with db.system(reason="test: verify the audit chain") as session:
+        (before,) = await verify_chain(session, tenant)
+        assert (before.verdict, before.unlinked) == (Verdict(0), 2)  # committed, not linked
+        assert str(before) == f"{tenant}: ok: 0 entries (2 not linked yet)"
+        assert await link(session) >= 2  # as gx_system, under row-level security
         (result,) = await verify_chain(session, tenant)
         log = (await session.scalars(select(AuditLog).where(AuditLog.tenant_id == tenant))).all()
-    assert result.verdict == Verdict(2)
+    assert (result.verdict, result.unlinked) == (Verdict(2), 0)
     assert {e.event_type for e in log} == {Event.USER_REGISTERED, Event.PROFILE_UPDATED}
 
 
@@ -431,6 +445,7 @@ async def chained(scratch_url: str) -> AsyncIterator[tuple[str, list[dict[str, A
             async with audited_session(engine, tenant) as session:
                 session.add_all([new_profile(tenant) for _ in range(count)])
                 await session.commit()
+        await linked(engine)
         names = [c.name for c in AuditLog.__table__.columns]
         async with AsyncSession(engine) as session:
             rows = await session.execute(
@@ -445,8 +460,10 @@ async def chained(scratch_url: str) -> AsyncIterator[tuple[str, list[dict[str, A
 
 
 async def _sql(url: str, *statements: str, args: tuple[Any, ...] = ()) -> None:
-    """Run statements as the database owner, bypassing gxcore entirely (an attacker's view)."""
+    """Run statements as a superuser, bypassing gxcore entirely (an attacker's view), with the
+    triggers that keep linked entries final turned off."""
     async with server.connect(url) as conn:
+        await conn.execute("SET session_replication_role = replica")
         for statement in statements:
             await conn.execute(statement, *args)
 
@@ -568,7 +585,7 @@ async def _write(engine: AsyncEngine, tenant: str, transactions: int, rows: int)
         for _ in range(transactions):
             session.add_all([new_profile(tenant) for _ in range(rows)])
             await session.flush()
-            await asyncio.sleep(0)  # let other writers reach the lock while this one holds it
+            await asyncio.sleep(0)  # interleave with the other writers
             await session.commit()
 
 
@@ -580,49 +597,68 @@ async def test_concurrent_writers_of_one_tenant_form_one_chain(
     assert await verdict_of(engine, tenant) == Verdict(48)
 
 
-async def _until_blocked_by(engine: AsyncEngine, pid: int, task: asyncio.Task[Any]) -> None:
-    """Wait (10 s at most) until some backend waits on a lock `pid` holds; fail if `task` ends."""
-    blocked = text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))")
-    async with asyncio.timeout(10):
-        while not task.done():
-            async with engine.connect() as conn:
-                if await conn.scalar(blocked, {"pid": pid}):
-                    return
-            await asyncio.sleep(0.01)
-    raise AssertionError(f"the writer finished without waiting: {task.result()!r}")
-
-
-async def test_tenants_never_wait_for_each_other(engine: AsyncEngine, tenant: str) -> None:
+async def test_writers_of_one_tenant_never_wait_for_each_other(
+    engine: AsyncEngine, tenant: str
+) -> None:
     other = f"{tenant}-other"
     async with audited_session(engine, tenant) as holder:
         holder.add(new_profile(tenant))
-        await holder.flush()  # holds the tenant's chain lock until it commits
-        # Another tenant appends at once...
+        await holder.flush()  # its entry is written, its transaction open
+        # Another tenant's writer and a second writer of the same tenant both commit at once.
         await asyncio.wait_for(_write(engine, other, transactions=1, rows=1), timeout=10)
-        # ...while a second writer of the same tenant waits for the holder.
-        waiting = asyncio.create_task(_write(engine, tenant, transactions=1, rows=1))
-        holder_pid = await holder.scalar(text("SELECT pg_backend_pid()"))
-        await _until_blocked_by(engine, holder_pid, waiting)
-        assert not waiting.done()
+        await asyncio.wait_for(_write(engine, tenant, transactions=1, rows=1), timeout=10)
         await holder.commit()
-    await asyncio.wait_for(waiting, timeout=10)
-    assert [e.chain_seq for e in await entries_of(engine, tenant)] == [1, 2]
+    log = await entries_of(engine, tenant)
+    assert [e.chain_seq for e in log] == [1, 2]
     assert await verdict_of(engine, tenant) == Verdict(2)
     assert await verdict_of(engine, other) == Verdict(1)
 
 
-async def test_a_stale_snapshot_is_a_transient_conflict_not_a_fork(
+async def test_the_chain_follows_the_order_entries_are_found_committed(
     engine: AsyncEngine, tenant: str
 ) -> None:
-    repeatable = engine.execution_options(isolation_level="REPEATABLE READ")
-    async with audited_session(repeatable, tenant) as stale:
-        await stale.execute(text("SELECT 1"))  # the snapshot is taken here
-        await _write(engine, tenant, transactions=1, rows=1)
-        stale.add(new_profile(tenant))
-        with pytest.raises(AuditChainConflict) as caught:
-            await stale.flush()
-        assert caught.value.transient
-    assert await verdict_of(engine, tenant) == Verdict(1)
+    async with audited_session(engine, tenant) as early:
+        first = new_profile(tenant)
+        early.add(first)
+        await early.flush()  # written first (the lower appendSeq), committed last
+        await _write(engine, tenant, transactions=2, rows=1)
+        assert await linked(engine, tenant) == 2  # the open transaction's entry is not seen
+        await early.commit()
+    log = await entries_of(engine, tenant)
+    assert [e.chain_seq for e in log] == [1, 2, 3]
+    assert log[-1].resource_id == first.profile_id and log[-1].previous_hash == log[1].event_hash
+    assert await verdict_of(engine, tenant) == Verdict(3)
+
+
+async def test_linkers_running_together_link_each_entry_once(
+    engine: AsyncEngine, tenant: str
+) -> None:
+    await asyncio.gather(*(_write(engine, tenant, transactions=2, rows=5) for _ in range(4)))
+    counts = await asyncio.gather(*(linked(engine, tenant, batch_size=7) for _ in range(4)))
+    assert sum(counts) == 40
+    assert await verdict_of(engine, tenant) == Verdict(40)
+
+
+async def test_a_linked_entry_is_final_even_for_the_linker(db: Database, tenant: str) -> None:
+    async with db.tenant(tenant, actor_profile_id=ACTOR) as session:
+        session.add(new_profile(tenant))
+    where = {"t": tenant}
+    async with db.system(reason="test: rewrite an unlinked entry") as session:
+        with pytest.raises(DBAPIError, match="permission denied"):  # not a link column
+            await session.execute(
+                text('UPDATE "AuditLog" SET "eventType" = \'USER_LOGIN\' WHERE "tenantId" = :t'),
+                where,
+            )
+    async with db.system(reason="test: link") as session:
+        assert await link(session, tenant) == 1
+    async with db.system(reason="test: relink a linked entry") as session:
+        with pytest.raises(DBAPIError, match="is linked"):
+            await session.execute(
+                text('UPDATE "AuditLog" SET "chainSeq" = 7 WHERE "tenantId" = :t'), where
+            )
+    async with db.system(reason="test: verify") as session:
+        (result,) = await verify_chain(session, tenant)
+    assert result.verdict == Verdict(1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -630,6 +666,8 @@ async def test_a_stale_snapshot_is_a_transient_conflict_not_a_fork(
 # --------------------------------------------------------------------------------------------
 
 TENANCY_REVISION = "c7a1e2d3f4b5"
+AUDIT_CHAIN_REVISION = "d8b2f3e4a5c6"
+BEFORE_LINKER = "b5c6d7e8f9a0"  # the revision before entries could wait unlinked
 
 
 async def test_the_migration_numbers_existing_entries_and_guards_its_downgrade(
@@ -646,7 +684,7 @@ async def test_the_migration_numbers_existing_entries_and_guards_its_downgrade(
                 tenant,
                 T0.replace(second=second),
             )
-    await migrate.upgrade(empty_url, role_key=ROLE_KEY)
+    await migrate.upgrade(empty_url, AUDIT_CHAIN_REVISION, role_key=ROLE_KEY)
     async with server.connect(empty_url) as conn:
         numbered = await conn.fetch(
             'SELECT "auditId", "tenantId", "chainSeq" FROM "AuditLog" ORDER BY 2, 3'
@@ -703,3 +741,30 @@ async def test_a_tenant_write_with_no_audit_trail_registered_is_refused(
             select(func.count()).select_from(UserProfile).where(UserProfile.tenant_id == tenant)
         )
     assert count == 0
+
+
+async def test_entries_may_wait_unlinked_and_the_downgrade_waits_for_them(
+    scratch_url: str, tenant: str
+) -> None:
+    engine = create_engine(scratch_url)
+    try:
+        async with audited_session(engine, tenant) as session:
+            session.add(new_profile(tenant))
+            await session.commit()
+        with pytest.raises(DBAPIError, match="not linked yet"):
+            await migrate.downgrade(scratch_url, BEFORE_LINKER)
+        assert await linked(engine) == 1
+        await migrate.downgrade(scratch_url, BEFORE_LINKER)
+        async with server.connect(scratch_url) as conn:
+            with pytest.raises(asyncpg.NotNullViolationError):  # every entry linked, as before
+                await conn.execute(
+                    'INSERT INTO "AuditLog" ("auditId", "tenantId", "eventType", "eventHash") '
+                    "VALUES ('x', 'a', 'USER_LOGIN', 'h')"
+                )
+        await migrate.upgrade(scratch_url, role_key=ROLE_KEY)
+        async with audited_session(engine, tenant) as session:
+            session.add(new_profile(tenant))
+            await session.commit()
+        assert await verdict_of(engine, tenant) == Verdict(2)
+    finally:
+        await engine.dispose()

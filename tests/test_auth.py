@@ -153,7 +153,7 @@ async def refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
 
 async def events(db: Database, tenant: str, *types: AuditEventType) -> list[AuditLog]:
     async with db.tenant(tenant) as session:
-        stmt = select(AuditLog).order_by(AuditLog.chain_seq)
+        stmt = select(AuditLog).order_by(AuditLog.append_seq)
         if types:
             stmt = stmt.where(AuditLog.event_type.in_(types))
         return list((await session.scalars(stmt)).all())

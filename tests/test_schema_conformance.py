@@ -155,6 +155,10 @@ _AUDIT_CHAIN = (
     "the audit log is a per-tenant hash chain: a gapless order timestamps cannot give, and each "
     "entry's link to the one before"
 )
+_AUDIT_LINKER = (
+    "writers commit entries unlinked (no chainSeq yet) so that one tenant's writes never queue "
+    "behind each other; the linker chains them in appendSeq order"
+)
 _TIMESTAMP = "timestamp(3) with time zone"
 _OTP_LIMITS = (
     "OTP resends need a cooldown and a daily cap: when the last code went out and how many went "
@@ -238,9 +242,23 @@ DEPARTURES: tuple[Departure, ...] = (
     # 5. Columns added later for patterns (optimistic locking, backoff, ...) go here, each with
     #    its reason, e.g.
     #    AddColumn("Wallet", "version", "integer", False, "optimistic locking", default="0").
-    AddColumn("AuditLog", "chainSeq", "bigint", False, _AUDIT_CHAIN),
+    AddColumn("AuditLog", "chainSeq", "bigint", True, _AUDIT_CHAIN),
     AddColumn("AuditLog", "previousHash", "text", True, _AUDIT_CHAIN),
     AddIndex("AuditLog", ("tenantId", "chainSeq"), _AUDIT_CHAIN, unique=True),
+    AddColumn(
+        "AuditLog",
+        "appendSeq",
+        "bigint",
+        True,
+        _AUDIT_LINKER,
+        default="nextval('\"AuditLogAppendOrder\"'::regclass)",
+    ),
+    AddIndex(
+        "AuditLog",
+        ("tenantId", "appendSeq"),
+        _AUDIT_LINKER,
+        predicate='("chainSeq" IS NULL)',
+    ),
     AddColumn("PendingRegistration", "emailOtpSentAt", _TIMESTAMP, True, _OTP_LIMITS),
     AddColumn("PendingRegistration", "emailOtpSends", "integer", False, _OTP_LIMITS, default="0"),
     AddColumn("PendingRegistration", "emailOtpSendsSince", _TIMESTAMP, True, _OTP_LIMITS),
@@ -1119,7 +1137,7 @@ def test_departures_apply_to_the_reference() -> None:
         "RECORD_DELETED",
     )
     assert EXPECTED.tables["AuditLog"].columns["chainSeq"] == Column(
-        "chainSeq", "bigint", False, None
+        "chainSeq", "bigint", True, None
     )
     with pytest.raises(ValueError):
         apply_departures(REFERENCE, [DropIndex("UserProfile", ("nope",), "x")])

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
+from gxcore.audit.linker import AuditLinker
 from gxcore.config import Settings
 from gxcore.db.tenancy import Database
 from gxcore.http import ERROR_RESPONSES, AppContext, install_error_handlers
@@ -83,8 +84,8 @@ def create_served_app(settings: Settings) -> FastAPI:
 
     DATABASE_URL when set, else the embedded server (the running one, or one started for the
     life of the process), as `gx db` commands find it. It must be migrated to head. A message
-    worker delivers what requests queue for as long as the app runs; at shutdown it finishes
-    the batch in hand.
+    worker delivers what requests queue, and an audit linker chains what they log, for as long
+    as the app runs; at shutdown each finishes the work in hand.
     """
 
     @asynccontextmanager
@@ -101,12 +102,14 @@ def create_served_app(settings: Settings) -> FastAPI:
             try:
                 app.state.gx = _context(database, settings, None)
                 worker = MessageWorker(database, default_senders(settings))
-                delivering = asyncio.create_task(worker.run())
+                linker = AuditLinker(database)
+                background = [asyncio.create_task(worker.run()), asyncio.create_task(linker.run())]
                 try:
                     yield
                 finally:
                     worker.stop()
-                    await delivering
+                    linker.stop()
+                    await asyncio.gather(*background)
             finally:
                 await database.dispose()
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from gxcore.audit.linker import link
 from gxcore.audit.service import TenantVerdict, verify_chain
 from gxcore.cli_common import DataDir, console, fail, run, settings
 from gxcore.db import migrate
@@ -20,7 +21,9 @@ from gxcore.db.tenancy import Database
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
 
-async def _verify(data_dir: str | None, tenant: str | None) -> list[TenantVerdict]:
+async def _verify(
+    data_dir: str | None, tenant: str | None, linking: bool
+) -> tuple[int, list[TenantVerdict]]:
     cfg = settings(data_dir)
     async with open_database(cfg, create=False) as url:
         if not (await migrate.status(url)).up_to_date:
@@ -29,7 +32,8 @@ async def _verify(data_dir: str | None, tenant: str | None) -> list[TenantVerdic
         db = Database.connect(url, role_key=role_key(cfg))
         try:
             async with db.system(reason="gx audit verify") as session:
-                return await verify_chain(session, tenant)
+                linked = await link(session, tenant) if linking else 0
+                return linked, await verify_chain(session, tenant)
         finally:
             await db.dispose()
 
@@ -39,10 +43,16 @@ def verify(
     tenant: Annotated[
         str | None, typer.Option(help="Verify this tenant's chain only (default: every tenant).")
     ] = None,
+    linking: Annotated[
+        bool, typer.Option("--link/--no-link", help="Link committed entries first.")
+    ] = True,
     data_dir: DataDir = None,
 ) -> None:
-    """Walk the hash chain of each tenant; report the first altered, removed or moved entry."""
-    verdicts = run(_verify(data_dir, tenant))
+    """Link what is committed, then walk the hash chain of each tenant; report the first
+    altered, removed or moved entry."""
+    linked, verdicts = run(_verify(data_dir, tenant, linking))
+    if linked:
+        console.print(f"linked {linked} new entries")
     if not verdicts:
         console.print("no audit entries")
     for v in verdicts:

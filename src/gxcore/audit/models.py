@@ -1,14 +1,15 @@
 """audit models.
 
-`chainSeq` and `previousHash` are gxcore's additions (README, "Added columns"): each tenant's
-entries form a hash chain in `chainSeq` order (`gxcore.audit.chain`).
+`chainSeq`, `previousHash` and `appendSeq` are gxcore's additions (README, "Added columns"):
+each tenant's entries form a hash chain in `chainSeq` order (`gxcore.audit.chain`), linked after
+commit in `appendSeq` order by `gxcore.audit.linker`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index
+from sqlalchemy import BigInteger, Index, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gxcore.db.base import NOW, Base, Json, TenantScoped, new_uuid
@@ -24,6 +25,7 @@ class AuditLog(TenantScoped, Base):
         Index(None, "tenant_id", "resource_type", "resource_id"),
         Index(None, "timestamp"),
         Index(None, "tenant_id", "chain_seq", unique=True),
+        Index(None, "tenant_id", "append_seq", postgresql_where=text('"chainSeq" IS NULL')),
     )
     audit_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
     tenant_id: Mapped[str]
@@ -40,8 +42,12 @@ class AuditLog(TenantScoped, Base):
     new_value: Mapped[Json | None]
     meta: Mapped[Json | None] = mapped_column("metadata")
     event_hash: Mapped[str]
-    #: Position in the tenant's chain: 1, 2, 3... with no gaps.
-    chain_seq: Mapped[int] = mapped_column(BigInteger)
-    #: eventHash of the entry at chainSeq - 1; NULL for the first.
+    #: Position in the tenant's chain: 1, 2, 3... with no gaps; NULL until linked.
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger)
+    #: eventHash of the entry at chainSeq - 1; NULL for the first (and until linked).
     previous_hash: Mapped[str | None]
+    #: Order of writing, from a sequence: the order the linker links committed entries in.
+    append_seq: Mapped[int | None] = mapped_column(
+        BigInteger, server_default=text("nextval('\"AuditLogAppendOrder\"'::regclass)")
+    )
     timestamp: Mapped[datetime] = mapped_column(server_default=NOW)

@@ -3,14 +3,11 @@
 - `record_flush(session)`: called from a tenant session's `after_flush`; appends one entry per
   inserted, updated or deleted tenant row (`gxcore.audit.changes`), in the flush's transaction.
 - `record(session, event_type=...)`: an explicit event (a login, a frozen account, ...).
-- `verify_chain(session)`: walks the chains and reports where each first breaks.
+- `verify_chain(session)`: walks the linked chains and reports where each first breaks.
 
-Both writers share `_append`: it serialises appends per tenant with a transaction-scoped advisory
-lock taken just before reading the chain's last entry, so concurrent writers of one tenant form
-one chain while other tenants' writers never wait. The lock is released at commit or rollback,
-so the next writer reads the entry this one appended (under READ COMMITTED, PostgreSQL's default;
-a REPEATABLE READ or SERIALIZABLE transaction may read a stale end of the chain, and the unique
-(tenantId, chainSeq) index turns that into `AuditChainConflict`, a transient error to retry).
+Writers only insert: an entry commits unlinked (no `chainSeq`, no `previousHash`, its
+`eventHash` over the unlinked entry), so writers of one tenant never wait for each other. The
+linker (`gxcore.audit.linker`) chains committed entries afterwards, in the order it finds them.
 """
 
 from __future__ import annotations
@@ -20,9 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, null, select, text
+from sqlalchemy import Table, func, insert, null, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -33,7 +29,7 @@ from gxcore.db.base import new_uuid
 from gxcore.db.scope import RequestMeta, Scope, scope_of, valid_tenant_id
 from gxcore.db.tenancy import record_flushes_with
 from gxcore.enums import AuditEventType
-from gxcore.errors import DatabaseError, TenantScopeRequired
+from gxcore.errors import TenantScopeRequired
 
 REDACTED = "[REDACTED]"
 # The schema's secret columns, by physical name.
@@ -57,21 +53,9 @@ _SECRET_NAME = re.compile(
     re.IGNORECASE,
 )
 
-# Advisory locks are one namespace per database; this first key keeps the chain's locks apart.
-_LOCK_CLASS = 0x61756469  # "audi"
-_LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:tenant_id))")
-CHAIN_INDEX = "AuditLog_tenantId_chainSeq_key"
-
 _TABLE = cast(Table, AuditLog.__table__)
 _KEY = {column.name: column.key for column in _TABLE.columns}  # "tenantId" -> "tenant_id"
 _JSON_COLUMNS = ("previousValue", "newValue", "metadata")
-
-
-class AuditChainConflict(DatabaseError):
-    """Another transaction appended to the same chain after this one's snapshot was taken."""
-
-    code = "AUDIT_CHAIN_CONFLICT"
-    transient = True
 
 
 def is_secret(name: str) -> bool:
@@ -106,23 +90,14 @@ def _stored(values: Mapping[str, Any] | None) -> Any:
 def _append(session: Session, scope: Scope, changes: Sequence[Change]) -> None:
     tenant_id = scope.tenant_id
     assert tenant_id is not None
-    session.execute(_LOCK_CHAIN, {"lock_class": _LOCK_CLASS, "tenant_id": tenant_id})
-    last = session.execute(
-        select(AuditLog.chain_seq, AuditLog.event_hash)
-        .where(AuditLog.tenant_id == tenant_id)
-        .order_by(AuditLog.chain_seq.desc())
-        .limit(1)
-    ).first()
-    seq, previous_hash = (last.chain_seq, last.event_hash) if last else (0, None)
     request = scope.request or RequestMeta()
     timestamp = now_ms()  # what timestamptz(3) stores, so the hash survives the round trip
     rows = []
     for change in changes:
-        seq += 1
         fields = {
             "auditId": new_uuid(),
             "tenantId": tenant_id,
-            "chainSeq": seq,
+            "chainSeq": None,
             "eventType": change.event_type,
             "actorProfileId": scope.actor_profile_id,
             "targetProfileId": change.target_profile_id,
@@ -137,23 +112,14 @@ def _append(session: Session, scope: Scope, changes: Sequence[Change]) -> None:
             "metadata": _stored(change.metadata),
             "timestamp": timestamp,
         }
-        event_hash = entry_hash(fields, previous_hash)
-        row = {**fields, "previousHash": previous_hash, "eventHash": event_hash}
+        row = {**fields, "previousHash": None, "eventHash": entry_hash(fields, None)}
         for name in _JSON_COLUMNS:  # SQL NULL, not a JSON null
             if row[name] is None:
                 row[name] = null()
         rows.append({_KEY[name]: value for name, value in row.items()})
-        previous_hash = event_hash
-    try:
-        # Core insert: session.add() here would start another flush from inside this one.
-        session.execute(insert(_TABLE), rows)
-    except IntegrityError as e:
-        if CHAIN_INDEX in str(e.orig):
-            raise AuditChainConflict(
-                f"the audit chain of tenant {tenant_id!r} moved on since this transaction's "
-                "snapshot; retry the transaction"
-            ) from e
-        raise
+    # Core insert: session.add() here would start another flush from inside this one. One
+    # statement: its rows take their appendSeq in this order.
+    session.execute(insert(_TABLE), rows)
 
 
 def record_flush(session: Session) -> None:
@@ -204,12 +170,16 @@ async def record(
 class TenantVerdict:
     tenant_id: str
     verdict: Verdict
+    #: Entries committed but not linked yet: not part of the chain that was checked.
+    unlinked: int = 0
 
     def __str__(self) -> str:
-        return f"{self.tenant_id}: {self.verdict}"
+        waiting = f" ({self.unlinked} not linked yet)" if self.unlinked else ""
+        return f"{self.tenant_id}: {self.verdict}{waiting}"
 
 
-_READ = [
+#: Every column as (physical name, attribute): entries as the chain's functions take them.
+STORED = [
     (prop.columns[0].name, getattr(AuditLog, prop.key))
     for prop in sa_inspect(AuditLog).column_attrs
 ]
@@ -218,19 +188,26 @@ _READ = [
 async def verify_chain(
     session: AsyncSession, tenant_id: str | None = None, *, batch_size: int = 1000
 ) -> list[TenantVerdict]:
-    """Verdicts per tenant (or for `tenant_id` alone), streaming entries `batch_size` at a time.
+    """Verdicts per tenant (or for `tenant_id` alone) over the linked entries, streamed
+    `batch_size` at a time, with the count of entries still waiting for the linker.
 
     Reading every tenant needs a session that sees them all (the system scope, or the owner).
     """
-    names = [name for name, _ in _READ]
+    only = [] if tenant_id is None else [AuditLog.tenant_id == valid_tenant_id(tenant_id)]
+    counted = await session.execute(
+        select(AuditLog.tenant_id, func.count())
+        .where(AuditLog.chain_seq.is_(None), *only)
+        .group_by(AuditLog.tenant_id)
+    )
+    unlinked = {tenant: count for tenant, count in counted.all()}
+    names = [name for name, _ in STORED]
     stmt = (
-        select(*(attr for _, attr in _READ))
+        select(*(attr for _, attr in STORED))
+        .where(AuditLog.chain_seq.is_not(None), *only)
         .order_by(AuditLog.tenant_id, AuditLog.chain_seq, AuditLog.audit_id)
         .execution_options(yield_per=batch_size)
     )
-    if tenant_id is not None:
-        stmt = stmt.where(AuditLog.tenant_id == valid_tenant_id(tenant_id))
-    verdicts: list[TenantVerdict] = []
+    verdicts: dict[str, Verdict] = {}
     current: str | None = None
     verifier = ChainVerifier()
     result = await session.stream(stmt)
@@ -238,11 +215,10 @@ async def verify_chain(
         entry = dict(zip(names, row, strict=True))
         if entry["tenantId"] != current:
             if current is not None:
-                verdicts.append(TenantVerdict(current, verifier.result()))
+                verdicts[current] = verifier.result()
             current, verifier = entry["tenantId"], ChainVerifier()
         verifier.add(entry)
     if current is not None:
-        verdicts.append(TenantVerdict(current, verifier.result()))
-    elif tenant_id is not None:
-        verdicts.append(TenantVerdict(tenant_id, Verdict(0)))
-    return verdicts
+        verdicts[current] = verifier.result()
+    tenants = sorted(verdicts.keys() | unlinked.keys() | ({tenant_id} if tenant_id else set()))
+    return [TenantVerdict(t, verdicts.get(t, Verdict(0)), unlinked.get(t, 0)) for t in tenants]

@@ -49,6 +49,21 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
+def _compare_server_default(
+    context: Any,
+    inspected_column: Any,
+    metadata_column: Any,
+    inspected_default: str | None,
+    metadata_default: str | None,
+    rendered_metadata_default: str | None,
+) -> bool | None:
+    # Alembic compares PostgreSQL defaults by evaluating both, and two nextval() calls never
+    # agree: compare a sequence default by its text. None: Alembic's own comparison.
+    if inspected_default and rendered_metadata_default and "nextval(" in inspected_default:
+        return inspected_default.strip("'") != rendered_metadata_default.strip("'")
+    return None
+
+
 def compare_options() -> dict[str, Any]:
     """Options shared by migrations (env.py) and the drift check, so both see the same diff."""
     from gxcore.db.models import metadata
@@ -58,7 +73,7 @@ def compare_options() -> dict[str, Any]:
         "include_object": _include_object,
         "render_item": _render_item,
         "compare_type": True,
-        "compare_server_default": True,
+        "compare_server_default": _compare_server_default,
         "transaction_per_migration": True,
     }
 

@@ -113,7 +113,7 @@ async def _newest(
     rows = await attempt.session.scalars(
         select(AuditLog.meta)
         .where(AuditLog.timestamp >= written_since, *criteria)
-        .order_by(AuditLog.chain_seq.desc())
+        .order_by(AuditLog.append_seq.desc().nulls_last())
         .limit(limit)
     )
     return [meta for meta in rows if meta is not None]
