@@ -199,3 +199,9 @@ def test_a_person_registers_is_approved_and_becomes_active_with_a_wallet(
         own = call("GET", f"/wallets/{profile_id}/balance",
                    headers={"Authorization": f"Bearer {mine['accessToken']}"})  # fmt: skip
         assert own["balance"]["balance"] == "500.000000000"
+
+        def linked() -> str | None:  # by the linker in `gx api`, not by the verification
+            report = services.run("audit", "verify", "--no-link")
+            return None if "not linked yet" in report else report
+
+        assert "default: ok: " in _until("the API to link its audit entries", linked, timeout=30)
