@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gxcore.admin import service as admin_service
 from gxcore.app import create_app
 from gxcore.config import Settings
-from gxcore.cqrs.models import OutboxCommand
+from gxcore.cqrs import idempotency
+from gxcore.cqrs.models import HttpIdempotency, OutboxCommand
 from gxcore.cqrs.projector import Projector
 from gxcore.cqrs.relay import Relay
 from gxcore.db.engine import create_engine
@@ -185,6 +187,57 @@ async def test_a_repeated_idempotency_key_moves_the_money_once(loop: Loop) -> No
     assert late.json()["commandId"] == first.json()["commandId"]
     await loop.settle()
     assert (await loop.balance(bob))["balance"] == "510.000000000"
+
+
+async def test_an_idempotency_key_is_its_owners_and_expires(loop: Loop) -> None:
+    alice, bob, carol = await loop.user(), await loop.user(), await loop.user()
+    key = {"Idempotency-Key": "k-1"}
+    first = await loop.send(alice, bob, "10", **key)
+    # Another sender's request under the same key is its own, not a replay of alice's.
+    theirs = await loop.send(carol, bob, "10", **key)
+    assert theirs.status_code == 202 and "Idempotent-Replayed" not in theirs.headers
+    assert theirs.json()["commandId"] != first.json()["commandId"]
+    # A refused request keeps nothing: fixed, it goes through under the same key.
+    assert_problem(await loop.send(bob, carol, "100000", **key), 409, "INSUFFICIENT_FUNDS")
+    assert (await loop.send(bob, carol, "1", **key)).status_code == 202
+
+    async with loop.db.system(reason="test: age alice's key") as session:
+        (kept,) = (
+            await session.scalars(
+                select(HttpIdempotency).where(
+                    HttpIdempotency.tenant_id == loop.tenant,
+                    HttpIdempotency.profile_id == alice["id"],
+                )
+            )
+        ).all()
+        assert (kept.idempotency_key, kept.status_code) == ("k-1", 202)
+        assert kept.ttl_expires_at is not None
+        assert kept.ttl_expires_at - kept.created_at == timedelta(hours=24)
+        kept.ttl_expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    # Expired, the key is free again: the same request is a new transfer.
+    renewed = await loop.send(alice, bob, "10", **key)
+    assert renewed.status_code == 202 and "Idempotent-Replayed" not in renewed.headers
+    assert renewed.json()["commandId"] != first.json()["commandId"]
+    await loop.settle()
+    assert (await loop.balance(bob))["balance"] == "529.000000000"  # 500 + 10 + 10 - 1 + 10
+
+
+async def test_expired_idempotency_keys_are_deleted_by_the_cleanup_job(loop: Loop) -> None:
+    alice, bob = await loop.user(), await loop.user()
+    for key in ("old", "new"):
+        assert (await loop.send(alice, bob, "1", **{"Idempotency-Key": key})).status_code == 202
+    now = datetime.now(UTC)
+    async with loop.db.system(reason="test: age one key") as session:
+        old = await session.get(
+            HttpIdempotency, (loop.tenant, alice["id"], "POST", "/transfers", "old")
+        )
+        assert old is not None
+        old.ttl_expires_at = now - timedelta(minutes=1)
+    async with loop.db.system(reason="test: gx jobs cleanup") as session:
+        assert await idempotency.delete_expired(session=session, now=now) == 1
+    async with loop.db.system(reason="test: what is left") as session:
+        left = (await session.scalars(select(HttpIdempotency.idempotency_key))).all()
+    assert left == ["new"]
 
 
 @pytest.mark.parametrize(

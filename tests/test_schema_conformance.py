@@ -159,6 +159,11 @@ _AUDIT_LINKER = (
     "writers commit entries unlinked (no chainSeq yet) so that one tenant's writes never queue "
     "behind each other; the linker chains them in appendSeq order"
 )
+_IDEMPOTENCY_KEY = (
+    "a response is kept under its client's Idempotency-Key, per principal: keyed by the body, "
+    "two equal requests made on purpose would be taken for one, and a key reused with another "
+    "body would go unnoticed"
+)
 _TIMESTAMP = "timestamp(3) with time zone"
 _OTP_LIMITS = (
     "OTP resends need a cooldown and a daily cap: when the last code went out and how many went "
@@ -235,6 +240,13 @@ DEPARTURES: tuple[Departure, ...] = (
     ReplacePrimaryKey("MultiSigTransaction", ("tenantId", "txId"), _CLIENT_ID),
     ReplacePrimaryKey("Loan", ("tenantId", "loanId"), _CLIENT_ID),
     ReplacePrimaryKey("Proposal", ("tenantId", "proposalId"), _CLIENT_ID),
+    ReplacePrimaryKey(
+        "HttpIdempotency",
+        ("tenantId", "profileId", "method", "path", "idempotencyKey"),
+        _IDEMPOTENCY_KEY,
+    ),
+    AddColumn("HttpIdempotency", "profileId", "text", False, _IDEMPOTENCY_KEY),
+    AddColumn("HttpIdempotency", "idempotencyKey", "text", False, _IDEMPOTENCY_KEY),
     # 3. Money is never a float.
     RetypeColumn("Loan", "amount", MONEY_TYPE, "money is never a float"),
     # 4. Money is never negative.

@@ -111,6 +111,46 @@ dev_app = typer.Typer(help="Development helpers.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Maintenance jobs, across every tenant.", no_args_is_help=True)
 
 
+def cleanup_command(
+    batch: Annotated[int, typer.Option(help="Rows deleted per transaction.")] = 1000,
+    data_dir: DataDir = None,
+) -> None:
+    """Delete expired pending registrations and idempotency keys, in every tenant."""
+    from datetime import UTC, datetime
+
+    from gxcore.cqrs import idempotency
+    from gxcore.db.cli import open_database
+    from gxcore.db.roles import role_key
+    from gxcore.db.tenancy import Database
+    from gxcore.identity import registration
+
+    jobs = {
+        "expired registration(s)": registration.delete_expired,
+        "expired idempotency key(s)": idempotency.delete_expired,
+    }
+
+    async def go() -> dict[str, int]:
+        cfg = settings(data_dir)
+        deleted = dict.fromkeys(jobs, 0)
+        async with open_database(cfg, create=False) as url:
+            database = Database.connect(url, role_key=role_key(cfg))
+            try:
+                now = datetime.now(UTC)
+                for what, delete_expired in jobs.items():
+                    while True:  # one short transaction per batch: no long lock or rollback
+                        async with database.system(reason=f"job: {what}") as session:
+                            done = await delete_expired(session=session, now=now, limit=batch)
+                        deleted[what] += done
+                        if done < batch:
+                            break
+            finally:
+                await database.dispose()
+        return deleted
+
+    for what, count in run(go()).items():
+        console.print(f"deleted {count} {what}")
+
+
 def _mount_subcommands() -> None:
     from gxcore.admin.cli import app as tenant_app
     from gxcore.admin.service import seed_step
@@ -120,7 +160,6 @@ def _mount_subcommands() -> None:
     from gxcore.db import seeding
     from gxcore.db.cli import app as db_app
     from gxcore.identity.cli import app as admin_app
-    from gxcore.identity.cli import cleanup_command
     from gxcore.notifications.cli import mailbox_command, messages_app
 
     seeding.register(seed_step)

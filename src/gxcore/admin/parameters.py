@@ -42,6 +42,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("refreshTokenTtlDays", "7", int, "lifetime of a refresh token"),
     Parameter("loginMaxFailures", "5", int, "failed logins before a temporary lockout"),
     Parameter("loginLockoutMinutes", "15", int, "length of that lockout"),
+    # Money (svc-tokenomics).
+    Parameter("idempotencyKeyHours", "24", int, "hours a transfer's Idempotency-Key is kept"),
 )
 
 DEFAULTS: dict[str, str] = {p.key: p.default for p in PARAMETERS}

@@ -57,12 +57,17 @@ class ProjectorState(TenantScoped, Base):
 
 
 class HttpIdempotency(TenantScoped, Base):
+    """A response kept under its client's Idempotency-Key (`gxcore.cqrs.idempotency`)."""
+
     __tablename__ = "HttpIdempotency"
     __table_args__ = (Index(None, "ttl_expires_at"),)
     tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    #: Whose key it is: keys are the client's choice, so one user's never answers another's.
+    profile_id: Mapped[str] = mapped_column(primary_key=True)
     method: Mapped[str] = mapped_column(primary_key=True)
     path: Mapped[str] = mapped_column(primary_key=True)
-    body_hash: Mapped[str] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(primary_key=True)
+    body_hash: Mapped[str]
     response_body: Mapped[Json]
     response_headers: Mapped[Json | None]
     status_code: Mapped[int]

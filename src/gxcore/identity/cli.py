@@ -5,8 +5,6 @@
     gx admin grant --tenant acme --email someone@acme.example     # an existing profile
     gx admin approve --tenant acme --email user@acme.example --by ops@acme.example
 
-Also `gx jobs cleanup` (`cleanup_command`): expired pending registrations, deleted in every tenant.
-
 An administrator is a `UserProfile` with role ADMIN. One made by `create` is an operator
 account: ACTIVE from the start, never sent to the ledger (it holds no wallet).
 """
@@ -32,7 +30,7 @@ from gxcore.db.roles import role_key
 from gxcore.db.tenancy import Database
 from gxcore.enums import UserProfileStatus
 from gxcore.errors import AlreadyRegistered, Forbidden, UserNotFound
-from gxcore.identity import registration, review
+from gxcore.identity import review
 from gxcore.identity.access import Principal, UserRole, act_as
 from gxcore.identity.models import UserProfile
 from gxcore.identity.passwords import hash_password
@@ -176,30 +174,3 @@ def approve(
     once that command has FAILED, approving again sends a new one."""
     user = run(_approve(data_dir, tenant, _email(email), _email(by)))
     console.print(f"{email} is {user.status.value} in tenant {tenant}: {user.profileId}")
-
-
-def cleanup_command(
-    batch: Annotated[int, typer.Option(help="Rows deleted per transaction.")] = 1000,
-    data_dir: DataDir = None,
-) -> None:
-    """Delete expired pending registrations in every tenant."""
-
-    async def go() -> int:
-        total = 0
-        cfg = settings(data_dir)
-        async with open_database(cfg, create=False) as url:
-            database = Database.connect(url, role_key=role_key(cfg))
-            try:
-                now = datetime.now(UTC)
-                while True:  # one short transaction per batch: no long lock, no huge rollback
-                    async with database.system(reason="job: expired registrations") as session:
-                        deleted = await registration.delete_expired(
-                            session=session, now=now, limit=batch
-                        )
-                    total += deleted
-                    if deleted < batch:
-                        return total
-            finally:
-                await database.dispose()
-
-    console.print(f"deleted {run(go())} expired registration(s)")

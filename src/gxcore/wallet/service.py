@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import case, func, select, tuple_
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin import service as admin
 from gxcore.audit import service as audit
+from gxcore.cqrs import idempotency
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.outbox import enqueue
 from gxcore.db import keyset
@@ -61,6 +62,7 @@ from gxcore.wallet.schemas import (
 )
 
 SERVICE = "svc-tokenomics"
+KEY_HOURS = "idempotencyKeyHours"
 ONCHAIN_FROZEN = "FROZEN"
 ZERO = Decimal("0.000000000")
 #: A history row's effect on its wallet: what `at=` sums (a SENT row carries the fee paid).
@@ -249,8 +251,8 @@ async def request_transfer(
 
     Spending from one wallet is serialized (an advisory lock on it), so parallel requests can
     never together spend more than `available`. The same idempotency key (per sender) with the
-    same request gives back the first command without checking or holding again; with another
-    request it is an IDEMPOTENCY_CONFLICT.
+    same request gives back the first answer without checking or holding again; with another
+    request it is an IDEMPOTENCY_CONFLICT (`gxcore.cqrs.idempotency`).
     """
     tenant = _tenant(session)
     sender_id = body.fromUserId if principal.is_admin and body.fromUserId else principal.profile_id
@@ -273,28 +275,23 @@ async def request_transfer(
     # The receiver is locked only when a receive limit needs its window to stay put.
     locked = [sender_wallet.wallet_id] + ([receiver_wallet.wallet_id] if receive_limits else [])
     await holds.lock(session, tenant, *locked)
-    key = idempotency_key or uuid.uuid4().hex
-    request_id = f"transfer:{sender_id}:{key}"
     payload = {
         "senderId": sender_wallet.primary_account_id,
         "receiverId": receiver_wallet.primary_account_id,
         "amount": f"{body.amount:f}",
         "remark": body.remark,
     }
+    now = datetime.now(UTC)
+    kept_as = None
     if idempotency_key is not None:
-        earlier = await session.scalar(
-            select(OutboxCommand).where(OutboxCommand.request_id == request_id)
-        )
-        if earlier is not None:
-            # enqueue compares the request and refuses another one under the same key.
-            command = await enqueue(
-                session,
-                service=SERVICE,
-                command_type=CommandType.TRANSFER_TOKENS,
-                request_id=request_id,
-                payload=payload,
-            )
-            return Accepted(CommandAccepted(commandId=command.id, status=command.status), True)
+        kept_as = idempotency.Key(sender_id, "POST", "/transfers", idempotency_key)
+        request_hash = idempotency.request_hash(payload)
+        kept = await idempotency.recall(session, kept_as, request_hash, now)
+        if kept is not None:
+            return Accepted(CommandAccepted.model_validate(kept.body), True)
+    # Unique for each accepted request: the ledger moves money once per request id, whoever
+    # retries (the relay, or a client under its key).
+    request_id = f"transfer:{sender_id}:{idempotency_key or ''}:{uuid.uuid4().hex}"
 
     if sender_profile.status is not UserProfileStatus.ACTIVE and not _is_frozen(sender_profile):
         raise AccountInactive(f"the sender's account is {sender_profile.status.value}")
@@ -344,7 +341,19 @@ async def request_transfer(
         target_profile_id=sender_id,
         new={"to": body.toUserId, "amount": f"{body.amount:f}", "fee": f"{fee:f}"},
     )
-    return Accepted(CommandAccepted(commandId=command.id, status=command.status), False)
+    accepted = CommandAccepted(commandId=command.id, status=command.status)
+    if kept_as is not None:
+        hours = (await admin.read_ints(session, [KEY_HOURS]))[KEY_HOURS]
+        await idempotency.remember(
+            session,
+            kept_as,
+            request_hash,
+            body=accepted.model_dump(mode="json"),
+            status_code=202,
+            now=now,
+            ttl=timedelta(hours=hours),
+        )
+    return Accepted(accepted, False)
 
 
 async def request_genesis(
