@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin import service as admin_service
@@ -24,12 +24,14 @@ from gxcore.config import Settings
 from gxcore.cqrs import idempotency
 from gxcore.cqrs.models import HttpIdempotency, OutboxCommand
 from gxcore.cqrs.projector import Projector
+from gxcore.cqrs.rebuild import rebuild
 from gxcore.cqrs.relay import Relay
 from gxcore.db.engine import create_engine
 from gxcore.db.tenancy import Database
 from gxcore.enums import OutboxStatus, UserProfileStatus
 from gxcore.identity.models import UserProfile
 from gxcore.ledger import EmbeddedLedger
+from gxcore.notifications.models import Notification
 from gxcore.wallet.models import Transaction, TransferHold, Wallet
 from tests.conftest import ROLE_KEY
 from tests.test_auth import bearer, make_user, signed_in
@@ -238,6 +240,33 @@ async def test_expired_idempotency_keys_are_deleted_by_the_cleanup_job(loop: Loo
     async with loop.db.system(reason="test: what is left") as session:
         left = (await session.scalars(select(HttpIdempotency.idempotency_key))).all()
     assert left == ["new"]
+
+
+async def _notices(loop: Loop, profile_id: str) -> list[tuple[str, str]]:
+    async with loop.db.tenant(loop.tenant) as session:
+        rows = await session.execute(
+            select(Notification.type, Notification.message)
+            .where(Notification.recipient_id == profile_id)
+            .order_by(Notification.created_at, Notification.message)
+        )
+        return [(t.value, m) for t, m in rows]
+
+
+async def test_balance_changes_notify_each_owner_once_even_after_a_rebuild(loop: Loop) -> None:
+    alice, bob = await loop.user(), await loop.user()
+    assert (await loop.send(alice, bob, "100")).status_code == 202
+    await loop.settle()
+    genesis = ("WALLET_CREDITED", "Your genesis allocation of 500.000000000 GX arrived")
+    expected = {
+        alice["id"]: [genesis, ("WALLET_DEBITED", "You sent 100.000000000 GX (fee 0.100000000)")],
+        bob["id"]: [genesis, ("WALLET_CREDITED", "You received 100.000000000 GX")],
+    }
+    assert {pid: await _notices(loop, pid) for pid in expected} == expected
+    async with loop.db.system(reason="test: lose the history") as session:
+        await session.execute(delete(Transaction).where(Transaction.tenant_id == loop.tenant))
+    report = await rebuild(loop.db, loop.ledger, tenant_id=loop.tenant, apply=True)
+    assert report.committed and await _count(loop.db, loop.tenant, Transaction) == 4
+    assert {pid: await _notices(loop, pid) for pid in expected} == expected
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,10 @@ balances and one for the `Transaction` rows (one per wallet a ledger tx touches:
 SENT and the receiver's RECEIVED of a transfer), whatever the batch size. Balance events carry
 every balance after the change, so nothing is added or subtracted: the newest balance of each
 account wins. A `Wallet` mirrors its ledger account (`primaryAccountId` = the account id).
+
+Each history entry written also tells its wallet's owner: a `WALLET_CREDITED` or
+`WALLET_DEBITED` `Notification`, in the same statement. Its id derives from (tenant, ledger tx,
+wallet), so an entry notifies once however often it is written: live, replayed or rebuilt.
 """
 
 from __future__ import annotations
@@ -111,8 +115,29 @@ _INSERT_ENTRIES_SQL = (
     "fee, remark, at, block) "
     'JOIN "Wallet" AS w ON w."tenantId" = u.tenant AND w."primaryAccountId" = u.account '
 )
-_INSERT_ENTRIES = text(_INSERT_ENTRIES_SQL)
-_UPSERT_ENTRIES = text(
+#: What leaves a wallet (as `_SIGNED` in gxcore.wallet.service counts it); the rest credits it.
+_DEBITS = "('SENT', 'TAX', 'LOAN_REPAYMENT')"
+_RETURNING = ' RETURNING "offTxId", "tenantId", "onChainTxId", "walletId", "type", "amount", "fee"'
+# The owner's notice of each entry the statement wrote (inserted, or changed by a replay).
+_NOTIFY = (
+    'INSERT INTO "Notification" ("notificationId", "tenantId", "recipientId", "type", "title", '
+    '"message", "actionResourceType", "actionResourceId") '
+    'SELECT md5(e."tenantId" || \'/\' || e."onChainTxId" || \'/\' || e."walletId")::uuid::text, '
+    'e."tenantId", w."profileId", '
+    f"CASE WHEN e.type::text IN {_DEBITS} THEN 'WALLET_DEBITED' ELSE 'WALLET_CREDITED' END"
+    '::"NotificationType", '
+    f"CASE WHEN e.type::text IN {_DEBITS} THEN 'Wallet debited' ELSE 'Wallet credited' END, "
+    "CASE e.type::text "
+    "WHEN 'SENT' THEN format('You sent %s GX (fee %s)', e.amount, e.fee) "
+    "WHEN 'RECEIVED' THEN format('You received %s GX', e.amount) "
+    "WHEN 'MINT' THEN format('Your genesis allocation of %s GX arrived', e.amount) "
+    "ELSE format('%s: %s GX', initcap(replace(e.type::text, '_', ' ')), e.amount) END, "
+    "'Transaction', e.\"offTxId\" "
+    'FROM entries AS e JOIN "Wallet" AS w ON w."walletId" = e."walletId" '
+    'ON CONFLICT ("notificationId") DO NOTHING'
+)
+_INSERT_ENTRIES = text(f"WITH entries AS ({_INSERT_ENTRIES_SQL}{_RETURNING}) {_NOTIFY}")
+_UPSERT_SQL = (
     _INSERT_ENTRIES_SQL + 'ON CONFLICT ("tenantId", "onChainTxId", "walletId") DO UPDATE SET '
     '"type" = EXCLUDED."type", "counterparty" = EXCLUDED."counterparty", '
     '"amount" = EXCLUDED."amount", "fee" = EXCLUDED."fee", "remark" = EXCLUDED."remark", '
@@ -123,3 +148,4 @@ _UPSERT_ENTRIES = text(
     'EXCLUDED."amount", EXCLUDED."fee", EXCLUDED."remark", EXCLUDED."timestamp", '
     'EXCLUDED."blockNumber")'
 )
+_UPSERT_ENTRIES = text(f"WITH entries AS ({_UPSERT_SQL}{_RETURNING}) {_NOTIFY}")
