@@ -23,14 +23,17 @@ from gxcore.app import create_app
 from gxcore.config import Settings
 from gxcore.cqrs import idempotency
 from gxcore.cqrs.models import HttpIdempotency, OutboxCommand
+from gxcore.cqrs.outbox import enqueue
+from gxcore.cqrs.postings import Posting, write_postings
 from gxcore.cqrs.projector import Projector
 from gxcore.cqrs.rebuild import rebuild
 from gxcore.cqrs.relay import Relay
 from gxcore.db.engine import create_engine
 from gxcore.db.tenancy import Database
-from gxcore.enums import OutboxStatus, UserProfileStatus
+from gxcore.enums import CommandType, OutboxStatus, UserProfileStatus
 from gxcore.identity.models import UserProfile
 from gxcore.ledger import EmbeddedLedger
+from gxcore.ledger.port import LedgerEvent
 from gxcore.notifications.models import Notification
 from gxcore.wallet.models import Transaction, TransferHold, Wallet
 from tests.conftest import ROLE_KEY
@@ -397,6 +400,55 @@ async def test_the_balance_at_an_instant_is_the_sum_of_the_history_until_then(
         f"/wallets/{alice['id']}/balance", params=params, headers=alice["headers"]
     )
     assert then.json()["balance"]["balance"] == live["balance"] == "459.960000000"
+
+
+async def test_an_admin_opens_a_treasury_and_reads_its_balance(loop: Loop) -> None:
+    user = await loop.user(genesis=False)
+    assert_problem(await loop.client.get("/treasury/NG/balance", headers=loop.admin), 404,
+                   "TREASURY_NOT_FOUND")  # fmt: skip
+    for body, code in (({"countryCode": "ZZ"}, "VALIDATION_FAILED"), ({}, "VALIDATION_FAILED")):
+        refused = await loop.client.post("/treasury", json=body, headers=loop.admin)
+        assert_problem(refused, 422, code)
+    assert (await loop.client.post("/treasury", json={"countryCode": "NG"},
+                                   headers=user["headers"])).status_code == 403  # fmt: skip
+    before = await _count(loop.db, loop.tenant, OutboxCommand)
+    unknown = await loop.client.post("/treasury", json={"countryCode": "NG"}, headers=loop.admin)
+    assert_problem(unknown, 409, "COUNTRY_NOT_INITIALIZED")
+    assert await _count(loop.db, loop.tenant, OutboxCommand) == before
+    async with loop.db.tenant(loop.tenant) as session:  # what the administration will send
+        await enqueue(
+            session,
+            service="svc-admin",
+            command_type=CommandType.INITIALIZE_COUNTRY_DATA,
+            request_id="countries:NG",
+            payload={"countries": [{"code": "NG", "name": "Nigeria", "populationShare": "0.02"}]},
+        )
+    await loop.settle()
+    opened = await loop.client.post("/treasury", json={"countryCode": "ng"}, headers=loop.admin)
+    assert opened.status_code == 202, opened.text
+    await loop.settle()
+    status = await loop.client.get(
+        f"/transfers/{opened.json()['commandId']}/status", headers=loop.admin
+    )
+    assert status.json()["status"] == "COMMITTED", status.text
+    read = await loop.client.get("/treasury/ng/balance", headers=loop.admin)
+    assert read.status_code == 200, read.text
+    treasury = read.json()["treasury"]
+    assert (treasury["countryCode"], treasury["balance"]) == ("NG", "0.000000000")
+    assert (
+        await loop.client.get("/treasury/NG/balance", headers=user["headers"])
+    ).status_code == 403
+
+    # Its balance follows the ledger account like a wallet's: the projector's balance statement.
+    event = LedgerEvent(
+        tenant_id=loop.tenant, tx_id="tx-tax", block_number=10**6, event_index=0,
+        channel="gx", chaincode="gx", name="VelocityTaxApplied", version="1",
+        timestamp=datetime.now(UTC), payload={},
+    )  # fmt: skip
+    async with loop.db.system(reason="test: a tax credited to the treasury") as session:
+        await write_postings(session, [(event, Posting(treasury["accountId"], Decimal("1.5")))])
+    moved = (await loop.client.get("/treasury/NG/balance", headers=loop.admin)).json()
+    assert moved["treasury"]["balance"] == "1.500000000"
 
 
 async def test_only_an_admin_distributes_genesis_and_only_once(loop: Loop) -> None:

@@ -337,6 +337,11 @@ DEPARTURES: tuple[Departure, ...] = (
         "with `gx tenant create` (the shared registry, outside row-level security)",
     ),
     AddTable(
+        "TreasuryAccount",
+        "a country treasury's balance is read over HTTP; the reference keeps no read model of "
+        "treasuries, so the projector mirrors each one as it mirrors a wallet",
+    ),
+    AddTable(
         "TransferHold",
         "a requested transfer reserves its amount and fee until the ledger's answer is "
         "projected, so parallel requests cannot spend one balance twice",

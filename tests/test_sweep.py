@@ -11,6 +11,7 @@ fails `test_every_operation_that_names_a_resource_is_swept` until it is added to
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,10 +26,17 @@ from gxcore.db import models
 from gxcore.db.tenancy import Database
 from gxcore.enums import CommandType, LimitType, UserProfileStatus
 from gxcore.identity.models import TrustedDevice
-from gxcore.wallet.models import Beneficiary, Contact, TransactionLimit, Wallet
+from gxcore.wallet.models import (
+    Beneficiary,
+    Contact,
+    TransactionLimit,
+    TreasuryAccount,
+    Wallet,
+)
 from tests import test_auth
 from tests.factories import register_tenant
 from tests.test_auth import bearer, make_user, signed_in
+from tests.test_projector import nigeria
 from tests.test_registration import _client, new_email
 
 app, clock, countries, settings = (
@@ -91,9 +99,10 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/contacts"): {"displayName": "Eve", "contactProfileId": "{profile}"},
     ("PATCH", "/contacts/{contact_id}"): {"status": "BLOCKED"},
     ("DELETE", "/contacts/{contact_id}"): None,
+    ("GET", "/treasury/{country_code}/balance"): None,
 }
 #: Administrators' operations: a user is refused by role (403), not by id.
-ADMIN_ONLY = ("/admin/", "/genesis", "/limits", "/wallets/{wallet_id}/")
+ADMIN_ONLY = ("/admin/", "/genesis", "/limits", "/wallets/{wallet_id}/", "/treasury")
 #: Path parameter -> the kind of id it takes ("action" is a verb, not an id).
 PATH_KINDS = {
     "registration_id": "registration",
@@ -104,6 +113,7 @@ PATH_KINDS = {
     "beneficiary_id": "beneficiary",
     "contact_id": "contact",
     "wallet_id": "wallet",
+    "country_code": "country",
 }
 PATH_VALUES = {"action": "freeze"}
 
@@ -165,7 +175,7 @@ async def _snapshot(db: Database, tenant: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def victim(app: Any, db: Database, tenant: str) -> dict[str, str]:
+async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict[str, str]:
     """Tenant A's ids of every kind: a user with a device, a registration, a command."""
     async with _client(app, tenant) as client:
         user = await make_user(db, tenant, status=UserProfileStatus.ACTIVE)
@@ -193,7 +203,8 @@ async def victim(app: Any, db: Database, tenant: str) -> dict[str, str]:
         )
         s.add_all([limit, payee, contact])
         await s.flush()
-    async with db.system(reason="test setup: the projector's wallet") as s:
+    await nigeria(migrated_url)
+    async with db.system(reason="test setup: the projector's wallet and treasury") as s:
         wallet = Wallet(
             tenant_id=tenant,
             profile_id=user.profile_id,
@@ -201,6 +212,15 @@ async def victim(app: Any, db: Database, tenant: str) -> dict[str, str]:
             wallet_name="main",
         )
         s.add(wallet)
+        s.add(
+            TreasuryAccount(
+                tenant_id=tenant,
+                country_code="NG",
+                account_id="treasury-NG",
+                block_number=1,
+                activated_at=datetime.now(UTC),
+            )
+        )
         await s.flush()
     assert device is not None
     return {
@@ -213,6 +233,7 @@ async def victim(app: Any, db: Database, tenant: str) -> dict[str, str]:
         "limit": limit.limit_id,
         "beneficiary": payee.beneficiary_id,
         "contact": contact.contact_id,
+        "country": "NG",
     }
 
 

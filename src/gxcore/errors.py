@@ -359,6 +359,18 @@ class WalletNotFound(NotFound):
     code = "WALLET_NOT_FOUND"
 
 
+class CountryNotInitialized(Conflict):
+    """The tenant's ledger holds no data for that country yet (INITIALIZE_COUNTRY_DATA)."""
+
+    code = "COUNTRY_NOT_INITIALIZED"
+
+
+class TreasuryNotFound(NotFound):
+    """The tenant has no active treasury for that country."""
+
+    code = "TREASURY_NOT_FOUND"
+
+
 class TransferNotFound(NotFound):
     code = "TRANSFER_NOT_FOUND"
 

@@ -33,8 +33,8 @@ ZERO = Decimal("0.000000000")
 class Posting:
     """A ledger account's balance after an event and, with a `type`, its wallet's history entry.
 
-    Accounts without a wallet (system pools, treasuries, organizations, users not registered in
-    this database) are skipped when written: a wallet mirrors only its own account.
+    Accounts without a wallet or a treasury row (system pools, organizations, users not
+    registered in this database) are skipped when written: a row mirrors only its own account.
     """
 
     account_id: str
@@ -59,16 +59,17 @@ async def write_postings(
     and rebuilds (`idempotent`) meet entries that exist and rewrite only what differs."""
     if not postings:
         return
-    newest: dict[tuple[str, str], Decimal] = {}
+    newest: dict[tuple[str, str], tuple[Decimal, int]] = {}
     for event, p in postings:
-        newest[(event.tenant_id, p.account_id)] = p.balance
+        newest[(event.tenant_id, p.account_id)] = (p.balance, event.block_number)
     keys = sorted(newest)
     await session.execute(
         _SET_BALANCES,
         packed(
             tenant=[t for t, _ in keys],
             account=[a for _, a in keys],
-            balance=[str(newest[k]) for k in keys],
+            balance=[str(newest[k][0]) for k in keys],
+            block=[str(newest[k][1]) for k in keys],
         ),
     )
     entries = [(e, p) for e, p in postings if p.type is not None]
@@ -95,12 +96,19 @@ async def write_postings(
 
 # Arrays travel packed (`gxcore.db.arrays`), amounts and block numbers as text: asyncpg's binary
 # numeric encoder costs about four times as much per value as a str().
+# One statement for the wallets and the treasuries (`TreasuryAccount`) the accounts mirror.
 _SET_BALANCES = text(
-    'UPDATE "Wallet" AS w SET "cachedBalance" = u.balance, "updatedAt" = CURRENT_TIMESTAMP '
-    f"FROM unnest({unpack('tenant')}, {unpack('account')}, {unpack('balance', 'numeric')}) "
-    "AS u(tenant, account, balance) "
+    f"WITH u AS (SELECT * FROM unnest({unpack('tenant')}, {unpack('account')}, "
+    f"{unpack('balance', 'numeric')}, {unpack('block', 'bigint')}) "
+    "AS u(tenant, account, balance, block)), "
+    'wallets AS (UPDATE "Wallet" AS w SET "cachedBalance" = u.balance, '
+    '"updatedAt" = CURRENT_TIMESTAMP FROM u '
     'WHERE w."tenantId" = u.tenant AND w."primaryAccountId" = u.account '
-    'AND w."cachedBalance" IS DISTINCT FROM u.balance'
+    'AND w."cachedBalance" IS DISTINCT FROM u.balance) '
+    'UPDATE "TreasuryAccount" AS t SET "balance" = u.balance, "blockNumber" = u.block, '
+    '"updatedAt" = CURRENT_TIMESTAMP FROM u '
+    'WHERE t."tenantId" = u.tenant AND t."accountId" = u.account '
+    'AND t."balance" IS DISTINCT FROM u.balance'
 )
 
 _INSERT_ENTRIES_SQL = (

@@ -45,12 +45,15 @@ COMPARED: dict[str, frozenset[str]] = {
     "Loan": frozenset({"updatedAt"}),
     "Proposal": frozenset({"updatedAt"}),
     "SystemParameter": frozenset({"updatedAt"}),
+    "TreasuryAccount": frozenset({"updatedAt"}),
 }
 PROFILE_COLUMNS = (
     "tenantId", "profileId", "status", "fabricUserId", "onchainStatus", "onchainRegisteredAt",
 )  # fmt: skip
 #: Rows only events create, deleted before the replay.
-RECREATED = ("EventLog", "Organization", "MultiSigTransaction", "Loan", "Proposal")
+RECREATED = (
+    "EventLog", "Organization", "MultiSigTransaction", "Loan", "Proposal", "TreasuryAccount",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The projector's one table: event name -> what projecting it does (see `Projection`).
 
 Every event of `gxcore.ledger.events` has an entry. An empty `Projection()` means the event has
-no read model here (pausing, admin appointments, treasuries) and is only logged in `EventLog`.
+no read model here (pausing, admin appointments) and is only logged in `EventLog`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ PROJECTIONS: Mapping[str, Projection] = {
     "SystemPaused": Projection(),
     "SystemResumed": Projection(),
     "AdminAppointed": Projection(),
-    "TreasuryActivated": Projection(),
+    "TreasuryActivated": Projection(handler=wallet.treasury_activated),
     # identity and tokenomics
     "UserCreated": Projection(bulk=identity.users_created),
     "GenesisDistributed": Projection(postings=wallet.genesis_postings),

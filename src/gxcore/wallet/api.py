@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from gxcore.enums import OffChainTxType
 from gxcore.http import ACCEPTED, CREATED, Ident, Session
 from gxcore.identity.principal import CurrentAdmin, CurrentUser
 from gxcore.identity.schemas import ReviewReason
-from gxcore.wallet import service
+from gxcore.wallet import service, treasury
 from gxcore.wallet.schemas import (
     BalanceResponse,
     CommandAccepted,
@@ -21,6 +21,8 @@ from gxcore.wallet.schemas import (
     TransactionPage,
     TransferRequest,
     TransferStatus,
+    TreasuryActivation,
+    TreasuryResponse,
 )
 
 DEFAULT_PAGE, MAX_PAGE = 50, 200
@@ -116,6 +118,24 @@ async def transactions(
         until=until,
         types=type,
     )
+
+
+@router.post("/treasury", status_code=ACCEPTED)
+async def activate_treasury(
+    body: TreasuryActivation, admin: CurrentAdmin, session: Session
+) -> CommandAccepted:
+    """Open a country's treasury on the ledger (administrators; once per country)."""
+    return await treasury.request_activation(body.countryCode, session=session)
+
+
+@router.get("/treasury/{country_code}/balance")
+async def treasury_balance(
+    country_code: Annotated[str, Path(pattern=r"^[A-Za-z]{2}$")],
+    admin: CurrentAdmin,
+    session: Session,
+) -> TreasuryResponse:
+    """A country treasury's balance (administrators)."""
+    return TreasuryResponse(treasury=await treasury.balance(country_code.upper(), session=session))
 
 
 @router.get("/limits")

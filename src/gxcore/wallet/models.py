@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, text
+from sqlalchemy import CHAR, BigInteger, CheckConstraint, ForeignKey, Index, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gxcore.db.base import NOW, Base, Json, SoftDeletable, TenantScoped, UpdatedAt, new_uuid
@@ -183,3 +183,25 @@ class TransferHold(TenantScoped, Base):
     amount: Mapped[Decimal]
     fee: Mapped[Decimal]
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+
+
+class TreasuryAccount(TenantScoped, Base):
+    """A country's treasury, as the ledger holds it: opened by TreasuryActivated, its balance
+    moved by every event that touches the account. A read model: the projector writes it."""
+
+    __tablename__ = "TreasuryAccount"
+    __table_args__ = (
+        CheckConstraint('"balance" >= 0', name="balance"),
+        Index(None, "tenant_id", "account_id", unique=True),
+    )
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    country_code: Mapped[str] = mapped_column(
+        CHAR(2),
+        ForeignKey("Country.country_code", ondelete="RESTRICT", onupdate="CASCADE"),
+        primary_key=True,
+    )
+    account_id: Mapped[str]
+    balance: Mapped[Decimal] = mapped_column(server_default=text("0"))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    activated_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(server_default=NOW)

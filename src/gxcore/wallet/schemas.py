@@ -57,6 +57,22 @@ class GenesisRequest(RequestBody):
     countryCode: CountryCode | None = None
 
 
+class TreasuryActivation(RequestBody):
+    countryCode: CountryCode
+
+
+class Treasury(BaseModel):
+    countryCode: str
+    accountId: str
+    balance: Money
+    activatedAt: datetime
+    updatedAt: datetime
+
+
+class TreasuryResponse(BaseModel):
+    treasury: Treasury
+
+
 class CommandAccepted(BaseModel):
     commandId: str
     status: OutboxStatus
