@@ -42,6 +42,13 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("refreshTokenTtlDays", "7", int, "lifetime of a refresh token"),
     Parameter("loginMaxFailures", "5", int, "failed logins before a temporary lockout"),
     Parameter("loginLockoutMinutes", "15", int, "length of that lockout"),
+    # Transfers (svc-tokenomics).
+    Parameter(
+        "riskReviewThreshold",
+        "80",
+        int,
+        "risk score (0-100) from which a transfer is held for an administrator's review",
+    ),
 )
 
 DEFAULTS: dict[str, str] = {p.key: p.default for p in PARAMETERS}
