@@ -667,7 +667,7 @@ async def test_a_linked_entry_is_final_even_for_the_linker(db: Database, tenant:
 
 TENANCY_REVISION = "c7a1e2d3f4b5"
 AUDIT_CHAIN_REVISION = "d8b2f3e4a5c6"
-BEFORE_LINKER = "b5c6d7e8f9a0"  # the revision before entries could wait unlinked
+BEFORE_LINKER = "a8b9c0d1e2f3"  # the revision before entries could wait unlinked
 
 
 async def test_the_migration_numbers_existing_entries_and_guards_its_downgrade(

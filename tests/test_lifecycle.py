@@ -32,7 +32,8 @@ EXPECTED: dict[type, dict[str, set[str]]] = {
         "DENIED": {"CLOSED"},
     },
     OutboxStatus: {
-        "PENDING": {"LOCKED"},
+        "PENDING": {"LOCKED", "HELD"},
+        "HELD": {"PENDING", "FAILED"},
         "LOCKED": {"LOCKED", "SUBMITTED", "COMMITTED", "FAILED", "PENDING"},
         "SUBMITTED": {"LOCKED", "COMMITTED", "FAILED", "PENDING"},
         "FAILED": {"PENDING"},

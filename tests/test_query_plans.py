@@ -2,7 +2,7 @@
 
 On 100,000 Transaction rows over 1,000 wallets, as the application runs it (gx_app, under
 row-level security), the plan reads `Transaction_tenantId_walletId_timestamp_idx`, never the
-whole table.
+whole table. So does the one statement that reads a transfer's risk facts (gxcore.wallet.risk).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 
 from gxcore.db.engine import libpq_url
 from gxcore.db.tenancy import Database
+from gxcore.wallet import risk
 from gxcore.wallet.models import Transaction, Wallet
 from tests.conftest import ROLE_KEY
 
@@ -93,3 +94,22 @@ async def test_a_users_last_30_days_of_transactions_use_the_wallet_and_time_inde
 
 def _nodes(node: dict) -> list[dict]:
     return [node, *(n for child in node.get("Plans", []) for n in _nodes(child))]
+
+
+async def test_a_transfers_risk_facts_read_the_senders_rows_through_an_index(
+    filled: Database, tenant: str
+) -> None:
+    params = {
+        "wallet": "w7", "receiver": "w8", "counterparty": "acct8", "command": "c",
+        "profile": "p7", "device": "d", "threshold": risk.THRESHOLD,
+    }  # fmt: skip
+    async with filled.tenant(tenant) as s:
+        row = (await s.execute(risk._FACTS, params)).one()
+        plan = (
+            await s.execute(text(f"EXPLAIN (FORMAT JSON) {risk._FACTS.text}"), params)
+        ).scalar_one()
+    assert (row.sent_count, row.known_receiver) == (0, False)  # p7's 100 rows are all received
+    nodes = _nodes(plan[0]["Plan"] if isinstance(plan, list) else json.loads(plan)[0]["Plan"])
+    on_transaction = [n for n in nodes if n.get("Relation Name") == "Transaction"]
+    assert on_transaction, nodes
+    assert all(n["Node Type"] != "Seq Scan" for n in on_transaction), on_transaction

@@ -82,6 +82,28 @@ class AddColumn:
 
 
 @dataclass(frozen=True)
+class DropNotNull:
+    """A column the reference declares required is nullable."""
+
+    table: str
+    column: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AddForeignKey:
+    """A foreign key the reference lacks, named the Prisma way (`Table_col_fkey`)."""
+
+    table: str
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+    reason: str
+    on_delete: str = "CASCADE"
+    on_update: str = "CASCADE"
+
+
+@dataclass(frozen=True)
 class AddTable:
     """A table of gxcore's own, unknown to the reference: its shape is the models' (checked by
     `gx db check` in test_migrations), not compared here."""
@@ -138,6 +160,8 @@ Departure = (
     | DropIndex
     | AddIndex
     | AddColumn
+    | DropNotNull
+    | AddForeignKey
     | AddTable
     | ReplacePrimaryKey
     | RetypeColumn
@@ -204,6 +228,10 @@ MESSAGE_OUTBOX = """
 _CLIENT_ID = (
     "the id is the client's choice, unique per tenant on the ledger: a global key would let one "
     "tenant squat another's ids"
+)
+_RISK_AT_REQUEST = (
+    "a transfer is scored when it is requested, before the ledger executes it and long before "
+    "the projector writes its Transaction row: the score belongs to the transfer's command"
 )
 _EVENT_POSITION = (
     "an event's position (block, index within it) orders events inside a block and, unique, "
@@ -330,6 +358,12 @@ DEPARTURES: tuple[Departure, ...] = (
         "the message worker claims due PENDING messages by due time",
         predicate="(status = 'PENDING'::\"MessageStatus\")",
     ),
+    AddColumn("TransactionRiskScore", "commandId", "text", True, _RISK_AT_REQUEST),
+    AddIndex("TransactionRiskScore", ("tenantId", "commandId"), _RISK_AT_REQUEST, unique=True),
+    AddForeignKey(
+        "TransactionRiskScore", ("commandId",), "OutboxCommand", ("id",), _RISK_AT_REQUEST
+    ),
+    DropNotNull("TransactionRiskScore", "offTxId", _RISK_AT_REQUEST),
     # 6. Tables of gxcore's own that reference tables outside them, or that no tenant owns.
     AddTable(
         "Tenant",
@@ -351,6 +385,12 @@ DEPARTURES: tuple[Departure, ...] = (
         "AuditEventType",
         ("RECORD_CREATED", "RECORD_UPDATED", "RECORD_DELETED"),
         "every row change is audited; most have no specific event type in the reference",
+    ),
+    AddEnumValues(
+        "OutboxStatus",
+        ("HELD",),
+        "a transfer whose risk score reaches riskReviewThreshold waits for an administrator's "
+        "review, reserved but invisible to the relay",
     ),
 )
 
@@ -815,6 +855,23 @@ def apply_departures(reference: Schema, departures: Iterable[Departure]) -> Sche
             if d.column in table.columns:
                 raise ValueError(f"departure adds a column the reference already has: {d}")
             table.columns[d.column] = Column(d.column, d.type, d.nullable, d.default)
+        elif isinstance(d, DropNotNull):
+            old = table.columns.get(d.column)
+            if old is None or old.nullable:
+                raise ValueError(f"departure does not apply: {d}")
+            table.columns[d.column] = replace(old, nullable=True)
+        elif isinstance(d, AddForeignKey):
+            fk = ForeignKey(
+                fk_name(table.name, d.columns),
+                d.columns,
+                d.ref_table,
+                d.ref_columns,
+                d.on_delete,
+                d.on_update,
+            )
+            if fk.name in table.foreign_keys or any(c not in table.columns for c in d.columns):
+                raise ValueError(f"departure does not apply: {d}")
+            table.foreign_keys[fk.name] = fk
         elif isinstance(d, ReplacePrimaryKey):
             if table.primary_key is None or table.primary_key.columns == d.columns:
                 raise ValueError(f"departure does not apply: {d}")

@@ -87,6 +87,8 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/genesis"): {"userId": "{profile}"},
     ("POST", "/transfers"): {"toUserId": "{profile}", "amount": "1"},
     ("GET", "/transfers/{command_id}/status"): None,
+    ("POST", "/admin/transfers/{command_id}/release"): {"reason": "sweep"},
+    ("POST", "/admin/transfers/{command_id}/reject"): {"reason": "sweep"},
     ("GET", "/wallets/{profile_id}/balance"): None,
     ("GET", "/wallets/{profile_id}/transactions"): None,
     ("POST", "/wallets/{wallet_id}/freeze"): {"reason": "sweep"},

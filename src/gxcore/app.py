@@ -40,6 +40,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     from gxcore.identity.users_api import router as users
     from gxcore.wallet.api import router as money
     from gxcore.wallet.contacts_api import router as address_book
+    from gxcore.wallet.review_api import router as transfer_review
 
     app = FastAPI(
         title="gxcore",
@@ -49,7 +50,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
         **fastapi_kwargs,  # type: ignore[arg-type]
     )
     install_error_handlers(app)
-    for router in (registration, auth, users, admin_users, money, address_book):
+    for router in (registration, auth, users, admin_users, money, address_book, transfer_review):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app
 

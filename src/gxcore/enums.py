@@ -11,6 +11,9 @@ class OutboxStatus(StrEnum):
     SUBMITTED = "SUBMITTED"
     COMMITTED = "COMMITTED"
     FAILED = "FAILED"
+    # gxcore's addition (revision a8b9c0d1e2f3): a transfer held for an administrator's review;
+    # the relay claims PENDING commands only, so it waits until released (or ends FAILED).
+    HELD = "HELD"
 
 
 class CommandType(StrEnum):

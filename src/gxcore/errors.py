@@ -375,6 +375,12 @@ class TransferNotFound(NotFound):
     code = "TRANSFER_NOT_FOUND"
 
 
+class TransferNotHeld(Conflict):
+    """Only a transfer held for review can be released or rejected; this one is not (any more)."""
+
+    code = "TRANSFER_NOT_HELD"
+
+
 class InsufficientFunds(Conflict):
     """The sender's available balance (balance less holds) does not cover amount and fee."""
 

@@ -44,6 +44,12 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("loginLockoutMinutes", "15", int, "length of that lockout"),
     # Money (svc-tokenomics).
     Parameter("idempotencyKeyHours", "24", int, "hours a transfer's Idempotency-Key is kept"),
+    Parameter(
+        "riskReviewThreshold",
+        "80",
+        int,
+        "risk score (0-100) from which a transfer is held for an administrator's review",
+    ),
 )
 
 DEFAULTS: dict[str, str] = {p.key: p.default for p in PARAMETERS}

@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Text, cast, func, or_, select, tuple_, update
+from sqlalchemy import Text, and_, cast, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.db import lifecycle
 from gxcore.enums import OutboxStatus
-from gxcore.errors import Conflict, NotFound, ValidationFailed
+from gxcore.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from gxcore.ledger.contract import STATE_DEPENDENT
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,12 @@ class RejectedByLedger(Conflict):
     """The ledger rejected this command; resubmitting its request id returns that rejection."""
 
     code = "REJECTED_BY_LEDGER"
+
+
+class RefusedInReview(Conflict):
+    """The application refused this command before sending it (a transfer rejected in review)."""
+
+    code = "REFUSED_IN_REVIEW"
 
 
 @dataclass(frozen=True)
@@ -119,16 +125,36 @@ _REQUEUED = {
 }
 
 #: FAILED commands worth sending again: never answered by the ledger, or rejected for its state.
-_RETRYABLE = or_(
-    OutboxCommand.fabric_tx_id.is_(None), OutboxCommand.error_code.in_(sorted(STATE_DEPENDENT))
+#: A command never attempted (attempts 0: a transfer rejected in review) is not the operator's
+#: to send.
+_RETRYABLE = and_(
+    OutboxCommand.attempts > 0,
+    or_(
+        OutboxCommand.fabric_tx_id.is_(None),
+        OutboxCommand.error_code.in_(sorted(STATE_DEPENDENT)),
+    ),
 )
 
 
 async def retry(session: AsyncSession, command_id: str) -> OutboxCommand:
-    """Re-queue one FAILED command; any other status is an InvalidTransition, a command the
-    ledger rejected for good is RejectedByLedger."""
+    """Re-queue one FAILED command; any other status is an InvalidTransition (a HELD command is
+    released by its review, not here), a command the ledger rejected for good is
+    RejectedByLedger, one refused before it was ever sent is RefusedInReview."""
     command = await get_or_raise(session, command_id, lock=True)
     lifecycle.check(command.status, OutboxStatus.PENDING, what="OutboxCommand")
+    if command.status is not OutboxStatus.FAILED:
+        raise InvalidTransition(
+            f"outbox command {command_id} is {command.status.value}; only FAILED commands are "
+            "re-queued",
+            current=command.status.value,
+            target=OutboxStatus.PENDING.value,
+        )
+    if command.attempts == 0:
+        raise RefusedInReview(
+            f"outbox command {command_id} was refused before it was sent ({command.error_code}: "
+            f"{command.error}); enqueue a new command if it should go after all",
+            command_id=command_id,
+        )
     previous = (command.error_code, command.error)
     requeued = await session.scalar(
         update(OutboxCommand)

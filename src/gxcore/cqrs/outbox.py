@@ -68,10 +68,7 @@ async def enqueue(
         .returning(OutboxCommand)
     )
     if inserted is not None:
-        await session.execute(
-            text("SELECT pg_notify(:channel, :tenant)"),
-            {"channel": NOTIFY_CHANNEL, "tenant": tenant_id},
-        )
+        await wake_relay(session, tenant_id)
         return inserted
 
     existing = await session.scalar(
@@ -91,6 +88,14 @@ async def enqueue(
             command_id=existing.id,
         )
     return existing
+
+
+async def wake_relay(session: AsyncSession, tenant_id: str) -> None:
+    """Tell listening relays, once the transaction commits, that `tenant_id` has work due."""
+    await session.execute(
+        text("SELECT pg_notify(:channel, :tenant)"),
+        {"channel": NOTIFY_CHANNEL, "tenant": tenant_id},
+    )
 
 
 async def latest(session: AsyncSession, request_id: str) -> OutboxCommand | None:

@@ -306,8 +306,8 @@ def retry_cmd(
             rejected = (await operator.counts(session, tenant_id=tenant))[OutboxStatus.FAILED]
             if rejected:
                 console.print(
-                    f"left {rejected} command(s) the ledger rejected for good as they are: it "
-                    "would reject them again; enqueue new commands instead"
+                    f"left {rejected} command(s) rejected for good (by the ledger, or in "
+                    "review) as they are; enqueue new commands instead"
                 )
             return ids
 

@@ -36,7 +36,10 @@ LIFECYCLES: Mapping[type[StrEnum], Mapping[StrEnum, frozenset[StrEnum]]] = {
         U.DENIED: frozenset({U.CLOSED}),
     },
     OutboxStatus: {
-        O.PENDING: frozenset({O.LOCKED}),
+        # A transfer scored as risky is held before any worker claims it; review releases it
+        # (back to the queue) or rejects it.
+        O.PENDING: frozenset({O.LOCKED, O.HELD}),
+        O.HELD: frozenset({O.PENDING, O.FAILED}),
         # A transient failure puts the command back in the queue; a lease that expired is taken
         # over by another worker (LOCKED again, under the new worker's name).
         O.LOCKED: frozenset({O.LOCKED, O.SUBMITTED, O.COMMITTED, O.PENDING, O.FAILED}),

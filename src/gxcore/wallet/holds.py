@@ -15,7 +15,8 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_LIVE = """
+#: A hold `h` that still counts: its command not FAILED, its transfer not projected.
+LIVE = """
     NOT EXISTS (SELECT FROM "OutboxCommand" o WHERE o."id" = h."commandId"
                     AND o."status" = 'FAILED')
     AND NOT EXISTS (SELECT FROM "EventLog" e WHERE e."fabricTxId" = h."txId"
@@ -25,7 +26,7 @@ _LIVE = """
 _FUNDS = text(
     'SELECT w."cachedBalance" AS balance, '
     f'COALESCE((SELECT sum(h."amount" + h."fee") FROM "TransferHold" h '
-    f'WHERE h."tenantId" = w."tenantId" AND h."walletId" = w."walletId" AND {_LIVE}), 0) '
+    f'WHERE h."tenantId" = w."tenantId" AND h."walletId" = w."walletId" AND {LIVE}), 0) '
     'AS held FROM "Wallet" w WHERE w."walletId" = :wallet'
 )
 
@@ -45,7 +46,7 @@ _USAGE = {
         f'SELECT t."amount" FROM "Transaction" t WHERE t."walletId" = :wallet '
         f'AND t."type" = \'{entry}\' AND t."timestamp" >= now() - make_interval(secs => :secs) '
         f'UNION ALL SELECT h."amount" FROM "TransferHold" h WHERE h."{column}" = :wallet '
-        f'AND h."createdAt" >= now() - make_interval(secs => :secs) AND {_LIVE}) AS used'
+        f'AND h."createdAt" >= now() - make_interval(secs => :secs) AND {LIVE}) AS used'
     )
     for side, entry, column in (
         ("send", "SENT", "walletId"),

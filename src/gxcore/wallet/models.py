@@ -136,17 +136,29 @@ class TransactionLimit(TenantScoped, Base):
 
 
 class TransactionRiskScore(TenantScoped, Base):
+    """A transfer request's risk score and its factors (`gxcore.wallet.risk`), and its review.
+
+    gxcore departs from the reference (revision a8b9c0d1e2f3): a score belongs to the transfer's
+    command (`commandId`, written with the request) because the `Transaction` row is the
+    projector's and exists only once the ledger has executed the transfer; `offTxId` stays for
+    the reference's sake and is NULL in gxcore's rows (the command's `fabricTxId` leads to it).
+    """
+
     __tablename__ = "TransactionRiskScore"
     __table_args__ = (
         Index(None, "tenant_id", "requires_review"),
         Index(None, "tenant_id", "risk_score"),
+        Index(None, "tenant_id", "command_id", unique=True),
     )
     risk_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
     tenant_id: Mapped[str]
-    off_tx_id: Mapped[str] = mapped_column(
+    off_tx_id: Mapped[str | None] = mapped_column(
         ForeignKey("Transaction.off_tx_id", ondelete="CASCADE", onupdate="CASCADE"),
         unique=True,
         index=True,
+    )
+    command_id: Mapped[str | None] = mapped_column(
+        ForeignKey("OutboxCommand.id", ondelete="CASCADE", onupdate="CASCADE")
     )
     risk_score: Mapped[int]
     risk_factors: Mapped[Json]
@@ -155,7 +167,7 @@ class TransactionRiskScore(TenantScoped, Base):
     reviewed_by: Mapped[str | None]
     review_notes: Mapped[str | None]
     calculated_at: Mapped[datetime] = mapped_column(server_default=NOW)
-    transaction: Mapped[Transaction] = relationship(foreign_keys=[off_tx_id])
+    transaction: Mapped[Transaction | None] = relationship(foreign_keys=[off_tx_id])
 
 
 class TransferHold(TenantScoped, Base):

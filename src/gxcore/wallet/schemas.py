@@ -87,6 +87,40 @@ class TransferStatus(BaseModel):
     blockNumber: int | None = None
 
 
+class RiskFactor(BaseModel):
+    """One named part of a transfer's risk score: its points and the facts they rest on."""
+
+    name: str
+    points: int
+    facts: dict[str, Any]
+
+
+class TransferReview(BaseModel):
+    """A transfer scored for risk, as its review sees it (administrators)."""
+
+    commandId: str
+    status: OutboxStatus
+    errorCode: str | None
+    senderId: str
+    receiverId: str
+    amount: Money
+    fee: Money
+    riskScore: int
+    riskFactors: list[RiskFactor]
+    requiresReview: bool
+    requestedAt: datetime
+    reviewedAt: datetime | None
+    reviewedBy: str | None
+    reviewNotes: str | None
+
+
+class TransferReviewPage(BaseModel):
+    items: list[TransferReview]
+    nextCursor: str | None = Field(
+        description="pass as `cursor` for the next page; null at the end"
+    )
+
+
 class Balance(BaseModel):
     walletId: str
     profileId: str

@@ -47,7 +47,7 @@ from gxcore.identity.access import Principal
 from gxcore.identity.models import UserProfile
 from gxcore.ledger.contract import transfer_fee
 from gxcore.ledger.state import tx_id_of
-from gxcore.wallet import contacts, holds, limits
+from gxcore.wallet import contacts, holds, limits, risk
 from gxcore.wallet.models import Transaction, TransactionLimit, TransferHold, Wallet
 from gxcore.wallet.schemas import (
     Balance,
@@ -329,6 +329,16 @@ async def request_transfer(
             amount=body.amount,
             fee=fee,
         )
+    )
+    # Scored with its hold in place; from the tenant's threshold on, the command waits HELD.
+    await risk.assess(
+        session,
+        command,
+        sender=sender_wallet,
+        receiver=receiver_wallet,
+        amount=body.amount,
+        fee=fee,
+        available=funds.available,
     )
     await contacts.count_transfer(
         session, owner_id=sender_id, profile_id=body.toUserId, at=command.created_at

@@ -20,7 +20,7 @@ entry's hash and its own hash over the linked entry.
 Downgrade refuses while entries are unlinked (link them with `gx audit verify` first).
 
 Revision ID: e4f5a6b7c8d9
-Revises: b5c6d7e8f9a0
+Revises: a8b9c0d1e2f3
 Create Date: 2026-12-04 11:00:00
 """
 
@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e4f5a6b7c8d9"
-down_revision: str | None = "b5c6d7e8f9a0"
+down_revision: str | None = "a8b9c0d1e2f3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
