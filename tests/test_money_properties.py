@@ -194,6 +194,12 @@ class Model:
         elif command.kind == "genesis":
             self.genesis[command.profile] = command.id
 
+    def reject(self, command: Command, key: str | None) -> None:
+        """A transfer held for review and rejected: it ends FAILED without reaching the ledger."""
+        self.accept(command, key)
+        self.pending.remove(command)
+        self.outcomes[command.id] = (FAILED, "RISK_REJECTED")
+
     def settle(self) -> None:
         """The ledger executes the pending commands in order; each one's outcome is recorded."""
         for command in self.pending:
@@ -328,9 +334,21 @@ class Run:
             assert answer.status_code == 202, answer.text
             command_id = answer.json()["commandId"]
             assert command_id not in self.model.outcomes and command_id not in self.model.transfers
-            self.model.accept(
-                Command(command_id, "transfer", sender.id, receiver.id, amount, expected.fee), key
-            )
+            command = Command(command_id, "transfer", sender.id, receiver.id, amount, expected.fee)
+            if answer.json()["status"] == "HELD":  # scored risky: reviewed at once
+                release = amount.as_tuple().digits[-1] % 2 == 0  # a stable coin flip
+                verb = "release" if release else "reject"
+                event(f"review: {verb}")
+                decided = await self.loop.client.post(
+                    f"/admin/transfers/{command_id}/{verb}",
+                    json={"reason": "property test"},
+                    headers=self.loop.admin,
+                )
+                assert decided.status_code == 200, decided.text
+                if not release:
+                    self.model.reject(command, key)
+                    return sender, receiver
+            self.model.accept(command, key)
         return sender, receiver
 
     async def freeze(self, target: Person, freeze: bool) -> tuple[Person, ...]:
