@@ -411,7 +411,7 @@ async def latency(conn: asyncpg.Connection, accepted: Stream, seen: Checkpoints)
     }  # fmt: skip
     for command_id, asked, answered in accepted.accepted:
         r = rows[command_id]
-        if r["block"] is None:  # FAILED: never projected
+        if r["block"] is None:  # not projected (FAILED, say)
             continue
         steps["HTTP answer"].append(answered - asked)
         steps["relay's claim"].append(r["claimed"].timestamp() - asked)
