@@ -470,7 +470,12 @@ async def main() -> None:
         parser.error(f"--users must be at least {2 * senders + 1} for {args.clients} clients")
 
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    work = Path(tempfile.mkdtemp(prefix="gx-bench-"))
+    with tempfile.TemporaryDirectory(prefix="gx-bench-") as work:  # the API's keys, profiles
+        await run(args, Path(work))
+
+
+async def run(args: argparse.Namespace, work: Path) -> None:
+    senders = args.clients * SENDERS_PER_CLIENT
     profiles = {
         name: work / f"{name}.prof"
         for name in ("api", "relay", "projector")
