@@ -7,13 +7,16 @@ the machines are noisy; pgbench is that baseline wherever one is needed.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -99,6 +102,70 @@ def print_ratio(url: str, what: str, rate: float) -> None:
         return
     print(f"pgbench TPC-B (8 clients, 2 threads) on the same server: {tps:,.0f} tps; "
           f"{what} = {rate / tps:.1f}x pgbench tps")  # fmt: skip
+
+
+class GxProcess:
+    """A `gx ...` subprocess on `url`'s database, its output in a temporary log; with `profile`,
+    run by `bench/profiles.py`, whose sampler `profile_start` and `profile_stop` drive."""
+
+    def __init__(
+        self, url: str, *args: str, profile: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        self.log = Path(tempfile.mkstemp(prefix="gx-bench-", suffix=".log")[1])
+        self.profile = profile
+        base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GX_DATABASE_URL")}
+        program = [str(Path(__file__).with_name("profiles.py")), str(profile)] if profile else []
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, *(program or ["-m", "gxcore"]), *args], stdout=out,
+                stderr=subprocess.STDOUT, env={**base, **(env or {}), "DATABASE_URL": url},
+            )  # fmt: skip
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    async def wait_for(self, text: str, timeout: float = 60) -> None:
+        """Until `text` appears in the log (the process says it is ready)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log.read_text(errors="replace"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gx did not start:\n{self.log.read_text()}")
+            await asyncio.sleep(0.05)
+
+    def profile_start(self) -> None:
+        if self.profile:
+            self.proc.send_signal(signal.SIGUSR1)
+
+    async def profile_stop(self) -> None:
+        """Stop sampling; returns once the profile is written."""
+        if self.profile:
+            self.proc.send_signal(signal.SIGUSR2)
+            while not self.profile.exists():
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"gx exited while profiled:\n{self.log.read_text()}")
+                await asyncio.sleep(0.05)
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Stop it as an operator does; a non-zero exit is an error, with the log. (Stop `gx api`
+        with SIGINT, Ctrl-C: on SIGTERM uvicorn re-raises the signal once it has shut down.)"""
+        self.proc.send_signal(sig)
+        self.proc.wait(60)
+        if self.proc.returncode:
+            raise RuntimeError(f"gx exited {self.proc.returncode}:\n{self.log.read_text()}")
+        self.log.unlink()
+
+
+async def postmaster_pid(url: str) -> int | None:
+    """The server's postmaster, parent of every backend, when it runs on this machine."""
+    async with server.connect(url) as conn:  # read while the backend lives
+        proc = Path(f"/proc/{await conn.fetchval('SELECT pg_backend_pid()')}")
+        try:
+            if not proc.joinpath("comm").read_text().startswith("postgres"):
+                return None  # a remote server's backend: this pid is another process here
+            return int(proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            return None
 
 
 def freeze_setup() -> None:

@@ -1,12 +1,16 @@
-"""Throughput of the embedded ledger's `submit`, against pgbench's TPC-B on the same server.
+"""Committed transfers per second of the embedded ledger's `submit`, by block size, against
+pgbench's TPC-B on the same server.
 
-    .venv/bin/python bench/ledger.py [--batches 50] [--batch-size 200] [--submitters 1]
+    .venv/bin/python bench/ledger.py [--sizes 1,200] [--seconds 5] [--submitters 2]
 
-Bootstraps one tenant with 2,000 funded users, then submits `--batches` blocks of
-`--batch-size` TRANSFER_TOKENS per submitter (random pairs, amounts above the fee threshold)
-and prints committed commands per second. pgbench (TPC-B, 8 clients, 2 threads, 10 s, scale 8)
-runs on the same server in the same run as the baseline. Uses DATABASE_URL when set (owner
-with CREATEDB), else a throwaway embedded server with production durability.
+For each block size, a tenant of its own with 2,000 funded users takes blocks of that many
+TRANSFER_TOKENS (random pairs, amounts above the fee threshold) from `--submitters` submitters
+side by side for `--seconds` (after a few blocks of warm-up), as `gx relay --workers N` cuts
+blocks from its claims: one `submit` is one block, one transaction behind the head's lock.
+Prints committed transfers per second for each size, the ratio of the largest to the smallest
+(target >= 3x for 200 against 1), and each as a ratio to pgbench TPC-B (8 clients, 2 threads,
+10 s, scale 8) run on the same server in the same run. Uses DATABASE_URL when set (owner with
+CREATEDB), else a throwaway embedded server with production durability.
 """
 
 from __future__ import annotations
@@ -15,71 +19,123 @@ import argparse
 import asyncio
 import random
 import time
+from dataclasses import dataclass
 
-from common import (  # bench/common.py, beside this script
-    migrated_database,
-    open_accounts,
-    print_ratio,
-)
+from common import migrated_database, open_accounts, pgbench_tps  # bench/, beside this script
 
 from gxcore.enums import CommandType
 from gxcore.ledger import Command, EmbeddedLedger
 
-TENANT, USERS = "bench", 2000
+USERS = 2000
+#: Committed transfers per second in blocks of 200 against blocks of 1.
+TARGET_GAIN = 3.0
 
 
-def transfers(rng: random.Random, prefix: str, count: int) -> list[Command]:
+def transfers(tenant: str, rng: random.Random, prefix: str, count: int) -> list[Command]:
     commands = []
     for i in range(count):
         sender, receiver = rng.sample(range(USERS), 2)
         commands.append(
-            Command(TENANT, f"{prefix}-{i}", CommandType.TRANSFER_TOKENS,
+            Command(tenant, f"{prefix}-{i}", CommandType.TRANSFER_TOKENS,
                     {"senderId": f"u{sender}", "receiverId": f"u{receiver}",
-                     "amount": f"{rng.randint(4, 20)}.{rng.randint(0, 999):03d}"})
+                     "amount": f"{rng.randint(4, 9)}.{rng.randint(0, 999):03d}"})
         )  # fmt: skip
     return commands
 
 
-async def submitter(url: str, name: str, batches: int, size: int) -> tuple[int, int]:
+@dataclass
+class Blocks:
+    size: int
+    blocks: int
+    committed: int
+    rejected: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Committed transfers per second."""
+        return self.committed / self.seconds
+
+    def line(self, tps: float | None) -> str:
+        ratio = f"; {self.rate / tps:.2f}x pgbench tps" if tps else ""
+        return (
+            f"ledger, blocks of {self.size:>3} transfer(s): {self.rate:8,.0f} committed/s "
+            f"({self.committed} in {self.blocks} blocks, {self.rejected} rejected, "
+            f"{self.seconds * 1000 / self.blocks:.2f} ms per block){ratio}"
+        )
+
+
+async def submitter(
+    url: str, tenant: str, name: str, size: int, until: float, warmup: int
+) -> tuple[int, int, int]:
+    """(blocks, committed, rejected) submitted before `until`, after `warmup` uncounted blocks."""
     rng = random.Random(name)
-    committed = rejected = 0
+    blocks = committed = rejected = 0
     async with await EmbeddedLedger.open(url, pool_size=1) as ledger:
-        for b in range(batches):
-            outcomes = await ledger.submit(transfers(rng, f"{name}-{b}", size))
+        for w in range(warmup):
+            await ledger.submit(transfers(tenant, rng, f"{name}-w{w}", size))
+        while time.perf_counter() < until:
+            outcomes = await ledger.submit(transfers(tenant, rng, f"{name}-{blocks}", size))
             done = sum(o.committed for o in outcomes)
+            blocks += 1
             committed += done
             rejected += len(outcomes) - done
-    return committed, rejected
+    return blocks, committed, rejected
+
+
+async def block_stage(url: str, size: int, seconds: float, submitters: int) -> Blocks:
+    """Blocks of `size` transfers for `seconds`, in a tenant of their own (`ledger-{size}`)."""
+    tenant = f"ledger-{size}"
+    async with await EmbeddedLedger.open(url) as ledger:
+        await open_accounts(ledger, tenant, USERS, profiles=False)
+    warmup = max(1, 200 // size)  # the same few hundred transfers whatever the size
+    # Warm-up runs before the clock starts: each submitter's first blocks are left out.
+    await asyncio.gather(
+        *(submitter(url, tenant, f"warm{k}", size, 0.0, warmup) for k in range(submitters))
+    )
+    started = time.perf_counter()
+    results = await asyncio.gather(
+        *(submitter(url, tenant, f"s{k}", size, started + seconds, 0) for k in range(submitters))
+    )
+    elapsed = time.perf_counter() - started
+    return Blocks(
+        size,
+        sum(b for b, _, _ in results),
+        sum(c for _, c, _ in results),
+        sum(r for _, _, r in results),
+        elapsed,
+    )
+
+
+def print_gain(stages: list[Blocks]) -> None:
+    """The largest blocks' committed rate against the smallest's, with the target."""
+    small, large = min(stages, key=lambda s: s.size), max(stages, key=lambda s: s.size)
+    if small is large:
+        return
+    gain = large.rate / small.rate
+    verdict = "met" if gain >= TARGET_GAIN else "MISSED"
+    print(f"ledger, blocks of {large.size} against blocks of {small.size}: {gain:.1f}x "
+          f"(target >= {TARGET_GAIN:g}x) {verdict}")  # fmt: skip
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--batches", type=int, default=50)
-    parser.add_argument("--batch-size", type=int, default=200)
-    parser.add_argument("--submitters", type=int, default=1)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1,200", help="block sizes, comma-separated")
+    parser.add_argument("--seconds", type=float, default=5, help="per block size")
+    parser.add_argument("--submitters", type=int, default=2)
     args = parser.parse_args()
 
     async with migrated_database() as url:
-        async with await EmbeddedLedger.open(url) as ledger:
-            await open_accounts(ledger, TENANT, USERS, profiles=False)
-        await submitter(url, "warm", 5, args.batch_size)
-
-        started = time.perf_counter()
-        results = await asyncio.gather(
-            *(submitter(url, f"s{k}", args.batches, args.batch_size)
-              for k in range(args.submitters))
-        )  # fmt: skip
-        elapsed = time.perf_counter() - started
-        committed = sum(c for c, _ in results)
-        total = committed + sum(r for _, r in results)
-        blocks = args.batches * args.submitters
-        rate = total / elapsed
-        print(
-            f"{blocks} blocks of {args.batch_size} TRANSFER_TOKENS, {args.submitters} submitter(s): "
-            f"{rate:,.0f} commands/s ({committed / total:.1%} committed), "
-            f"{elapsed / blocks * 1000:.1f} ms per block"
-        )
-        print_ratio(url, "ledger commands/s", rate)
+        stages = [
+            await block_stage(url, int(size), args.seconds, args.submitters)
+            for size in args.sizes.split(",")
+        ]
+        tps = await asyncio.to_thread(pgbench_tps, url)
+    if tps:
+        print(f"pgbench TPC-B (-c 8 -j 2 -s 8) on the same server: {tps:,.0f} tps")
+    for stage in stages:
+        print(stage.line(tps))
+    print_gain(stages)
 
 
 if __name__ == "__main__":
