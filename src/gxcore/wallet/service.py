@@ -20,7 +20,7 @@ from gxcore.admin import service as admin
 from gxcore.audit import service as audit
 from gxcore.cqrs import idempotency
 from gxcore.cqrs.models import OutboxCommand
-from gxcore.cqrs.outbox import enqueue
+from gxcore.cqrs.outbox import enqueue, latest
 from gxcore.db import keyset
 from gxcore.db.scope import scope_of
 from gxcore.enums import (
@@ -28,6 +28,7 @@ from gxcore.enums import (
     CommandType,
     LimitType,
     OffChainTxType,
+    OutboxStatus,
     UserProfileStatus,
 )
 from gxcore.errors import (
@@ -369,19 +370,29 @@ async def request_transfer(
 async def request_genesis(
     body: GenesisRequest, *, session: AsyncSession, principal: Principal
 ) -> CommandAccepted:
-    """DISTRIBUTE_GENESIS for an active user: once per user (the ledger refuses a second)."""
-    profile = await session.get(UserProfile, body.userId)
+    """DISTRIBUTE_GENESIS for an active user: once per user (the ledger refuses a second).
+
+    Asked again, the same command answers, unless it FAILED (the wallet was frozen when it
+    reached the ledger, say): then a new one goes, under a successor of its request id.
+    """
+    profile = await session.get(UserProfile, body.userId, with_for_update=True)
     if profile is None or profile.fabric_user_id is None:
         raise UserNotFound(f"no user {body.userId!r} on the ledger", field="userId")
     if body.countryCode and body.countryCode != profile.nationality_country_code:
         raise ValidationFailed(
             f"user {body.userId!r} is not of country {body.countryCode}", field="countryCode"
         )
+    request_id = f"genesis:{profile.profile_id}"
+    sent = await latest(session, request_id)
+    if sent is not None:
+        if sent.status is not OutboxStatus.FAILED:
+            return CommandAccepted(commandId=sent.id, status=sent.status)
+        request_id = f"{request_id}:{sent.id}"
     command = await enqueue(
         session,
         service=SERVICE,
         command_type=CommandType.DISTRIBUTE_GENESIS,
-        request_id=f"genesis:{profile.profile_id}",
+        request_id=request_id,
         payload={"userId": profile.fabric_user_id},
     )
     await audit.record(
