@@ -17,8 +17,7 @@ from gxcore.enums import AuditEventType, CommandType
 from gxcore.errors import CountryNotInitialized, TreasuryNotFound, ValidationFailed
 from gxcore.wallet.models import TreasuryAccount
 from gxcore.wallet.schemas import CommandAccepted, Treasury
-
-SERVICE = "svc-tokenomics"
+from gxcore.wallet.service import SERVICE
 
 
 async def balance(country_code: str, *, session: AsyncSession) -> Treasury:
