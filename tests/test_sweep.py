@@ -24,8 +24,10 @@ from gxcore.config import Settings
 from gxcore.cqrs.outbox import enqueue
 from gxcore.db import models
 from gxcore.db.tenancy import Database
-from gxcore.enums import CommandType, LimitType, UserProfileStatus
+from gxcore.enums import CommandType, LimitType, NotificationType, UserProfileStatus
 from gxcore.identity.models import TrustedDevice
+from gxcore.notifications.inbox import notify
+from gxcore.notifications.models import Notification
 from gxcore.wallet.models import (
     Beneficiary,
     Contact,
@@ -102,6 +104,9 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("PATCH", "/contacts/{contact_id}"): {"status": "BLOCKED"},
     ("DELETE", "/contacts/{contact_id}"): None,
     ("GET", "/treasury/{country_code}/balance"): None,
+    ("PATCH", "/notifications/{notification_id}/read"): None,
+    ("PATCH", "/notifications/{notification_id}/archive"): None,
+    ("PATCH", "/notifications/{notification_id}/action"): None,
 }
 #: Administrators' operations: a user is refused by role (403), not by id.
 ADMIN_ONLY = ("/admin/", "/genesis", "/limits", "/wallets/{wallet_id}/", "/treasury")
@@ -116,6 +121,7 @@ PATH_KINDS = {
     "contact_id": "contact",
     "wallet_id": "wallet",
     "country_code": "country",
+    "notification_id": "notification",
 }
 PATH_VALUES = {"action": "freeze"}
 
@@ -204,7 +210,15 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
             owner_profile_id=user.profile_id, contact_profile_id=friend.profile_id, display_name="F"
         )
         s.add_all([limit, payee, contact])
+        await notify(
+            s,
+            profile_id=user.profile_id,
+            type=NotificationType.SECURITY_ALERT,
+            title="sweep",
+            message="sweep",
+        )
         await s.flush()
+        notice = await s.scalar(select(Notification.notification_id))
     await nigeria(migrated_url)
     async with db.system(reason="test setup: the projector's wallet and treasury") as s:
         wallet = Wallet(
@@ -224,7 +238,7 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
             )
         )
         await s.flush()
-    assert device is not None
+    assert device is not None and notice is not None
     return {
         "wallet": wallet.wallet_id,
         "tenant": tenant,
@@ -236,6 +250,7 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         "beneficiary": payee.beneficiary_id,
         "contact": contact.contact_id,
         "country": "NG",
+        "notification": notice,
     }
 
 

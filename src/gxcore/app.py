@@ -38,6 +38,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     from gxcore.identity.api import router as registration
     from gxcore.identity.auth_api import router as auth
     from gxcore.identity.users_api import router as users
+    from gxcore.notifications.api import router as inbox
     from gxcore.wallet.api import router as money
     from gxcore.wallet.contacts_api import router as address_book
     from gxcore.wallet.review_api import router as transfer_review
@@ -50,7 +51,8 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
         **fastapi_kwargs,  # type: ignore[arg-type]
     )
     install_error_handlers(app)
-    for router in (registration, auth, users, admin_users, money, address_book, transfer_review):
+    routers = (registration, auth, users, admin_users, money, address_book, transfer_review, inbox)
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app
 

@@ -115,7 +115,8 @@ def cleanup_command(
     batch: Annotated[int, typer.Option(help="Rows deleted per transaction.")] = 1000,
     data_dir: DataDir = None,
 ) -> None:
-    """Delete expired pending registrations and idempotency keys, in every tenant."""
+    """Delete expired pending registrations, idempotency keys and notifications, in every
+    tenant."""
     from datetime import UTC, datetime
 
     from gxcore.cqrs import idempotency
@@ -123,10 +124,12 @@ def cleanup_command(
     from gxcore.db.roles import role_key
     from gxcore.db.tenancy import Database
     from gxcore.identity import registration
+    from gxcore.notifications import inbox
 
     jobs = {
         "expired registration(s)": registration.delete_expired,
         "expired idempotency key(s)": idempotency.delete_expired,
+        "expired notification(s)": inbox.delete_expired,
     }
 
     async def go() -> dict[str, int]:

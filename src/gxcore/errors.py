@@ -365,6 +365,12 @@ class CountryNotInitialized(Conflict):
     code = "COUNTRY_NOT_INITIALIZED"
 
 
+class NotificationNotFound(NotFound):
+    """No such notification for the signed-in user (another user's is not found either)."""
+
+    code = "NOTIFICATION_NOT_FOUND"
+
+
 class TreasuryNotFound(NotFound):
     """The tenant has no active treasury for that country."""
 

@@ -276,3 +276,12 @@ async def unit_of_work(
 # scope="function": the transaction ends before the response is sent, so a client never sees
 # a success that then fails to commit.
 Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+
+
+def request_now(request: Request) -> datetime:
+    """The app clock's now, cut to the milliseconds timestamptz(3) keeps."""
+    now = app_context(request).clock()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+Now = Annotated[datetime, Depends(request_now)]

@@ -1,17 +1,27 @@
-"""In-app notifications: one `Notification` row for a profile, in the caller's transaction.
+"""In-app notifications: written by the features, read and filed by their recipients.
 
-The row is the user's inbox entry, committed (or not) with the change it tells about; nothing is
-sent from here (emails and SMS go through `gxcore.notifications.service`).
+`notify` adds one `Notification` row for a profile in the caller's transaction: the user's
+inbox entry, committed (or not) with the change it tells about; nothing is sent from here
+(emails and SMS go through `gxcore.notifications.service`). The projector writes the balance
+notices set-based (`gxcore.cqrs.postings`). The rest is the recipient's: newest-first pages,
+the unread count, READ / ARCHIVED / ACTIONED by the one lifecycle, and expiry.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gxcore.db import keyset
+from gxcore.db.lifecycle import transition
 from gxcore.db.scope import scope_of
-from gxcore.enums import NotificationType
-from gxcore.errors import TenantScopeRequired
+from gxcore.enums import NotificationStatus, NotificationType
+from gxcore.errors import NotificationNotFound, TenantScopeRequired
+from gxcore.identity.access import Principal
 from gxcore.notifications.models import Notification
+from gxcore.notifications.schemas import NotificationPage, NotificationRead
 
 
 async def notify(
@@ -40,3 +50,144 @@ async def notify(
             action_resource_id=resource_id,
         )
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The recipient's view: a user reads and files their own notifications only
+# --------------------------------------------------------------------------------------------
+
+
+def _mine(principal: Principal, now: datetime) -> list[ColumnElement[bool]]:
+    """The signed-in user's notifications that have not expired."""
+    return [
+        Notification.recipient_id == principal.profile_id,
+        or_(Notification.expires_at.is_(None), Notification.expires_at > now),
+    ]
+
+
+def _read(n: Notification) -> NotificationRead:
+    return NotificationRead(
+        notificationId=n.notification_id,
+        type=n.type,
+        title=n.title,
+        message=n.message,
+        status=n.status,
+        actionUrl=n.action_url,
+        actionRequired=n.action_required,
+        actionResourceType=n.action_resource_type,
+        actionResourceId=n.action_resource_id,
+        createdAt=n.created_at,
+        readAt=n.read_at,
+        actionedAt=n.actioned_at,
+        expiresAt=n.expires_at,
+    )
+
+
+async def page(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    now: datetime,
+    limit: int,
+    cursor: str | None = None,
+    unread: bool = False,
+) -> NotificationPage:
+    """Newest first, in keyset pages on (createdAt, notificationId); `unread` only UNREAD."""
+    query = select(Notification).where(*_mine(principal, now))
+    if unread:
+        query = query.where(Notification.status == NotificationStatus.UNREAD)
+    if cursor is not None:
+        query = query.where(
+            tuple_(Notification.created_at, Notification.notification_id) < keyset.decode(cursor)
+        )
+    rows = (
+        await session.scalars(
+            query.order_by(
+                Notification.created_at.desc(), Notification.notification_id.desc()
+            ).limit(limit + 1)
+        )
+    ).all()
+    items = rows[:limit]
+    return NotificationPage(
+        items=[_read(n) for n in items],
+        nextCursor=(
+            keyset.encode(items[-1].created_at, items[-1].notification_id)
+            if len(rows) > limit
+            else None
+        ),
+    )
+
+
+async def unread_count(*, session: AsyncSession, principal: Principal, now: datetime) -> int:
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(*_mine(principal, now), Notification.status == NotificationStatus.UNREAD)
+        )
+        or 0
+    )
+
+
+async def file(
+    notification_id: str,
+    target: NotificationStatus,
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    now: datetime,
+) -> NotificationRead:
+    """Move one of the user's notifications to READ, ARCHIVED or ACTIONED (the lifecycle's
+    rules; asking for the status it has already is answered as it is)."""
+    n = await session.scalar(
+        select(Notification)
+        .where(Notification.notification_id == notification_id, *_mine(principal, now))
+        .with_for_update()
+    )
+    if n is None:
+        raise NotificationNotFound(
+            f"no notification {notification_id!r}", notificationId=notification_id
+        )
+    if n.status is not target:
+        transition(n, target)
+        if target is NotificationStatus.READ:
+            n.read_at = now
+        elif target is NotificationStatus.ACTIONED:
+            n.actioned_at = now
+        await session.flush()
+    return _read(n)
+
+
+async def mark_all_read(*, session: AsyncSession, principal: Principal, now: datetime) -> int:
+    """Every UNREAD notification of the user READ; returns how many."""
+    rows = (
+        await session.scalars(
+            select(Notification)
+            .where(*_mine(principal, now), Notification.status == NotificationStatus.UNREAD)
+            .with_for_update()
+        )
+    ).all()
+    for n in rows:  # through the ORM, so each change is audited like any other
+        transition(n, NotificationStatus.READ)
+        n.read_at = now
+    await session.flush()
+    return len(rows)
+
+
+async def delete_expired(*, session: AsyncSession, now: datetime, limit: int = 1000) -> int:
+    """Delete up to `limit` notifications past `expiresAt` in every tenant the session sees
+    (the system scope, `gx jobs cleanup`); rows locked by a request are skipped."""
+    due = (
+        select(Notification.notification_id)
+        .where(Notification.expires_at <= now)
+        .order_by(Notification.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(
+        delete(Notification)
+        .where(Notification.notification_id.in_(due))
+        .returning(Notification.notification_id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(result.all())

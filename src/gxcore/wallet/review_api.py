@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from gxcore.http import Ident, Session, app_context
+from gxcore.http import Ident, Now, Session
 from gxcore.identity.principal import CurrentAdmin
 from gxcore.identity.schemas import OptionalReason, ReviewReason
 from gxcore.wallet import risk
@@ -15,11 +14,6 @@ from gxcore.wallet.api import DEFAULT_PAGE, MAX_PAGE
 from gxcore.wallet.schemas import TransferReview, TransferReviewPage
 
 router = APIRouter(prefix="/admin/transfers", tags=["admin"])
-
-
-def _now(request: Request) -> datetime:
-    now = app_context(request).clock()
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)  # what timestamptz(3) keeps
 
 
 @router.get("/held")
@@ -38,19 +32,17 @@ async def release(
     command_id: Ident,
     admin: CurrentAdmin,
     session: Session,
-    request: Request,
+    now: Now,
     body: OptionalReason | None = None,
 ) -> TransferReview:
     """HELD -> PENDING: the transfer goes to the ledger; the sender is told."""
     notes = body.reason if body else None
-    return await risk.release(command_id, notes, session=session, admin=admin, now=_now(request))
+    return await risk.release(command_id, notes, session=session, admin=admin, now=now)
 
 
 @router.post("/{command_id}/reject")
 async def reject(
-    command_id: Ident, body: ReviewReason, admin: CurrentAdmin, session: Session, request: Request
+    command_id: Ident, body: ReviewReason, admin: CurrentAdmin, session: Session, now: Now
 ) -> TransferReview:
     """HELD -> FAILED (RISK_REJECTED): the held amount is available again; the sender is told."""
-    return await risk.reject(
-        command_id, body.reason, session=session, admin=admin, now=_now(request)
-    )
+    return await risk.reject(command_id, body.reason, session=session, admin=admin, now=now)
