@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from gxcore.enums import NotificationType
+from gxcore.identity.models import TrustedDevice
 from gxcore.notifications import inbox
 from gxcore.notifications.models import Notification
 from tests.test_money_api import Loop, loop  # noqa: F401
@@ -93,3 +94,48 @@ async def test_expired_notifications_are_hidden_then_deleted_by_the_cleanup_job(
             select(func.count()).where(Notification.recipient_id == carol["id"])
         )
     assert left == 1
+
+
+async def test_push_tokens_are_registered_refreshed_moved_and_deactivated(
+    loop: Loop,  # noqa: F811
+) -> None:
+    alice, bob = await loop.user(genesis=False), await loop.user(genesis=False)
+    async with loop.db.tenant(loop.tenant) as session:
+        phone = TrustedDevice(profile_id=alice["id"], device_name="phone", device_fingerprint="p1")
+        session.add(phone)
+    body = {"token": "fcm-token-aaaaaaaa", "platform": "android", "deviceId": phone.device_id}
+    # A device that is not hers is not found.
+    assert_problem(await loop.client.post("/push-tokens", json=body, headers=bob["headers"]), 404,
+                   "DEVICE_NOT_FOUND")  # fmt: skip
+    first = await loop.client.post("/push-tokens", json=body, headers=alice["headers"])
+    assert first.status_code == 201, first.text
+    token_id = first.json()["tokenId"]
+    assert "token" not in first.json() and first.json()["isActive"] is True
+    # The same token again: the same row, refreshed.
+    again = await loop.client.post("/push-tokens", json=body, headers=alice["headers"])
+    assert again.json()["tokenId"] == token_id
+    assert again.json()["lastUsedAt"] >= first.json()["lastUsedAt"]
+    # A new token on the same device replaces the old one.
+    newer = {**body, "token": "fcm-token-bbbbbbbb"}
+    replaced = await loop.client.post("/push-tokens", json=newer, headers=alice["headers"])
+    listed = (await loop.client.get("/push-tokens", headers=alice["headers"])).json()
+    assert [t["tokenId"] for t in listed] == [replaced.json()["tokenId"]]
+    # The device changes hands: bob registers its token, which is his from now on.
+    moved = await loop.client.post(
+        "/push-tokens", json={**newer, "deviceId": None}, headers=bob["headers"]
+    )
+    assert moved.json()["tokenId"] == replaced.json()["tokenId"]
+    assert (await loop.client.get("/push-tokens", headers=alice["headers"])).json() == []
+    # Only its owner refreshes or deactivates it.
+    path = f"/push-tokens/{moved.json()['tokenId']}"
+    assert_problem(await loop.client.post(f"{path}/refresh", headers=alice["headers"]), 404,
+                   "PUSH_TOKEN_NOT_FOUND")  # fmt: skip
+    assert_problem(await loop.client.delete(path, headers=alice["headers"]), 404,
+                   "PUSH_TOKEN_NOT_FOUND")  # fmt: skip
+    assert (await loop.client.post(f"{path}/refresh", headers=bob["headers"])).status_code == 200
+    assert (await loop.client.delete(path, headers=bob["headers"])).status_code == 204
+    assert (await loop.client.get("/push-tokens", headers=bob["headers"])).json() == []
+    bad = await loop.client.post(
+        "/push-tokens", json={**body, "platform": "pager"}, headers=bob["headers"]
+    )
+    assert_problem(bad, 422, "VALIDATION_FAILED")

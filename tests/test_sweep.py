@@ -27,7 +27,7 @@ from gxcore.db.tenancy import Database
 from gxcore.enums import CommandType, LimitType, NotificationType, UserProfileStatus
 from gxcore.identity.models import TrustedDevice
 from gxcore.notifications.inbox import notify
-from gxcore.notifications.models import Notification
+from gxcore.notifications.models import Notification, PushToken
 from gxcore.wallet.models import (
     Beneficiary,
     Contact,
@@ -107,6 +107,13 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("PATCH", "/notifications/{notification_id}/read"): None,
     ("PATCH", "/notifications/{notification_id}/archive"): None,
     ("PATCH", "/notifications/{notification_id}/action"): None,
+    ("POST", "/push-tokens"): {
+        "token": "sweep-token-9999",
+        "platform": "ios",
+        "deviceId": "{device}",
+    },
+    ("POST", "/push-tokens/{token_id}/refresh"): None,
+    ("DELETE", "/push-tokens/{token_id}"): None,
 }
 #: Administrators' operations: a user is refused by role (403), not by id.
 ADMIN_ONLY = ("/admin/", "/genesis", "/limits", "/wallets/{wallet_id}/", "/treasury")
@@ -122,6 +129,7 @@ PATH_KINDS = {
     "wallet_id": "wallet",
     "country_code": "country",
     "notification_id": "notification",
+    "token_id": "push_token",
 }
 PATH_VALUES = {"action": "freeze"}
 
@@ -219,6 +227,9 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         )
         await s.flush()
         notice = await s.scalar(select(Notification.notification_id))
+        push = PushToken(profile_id=user.profile_id, token="sweep-token-0001", platform="ios")
+        s.add(push)
+        await s.flush()
     await nigeria(migrated_url)
     async with db.system(reason="test setup: the projector's wallet and treasury") as s:
         wallet = Wallet(
@@ -251,6 +262,7 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         "contact": contact.contact_id,
         "country": "NG",
         "notification": notice,
+        "push_token": push.token_id,
     }
 
 

@@ -39,6 +39,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     from gxcore.identity.auth_api import router as auth
     from gxcore.identity.users_api import router as users
     from gxcore.notifications.api import router as inbox
+    from gxcore.notifications.api import tokens as push_tokens
     from gxcore.wallet.api import router as money
     from gxcore.wallet.contacts_api import router as address_book
     from gxcore.wallet.review_api import router as transfer_review
@@ -51,7 +52,10 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
         **fastapi_kwargs,  # type: ignore[arg-type]
     )
     install_error_handlers(app)
-    routers = (registration, auth, users, admin_users, money, address_book, transfer_review, inbox)
+    routers = (
+        registration, auth, users, admin_users, money, address_book, transfer_review, inbox,
+        push_tokens,
+    )  # fmt: skip
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app

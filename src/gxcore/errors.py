@@ -371,6 +371,12 @@ class NotificationNotFound(NotFound):
     code = "NOTIFICATION_NOT_FOUND"
 
 
+class PushTokenNotFound(NotFound):
+    """No active push token of that id for the signed-in user."""
+
+    code = "PUSH_TOKEN_NOT_FOUND"
+
+
 class TreasuryNotFound(NotFound):
     """The tenant has no active treasury for that country."""
 

@@ -1,4 +1,4 @@
-"""/api/v1/notifications: the signed-in user's own inbox."""
+"""/api/v1/notifications and /api/v1/push-tokens: the signed-in user's own inbox and devices."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from gxcore.enums import NotificationStatus
-from gxcore.http import Ident, Now, Session
+from gxcore.http import CREATED, NO_CONTENT, Ident, Now, Session
 from gxcore.identity.principal import CurrentUser
 from gxcore.notifications import inbox
+from gxcore.notifications import push_tokens as push
 from gxcore.notifications.schemas import (
     MarkedRead,
     NotificationPage,
     NotificationRead,
+    PushTokenIn,
+    PushTokenRead,
     UnreadCount,
 )
 
@@ -73,3 +76,32 @@ async def action(
 ) -> NotificationRead:
     """Mark the notification's action done (ACTIONED)."""
     return await _file(notification_id, NotificationStatus.ACTIONED, user, session, now)
+
+
+tokens = APIRouter(prefix="/push-tokens", tags=["notifications"])
+
+
+@tokens.get("")
+async def push_tokens(user: CurrentUser, session: Session) -> list[PushTokenRead]:
+    """The signed-in user's active push tokens (the tokens themselves are not shown)."""
+    return await push.mine(session=session, principal=user)
+
+
+@tokens.post("", status_code=CREATED)
+async def register_push_token(
+    body: PushTokenIn, user: CurrentUser, session: Session, now: Now
+) -> PushTokenRead:
+    """Register this app install's token (again: refreshed; another user's: moved here)."""
+    return await push.register(body, session=session, principal=user, now=now)
+
+
+@tokens.post("/{token_id}/refresh")
+async def refresh_push_token(
+    token_id: Ident, user: CurrentUser, session: Session, now: Now
+) -> PushTokenRead:
+    return await push.refresh(token_id, session=session, principal=user, now=now)
+
+
+@tokens.delete("/{token_id}", status_code=NO_CONTENT)
+async def deactivate_push_token(token_id: Ident, user: CurrentUser, session: Session) -> None:
+    await push.deactivate(token_id, session=session, principal=user)

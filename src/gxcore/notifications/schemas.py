@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 
 from gxcore.enums import NotificationStatus, NotificationType
+from gxcore.http import Ident, RequestBody
 
 
 class NotificationRead(BaseModel):
@@ -36,3 +38,21 @@ class UnreadCount(BaseModel):
 
 class MarkedRead(BaseModel):
     updated: int
+
+
+class PushTokenIn(RequestBody):
+    #: The push service's registration token for this app install (FCM, APNs, Web Push).
+    token: Annotated[str, StringConstraints(min_length=8, max_length=4096, pattern=r"^\S+$")]
+    platform: Literal["ios", "android", "web"]
+    deviceId: Ident | None = None
+
+
+class PushTokenRead(BaseModel):
+    """A registered token, without the token itself: a push credential is not shown back."""
+
+    tokenId: str
+    platform: str
+    deviceId: str | None
+    isActive: bool
+    createdAt: datetime
+    lastUsedAt: datetime
