@@ -16,8 +16,12 @@ user without some relatives (an orphan, someone unmarried) can still reach the f
   floor(x + 1/2), so 43.5 -> 44.
 
 Why confirming never lowers a score: confirming adds a slot's points to C whenever it adds them to
-P (a restored slot is worth what its relationship earns), and (C + s) / (P + s) >= C / P when
-C <= P; when C > P the score was already at the cap and stays there.
+P (a restored slot is worth what its relationship earns), the score is C * cap / min(P, cap)
+before rounding and capping, and (C + s) / (min(P, cap) + s) >= C / min(P, cap) when
+C <= min(P, cap); otherwise the score was already at the cap and stays there. Rounding half up and
+capping are non-decreasing. tests/test_trust_score.py checks this as a property.
+
+Weights are not parameters of their own: a group's weight is its cap over the total cap.
 """
 
 from __future__ import annotations
