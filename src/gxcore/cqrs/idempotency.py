@@ -24,8 +24,8 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.cqrs.models import HttpIdempotency
-from gxcore.db.scope import scope_of
-from gxcore.errors import IdempotencyConflict, TenantScopeRequired
+from gxcore.db.scope import tenant_of
+from gxcore.errors import IdempotencyConflict
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,10 @@ def request_hash(request: Any) -> str:
 async def recall(session: AsyncSession, key: Key, body_hash: str, now: datetime) -> Kept | None:
     """The response kept under `key` for this request; None when there is none (or it expired:
     then it is forgotten now). Another request under a live key is an IdempotencyConflict."""
-    row = await session.get(HttpIdempotency, _identity(session, key))
+    tenant = tenant_of(session, "idempotency keys belong to a tenant")
+    row = await session.get(
+        HttpIdempotency, (tenant, key.profile_id, key.method, key.path, key.key)
+    )
     if row is None:
         return None
     if row.ttl_expires_at is not None and row.ttl_expires_at <= now:
@@ -118,10 +121,3 @@ _PRIMARY_KEY = (
     HttpIdempotency.path,
     HttpIdempotency.idempotency_key,
 )
-
-
-def _identity(session: AsyncSession, key: Key) -> tuple[str, ...]:
-    scope = scope_of(session.sync_session)
-    if scope is None or scope.tenant_id is None:
-        raise TenantScopeRequired("idempotency keys belong to a tenant")
-    return (scope.tenant_id, key.profile_id, key.method, key.path, key.key)

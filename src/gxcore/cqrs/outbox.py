@@ -20,9 +20,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.cqrs.models import OutboxCommand
-from gxcore.db.scope import scope_of
+from gxcore.db.scope import tenant_of
 from gxcore.enums import CommandType
-from gxcore.errors import IdempotencyConflict, TenantScopeRequired, ValidationFailed
+from gxcore.errors import IdempotencyConflict, ValidationFailed
 
 #: Channel the relay LISTENs on; a notification only wakes it early, polling still finds work.
 NOTIFY_CHANNEL = "gx_outbox"
@@ -46,7 +46,9 @@ async def enqueue(
     tenant_id: str | None = None,
 ) -> OutboxCommand:
     """Add a PENDING command for the scope's tenant (or `tenant_id` in the system scope)."""
-    tenant_id = tenant_id or _scope_tenant(session)
+    tenant_id = tenant_id or tenant_of(
+        session, "enqueue needs a tenant scope, or an explicit tenant_id"
+    )
     if not request_id:
         raise ValidationFailed("a command needs a request id (its idempotency key)")
     try:
@@ -109,10 +111,3 @@ async def latest(session: AsyncSession, request_id: str) -> OutboxCommand | None
         .order_by(OutboxCommand.created_at.desc(), OutboxCommand.id.desc())
         .limit(1)
     )
-
-
-def _scope_tenant(session: AsyncSession) -> str:
-    scope = scope_of(session.sync_session)
-    if scope is None or scope.tenant_id is None:
-        raise TenantScopeRequired("enqueue needs a tenant scope, or an explicit tenant_id")
-    return scope.tenant_id

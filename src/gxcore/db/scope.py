@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from gxcore.errors import ValidationFailed
+from gxcore.errors import TenantScopeRequired, ValidationFailed
 
 SCOPE_KEY = "gx_scope"
 # Tenant ids travel into SQL settings; a strict alphabet keeps them inert.
@@ -66,3 +67,12 @@ class Scope:
 
 def scope_of(session: Session) -> Scope | None:
     return session.info.get(SCOPE_KEY)
+
+
+def tenant_of(session: AsyncSession, needs: str) -> str:
+    """The tenant of the session's scope; TenantScopeRequired, saying `needs`, when it has none
+    (no scope, or the system scope)."""
+    scope = scope_of(session.sync_session)
+    if scope is None or scope.tenant_id is None:
+        raise TenantScopeRequired(needs)
+    return scope.tenant_id

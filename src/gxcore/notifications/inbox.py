@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.db import keyset
 from gxcore.db.lifecycle import transition
-from gxcore.db.scope import scope_of
+from gxcore.db.scope import tenant_of
 from gxcore.enums import NotificationStatus, NotificationType
-from gxcore.errors import NotificationNotFound, TenantScopeRequired
+from gxcore.errors import NotificationNotFound
 from gxcore.identity.access import Principal
 from gxcore.notifications.models import Notification
 from gxcore.notifications.schemas import NotificationPage, NotificationRead
@@ -36,12 +36,10 @@ async def notify(
 ) -> None:
     """Add an UNREAD notification for `profile_id` of the session's tenant, about the resource
     named, if any."""
-    scope = scope_of(session.sync_session)
-    if scope is None or scope.system or scope.tenant_id is None:
-        raise TenantScopeRequired("notifications are written in a tenant scope")
+    tenant = tenant_of(session, "notifications are written in a tenant scope")
     session.add(
         Notification(
-            tenant_id=scope.tenant_id,
+            tenant_id=tenant,
             recipient_id=profile_id,
             type=type,
             title=title,

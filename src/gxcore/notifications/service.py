@@ -14,9 +14,8 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.db.base import new_uuid
-from gxcore.db.scope import scope_of
+from gxcore.db.scope import tenant_of
 from gxcore.enums import MessageChannel
-from gxcore.errors import TenantScopeRequired
 from gxcore.notifications.models import MessageOutbox
 
 
@@ -54,14 +53,12 @@ async def _queue(
     now: datetime,
     expires_at: datetime | None,
 ) -> None:
-    scope = scope_of(session.sync_session)
-    if scope is None or scope.system or scope.tenant_id is None:
-        raise TenantScopeRequired("messages are queued in a tenant scope")
+    tenant = tenant_of(session, "messages are queued in a tenant scope")
     # A plain INSERT: the application role may not read the queue back (no RETURNING), and the
     # body, an OTP code maybe, stays out of the audit chain, which would keep it for good.
     await session.execute(
         insert(MessageOutbox).values(
-            tenant_id=scope.tenant_id,
+            tenant_id=tenant,
             id=new_uuid(),
             channel=channel,
             recipient=recipient,

@@ -22,7 +22,7 @@ from gxcore.cqrs import idempotency
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.outbox import enqueue, latest
 from gxcore.db import keyset
-from gxcore.db.scope import scope_of
+from gxcore.db.scope import tenant_of
 from gxcore.enums import (
     AuditEventType,
     CommandType,
@@ -37,7 +37,6 @@ from gxcore.errors import (
     InsufficientFunds,
     LimitNotFound,
     SelfTransfer,
-    TenantScopeRequired,
     TransferNotFound,
     UserNotFound,
     ValidationFailed,
@@ -94,13 +93,6 @@ class Accepted:
 
     response: CommandAccepted
     replayed: bool
-
-
-def _tenant(session: AsyncSession) -> str:
-    scope = scope_of(session.sync_session)
-    if scope is None or scope.tenant_id is None:
-        raise TenantScopeRequired("money moves in a tenant scope")
-    return scope.tenant_id
 
 
 def _is_frozen(profile: UserProfile) -> bool:
@@ -255,7 +247,7 @@ async def request_transfer(
     same request gives back the first answer without checking or holding again; with another
     request it is an IDEMPOTENCY_CONFLICT (`gxcore.cqrs.idempotency`).
     """
-    tenant = _tenant(session)
+    tenant = tenant_of(session, "money moves in a tenant scope")
     sender_id = body.fromUserId if principal.is_admin and body.fromUserId else principal.profile_id
     if sender_id == body.toUserId:
         raise SelfTransfer("a wallet cannot send to itself", field="toUserId")
