@@ -58,7 +58,7 @@ from gxcore.ledger.state import tx_id_of
 from gxcore.loans import handlers as loans
 from gxcore.loans.models import Loan
 from gxcore.wallet import handlers as wallet
-from gxcore.wallet.models import Transaction, Wallet
+from gxcore.wallet.models import Transaction, TreasuryAccount, Wallet
 from tests.conftest import ROLE_KEY
 from tests.factories import make
 from tests.ledger_contract import ManualClock, Script
@@ -659,12 +659,28 @@ async def test_bootstrap_adds_missing_parameters_and_keeps_the_tenants_values(
         ev.SystemPaused(reason="drill"),
         ev.SystemResumed(),
         ev.AdminAppointed(account_id="a"),
-        ev.TreasuryActivated(country_code="NG", account_id="treasury:NG"),
     ):
         feed.emit(record_only)  # fmt: skip
     await project(db, feed)
     assert (await parameters())["transferFeeBps"] == "20"
     assert len(await logged(db, tenant)) == len(feed.events)
+
+
+async def test_an_activated_treasury_is_mirrored_and_an_unknown_country_dead_lettered(
+    migrated_url: str, db: Database, feed: Feed, tenant: str
+) -> None:
+    await nigeria(migrated_url)
+    opened = feed.emit(ev.TreasuryActivated(country_code="NG", account_id="treasury:NG"))
+    feed.emit(ev.TreasuryActivated(country_code="ZZ", account_id="treasury:ZZ"))
+    await project(db, feed)
+    async with db.tenant(tenant) as session:
+        rows = (await session.execute(select(
+            TreasuryAccount.country_code, TreasuryAccount.account_id, TreasuryAccount.balance,
+            TreasuryAccount.block_number,
+        ))).all()  # fmt: skip
+    assert rows == [("NG", "treasury:NG", Decimal(0), opened.block_number)]
+    [dead] = await dlq(db, tenant)
+    assert dead.reason.startswith("UNKNOWN_COUNTRY") and "ZZ" in dead.reason
 
 
 async def test_country_data_writes_the_tenants_rows_and_never_the_shared_countries(
