@@ -101,6 +101,10 @@ class OffChainTxType(StrEnum):
     LOAN_REPAYMENT = "LOAN_REPAYMENT"
 
 
+#: History entries that take value out of their wallet; the other types bring it in.
+DEBITS = frozenset({OffChainTxType.SENT, OffChainTxType.TAX, OffChainTxType.LOAN_REPAYMENT})
+
+
 class CollateralStatus(StrEnum):
     PLEDGED = "PLEDGED"
     RELEASED = "RELEASED"

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.cqrs.ids import ordered_uuids
 from gxcore.db.arrays import packed, unpack
-from gxcore.enums import OffChainTxType
+from gxcore.enums import DEBITS, OffChainTxType
 from gxcore.ledger.port import LedgerEvent
 
 ZERO = Decimal("0.000000000")
@@ -123,8 +123,7 @@ _INSERT_ENTRIES_SQL = (
     "fee, remark, at, block) "
     'JOIN "Wallet" AS w ON w."tenantId" = u.tenant AND w."primaryAccountId" = u.account '
 )
-#: What leaves a wallet (as `_SIGNED` in gxcore.wallet.service counts it); the rest credits it.
-_DEBITS = "('SENT', 'TAX', 'LOAN_REPAYMENT')"
+_DEBITS = "(" + ", ".join(f"'{t.value}'" for t in sorted(DEBITS)) + ")"
 _RETURNING = ' RETURNING "offTxId", "tenantId", "onChainTxId", "walletId", "type", "amount", "fee"'
 # The owner's notice of each entry the statement wrote (inserted, or changed by a replay).
 _NOTIFY = (

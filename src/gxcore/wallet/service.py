@@ -24,6 +24,7 @@ from gxcore.cqrs.outbox import enqueue, latest
 from gxcore.db import keyset
 from gxcore.db.scope import tenant_of
 from gxcore.enums import (
+    DEBITS,
     AuditEventType,
     CommandType,
     LimitType,
@@ -68,10 +69,7 @@ ZERO = Decimal("0.000000000")
 #: A history row's effect on its wallet: what `at=` sums (a SENT row carries the fee paid).
 _SIGNED = case(
     (Transaction.type == OffChainTxType.SENT, -(Transaction.amount + Transaction.fee)),
-    (
-        Transaction.type.in_([OffChainTxType.TAX, OffChainTxType.LOAN_REPAYMENT]),
-        -Transaction.amount,
-    ),
+    (Transaction.type.in_(sorted(DEBITS - {OffChainTxType.SENT})), -Transaction.amount),
     else_=Transaction.amount,
 )
 _HISTORY_COLUMNS = (
