@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
 from gxcore.admin.service import require_tenant
+from gxcore.audit.chain import truncate_ms
 from gxcore.config import Settings
 from gxcore.db.scope import RequestMeta, valid_tenant_id
 from gxcore.db.tenancy import Database
@@ -279,9 +280,9 @@ Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 
 
 def request_now(request: Request) -> datetime:
-    """The app clock's now, cut to the milliseconds timestamptz(3) keeps."""
-    now = app_context(request).clock()
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    """The app clock's now, cut to the milliseconds timestamptz(3) keeps: what a call returns
+    is what a later read shows. One per request (FastAPI caches a dependency's value)."""
+    return truncate_ms(app_context(request).clock())
 
 
 Now = Annotated[datetime, Depends(request_now)]

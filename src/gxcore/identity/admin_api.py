@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from gxcore.enums import UserProfileStatus
-from gxcore.http import Ident, Session, app_context
+from gxcore.http import Ident, Now, Session
 from gxcore.identity import review as service
 from gxcore.identity.principal import CurrentAdmin
 from gxcore.identity.review import DEFAULT_PAGE, MAX_PAGE, Review
@@ -17,11 +17,8 @@ from gxcore.identity.users import get_or_raise, read
 router = APIRouter(prefix="/admin/users", tags=["admin"])
 
 
-def _review(request: Request, session: Session, admin: CurrentAdmin) -> Review:
-    now = app_context(request).clock()
-    return Review(
-        session=session, admin=admin, now=now.replace(microsecond=now.microsecond // 1000 * 1000)
-    )
+def _review(session: Session, admin: CurrentAdmin, now: Now) -> Review:
+    return Review(session=session, admin=admin, now=now)
 
 
 Rev = Annotated[Review, Depends(_review, scope="function")]

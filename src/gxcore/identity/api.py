@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from gxcore.http import CREATED, Ident, Session, app_context
+from gxcore.http import CREATED, Ident, Now, Session, app_context
 from gxcore.identity import registration as service
 from gxcore.identity.registration import Context
 from gxcore.identity.schemas import (
@@ -26,11 +26,8 @@ from gxcore.identity.schemas import (
 router = APIRouter(prefix="/registration", tags=["registration"])
 
 
-def _context(request: Request, session: Session) -> Context:
+def _context(request: Request, session: Session, now: Now) -> Context:
     gx = app_context(request)
-    now = gx.clock()
-    # Milliseconds, as timestamptz(3) stores them: what a call returns is what a later read shows.
-    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     return Context(session=session, database=gx.database, now=now, otp_key=gx.otp_key)
 
 

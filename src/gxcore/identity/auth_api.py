@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from gxcore.db.scope import scope_of
-from gxcore.http import Session, app_context
+from gxcore.http import Now, Session, app_context
 from gxcore.identity import auth as service
 from gxcore.identity.auth import Context
 from gxcore.identity.principal import CurrentUser
@@ -17,16 +17,14 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 NO_CONTENT = 204
 
 
-def _context(request: Request, session: Session) -> Context:
+def _context(request: Request, session: Session, now: Now) -> Context:
     gx = app_context(request)
-    now = gx.clock()
     scope = scope_of(session.sync_session)
     assert scope is not None and scope.tenant_id is not None and scope.request is not None
     return Context(
         session=session,
         database=gx.database,
-        # Milliseconds, as timestamptz(3) stores them.
-        now=now.replace(microsecond=now.microsecond // 1000 * 1000),
+        now=now,
         jwt_key=gx.jwt_key,
         tenant_id=scope.tenant_id,
         client=scope.request,

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin.service import read_ints, require_tenant
+from gxcore.audit.chain import truncate_ms
 from gxcore.cli_common import DataDir, console, fail, run, settings
 from gxcore.db import migrate
 from gxcore.db.cli import open_database
@@ -105,8 +106,7 @@ async def _approve(data_dir: str | None, tenant: str, email: str, by: str) -> Us
             raise Forbidden(f"{by} is not an administrator in {tenant}")
         act_as(session, profile_id=admin.profile_id, session_id=CLI, device_id=CLI)
         user = await _by_email(session, email, tenant)
-        now = datetime.now(UTC)
-        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as timestamptz(3) keeps it
+        now = truncate_ms(datetime.now(UTC))  # as timestamptz(3) keeps it
         principal = Principal(admin.profile_id, tenant, CLI, CLI, admin.role)
         return await review.approve(user.profile_id, review=Review(session, principal, now))
 
