@@ -5,10 +5,23 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from gxcore.db.types import storable
 from gxcore.errors import ValidationFailed
+
+T = TypeVar("T")
+
+
+def page_of(
+    rows: Sequence[T], limit: int, key: Callable[[T], tuple[datetime, str]]
+) -> tuple[Sequence[T], str | None]:
+    """A page from `rows` fetched with `limit + 1`: its first `limit`, and the cursor to the
+    next page (the last row's `key`) when there is more."""
+    items = rows[:limit]
+    return items, encode(*key(items[-1])) if len(rows) > limit else None
 
 
 def encode(moment: datetime, key: str) -> str:

@@ -64,10 +64,6 @@ class Review:
 # --------------------------------------------------------------------------------------------
 
 
-def encode_cursor(profile: UserProfile) -> str:
-    return keyset.encode(profile.created_at, profile.profile_id)
-
-
 async def list_page(
     session: AsyncSession,
     *,
@@ -83,11 +79,8 @@ async def list_page(
             tuple_(UserProfile.created_at, UserProfile.profile_id) > keyset.decode(cursor)
         )
     rows = (await session.scalars(stmt.limit(limit + 1))).all()
-    page = rows[:limit]
-    return UserPage(
-        items=[read(p) for p in page],
-        nextCursor=encode_cursor(page[-1]) if len(rows) > limit else None,
-    )
+    page, next_cursor = keyset.page_of(rows, limit, lambda p: (p.created_at, p.profile_id))
+    return UserPage(items=[read(p) for p in page], nextCursor=next_cursor)
 
 
 # --------------------------------------------------------------------------------------------

@@ -105,15 +105,8 @@ async def page(
             ).limit(limit + 1)
         )
     ).all()
-    items = rows[:limit]
-    return NotificationPage(
-        items=[_read(n) for n in items],
-        nextCursor=(
-            keyset.encode(items[-1].created_at, items[-1].notification_id)
-            if len(rows) > limit
-            else None
-        ),
-    )
+    items, next_cursor = keyset.page_of(rows, limit, lambda n: (n.created_at, n.notification_id))
+    return NotificationPage(items=[_read(n) for n in items], nextCursor=next_cursor)
 
 
 async def unread_count(*, session: AsyncSession, principal: Principal, now: datetime) -> int:

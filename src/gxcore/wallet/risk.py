@@ -261,13 +261,8 @@ async def held_page(
             query.order_by(OutboxCommand.created_at, OutboxCommand.id).limit(limit + 1)
         )
     ).all()
-    page = rows[:limit]
-    return TransferReviewPage(
-        items=[_read(*r) for r in page],
-        nextCursor=(
-            keyset.encode(page[-1][0].created_at, page[-1][0].id) if len(rows) > limit else None
-        ),
-    )
+    page, next_cursor = keyset.page_of(rows, limit, lambda r: (r[0].created_at, r[0].id))
+    return TransferReviewPage(items=[_read(*r) for r in page], nextCursor=next_cursor)
 
 
 async def release(

@@ -183,7 +183,7 @@ async def history(
             )
         )
     ).all()
-    page = rows[:limit]
+    page, next_cursor = keyset.page_of(rows, limit, lambda r: (r.timestamp, r.off_tx_id))
     return TransactionPage(
         items=[
             TransactionRead(
@@ -199,9 +199,7 @@ async def history(
             )
             for r in page
         ],
-        nextCursor=(
-            keyset.encode(page[-1].timestamp, page[-1].off_tx_id) if len(rows) > limit else None
-        ),
+        nextCursor=next_cursor,
     )
 
 
