@@ -5,18 +5,21 @@ With DATABASE_URL set, that server is used instead of an embedded one; its user 
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import gxcore.audit.service  # noqa: F401  (registers the audit trail, as the features do)
-from gxcore.db import migrate, server
+from gxcore.db import migrate, roles, server
 from gxcore.db.embedded import EmbeddedServer
-from gxcore.db.engine import create_engine
+from gxcore.db.engine import PoolConfig, create_engine
 from gxcore.db.tenancy import Database
+from tests import pgbouncer
 from tests.factories import register_tenant
 
 TEMPLATE_DB = "gx_template"
@@ -98,8 +101,25 @@ async def tenant(db: Database) -> str:
 
 
 @pytest.fixture(scope="session")
-async def db(migrated_url: str) -> AsyncIterator[Database]:
+def pool(server_url: str) -> Iterator[PoolConfig]:
+    """How the tests' Databases pool. With GX_TEST_POOLER=pgbouncer, their role connections go
+    through a real PgBouncer in transaction mode (tests/test_pooler.py runs suites that way), and
+    GX_TEST_POOLER_STATS names a file that receives what it carried."""
+    if os.environ.get("GX_TEST_POOLER") != "pgbouncer":
+        yield PoolConfig()
+        return
+    if reason := pgbouncer.missing_reason():
+        pytest.fail(f"GX_TEST_POOLER=pgbouncer, but {reason}")
+    users = {r: roles.role_password(ROLE_KEY, server_url, r) for r in roles.ROLES}
+    with pgbouncer.PgBouncer(server_url, users=users) as bouncer:
+        yield PoolConfig(pooler_url=bouncer.url)
+        if report := os.environ.get("GX_TEST_POOLER_STATS"):
+            Path(report).write_text(json.dumps(bouncer.stats()))
+
+
+@pytest.fixture(scope="session")
+async def db(migrated_url: str, pool: PoolConfig) -> AsyncIterator[Database]:
     """The application's view of the shared database: gx_app and gx_system engines."""
-    database = Database.connect(migrated_url, role_key=ROLE_KEY)
+    database = Database.connect(migrated_url, role_key=ROLE_KEY, pool=pool)
     yield database
     await database.dispose()

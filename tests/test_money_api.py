@@ -28,7 +28,7 @@ from gxcore.cqrs.postings import Posting, write_postings
 from gxcore.cqrs.projector import Projector
 from gxcore.cqrs.rebuild import rebuild
 from gxcore.cqrs.relay import Relay
-from gxcore.db.engine import create_engine
+from gxcore.db.engine import PoolConfig, create_engine
 from gxcore.db.tenancy import Database
 from gxcore.enums import CommandType, OutboxStatus, UserProfileStatus
 from gxcore.identity.models import UserProfile
@@ -87,12 +87,14 @@ class Loop:
 
 
 @pytest.fixture
-async def loop(scratch_url: str, tenant: str, tmp_path: Any) -> AsyncIterator[Loop]:
+async def loop(
+    scratch_url: str, tenant: str, tmp_path: Any, pool: PoolConfig
+) -> AsyncIterator[Loop]:
     owner = create_engine(scratch_url)  # countries are the owner's, as in `gx db seed`
     async with AsyncSession(owner) as session, session.begin():
         await admin_service.seed_countries(session)
     await owner.dispose()
-    db = Database.connect(scratch_url, role_key=ROLE_KEY)
+    db = Database.connect(scratch_url, role_key=ROLE_KEY, pool=pool)
     async with db.system(reason="test setup: gx tenant create") as session:
         await admin_service.create_tenant(session, tenant)  # its BOOTSTRAP_SYSTEM is queued
     settings = Settings(

@@ -31,6 +31,7 @@ from gxcore.admin.models import SystemParameter
 from gxcore.app import create_app
 from gxcore.audit.models import AuditLog
 from gxcore.config import Settings
+from gxcore.db.engine import PoolConfig
 from gxcore.db.tenancy import Database
 from gxcore.enums import AuditEventType, RegistrationStep, UserProfileStatus
 from gxcore.errors import ConfigurationError, OtpInvalid, ValidationFailed
@@ -909,9 +910,9 @@ async def test_gx_dev_mailbox_prints_a_sent_message(
 
 
 async def test_gx_jobs_cleanup_removes_only_expired_registrations(
-    scratch_url: str, settings: Settings
+    scratch_url: str, settings: Settings, pool: PoolConfig
 ) -> None:
-    database = Database.connect(scratch_url, role_key=ROLE_KEY)
+    database = Database.connect(scratch_url, role_key=ROLE_KEY, pool=pool)
     try:
         past, now = Clock(datetime.now(UTC) - timedelta(days=2)), Clock()
         ids = {}

@@ -19,6 +19,7 @@ from sqlalchemy.orm import joinedload
 
 from gxcore.admin import service as admin
 from gxcore.db.base import Base, TenantScoped
+from gxcore.db.engine import PoolConfig
 from gxcore.db.models import metadata  # noqa: F401  (registers every model)
 from gxcore.db.tenancy import Database
 from gxcore.errors import CrossTenant, TenantScopeRequired
@@ -238,11 +239,11 @@ async def test_a_session_without_tenant_fails_closed(db: Database, tenant: str) 
 
 
 async def test_a_pooled_connection_never_carries_a_tenant_over(
-    migrated_url: str, tenant: str
+    migrated_url: str, tenant: str, pool: PoolConfig
 ) -> None:
     from gxcore.wallet.models import Wallet
 
-    db = Database.connect(migrated_url, role_key=ROLE_KEY, pool_size=1, max_overflow=0)
+    db = Database.connect(migrated_url, role_key=ROLE_KEY, pool=pool, pool_size=1, max_overflow=0)
     other = f"o-{uuid.uuid4().hex[:10]}"
     try:
         async with db.system(reason="test setup") as session:

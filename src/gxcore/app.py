@@ -99,13 +99,12 @@ def create_served_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from gxcore.db import migrate
         from gxcore.db.cli import open_database
-        from gxcore.db.roles import role_key
         from gxcore.errors import PendingMigrations
 
         async with open_database(settings) as url:
             if not (await migrate.status(url)).up_to_date:
                 raise PendingMigrations("the database is not at head; run `gx db migrate`")
-            database = Database.connect(url, role_key=role_key(settings))
+            database = Database.for_settings(url, settings)
             try:
                 app.state.gx = _context(database, settings, None)
                 worker = MessageWorker(database, default_senders(settings))

@@ -121,7 +121,6 @@ def cleanup_command(
 
     from gxcore.cqrs import idempotency
     from gxcore.db.cli import open_database
-    from gxcore.db.roles import role_key
     from gxcore.db.tenancy import Database
     from gxcore.identity import registration
     from gxcore.notifications import inbox
@@ -136,7 +135,7 @@ def cleanup_command(
         cfg = settings(data_dir)
         deleted = dict.fromkeys(jobs, 0)
         async with open_database(cfg, create=False) as url:
-            database = Database.connect(url, role_key=role_key(cfg))
+            database = Database.for_settings(url, cfg)
             try:
                 now = datetime.now(UTC)
                 for what, delete_expired in jobs.items():

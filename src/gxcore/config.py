@@ -66,6 +66,19 @@ class Settings(BaseSettings):
     #: The development senders' JSON-lines mailbox; default `<data_dir>/mailbox.jsonl`.
     mailbox_path: Path | None = None
 
+    #: Connections each engine keeps (gxcore.db.engine.PoolConfig), beyond which up to
+    #: `db_pool_max_overflow` more are opened under load; a unit of work waits at most
+    #: `db_pool_timeout` seconds for one, then fails with DATABASE_UNAVAILABLE.
+    db_pool_size: int = Field(default=5, ge=1)
+    db_pool_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout: float = Field(default=30.0, gt=0)
+    #: Longest a statement may run, in milliseconds (0: no limit), set in each transaction.
+    db_statement_timeout_ms: int = Field(default=0, ge=0)
+    #: A PgBouncer (or any pooler) in transaction pooling mode in front of DATABASE_URL's server:
+    #: its host, port and, if given, database replace DATABASE_URL's for the role connections
+    #: (requests, relay, projector); migrations and LISTEN go to the server directly.
+    pooler_url: str | None = None
+
     @cached_property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION

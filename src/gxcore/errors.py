@@ -68,6 +68,12 @@ class DatabaseUnavailable(DatabaseError):
     transient = True
 
 
+class DatabaseBusy(DatabaseUnavailable):
+    """No pooled connection came free in time, or a statement ran past the statement timeout."""
+
+    code = "DATABASE_BUSY"
+
+
 class EmbeddedServerError(DatabaseError):
     code = "EMBEDDED_SERVER_ERROR"
 

@@ -15,7 +15,6 @@ from gxcore.audit.service import TenantVerdict, verify_chain
 from gxcore.cli_common import DataDir, console, fail, run, settings
 from gxcore.db import migrate
 from gxcore.db.cli import open_database
-from gxcore.db.roles import role_key
 from gxcore.db.tenancy import Database
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -29,7 +28,7 @@ async def _verify(
         if not (await migrate.status(url)).up_to_date:
             raise fail("the database is not at head; run `gx db migrate` first")
         # The system scope: its role reads every tenant's rows through row-level security.
-        db = Database.connect(url, role_key=role_key(cfg))
+        db = Database.for_settings(url, cfg)
         try:
             async with db.system(reason="gx audit verify") as session:
                 linked = await link(session, tenant) if linking else 0

@@ -25,7 +25,6 @@ from gxcore.cqrs.projector import DEFAULT_NAME, Progress, Projector, ProjectorSt
 from gxcore.cqrs.rebuild import RebuildReport, rebuild
 from gxcore.db import migrate, server
 from gxcore.db.cli import open_database
-from gxcore.db.roles import role_key
 from gxcore.db.tenancy import Database
 from gxcore.errors import ProductionGuard
 from gxcore.ledger.port import Ledger
@@ -44,7 +43,7 @@ async def _open(cfg: Settings) -> AsyncIterator[tuple[Database, Ledger, str]]:
     async with open_database(cfg, create=False) as url:
         if not (await migrate.status(url)).up_to_date:
             raise fail("the database is not at head; run `gx db migrate` first")
-        db = Database.connect(url, role_key=role_key(cfg))
+        db = Database.for_settings(url, cfg)
         ledger = await open_ledger(url, cfg)
         try:
             yield db, ledger, url

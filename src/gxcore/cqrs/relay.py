@@ -50,7 +50,6 @@ from sqlalchemy.exc import DBAPIError
 from gxcore.cqrs.outbox import LOCK_IN_ID_ORDER, NOTIFY_CHANNEL
 from gxcore.db import lifecycle
 from gxcore.db.arrays import as_text, packed, unpack
-from gxcore.db.engine import libpq_url
 from gxcore.db.tenancy import Database
 from gxcore.enums import OutboxStatus
 from gxcore.errors import GxError, ValidationFailed
@@ -413,7 +412,7 @@ class Relay:
         if loop.time() < self._listen_retry_at:
             return
         try:
-            conn = await asyncpg.connect(libpq_url(self.db.system_engine.url))
+            conn = await asyncpg.connect(self.db.listen_url)
             await conn.add_listener(NOTIFY_CHANNEL, self._notified)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
             log.warning("%s: LISTEN unavailable, polling only for now: %s", self.worker_id, e)

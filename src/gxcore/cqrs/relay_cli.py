@@ -38,7 +38,6 @@ from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.relay import Relay, RelayConfig, Stats
 from gxcore.db import migrate
 from gxcore.db.cli import open_database
-from gxcore.db.roles import role_key
 from gxcore.db.tenancy import Database
 from gxcore.enums import OutboxStatus
 from gxcore.errors import GxError
@@ -171,7 +170,7 @@ async def _system_database(cfg: Settings) -> AsyncIterator[tuple[Database, str]]
     async with open_database(cfg, create=False) as url:
         if not (await migrate.status(url)).up_to_date:
             raise fail("the database is not at head; run `gx db migrate` first")
-        db = Database.connect(url, role_key=role_key(cfg))
+        db = Database.for_settings(url, cfg)
         try:
             yield db, url
         finally:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from gxcore.config import Settings
 from gxcore.errors import ConfigurationError
 
 ASYNC_DRIVER = "postgresql+asyncpg"
@@ -31,3 +33,56 @@ def libpq_url(url: str | URL) -> str:
 def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(async_url(url), **kwargs)
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """How the role engines pool connections, and whether a transaction-mode pooler is between.
+
+    Behind a pooler in transaction mode (PgBouncer before 1.21), consecutive transactions of one
+    client connection may run on different server connections: nothing may outlive a
+    transaction. gxcore keeps no session state (the tenant and the statement timeout are
+    transaction-local, sent with BEGIN), and in that mode no prepared statement either.
+    """
+
+    size: int = 5
+    max_overflow: int = 10
+    timeout: float = 30.0
+    statement_timeout_ms: int = 0
+    #: Host, port and optionally database of the pooler (see Settings.pooler_url).
+    pooler_url: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PoolConfig:
+        return cls(
+            size=settings.db_pool_size,
+            max_overflow=settings.db_pool_max_overflow,
+            timeout=settings.db_pool_timeout,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+            pooler_url=settings.pooler_url,
+        )
+
+    def route(self, url: str | URL) -> URL:
+        """`url` (a role's login on the server) sent through the pooler, if there is one."""
+        direct = async_url(url)
+        if self.pooler_url is None:
+            return direct
+        pooler = async_url(self.pooler_url)
+        return direct.set(
+            host=pooler.host, port=pooler.port, database=pooler.database or direct.database
+        )
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "pool_size": self.size,
+            "max_overflow": self.max_overflow,
+            "pool_timeout": self.timeout,
+        }
+        if self.pooler_url is not None:
+            # With both caches off, asyncpg parses each statement unnamed, inside its
+            # transaction: the next Parse replaces it, so none outlives its server connection.
+            kwargs["connect_args"] = {
+                "statement_cache_size": 0,  # asyncpg's
+                "prepared_statement_cache_size": 0,  # SQLAlchemy's
+            }
+        return kwargs

@@ -31,14 +31,17 @@ import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
+from gxcore.config import Settings
+from gxcore.db import roles
 from gxcore.db.base import SoftDeletable, TenantScoped
-from gxcore.db.engine import create_engine
+from gxcore.db.engine import PoolConfig, create_engine, libpq_url
 from gxcore.db.roles import APP_ROLE, SYSTEM_ROLE, role_url
 from gxcore.db.scope import SCOPE_KEY, RequestMeta, Scope, scope_of
-from gxcore.errors import CrossTenant, TenantScopeRequired
+from gxcore.errors import CrossTenant, DatabaseBusy, TenantScopeRequired
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +56,15 @@ class ScopedConnection(asyncpg.Connection):
     """
 
     _gx_on_begin: str | None = None
+    #: Sent with every BEGIN of this connection (the statement timeout), set when it connects.
+    _gx_every_begin: str | None = None
 
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
-        pending = self._gx_on_begin
-        if pending and not args and query.startswith("BEGIN"):
-            self._gx_on_begin = None
-            query = f"{query.rstrip(';')}; {pending}"
+        if not args and query.startswith("BEGIN"):
+            extra = [s for s in (self._gx_every_begin, self._gx_on_begin) if s]
+            if extra:
+                self._gx_on_begin = None
+                query = "; ".join((query.rstrip(";"), *extra))
         return await super().execute(query, *args, timeout=timeout)
 
 
@@ -195,12 +201,21 @@ def _record_changes(session: Session, flush_context: Any) -> None:
         recorder(session)
 
 
+# SQLSTATE of a statement cancelled by statement_timeout (or pg_cancel_backend).
+QUERY_CANCELED = "57014"
+
 # A transaction is given an id by its first write or row lock, not before.
 _HAS_XID = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
 
 
 def _is_rls_violation(error: DBAPIError) -> bool:
     return "row-level security" in str(error.orig)
+
+
+def _limit_statements(dbapi_connection: Any, record: Any, *, ms: int) -> None:
+    dbapi_connection.driver_connection._gx_every_begin = (
+        f"SELECT set_config('statement_timeout', '{int(ms)}', true)"
+    )
 
 
 def _forget_pending(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
@@ -217,22 +232,56 @@ class Database:
     """
 
     def __init__(
-        self, app_engine: AsyncEngine, system_engine: AsyncEngine, apart_engine: AsyncEngine
+        self,
+        app_engine: AsyncEngine,
+        system_engine: AsyncEngine,
+        apart_engine: AsyncEngine,
+        *,
+        listen_url: str | None = None,
     ) -> None:
         self.app_engine = app_engine
         self.system_engine = system_engine
         self.apart_engine = apart_engine
+        #: `gx_system` on the server itself, never through a pooler: for LISTEN, which a
+        #: transaction-mode pooler cannot carry.
+        self.listen_url = listen_url or libpq_url(system_engine.url)
 
     @classmethod
-    def connect(cls, owner_url: str | URL, *, role_key: bytes, **engine_kwargs: Any) -> Database:
-        """Engines logged in as the roles, with the passwords `role_key` derives (roles.role_key)."""
-        engine_kwargs.setdefault("connect_args", {})["connection_class"] = ScopedConnection
-        app_url = role_url(owner_url, APP_ROLE, key=role_key)
-        app, apart = (create_engine(app_url, **engine_kwargs) for _ in range(2))
-        system = create_engine(role_url(owner_url, SYSTEM_ROLE, key=role_key), **engine_kwargs)
+    def connect(
+        cls,
+        owner_url: str | URL,
+        *,
+        role_key: bytes,
+        pool: PoolConfig | None = None,
+        **engine_kwargs: Any,
+    ) -> Database:
+        """Engines logged in as the roles, with the passwords `role_key` derives (roles.role_key),
+        pooled as `pool` says (defaults otherwise); `engine_kwargs` override it."""
+        pool = pool or PoolConfig()
+        kwargs = pool.engine_kwargs() | engine_kwargs
+        kwargs["connect_args"] = {
+            **pool.engine_kwargs().get("connect_args", {}),
+            **engine_kwargs.get("connect_args", {}),
+            "connection_class": ScopedConnection,
+        }
+        app_url = pool.route(role_url(owner_url, APP_ROLE, key=role_key))
+        system_url = role_url(owner_url, SYSTEM_ROLE, key=role_key)
+        app, apart = (create_engine(app_url, **kwargs) for _ in range(2))
+        system = create_engine(pool.route(system_url), **kwargs)
         for engine in (app, apart):
             event.listen(engine.sync_engine, "reset", _forget_pending)
-        return cls(app, system, apart)
+        if pool.statement_timeout_ms:
+            on_connect = functools.partial(_limit_statements, ms=pool.statement_timeout_ms)
+            for engine in (app, apart, system):
+                event.listen(engine.sync_engine, "connect", on_connect)
+        return cls(app, system, apart, listen_url=libpq_url(system_url))
+
+    @classmethod
+    def for_settings(cls, owner_url: str | URL, settings: Settings) -> Database:
+        """`connect` with the role key and the pool `settings` give (what the `gx` commands use)."""
+        return cls.connect(
+            owner_url, role_key=roles.role_key(settings), pool=PoolConfig.from_settings(settings)
+        )
 
     async def dispose(self) -> None:
         await self.app_engine.dispose()
@@ -302,4 +351,8 @@ class Database:
                     raise CrossTenant(
                         f"row-level security refused a write outside tenant {scope.tenant_id!r}"
                     ) from e
+                if getattr(e.orig, "sqlstate", None) == QUERY_CANCELED:
+                    raise DatabaseBusy(f"a statement was cancelled: {e.orig}") from e
                 raise
+            except PoolTimeout as e:
+                raise DatabaseBusy("no database connection came free in time; retry") from e

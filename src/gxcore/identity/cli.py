@@ -27,7 +27,6 @@ from gxcore.audit.chain import truncate_ms
 from gxcore.cli_common import DataDir, console, fail, run, settings
 from gxcore.db import migrate
 from gxcore.db.cli import open_database
-from gxcore.db.roles import role_key
 from gxcore.db.tenancy import Database
 from gxcore.enums import UserProfileStatus
 from gxcore.errors import AlreadyRegistered, Forbidden, UserNotFound
@@ -54,7 +53,7 @@ async def _tenant(data_dir: str | None, tenant: str) -> AsyncIterator[AsyncSessi
     async with open_database(cfg, create=False) as url:
         if not (await migrate.status(url)).up_to_date:
             raise fail("the database is not at head; run `gx db migrate` first")
-        db = Database.connect(url, role_key=role_key(cfg))
+        db = Database.for_settings(url, cfg)
         try:
             async with db.tenant(tenant) as session:
                 await require_tenant(session, tenant)

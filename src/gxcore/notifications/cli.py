@@ -19,7 +19,6 @@ from gxcore.cli_common import DataDir, console, fail, freeze_startup, on_stop_si
 from gxcore.config import Settings
 from gxcore.db import migrate
 from gxcore.db.cli import open_database
-from gxcore.db.roles import role_key
 from gxcore.db.tenancy import Database
 from gxcore.errors import GxError
 from gxcore.notifications.senders import default_senders, read_mailbox
@@ -66,7 +65,7 @@ async def _run(cfg: Settings, config: WorkerConfig, *, once: bool, tenant: str |
     async with open_database(cfg, create=False) as url:
         if not (await migrate.status(url)).up_to_date:
             raise fail("the database is not at head; run `gx db migrate` first")
-        db = Database.connect(url, role_key=role_key(cfg))
+        db = Database.for_settings(url, cfg)
         try:
             worker = MessageWorker(db, senders, config, tenant_id=tenant)
             freeze_startup()
