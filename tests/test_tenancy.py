@@ -24,7 +24,7 @@ from gxcore.db.models import metadata  # noqa: F401  (registers every model)
 from gxcore.db.tenancy import Database
 from gxcore.errors import CrossTenant, TenantScopeRequired
 from tests.conftest import ROLE_KEY
-from tests.factories import make, primary_key
+from tests.factories import make, primary_key, register_tenant
 from tests.test_grants import PROJECTED
 
 TENANT_MODELS = sorted(
@@ -217,6 +217,38 @@ async def test_relationships_never_load_another_tenants_row(
         assert getattr(eager, relation) is None
         joined = await session.scalars(select(model).join(getattr(model, relation)))
         assert joined.all() == []
+
+
+async def test_a_nested_write_reaching_another_tenants_row_is_refused(
+    db: Database, tenant: str
+) -> None:
+    """A row written through a relationship is checked like a row added on its own: a new
+    address linked to another tenant's profile attaches that profile by cascade, and is refused
+    before anything is sent; a new address of the scope's own profile is stamped with it."""
+    from gxcore.identity.models import Address, UserProfile
+
+    other = await register_tenant(db, f"o-{uuid.uuid4().hex[:10]}")
+    async with db.system(reason="test setup") as session:
+        theirs = await make(session, UserProfile, other)
+        mine = await make(session, UserProfile, tenant)
+
+    def address(profile: UserProfile) -> Address:
+        return Address(
+            address_line1="1 Marina", city="Lagos", country_code="NG", user_profile=profile
+        )
+
+    with pytest.raises(CrossTenant):
+        async with db.tenant(tenant) as session:
+            session.add(address(theirs))
+    async with db.tenant(tenant) as session:
+        own = await session.get(UserProfile, mine.profile_id)
+        assert own is not None
+        session.add(address(own))
+    async with db.system(reason="test check") as session:
+        written = (await session.scalars(select(Address))).all()
+        assert [(a.tenant_id, a.profile_id) for a in written if a.tenant_id in (tenant, other)] == [
+            (tenant, mine.profile_id)
+        ]
 
 
 async def test_a_session_without_tenant_fails_closed(db: Database, tenant: str) -> None:
