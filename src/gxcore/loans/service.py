@@ -228,7 +228,7 @@ async def approve(loan_id: str, *, session: AsyncSession, principal: Principal) 
             raise LoanPending(f"loan {loan_id!r} is not on the ledger yet", loanId=loan_id)
         raise LoanNotFound(f"no loan {loan_id!r}", loanId=loan_id)
     if loan.status != APPLIED:
-        raise LoanNotPending(f"loan {loan_id!r} is already {loan.status}", status=loan.status)
+        raise LoanNotPending(f"loan {loan_id!r} is already {loan.status}", loanStatus=loan.status)
     request_id = _approve_id(loan_id)
     sent = await latest(session, request_id)
     if sent is not None:
