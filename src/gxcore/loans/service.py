@@ -145,12 +145,18 @@ async def list_for(
 ) -> LoanPage:
     """A borrower's loans on the ledger (applied or approved), newest first, keyset pages on
     (appliedAt, loanId); applications still on their way are read one by one (`get`)."""
-    account = await _account(session, borrower_id) if principal.may_see(borrower_id) else None
-    exists = principal.may_see(borrower_id) and await session.scalar(
-        select(UserProfile.profile_id).where(UserProfile.profile_id == borrower_id)
-    )
-    if not exists:
+    borrower = None
+    if principal.may_see(borrower_id):
+        borrower = (
+            await session.execute(
+                select(UserProfile.profile_id, UserProfile.fabric_user_id).where(
+                    UserProfile.profile_id == borrower_id
+                )
+            )
+        ).first()
+    if borrower is None:
         raise UserNotFound(f"no user {borrower_id!r}", profileId=borrower_id)
+    account = borrower.fabric_user_id
     if account is None:
         return LoanPage(items=[], nextCursor=None)
     query = (
