@@ -6,6 +6,7 @@ the projector, with one clock for the app and the ledger that the tests move for
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -316,3 +317,15 @@ async def test_open_proposals_come_newest_first_in_keyset_pages(gov: ClockedLoop
     assert (await gov.client.get("/proposals?status=EXECUTED", headers=alice["headers"])).json()[
         "items"
     ] == []
+
+
+async def test_parallel_votes_of_one_member_count_once(gov: ClockedLoop) -> None:
+    alice, bob = await gov.member(genesis=False), await gov.member(genesis=False)
+    pid = await open_proposal(gov, alice, "transferFeeBps", "15")
+    answers = await asyncio.gather(*(vote(gov, bob, pid, i % 2 == 0) for i in range(6)))
+    accepted = {a.json()["commandId"] for a in answers if a.status_code == 202}
+    refused = {a.json()["code"] for a in answers if a.status_code != 202}
+    assert len(accepted) == 1 and refused <= {"ALREADY_VOTED"}, answers
+    await gov.settle()
+    seen = await read(gov, alice, pid)
+    assert seen["votesFor"] + seen["votesAgainst"] == 1 and len(seen["voters"]) == 1

@@ -26,6 +26,7 @@ from gxcore.db.base import new_uuid
 from gxcore.enums import AuditEventType, CommandType, OutboxStatus
 from gxcore.errors import (
     AlreadyVoted,
+    IdempotencyConflict,
     InvalidParameterValue,
     NoLedgerAccount,
     ProposalClosed,
@@ -281,13 +282,17 @@ async def vote(
         if sent.status is not OutboxStatus.FAILED:
             raise AlreadyVoted(f"you already voted on proposal {proposal_id!r}", commandId=sent.id)
         request_id = f"{request_id}:{sent.id}"
-    command = await enqueue(
-        session,
-        service=SERVICE,
-        command_type=CommandType.CAST_VOTE,
-        request_id=request_id,
-        payload={"proposalId": proposal_id, "voterId": account, "support": body.support},
-    )
+    try:
+        command = await enqueue(
+            session,
+            service=SERVICE,
+            command_type=CommandType.CAST_VOTE,
+            request_id=request_id,
+            payload={"proposalId": proposal_id, "voterId": account, "support": body.support},
+        )
+    except IdempotencyConflict as e:
+        # A parallel request of the same member won the request id with the other choice.
+        raise AlreadyVoted(f"you already voted on proposal {proposal_id!r}") from e
     await audit.record(
         session,
         event_type=AuditEventType.RECORD_UPDATED,
