@@ -623,6 +623,9 @@ async def test_proposals_votes_and_their_parameter_change(
         {"voterId": "c", "support": True},
     ]
     assert "transferFeeBps" in p.title
+    assert (p.parameter_key, p.new_value, p.voting_ends_at) == (
+        "transferFeeBps", "5", T0 + timedelta(days=7)
+    )  # fmt: skip
     assert await rows(db, tenant, select(SystemParameter.param_value)) == ["5"]
 
 

@@ -238,6 +238,11 @@ _EVENT_POSITION = (
     "keeps the projector from appending (applying) an event twice"
 )
 
+_PROPOSAL_TERMS = (
+    "the API refuses a late vote or an early execution and shows what a proposal changes: the "
+    "parameter, its new value and the end of voting, from ProposalSubmitted"
+)
+
 DEPARTURES: tuple[Departure, ...] = (
     # 1. Tenant-scoped uniques instead of global ones.
     ReplaceUnique("PendingRegistration", ("email",), ("tenantId", "email"), _TENANT_UNIQUE),
@@ -364,6 +369,14 @@ DEPARTURES: tuple[Departure, ...] = (
         "TransactionRiskScore", ("commandId",), "OutboxCommand", ("id",), _RISK_AT_REQUEST
     ),
     DropNotNull("TransactionRiskScore", "offTxId", _RISK_AT_REQUEST),
+    AddColumn("Proposal", "parameterKey", "text", True, _PROPOSAL_TERMS),
+    AddColumn("Proposal", "newValue", "text", True, _PROPOSAL_TERMS),
+    AddColumn("Proposal", "votingEndsAt", _TIMESTAMP, True, _PROPOSAL_TERMS),
+    AddIndex(
+        "Proposal",
+        ("tenantId", "status", "createdAt", "proposalId"),
+        "active proposals are listed newest first in keyset pages per status",
+    ),
     # 6. Tables of gxcore's own that reference tables outside them, or that no tenant owns.
     AddTable(
         "Tenant",

@@ -11,7 +11,7 @@ fails `test_every_operation_that_names_a_resource_is_swept` until it is added to
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,9 @@ from gxcore.cqrs.outbox import enqueue
 from gxcore.db import models
 from gxcore.db.tenancy import Database
 from gxcore.enums import CommandType, LimitType, NotificationType, UserProfileStatus
+from gxcore.governance.models import Proposal
 from gxcore.identity.models import TrustedDevice
+from gxcore.loans.models import Collateral, Loan
 from gxcore.notifications.inbox import notify
 from gxcore.notifications.models import Notification, PushToken
 from gxcore.wallet.models import (
@@ -114,9 +116,20 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     },
     ("POST", "/push-tokens/{token_id}/refresh"): None,
     ("DELETE", "/push-tokens/{token_id}"): None,
+    ("GET", "/proposals/{proposal_id}"): None,
+    ("POST", "/proposals/{proposal_id}/vote"): {"support": True},
+    ("POST", "/proposals/{proposal_id}/execute"): None,
+    ("GET", "/loans/{loan_id}"): None,
+    ("POST", "/loans/{loan_id}/approve"): None,
+    ("GET", "/users/{borrower_id}/loans"): None,
 }
 #: Administrators' operations: a user is refused by role (403), not by id.
-ADMIN_ONLY = ("/admin/", "/genesis", "/limits", "/wallets/{wallet_id}/", "/treasury")
+ADMIN_ONLY = (
+    "/admin/", "/genesis", "/limits", "/wallets/{wallet_id}/", "/treasury", "/loans/{loan_id}/approve",
+)  # fmt: skip
+#: What every member of a tenant shares (any member reads and votes on a proposal): swept
+#: across tenants only.
+TENANT_WIDE = ("/proposals/",)
 #: Path parameter -> the kind of id it takes ("action" is a verb, not an id).
 PATH_KINDS = {
     "registration_id": "registration",
@@ -130,6 +143,9 @@ PATH_KINDS = {
     "country_code": "country",
     "notification_id": "notification",
     "token_id": "push_token",
+    "proposal_id": "proposal",
+    "loan_id": "loan",
+    "borrower_id": "profile",
 }
 PATH_VALUES = {"action": "freeze"}
 
@@ -248,7 +264,34 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
                 activated_at=datetime.now(UTC),
             )
         )
+        s.add(
+            Proposal(
+                tenant_id=tenant,
+                proposal_id=f"proposal-{tenant}",
+                title="sweep",
+                description="sweep",
+                proposer_id=user.profile_id,
+                proposal_type="PARAMETER_CHANGE",
+                status="OPEN",
+                voting_ends_at=datetime.now(UTC) - timedelta(days=1),
+                votes_for=1,
+            )
+        )
+        s.add(
+            Loan(
+                tenant_id=tenant,
+                loan_id=f"loan-{tenant}",
+                borrower_id=user.profile_id,
+                amount=Decimal(5),
+                purpose="sweep",
+                status="APPLIED",
+            )
+        )
         await s.flush()
+    async with db.tenant(tenant) as s:
+        s.add(
+            Collateral(on_chain_loan_id=f"loan-{tenant}", document_reference="r", document_hash="h")
+        )
     assert device is not None and notice is not None
     return {
         "wallet": wallet.wallet_id,
@@ -263,6 +306,8 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         "country": "NG",
         "notification": notice,
         "push_token": push.token_id,
+        "proposal": f"proposal-{tenant}",
+        "loan": f"loan-{tenant}",
     }
 
 
@@ -271,7 +316,9 @@ async def _attack(
 ) -> list[str]:
     wrong = []
     for (method, path), body in BODIES.items():
-        if owned_only and ("{" not in path or path.startswith((*ADMIN_ONLY, "/registration/"))):
+        if owned_only and (
+            "{" not in path or path.startswith((*ADMIN_ONLY, *TENANT_WIDE, "/registration/"))
+        ):
             # What a user owns is named in the path; a body may name another user on purpose
             # (a transfer's receiver), and a registration belongs to no user yet (its id is its
             # holder's capability).

@@ -34,10 +34,12 @@ def utc_now() -> datetime:
 
 
 def _build(**fastapi_kwargs: object) -> FastAPI:
+    from gxcore.governance.api import router as governance
     from gxcore.identity.admin_api import router as admin_users
     from gxcore.identity.api import router as registration
     from gxcore.identity.auth_api import router as auth
     from gxcore.identity.users_api import router as users
+    from gxcore.loans.api import router as loans
     from gxcore.notifications.api import router as inbox
     from gxcore.notifications.api import tokens as push_tokens
     from gxcore.wallet.api import router as money
@@ -54,7 +56,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     install_error_handlers(app)
     routers = (
         registration, auth, users, admin_users, money, address_book, transfer_review, inbox,
-        push_tokens,
+        push_tokens, governance, loans,
     )  # fmt: skip
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

@@ -441,3 +441,64 @@ class ContactBlocked(Conflict):
     """The receiver has blocked the sender."""
 
     code = "CONTACT_BLOCKED"
+
+
+# --------------------------------------------------------------------------------------------
+# Governance and the loan pool (gxcore.governance, gxcore.loans)
+# --------------------------------------------------------------------------------------------
+
+
+class NoLedgerAccount(Conflict):
+    """The caller has no ledger account yet (not approved, or its opening not yet projected)."""
+
+    code = "NO_LEDGER_ACCOUNT"
+
+
+class UnknownParameter(ValidationFailed):
+    code = "UNKNOWN_PARAMETER"
+
+
+class InvalidParameterValue(ValidationFailed):
+    code = "INVALID_VALUE"
+
+
+class ProposalNotFound(NotFound):
+    code = "PROPOSAL_NOT_FOUND"
+
+
+class ProposalPending(Conflict):
+    """The proposal was submitted but the ledger's answer is not projected yet."""
+
+    code = "PROPOSAL_PENDING"
+
+
+class ProposalClosed(Conflict):
+    code = "PROPOSAL_CLOSED"
+
+
+class AlreadyVoted(Conflict):
+    code = "ALREADY_VOTED"
+
+
+class ProposalNotPassed(Conflict):
+    """Voting is still open, or votes for do not exceed votes against."""
+
+    code = "PROPOSAL_NOT_PASSED"
+
+
+class ProposalExecuted(Conflict):
+    code = "ALREADY_EXECUTED"
+
+
+class LoanNotFound(NotFound):
+    code = "LOAN_NOT_FOUND"
+
+
+class LoanPending(Conflict):
+    """The application was sent but the ledger's answer is not projected yet."""
+
+    code = "LOAN_APPLICATION_PENDING"
+
+
+class LoanNotPending(Conflict):
+    code = "LOAN_NOT_PENDING"

@@ -47,6 +47,9 @@ async def submitted(batch: Batch, event: LedgerEvent, p: ev.ProposalSubmitted) -
     proposal.description = f"set {change}; voting ends {p.voting_ends_at.isoformat()}"
     proposal.proposer_id = p.proposer_id
     proposal.proposal_type = PARAMETER_CHANGE
+    proposal.parameter_key = p.parameter_key
+    proposal.new_value = p.new_value
+    proposal.voting_ends_at = p.voting_ends_at
     proposal.status = OPEN
     proposal.votes_for = 0
     proposal.votes_against = 0

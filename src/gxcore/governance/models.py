@@ -18,6 +18,8 @@ class Proposal(TenantScoped, Base):
         Index(None, "tenant_id"),
         Index(None, "status"),
         Index(None, "proposer_id"),
+        # Active proposals, newest first, in keyset pages (revision 01f4e2e6fcb3).
+        Index(None, "tenant_id", "status", "created_at", "proposal_id"),
     )
     proposal_id: Mapped[str]
     tenant_id: Mapped[str]
@@ -30,5 +32,10 @@ class Proposal(TenantScoped, Base):
     votes_against: Mapped[int] = mapped_column(server_default=text("0"))
     voters: Mapped[Json | None]
     executed_at: Mapped[datetime | None]
+    # gxcore's additions (revision 01f4e2e6fcb3): what the proposal changes, and until when
+    # it takes votes, as ProposalSubmitted says.
+    parameter_key: Mapped[str | None]
+    new_value: Mapped[str | None]
+    voting_ends_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)
     updated_at: Mapped[UpdatedAt]
