@@ -23,6 +23,7 @@ from gxcore.db.tenancy import Database
 from gxcore.http import ERROR_RESPONSES, AppContext, install_error_handlers
 from gxcore.identity.otp import otp_key
 from gxcore.identity.tokens import jwt_key
+from gxcore.kyc.vault import Vault
 from gxcore.notifications.senders import default_senders
 from gxcore.notifications.worker import MessageWorker
 
@@ -38,6 +39,8 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     from gxcore.identity.api import router as registration
     from gxcore.identity.auth_api import router as auth
     from gxcore.identity.users_api import router as users
+    from gxcore.kyc.admin_api import router as kyc_review
+    from gxcore.kyc.api import router as kyc
     from gxcore.notifications.api import router as inbox
     from gxcore.notifications.api import tokens as push_tokens
     from gxcore.wallet.api import router as money
@@ -54,7 +57,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     install_error_handlers(app)
     routers = (
         registration, auth, users, admin_users, money, address_book, transfer_review, inbox,
-        push_tokens,
+        push_tokens, kyc, kyc_review,
     )  # fmt: skip
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
@@ -83,6 +86,7 @@ def create_app(
     """The API over an open `database`; the caller owns (and disposes of) it."""
     app = _build()
     app.state.gx = _context(database, settings, clock)
+    app.state.kyc = Vault.from_settings(settings)
     return app
 
 
@@ -108,6 +112,7 @@ def create_served_app(settings: Settings) -> FastAPI:
             database = Database.connect(url, role_key=role_key(settings))
             try:
                 app.state.gx = _context(database, settings, None)
+                app.state.kyc = Vault.from_settings(settings)
                 worker = MessageWorker(database, default_senders(settings))
                 linker = AuditLinker(database)
                 background = [asyncio.create_task(worker.run()), asyncio.create_task(linker.run())]

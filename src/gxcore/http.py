@@ -42,6 +42,7 @@ from gxcore.errors import (
     InvalidTransition,
     NotFound,
     TenantScopeRequired,
+    TooLarge,
     TooManyRequests,
     Unauthorized,
     ValidationFailed,
@@ -67,6 +68,7 @@ _STATUS: dict[type[GxError], int] = {
     InvalidTransition: 409,
     IdempotencyConflict: 409,
     Gone: 410,
+    TooLarge: 413,
     TooManyRequests: 429,
     # Another tenant's row is, for this caller, a row that does not exist.
     CrossTenant: 404,
@@ -121,6 +123,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _problem_response("No such resource in this tenant"),
     409: _problem_response("The resource's state does not allow the call"),
     410: _problem_response("Expired"),
+    413: _problem_response("Too large"),
     422: _problem_response("Invalid input; `errors` names each field"),
     429: _problem_response("Too many attempts; see `Retry-After`"),
 }
