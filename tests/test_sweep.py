@@ -26,6 +26,7 @@ from gxcore.db import models
 from gxcore.db.tenancy import Database
 from gxcore.enums import CommandType, LimitType, NotificationType, UserProfileStatus
 from gxcore.identity.models import TrustedDevice
+from gxcore.kyc.models import KYCDocument, KYCVerification
 from gxcore.notifications.inbox import notify
 from gxcore.notifications.models import Notification, PushToken
 from gxcore.wallet.models import (
@@ -114,6 +115,16 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     },
     ("POST", "/push-tokens/{token_id}/refresh"): None,
     ("DELETE", "/push-tokens/{token_id}"): None,
+    ("POST", "/users/{profile_id}/kyc"): None,
+    ("GET", "/users/{profile_id}/kyc"): None,
+    ("POST", "/users/{profile_id}/documents/upload"): None,
+    ("GET", "/users/{profile_id}/documents"): None,
+    ("GET", "/documents/{document_id}/url"): None,
+    ("GET", "/documents/{document_id}/content"): None,
+    ("DELETE", "/documents/{document_id}"): None,
+    ("GET", "/admin/kyc/{kyc_id}"): None,
+    ("POST", "/admin/kyc/{kyc_id}/approve"): None,
+    ("POST", "/admin/kyc/{kyc_id}/reject"): {"reason": "sweep"},
 }
 #: Administrators' operations: a user is refused by role (403), not by id.
 ADMIN_ONLY = ("/admin/", "/genesis", "/limits", "/wallets/{wallet_id}/", "/treasury")
@@ -130,6 +141,8 @@ PATH_KINDS = {
     "country_code": "country",
     "notification_id": "notification",
     "token_id": "push_token",
+    "kyc_id": "kyc",
+    "document_id": "document",
 }
 PATH_VALUES = {"action": "freeze"}
 
@@ -229,6 +242,19 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         notice = await s.scalar(select(Notification.notification_id))
         push = PushToken(profile_id=user.profile_id, token="sweep-token-0001", platform="ios")
         s.add(push)
+        kyc = KYCVerification(profile_id=user.profile_id, status="PENDING")
+        s.add(kyc)
+        await s.flush()
+        document = KYCDocument(
+            kyc_id=kyc.kyc_id,
+            document_type="PASSPORT",
+            storage_url="sha256:" + "0" * 64,
+            file_hash="0" * 64,
+            file_size=1,
+            mime_type="application/pdf",
+            virus_scan_status="clean",
+        )
+        s.add(document)
         await s.flush()
     await nigeria(migrated_url)
     async with db.system(reason="test setup: the projector's wallet and treasury") as s:
@@ -263,6 +289,8 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         "country": "NG",
         "notification": notice,
         "push_token": push.token_id,
+        "kyc": kyc.kyc_id,
+        "document": document.document_id,
     }
 
 
