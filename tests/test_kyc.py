@@ -6,6 +6,7 @@ development (EICAR) scanner; the clamd implementation has its own test (test_cla
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -179,6 +180,36 @@ async def test_an_oversized_upload_is_refused_while_streaming_and_nothing_is_sto
     answer = await upload(client, alice, ("a.pdf", PDF, "application/pdf"), big)
     assert_problem(answer, 413, "DOCUMENT_TOO_LARGE")
     assert blobs(store_dir) == [] and await document_count(db, tenant) == 0
+
+
+async def test_form_fields_are_validated_and_name_the_field(
+    client: httpx.AsyncClient, alice: User, store_dir: Path
+) -> None:
+    bad = await upload(client, alice, ("a.pdf", PDF, "application/pdf"), documentType="SELFIE")
+    assert assert_problem(bad, 422, "VALIDATION_FAILED")["errors"][0]["field"] == "documentType"
+    extra = await upload(client, alice, ("a.pdf", PDF, "application/pdf"), colour="blue")
+    assert assert_problem(extra, 422, "VALIDATION_FAILED")["errors"][0]["field"] == "colour"
+    no_file = await client.post(
+        f"/users/{alice.id}/documents/upload", headers=alice.headers, data={"documentType": "X"}
+    )
+    assert_problem(no_file, 422, "UPLOAD_MALFORMED")
+    not_multipart = await client.post(
+        f"/users/{alice.id}/documents/upload", headers=alice.headers, json={"a": 1}
+    )
+    assert_problem(not_multipart, 422, "UPLOAD_MALFORMED")
+    assert blobs(store_dir) == []
+
+
+async def test_parallel_uploads_of_one_user_fill_one_verification(
+    client: httpx.AsyncClient, alice: User, db: Database, tenant: str
+) -> None:
+    answers = await asyncio.gather(
+        *(upload(client, alice, (f"{i}.pdf", PDF, "application/pdf")) for i in range(6))
+    )
+    assert [a.status_code for a in answers] == [201] * 6
+    async with db.tenant(tenant) as s:
+        assert await s.scalar(select(func.count()).select_from(KYCVerification)) == 1
+        assert await s.scalar(select(func.count()).select_from(KYCDocument)) == 6
 
 
 async def test_a_refusal_after_the_files_were_stored_removes_them(

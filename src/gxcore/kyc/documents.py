@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from pydantic import ValidationError as PydanticError
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -78,13 +79,19 @@ def ref(d: KYCDocument) -> StoredRef:
 
 
 async def require_profile(
-    session: AsyncSession, principal: Principal, profile_id: str, *, owner_only: bool = False
+    session: AsyncSession,
+    principal: Principal,
+    profile_id: str,
+    *,
+    owner_only: bool = False,
+    lock: bool = False,
 ) -> None:
     """404 for a profile the caller may not see (or that this tenant has not); 403 for an
-    administrator doing what only the owner may."""
+    administrator doing what only the owner may. `lock` holds the profile's row to the end of
+    the transaction: one owner's writes to their verification go one at a time."""
     if not principal.may_see(profile_id):
         raise UserNotFound("no such user")
-    await get_or_raise(session, profile_id, lock=owner_only)
+    await get_or_raise(session, profile_id, lock=lock)
     if owner_only and principal.profile_id != profile_id:
         raise Forbidden("only the user may do this with their documents")
 
@@ -136,7 +143,12 @@ def fields_per_file(received: Received) -> list[DocumentFields]:
             )
         for i in range(count):
             per_file[i][name] = values[0] if len(values) == 1 else values[i]
-    return [DocumentFields.model_validate(values) for values in per_file]
+    try:
+        return [DocumentFields.model_validate(values) for values in per_file]
+    except PydanticError as e:
+        first = e.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ValidationFailed(f"form field {name}: {first['msg']}", field=name) from e
 
 
 async def _number_for(session: AsyncSession, profile_id: str, meta: DocumentFields) -> str | None:
@@ -192,6 +204,7 @@ async def upload(
     caller checked the owner with `require_profile(owner_only=True)` before reading the body."""
     after(session, "rollback", received.discard)
     tenant = tenant_of(session, "documents are uploaded in a tenant scope")
+    await get_or_raise(session, profile_id, lock=True)  # taken after the body streamed in
     kyc = await open_verification(session, profile_id)
     rows = []
     for got, meta in zip(received.files, fields_per_file(received), strict=True):
@@ -268,7 +281,7 @@ async def _document(
         .where(KYCDocument.document_id == document_id)
     )
     if lock:
-        stmt = stmt.with_for_update(of=KYCDocument)
+        stmt = stmt.with_for_update(of=KYCDocument).execution_options(populate_existing=True)
     found = (await session.execute(stmt)).first()
     return None if found is None else (found[0], found[1])
 
@@ -345,9 +358,12 @@ async def download_ref(session: AsyncSession, document_id: str) -> tuple[StoredR
 async def delete(
     document_id: str, *, session: AsyncSession, principal: Principal, vault: Vault
 ) -> None:
-    document, owner = await get_visible(session, principal, document_id, lock=True)
+    _, owner = await get_visible(session, principal, document_id)
     if owner != principal.profile_id:
         raise Forbidden("only the user may delete their documents")
+    # The owner's lock first, as upload and submit take it: no submission slips in between.
+    await get_or_raise(session, owner, lock=True)
+    document, _ = await get_visible(session, principal, document_id, lock=True)
     kyc = await session.get(KYCVerification, document.kyc_id)
     assert kyc is not None
     if kyc.status is not KycStatus.PENDING or kyc.evidence_hash is not None:

@@ -92,7 +92,7 @@ async def current(profile_id: str, *, session: AsyncSession, principal: Principa
 
 async def submit(profile_id: str, *, session: AsyncSession, principal: Principal) -> KycRead:
     """Submit the open verification for review: its documents become its evidence."""
-    await require_profile(session, principal, profile_id, owner_only=True)
+    await require_profile(session, principal, profile_id, owner_only=True, lock=True)
     kyc = await session.scalar(
         select(KYCVerification)
         .where(
