@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gxcore.config import Settings
+from gxcore.db import server
 from gxcore.db.tenancy import Database
 from gxcore.enums import AuditEventType, KycStatus, NotificationType, UserProfileStatus
 from gxcore.kyc.jobs import expire_due, scan_pending
@@ -210,6 +211,39 @@ async def test_parallel_uploads_of_one_user_fill_one_verification(
     async with db.tenant(tenant) as s:
         assert await s.scalar(select(func.count()).select_from(KYCVerification)) == 1
         assert await s.scalar(select(func.count()).select_from(KYCDocument)) == 6
+
+
+async def test_no_transaction_is_open_while_the_body_streams_in(
+    client: httpx.AsyncClient, alice: User, migrated_url: str
+) -> None:
+    boundary = "gx-boundary"
+    seen: list[int] = []
+
+    async def open_transactions() -> int:
+        # As the superuser: other roles' sessions show no state to gx_system.
+        async with server.connect(migrated_url) as conn:
+            found = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%'"
+            )
+        return int(found or 0)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="documentType"\r\n\r\n'
+            f'PASSPORT\r\n--{boundary}\r\nContent-Disposition: form-data; name="files"; '
+            'filename="a.pdf"\r\nContent-Type: application/pdf\r\n\r\n'
+        ).encode() + PDF
+        seen.append(await open_transactions())  # the client is slow here
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    answer = await client.post(
+        f"/users/{alice.id}/documents/upload",
+        headers={**alice.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        content=body(),
+    )
+    assert answer.status_code == 201, answer.text
+    assert seen == [0]
 
 
 async def test_a_refusal_after_the_files_were_stored_removes_them(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
@@ -267,6 +268,14 @@ async def unit_of_work(
     A refused call that must keep one write (a counted OTP guess, a failed login) makes it in a
     transaction of its own (`Database.beside`), never by committing this one.
     """
+    async with tenant_transaction(request, tenant) as session:
+        yield session
+
+
+@asynccontextmanager
+async def tenant_transaction(request: Request, tenant: str) -> AsyncIterator[AsyncSession]:
+    """The request's transaction as `unit_of_work` opens it, for a route that must open more
+    than one (an upload reads its body between two, holding no connection meanwhile)."""
     gx = app_context(request)
     meta = RequestMeta(
         ip_address=request.client.host if request.client else None,

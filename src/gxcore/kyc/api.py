@@ -18,8 +18,17 @@ from gxcore.admin.service import require_tenant
 from gxcore.db.scope import valid_tenant_id
 from gxcore.enums import DocumentType
 from gxcore.errors import DocumentLinkExpired, DocumentNotFound, GxError, NationalIdInvalid
-from gxcore.http import CREATED, NO_CONTENT, Ident, Now, Session, app_context
-from gxcore.identity.principal import CurrentUser
+from gxcore.http import (
+    CREATED,
+    NO_CONTENT,
+    Ident,
+    Now,
+    Session,
+    app_context,
+    tenant_id,
+    tenant_transaction,
+)
+from gxcore.identity.principal import Credentials, CurrentUser, current_principal
 from gxcore.kyc import documents, national_id, verification
 from gxcore.kyc.schemas import (
     DocumentConstraints,
@@ -91,21 +100,31 @@ async def current(profile_id: Ident, user: CurrentUser, session: Session) -> Kyc
 async def upload(
     profile_id: Ident,
     request: Request,
-    user: CurrentUser,
-    session: Session,
+    tenant: Annotated[str, Depends(tenant_id)],
+    credentials: Credentials,
     vault: DocumentVault,
     now: Now,
 ) -> list[DocumentRead]:
     """Upload one or more documents (`multipart/form-data`, files in parts named `files`);
     see `GET /documents/constraints` for the types and size accepted."""
-    await documents.require_profile(session, user, profile_id, owner_only=True)
+    # Who may upload is settled in a short transaction of its own: none is open (and no
+    # pooled connection held) while a client takes its time sending megabytes.
+    async with tenant_transaction(request, tenant) as session:
+        user = await current_principal(request, session, tenant, credentials)
+        await documents.require_profile(session, user, profile_id, owner_only=True)
     received = await receive(
-        request.stream(),
-        request.headers.get("content-type"),
-        vault=vault,
-        tenant_id=user.tenant_id,
+        request.stream(), request.headers.get("content-type"), vault=vault, tenant_id=tenant
     )
-    return await documents.upload(profile_id, received, session=session, vault=vault, now=now)
+    try:
+        async with tenant_transaction(request, tenant) as session:
+            user = await current_principal(request, session, tenant, credentials)
+            await documents.require_profile(session, user, profile_id, owner_only=True)
+            return await documents.upload(
+                profile_id, received, session=session, vault=vault, now=now
+            )
+    except BaseException:
+        received.discard()  # refused, or its transaction rolled back or failed to commit
+        raise
 
 
 @router.get("/users/{profile_id}/documents")

@@ -201,8 +201,8 @@ async def upload(
     now: datetime,
 ) -> list[DocumentRead]:
     """Record the documents `received` (already sealed into the store) for the profile; the
-    caller checked the owner with `require_profile(owner_only=True)` before reading the body."""
-    after(session, "rollback", received.discard)
+    caller checked the owner with `require_profile(owner_only=True)` before reading the body,
+    and removes the blobs if this transaction does not commit."""
     tenant = tenant_of(session, "documents are uploaded in a tenant scope")
     await get_or_raise(session, profile_id, lock=True)  # taken after the body streamed in
     kyc = await open_verification(session, profile_id)
