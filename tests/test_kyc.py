@@ -29,9 +29,10 @@ from gxcore.kyc.sealing import Sealer, binding
 from gxcore.kyc.vault import Vault
 from gxcore.notifications.models import Notification
 from tests import test_auth
+from tests.conftest import ROLE_KEY
 from tests.factories import register_tenant
 from tests.test_auth import JWT_SECRET, OTP_SECRET, bearer, events, make_user, signed_in
-from tests.test_registration import _client, assert_problem
+from tests.test_registration import _client, assert_problem, gx
 
 app, clock, countries = test_auth.app, test_auth.clock, test_auth.countries
 
@@ -354,10 +355,12 @@ async def test_a_document_found_infected_after_submission_blocks_approval(
 ) -> None:
     [doc] = await uploaded(client, alice, ("a.pdf", PDF, "application/pdf"))
     kyc_id = (await client.post(f"/users/{alice.id}/kyc", headers=alice.headers)).json()["kycId"]
+    issued = await link(client, alice, doc["documentId"])  # while it was thought clean
     async with db.tenant(tenant) as s:
         row = await s.get(KYCDocument, doc["documentId"])
         assert row is not None
         row.virus_scan_status = ScanStatus.INFECTED
+    assert_problem(await client.get(issued), 409, "DOCUMENT_INFECTED")  # checked on download
     url = await client.get(f"/documents/{doc['documentId']}/url", headers=alice.headers)
     assert_problem(url, 409, "DOCUMENT_INFECTED")
     answer = await client.post(f"/admin/kyc/{kyc_id}/approve", headers=admin.headers)
@@ -596,3 +599,49 @@ async def test_at_most_the_configured_number_of_files_per_upload(
     )  # fmt: skip
     assert [d["documentType"] for d in two] == ["PASSPORT", "SELFIE_PHOTO"]
     assert len(blobs(store_dir)) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# The jobs, as commands
+# --------------------------------------------------------------------------------------------
+
+
+async def test_gx_jobs_kyc_expiry_and_kyc_scan_run_across_tenants(
+    scratch_url: str, tmp_path: Path
+) -> None:
+    database = Database.connect(scratch_url, role_key=ROLE_KEY)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    try:
+        tenant = await register_tenant(database, "t-kyc-jobs")
+        user = await make_user(
+            database, tenant, status=UserProfileStatus.ACTIVE, nationality_country_code=None
+        )
+        async with database.tenant(tenant) as s:
+            kyc = KYCVerification(profile_id=user.profile_id, status=KycStatus.APPROVED)
+            s.add(kyc)
+            await s.flush()
+            s.add(
+                KYCDocument(
+                    kyc_id=kyc.kyc_id,
+                    document_type="PASSPORT",
+                    storage_url="sha256:" + "0" * 64,
+                    file_hash="0" * 64,
+                    file_size=1,
+                    mime_type="application/pdf",
+                    virus_scan_status=ScanStatus.CLEAN,
+                    expiry_date=yesterday,
+                )
+            )
+        proc = gx("jobs", "kyc-expiry", DATABASE_URL=scratch_url)
+        assert proc.returncode == 0, proc.stderr
+        assert "expired 1 verification" in proc.stdout
+        async with database.tenant(tenant) as s:
+            found = await s.get(KYCVerification, kyc.kyc_id)
+            assert found is not None and found.status is KycStatus.EXPIRED
+        again = gx("jobs", "kyc-expiry", DATABASE_URL=scratch_url)
+        assert "expired 0 verification" in again.stdout
+        scan = gx("jobs", "kyc-scan", "--data-dir", str(tmp_path), DATABASE_URL=scratch_url)
+        assert scan.returncode == 0, scan.stderr
+        assert "nothing pending" in scan.stdout
+    finally:
+        await database.dispose()

@@ -33,7 +33,7 @@ UNDECLARED = frozenset({"", "application/octet-stream"})
 ALIASES = {
     "image/jpg": "image/jpeg",
     "image/pjpeg": "image/jpeg",
-    "application/x-pdf": ("application/pdf"),
+    "application/x-pdf": "application/pdf",
 }
 MAX_FIELD_CHARS = 1000
 MAX_FIELDS = 50
