@@ -515,6 +515,12 @@ async def test_national_ids_are_checked_per_country_and_unique_per_tenant(
         documentType="NATIONAL_ID", issuingCountry="ZA", documentNumber="8001015009087",
     )  # fmt: skip
     assert_problem(taken, 409, "NATIONAL_ID_IN_USE")
+    # Two other users racing for one new number: exactly one gets it.
+    carol, dave = await sign_up(client, db, tenant), await sign_up(client, db, tenant)
+    same = {"documentType": "NATIONAL_ID", "issuingCountry": "NG", "documentNumber": "12345678901"}
+    pdf = ("id.pdf", PDF, "application/pdf")
+    raced = await asyncio.gather(*(upload(client, u, pdf, **same) for u in (carol, dave)))
+    assert sorted(a.status_code for a in raced) == [201, 409]
     # Another tenant's users do not see this tenant's numbers.
     other = await register_tenant(db, f"{tenant}-n")
     async with _client(client._transport.app, other) as elsewhere:  # type: ignore[attr-defined]

@@ -161,6 +161,7 @@ async def _number_for(session: AsyncSession, profile_id: str, meta: DocumentFiel
             "a national id needs its issuingCountry and documentNumber", field="documentNumber"
         )
     checked = national_id.check_format(meta.issuingCountry, meta.documentNumber)
+    await national_id.lock(session, checked)  # two users uploading one number: one waits
     holder = await national_id.holder(session, checked)
     if holder is not None and holder != profile_id:
         raise NationalIdInUse("this national id belongs to another user")

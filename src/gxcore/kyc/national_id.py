@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pycountry
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gxcore.db.scope import tenant_of
 from gxcore.enums import DocumentType
 from gxcore.errors import NationalIdInvalid
 from gxcore.kyc.models import KYCDocument, KYCVerification
@@ -127,6 +128,14 @@ def check_format(country_code: str, number: str) -> Checked:
             expected=expected,
         )
     return Checked(code, normal, fmt.name if fmt else "generic")
+
+
+async def lock(session: AsyncSession, checked: Checked) -> None:
+    """Hold the number (in this tenant) to the end of the transaction, so checking that no one
+    else holds it and recording it are one step."""
+    tenant = tenant_of(session, "national ids are held per tenant")
+    key = f"gx-national-id:{tenant}:{checked.country_code}:{checked.number}"
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
 
 
 async def holder(session: AsyncSession, checked: Checked) -> str | None:
