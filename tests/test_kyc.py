@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from gxcore.config import Settings
 from gxcore.db import server
 from gxcore.db.tenancy import Database
 from gxcore.enums import AuditEventType, KycStatus, NotificationType, UserProfileStatus
-from gxcore.kyc.jobs import expire_due, scan_pending
+from gxcore.kyc.jobs import expire_due, remove_orphans, scan_pending
 from gxcore.kyc.models import KYCDocument, KYCVerification
 from gxcore.kyc.scanner import EICAR, ScanStatus, Verdict
 from gxcore.kyc.sealing import Sealer, binding
@@ -607,6 +608,33 @@ async def test_at_most_the_configured_number_of_files_per_upload(
     assert len(blobs(store_dir)) == 2
 
 
+async def test_only_files_no_document_names_are_removed_as_orphans(
+    client: httpx.AsyncClient, alice: User, app: Any, db: Database, store_dir: Path
+) -> None:
+    [doc] = await uploaded(client, alice, ("a.pdf", PDF, "application/pdf"))
+    vault: Vault = app.state.kyc
+    orphan = vault.store.writer()
+    orphan.write(b"sealed bytes of an upload whose transaction never committed")
+    orphan_address = orphan.commit()
+    abandoned = vault.store.writer()
+    abandoned.write(b"half an upload")
+    young = vault.store.writer()
+    young.write(b"another, in flight")
+    young_address = young.commit()
+    old = (datetime.now(UTC) - timedelta(days=2)).timestamp()
+    for path in store_dir.rglob("*"):
+        if path.is_file() and young_address.removeprefix("sha256:") != path.name:
+            os.utime(path, (old, old))
+    before = datetime.now(UTC) - timedelta(days=1)
+    assert await remove_orphans(db, vault, before=before) == 2  # the orphan, the half upload
+    left = {p.name for p in blobs(store_dir)}
+    assert orphan_address.removeprefix("sha256:") not in left
+    assert young_address.removeprefix("sha256:") in left  # too young to judge
+    got = await client.get(await link(client, alice, doc["documentId"]))
+    assert got.status_code == 200 and got.content == PDF  # the document's own file is kept
+    abandoned.discard()
+
+
 # --------------------------------------------------------------------------------------------
 # The jobs, as commands
 # --------------------------------------------------------------------------------------------
@@ -649,5 +677,8 @@ async def test_gx_jobs_kyc_expiry_and_kyc_scan_run_across_tenants(
         scan = gx("jobs", "kyc-scan", "--data-dir", str(tmp_path), DATABASE_URL=scratch_url)
         assert scan.returncode == 0, scan.stderr
         assert "nothing pending" in scan.stdout
+        orphans = gx("jobs", "kyc-orphans", "--data-dir", str(tmp_path), DATABASE_URL=scratch_url)
+        assert orphans.returncode == 0, orphans.stderr
+        assert "removed 0 orphaned file(s)" in orphans.stdout
     finally:
         await database.dispose()

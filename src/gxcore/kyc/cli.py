@@ -1,9 +1,9 @@
-"""`gx jobs kyc-expiry` and `gx jobs kyc-scan`: KYC maintenance across every tenant."""
+"""`gx jobs kyc-expiry`, `kyc-scan` and `kyc-orphans`: KYC maintenance across every tenant."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, TypeVar
 
 import typer
@@ -13,7 +13,7 @@ from gxcore.config import Settings
 from gxcore.db.cli import open_database
 from gxcore.db.roles import role_key
 from gxcore.db.tenancy import Database
-from gxcore.kyc.jobs import expire_due, scan_pending
+from gxcore.kyc.jobs import expire_due, remove_orphans, scan_pending
 from gxcore.kyc.vault import Vault
 
 T = TypeVar("T")
@@ -49,3 +49,17 @@ def scan_command(batch: Batch = 200, data_dir: DataDir = None) -> None:
     counts = _with_database(cfg, lambda db: scan_pending(db, vault, now=now, batch=batch))
     done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     console.print(f"scanned: {done or 'nothing pending'}")
+
+
+def orphans_command(
+    older_than_hours: Annotated[
+        float, typer.Option(help="Leave files younger than this (uploads in flight).", min=1)
+    ] = 24,
+    data_dir: DataDir = None,
+) -> None:
+    """Remove stored document files that no document names, and abandoned partial uploads."""
+    cfg = settings(data_dir)
+    vault = Vault.from_settings(cfg)
+    before = datetime.now(UTC) - timedelta(hours=older_than_hours)
+    removed = _with_database(cfg, lambda db: remove_orphans(db, vault, before=before))
+    console.print(f"removed {removed} orphaned file(s)")

@@ -1,4 +1,5 @@
-"""KYC maintenance across tenants: expiry of verifications, scans still pending.
+"""KYC maintenance across tenants: expiry of verifications, scans still pending, stored files
+no document names.
 
 Each finds its work in the system scope, then acts on each row in its own tenant's scope
 (notifications and audit entries are written in a tenant scope), one short transaction per row.
@@ -49,3 +50,35 @@ async def scan_pending(
         if status is not None:
             counts[status] = counts.get(status, 0) + 1
     return counts
+
+
+async def remove_orphans(
+    database: Database, vault: Vault, *, before: datetime, batch: int = 500
+) -> int:
+    """Remove stored files written before `before` that no document names (an upload whose
+    transaction never committed, in a process that died before it could clean up), and
+    abandoned partial uploads; how many. `before` leaves uploads in flight alone."""
+    removed = vault.store.remove_abandoned_uploads(before)
+    chunk: list[str] = []
+    for address, written in vault.store.blobs():
+        if written < before:
+            chunk.append(address)
+        if len(chunk) == batch:
+            removed += await _remove_unnamed(database, vault, chunk)
+            chunk = []
+    return removed + await _remove_unnamed(database, vault, chunk)
+
+
+async def _remove_unnamed(database: Database, vault: Vault, addresses: list[str]) -> int:
+    if not addresses:
+        return 0
+    async with database.system(reason="job: kyc orphaned files") as session:
+        named = set(
+            await session.scalars(
+                select(KYCDocument.storage_url).where(KYCDocument.storage_url.in_(addresses))
+            )
+        )
+    unnamed = [a for a in addresses if a not in named]
+    for address in unnamed:
+        vault.store.delete(address)
+    return len(unnamed)

@@ -15,6 +15,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -42,7 +43,13 @@ class DocumentStore(Protocol):
         ...
 
     def delete(self, address: str) -> None: ...
-    def addresses(self) -> Iterator[str]: ...
+    def blobs(self) -> Iterator[tuple[str, datetime]]:
+        """Every blob's address and when it was written."""
+        ...
+
+    def remove_abandoned_uploads(self, before: datetime) -> int:
+        """Remove uploads begun before `before` and never put in place; how many."""
+        ...
 
 
 class _LocalWriter:
@@ -113,9 +120,21 @@ class LocalDocumentStore:
     def delete(self, address: str) -> None:
         self._path(address).unlink(missing_ok=True)
 
-    def addresses(self) -> Iterator[str]:
+    def blobs(self) -> Iterator[tuple[str, datetime]]:
         for path in (self.root / "sha256").glob("*/*/*"):
-            yield f"sha256:{path.name}"
+            yield f"sha256:{path.name}", _modified(path)
+
+    def remove_abandoned_uploads(self, before: datetime) -> int:
+        removed = 0
+        for path in (self.root / "tmp").glob("upload-*"):
+            if _modified(path) < before:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _modified(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
 @contextmanager
