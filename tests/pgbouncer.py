@@ -62,7 +62,7 @@ class PgBouncer:
             "auth_type = scram-sha-256\n"
             f"auth_file = {self._dir / 'userlist.txt'}\n"
             f"admin_users = {ADMIN_USER}\n"
-            "pool_mode = transaction\n"
+            "pool_mode = transaction\nlog_connections = 0\nlog_disconnections = 0\n"
             f"default_pool_size = {pool_size}\nmax_client_conn = 1000\n"
             f"logfile = {self._dir / 'pgbouncer.log'}\npidfile = {self._dir / 'pgbouncer.pid'}\n"
         )
@@ -75,7 +75,10 @@ class PgBouncer:
             for path in (self._dir, *self._dir.iterdir()):
                 os.chown(path, user.pw_uid, user.pw_gid)
             command[1:1] = ["-u", SYSTEM_USER]
-        self._process = subprocess.Popen(command, stderr=subprocess.PIPE)
+        # Its log goes to the logfile; a pipe nobody drains would block it once full.
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

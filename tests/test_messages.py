@@ -61,6 +61,8 @@ PRODUCTION = {
     "otp_secret": SECRET,
     "smtp_host": "smtp.example.com",
     "sms_gateway_url": "https://sms.example.com/send",
+    "kyc_master_key": SECRET,
+    "clamd": "clamd.example.com:3310",
 }
 
 
@@ -308,6 +310,8 @@ VARIABLES = {
     "otp_secret": "GX_OTP_SECRET",
     "smtp_host": "GX_SMTP_HOST",
     "sms_gateway_url": "GX_SMS_GATEWAY_URL",
+    "kyc_master_key": "GX_KYC_MASTER_KEY",
+    "clamd": "GX_CLAMD",
 }
 
 

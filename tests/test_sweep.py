@@ -27,6 +27,7 @@ from gxcore.db.tenancy import Database
 from gxcore.enums import CommandType, LimitType, NotificationType, UserProfileStatus
 from gxcore.governance.models import Proposal
 from gxcore.identity.models import TrustedDevice
+from gxcore.kyc.models import KYCDocument, KYCVerification
 from gxcore.loans.models import Collateral, Loan
 from gxcore.notifications.inbox import notify
 from gxcore.notifications.models import Notification, PushToken
@@ -122,6 +123,16 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/loans/{loan_id}"): None,
     ("POST", "/loans/{loan_id}/approve"): None,
     ("GET", "/users/{borrower_id}/loans"): None,
+    ("POST", "/users/{profile_id}/kyc"): None,
+    ("GET", "/users/{profile_id}/kyc"): None,
+    ("POST", "/users/{profile_id}/documents/upload"): None,
+    ("GET", "/users/{profile_id}/documents"): None,
+    ("GET", "/documents/{document_id}/url"): None,
+    ("GET", "/documents/{document_id}/content"): None,
+    ("DELETE", "/documents/{document_id}"): None,
+    ("GET", "/admin/kyc/{kyc_id}"): None,
+    ("POST", "/admin/kyc/{kyc_id}/approve"): None,
+    ("POST", "/admin/kyc/{kyc_id}/reject"): {"reason": "sweep"},
 }
 #: Administrators' operations: a user is refused by role (403), not by id.
 ADMIN_ONLY = (
@@ -146,6 +157,8 @@ PATH_KINDS = {
     "proposal_id": "proposal",
     "loan_id": "loan",
     "borrower_id": "profile",
+    "kyc_id": "kyc",
+    "document_id": "document",
 }
 PATH_VALUES = {"action": "freeze"}
 
@@ -245,6 +258,19 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         notice = await s.scalar(select(Notification.notification_id))
         push = PushToken(profile_id=user.profile_id, token="sweep-token-0001", platform="ios")
         s.add(push)
+        kyc = KYCVerification(profile_id=user.profile_id, status="PENDING")
+        s.add(kyc)
+        await s.flush()
+        document = KYCDocument(
+            kyc_id=kyc.kyc_id,
+            document_type="PASSPORT",
+            storage_url="sha256:" + "0" * 64,
+            file_hash="0" * 64,
+            file_size=1,
+            mime_type="application/pdf",
+            virus_scan_status="clean",
+        )
+        s.add(document)
         await s.flush()
     await nigeria(migrated_url)
     async with db.system(reason="test setup: the projector's wallet and treasury") as s:
@@ -308,6 +334,8 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         "push_token": push.token_id,
         "proposal": f"proposal-{tenant}",
         "loan": f"loan-{tenant}",
+        "kyc": kyc.kyc_id,
+        "document": document.document_id,
     }
 
 

@@ -23,6 +23,7 @@ from gxcore.db.tenancy import Database
 from gxcore.http import ERROR_RESPONSES, AppContext, install_error_handlers
 from gxcore.identity.otp import otp_key
 from gxcore.identity.tokens import jwt_key
+from gxcore.kyc.vault import Vault
 from gxcore.notifications.senders import default_senders
 from gxcore.notifications.worker import MessageWorker
 
@@ -39,6 +40,8 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     from gxcore.identity.api import router as registration
     from gxcore.identity.auth_api import router as auth
     from gxcore.identity.users_api import router as users
+    from gxcore.kyc.admin_api import router as kyc_review
+    from gxcore.kyc.api import router as kyc
     from gxcore.loans.api import router as loans
     from gxcore.notifications.api import router as inbox
     from gxcore.notifications.api import tokens as push_tokens
@@ -56,7 +59,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     install_error_handlers(app)
     routers = (
         registration, auth, users, admin_users, money, address_book, transfer_review, inbox,
-        push_tokens, governance, loans,
+        push_tokens, governance, loans, kyc, kyc_review,
     )  # fmt: skip
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
@@ -85,6 +88,7 @@ def create_app(
     """The API over an open `database`; the caller owns (and disposes of) it."""
     app = _build()
     app.state.gx = _context(database, settings, clock)
+    app.state.kyc = Vault.from_settings(settings)
     return app
 
 
@@ -109,6 +113,7 @@ def create_served_app(settings: Settings) -> FastAPI:
             database = Database.for_settings(url, settings)
             try:
                 app.state.gx = _context(database, settings, None)
+                app.state.kyc = Vault.from_settings(settings)
                 worker = MessageWorker(database, default_senders(settings))
                 linker = AuditLinker(database)
                 background = [asyncio.create_task(worker.run()), asyncio.create_task(linker.run())]

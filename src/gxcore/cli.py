@@ -162,6 +162,7 @@ def _mount_subcommands() -> None:
     from gxcore.db import seeding
     from gxcore.db.cli import app as db_app
     from gxcore.identity.cli import app as admin_app
+    from gxcore.kyc.cli import expiry_command, orphans_command, scan_command
     from gxcore.notifications.cli import mailbox_command, messages_app
 
     seeding.register(seed_step)
@@ -171,6 +172,9 @@ def _mount_subcommands() -> None:
     dev_app.command("mailbox")(mailbox_command)
     app.add_typer(dev_app, name="dev")
     jobs_app.command("cleanup")(cleanup_command)
+    jobs_app.command("kyc-expiry")(expiry_command)
+    jobs_app.command("kyc-scan")(scan_command)
+    jobs_app.command("kyc-orphans")(orphans_command)
     app.add_typer(jobs_app, name="jobs")
     app.add_typer(admin_app, name="admin")
     app.command("relay")(relay_command)

@@ -65,6 +65,20 @@ class Settings(BaseSettings):
     sms_gateway_token: SecretStr | None = None
     #: The development senders' JSON-lines mailbox; default `<data_dir>/mailbox.jsonl`.
     mailbox_path: Path | None = None
+    #: Master key wrapping each KYC document's own key (`GX_KYC_MASTER_KEY`, 32+ characters);
+    #: unset outside production, generated and kept in `<data_dir>/kyc_master_key`.
+    kyc_master_key: SecretStr | None = None
+    #: Where KYC documents are stored (encrypted, by content address); default
+    #: `<data_dir>/documents`.
+    kyc_storage_dir: Path | None = None
+    #: Largest KYC document accepted, in bytes, and how many one upload may carry.
+    kyc_max_document_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    kyc_max_documents_per_upload: int = Field(default=5, gt=0)
+    #: Lifetime of a document's signed download URL, in seconds.
+    kyc_url_ttl_seconds: int = Field(default=300, gt=0)
+    #: clamd to scan documents with (`GX_CLAMD`): `host:port`, or the path of its unix socket.
+    #: Unset outside production, a development scanner flags only the EICAR test file.
+    clamd: str | None = None
 
     #: Connections each engine keeps (gxcore.db.engine.PoolConfig), beyond which up to
     #: `db_pool_max_overflow` more are opened under load; a unit of work waits at most
@@ -87,6 +101,10 @@ class Settings(BaseSettings):
     def mailbox_file(self) -> Path:
         return self.mailbox_path or self.data_dir / "mailbox.jsonl"
 
+    @property
+    def kyc_storage_path(self) -> Path:
+        return self.kyc_storage_dir or self.data_dir / "documents"
+
     def require_production_settings(self) -> None:
         """In production, refuse what development stands in for: generated keys, the mailbox.
 
@@ -100,6 +118,8 @@ class Settings(BaseSettings):
             "GX_OTP_SECRET (the OTP key)": self.otp_secret,
             "GX_SMTP_HOST (the email transport)": self.smtp_host,
             "GX_SMS_GATEWAY_URL (the SMS transport)": self.sms_gateway_url,
+            "GX_KYC_MASTER_KEY (the KYC document key)": self.kyc_master_key,
+            "GX_CLAMD (the KYC document scanner)": self.clamd,
         }
         missing = [name for name, value in needed.items() if not value]
         if missing:

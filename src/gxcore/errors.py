@@ -150,6 +150,12 @@ class Gone(GxError):
     code = "GONE"
 
 
+class TooLarge(GxError):
+    """A request body (an uploaded file) over its size limit."""
+
+    code = "TOO_LARGE"
+
+
 class TooManyRequests(GxError):
     """Refused for now; `retry_after` says how many seconds to wait, when known."""
 
@@ -502,3 +508,81 @@ class LoanPending(Conflict):
 
 class LoanNotPending(Conflict):
     code = "LOAN_NOT_PENDING"
+
+
+# --------------------------------------------------------------------------------------------
+# KYC (gxcore.kyc)
+# --------------------------------------------------------------------------------------------
+
+
+class KycNotFound(NotFound):
+    code = "KYC_NOT_FOUND"
+
+
+class DocumentNotFound(NotFound):
+    """No such document for this caller; also a download link whose signature does not hold
+    (it names nothing the caller may have)."""
+
+    code = "DOCUMENT_NOT_FOUND"
+
+
+class DocumentTooLarge(TooLarge):
+    code = "DOCUMENT_TOO_LARGE"
+
+
+class DocumentRejected(ValidationFailed):
+    """An uploaded file refused for what it is: a type not allowed, or bytes that disagree with
+    the type the client declared."""
+
+    code = "DOCUMENT_TYPE_NOT_ALLOWED"
+
+
+class DocumentTypeMismatch(DocumentRejected):
+    code = "DOCUMENT_TYPE_MISMATCH"
+
+
+class DocumentLinkExpired(Gone):
+    code = "DOCUMENT_LINK_EXPIRED"
+
+
+class DocumentUnavailable(Conflict):
+    """A document that may not be served: infected, or not scanned clean yet."""
+
+    code = "DOCUMENT_UNAVAILABLE"
+
+
+class DocumentInfected(DocumentUnavailable):
+    code = "DOCUMENT_INFECTED"
+
+
+class DocumentIntegrityFailed(Conflict):
+    """The stored bytes no longer match the document's `fileHash` (or its seal): not served."""
+
+    code = "DOCUMENT_INTEGRITY_FAILED"
+
+
+class DocumentLocked(Conflict):
+    """A document of a verification already submitted or decided: kept as evidence."""
+
+    code = "DOCUMENT_LOCKED"
+
+
+class KycNotReady(Conflict):
+    """A verification that cannot be submitted or approved as it is (see the message)."""
+
+    code = "KYC_NOT_READY"
+
+
+class NationalIdInvalid(ValidationFailed):
+    code = "NATIONAL_ID_INVALID"
+
+
+class NationalIdInUse(Conflict):
+    code = "NATIONAL_ID_IN_USE"
+
+
+class ScannerUnavailable(GxError):
+    """The virus scanner did not answer; the document stays `pending`."""
+
+    code = "SCANNER_UNAVAILABLE"
+    transient = True

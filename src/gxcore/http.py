@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
@@ -42,6 +43,7 @@ from gxcore.errors import (
     InvalidTransition,
     NotFound,
     TenantScopeRequired,
+    TooLarge,
     TooManyRequests,
     Unauthorized,
     ValidationFailed,
@@ -67,6 +69,7 @@ _STATUS: dict[type[GxError], int] = {
     InvalidTransition: 409,
     IdempotencyConflict: 409,
     Gone: 410,
+    TooLarge: 413,
     TooManyRequests: 429,
     # Another tenant's row is, for this caller, a row that does not exist.
     CrossTenant: 404,
@@ -121,6 +124,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _problem_response("No such resource in this tenant"),
     409: _problem_response("The resource's state does not allow the call"),
     410: _problem_response("Expired"),
+    413: _problem_response("Too large"),
     422: _problem_response("Invalid input; `errors` names each field"),
     429: _problem_response("Too many attempts; see `Retry-After`"),
 }
@@ -264,6 +268,14 @@ async def unit_of_work(
     A refused call that must keep one write (a counted OTP guess, a failed login) makes it in a
     transaction of its own (`Database.beside`), never by committing this one.
     """
+    async with tenant_transaction(request, tenant) as session:
+        yield session
+
+
+@asynccontextmanager
+async def tenant_transaction(request: Request, tenant: str) -> AsyncIterator[AsyncSession]:
+    """The request's transaction as `unit_of_work` opens it, for a route that must open more
+    than one (an upload reads its body between two, holding no connection meanwhile)."""
     gx = app_context(request)
     meta = RequestMeta(
         ip_address=request.client.host if request.client else None,

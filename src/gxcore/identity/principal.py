@@ -28,13 +28,15 @@ from gxcore.identity.models import UserProfile, UserSession
 
 # auto_error=False: a missing token is our Unauthorized (problem+json), not FastAPI's 403.
 _bearer = HTTPBearer(auto_error=False, description="an access token from /auth/login")
+#: The bearer credentials as sent, for a route that calls `current_principal` itself.
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 async def current_principal(
     request: Request,
     session: Session,
     tenant: Annotated[str, Depends(tenant_id)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Credentials,
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("sign in: this needs an `Authorization: Bearer <access token>` header")
