@@ -43,6 +43,17 @@ DataDir = Annotated[
 ]
 
 
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        min=1,
+        max=65535,
+        help="Serve /livez, /readyz, /health and /metrics on this port (default: off).",
+    ),
+]
+
+
 def settings(data_dir: str | None = None) -> Settings:
     overrides: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
     return Settings(**overrides)

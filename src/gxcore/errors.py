@@ -144,6 +144,12 @@ class Gone(GxError):
     code = "GONE"
 
 
+class RequestTooLarge(GxError):
+    """A request body larger than `GX_MAX_BODY_BYTES` (refused before it is all read)."""
+
+    code = "REQUEST_TOO_LARGE"
+
+
 class TooManyRequests(GxError):
     """Refused for now; `retry_after` says how many seconds to wait, when known."""
 

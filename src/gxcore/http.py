@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
+from gxcore import logs
 from gxcore.admin.service import require_tenant
 from gxcore.audit.chain import truncate_ms
 from gxcore.config import Settings
@@ -41,6 +42,7 @@ from gxcore.errors import (
     IdempotencyConflict,
     InvalidTransition,
     NotFound,
+    RequestTooLarge,
     TenantScopeRequired,
     TooManyRequests,
     Unauthorized,
@@ -67,6 +69,7 @@ _STATUS: dict[type[GxError], int] = {
     InvalidTransition: 409,
     IdempotencyConflict: 409,
     Gone: 410,
+    RequestTooLarge: 413,
     TooManyRequests: 429,
     # Another tenant's row is, for this caller, a row that does not exist.
     CrossTenant: 404,
@@ -121,6 +124,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _problem_response("No such resource in this tenant"),
     409: _problem_response("The resource's state does not allow the call"),
     410: _problem_response("Expired"),
+    413: _problem_response("The request body is larger than the server accepts"),
     422: _problem_response("Invalid input; `errors` names each field"),
     429: _problem_response("Too many attempts; see `Retry-After`"),
 }
@@ -265,6 +269,7 @@ async def unit_of_work(
     transaction of its own (`Database.beside`), never by committing this one.
     """
     gx = app_context(request)
+    logs.note(tenant=tenant)
     meta = RequestMeta(
         ip_address=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),

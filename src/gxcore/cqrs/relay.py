@@ -47,6 +47,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from gxcore.cqrs import metrics
 from gxcore.cqrs.outbox import LOCK_IN_ID_ORDER, NOTIFY_CHANNEL
 from gxcore.db import lifecycle
 from gxcore.db.arrays import as_text, packed, unpack
@@ -250,6 +251,8 @@ class Relay:
         written = await self._record(results, submitted_at)
         commands = {c.id: c.command for c in claimed}
         for r in results:
+            if r.id in written and r.status is not S.COMMITTED and r.code:
+                metrics.RELAY_FAILURES.labels(code=r.code).inc()
             if r.id not in written:
                 batch.lost += 1
             elif r.status is S.COMMITTED:
@@ -264,6 +267,9 @@ class Relay:
                     )  # fmt: skip
             else:
                 batch.retried += 1
+        for outcome in ("committed", "failed", "retried", "lost"):
+            if count := getattr(batch, outcome):
+                metrics.RELAY_COMMANDS.labels(outcome=outcome).inc(count)
         if batch.lost:
             log.warning(
                 "%s: %d outcome(s) not recorded, lease taken over", self.worker_id, batch.lost
