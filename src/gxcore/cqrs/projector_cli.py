@@ -8,7 +8,6 @@ differs from the live read models (without --apply); 2 bad usage.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +20,7 @@ from rich.table import Table
 from gxcore.cli_common import (
     DataDir,
     MetricsPort,
+    configure_logging,
     console,
     fail,
     freeze_startup,
@@ -78,8 +78,8 @@ def run_cmd(
 ) -> None:
     """Project ledger events into the read models until SIGTERM/SIGINT (or, with --once, until
     caught up). The batch in hand is finished before exiting."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     cfg = settings(data_dir)
+    configure_logging(cfg, info=("gxcore.cqrs.ops_api",))
     started = time.perf_counter()
     total = run(
         _run(

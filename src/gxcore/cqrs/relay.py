@@ -264,6 +264,7 @@ class Relay:
                     log.info(
                         "%s: command %s (%s, tenant %s) rejected by the ledger: %s",
                         self.worker_id, r.id, c.command_type.value, c.tenant_id, r.code,
+                        extra={"command_id": r.id, "tenant": c.tenant_id},
                     )  # fmt: skip
             else:
                 batch.retried += 1
@@ -323,7 +324,10 @@ class Relay:
         can finish within the lease. The rest go back to the queue, due at once: past the lease
         another worker could take them over while this one still submits them."""
         if len(claimed) == 1:
-            log.error("%s: command %s failed: %r", self.worker_id, claimed[0].id, error)
+            log.error(
+                "%s: command %s failed: %r", self.worker_id, claimed[0].id, error,
+                extra={"command_id": claimed[0].id, "tenant": claimed[0].command.tenant_id},
+            )  # fmt: skip
             return [Result(claimed[0].id, S.FAILED, code=code, message=_message(error))]
         log.warning("%s: batch failed (%r); resubmitting one by one", self.worker_id, error)
         results: list[Result] = []

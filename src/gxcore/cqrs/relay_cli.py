@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import signal
 import sys
@@ -26,6 +25,7 @@ from gxcore.cli_common import (
     STOP_SIGNALS,
     DataDir,
     MetricsPort,
+    configure_logging,
     console,
     fail,
     freeze_startup,
@@ -85,8 +85,6 @@ def relay_command(
 ) -> None:
     """Deliver outbox commands to the ledger until SIGTERM/SIGINT (or, with --once, until none
     is due). The batch in hand is finished before exiting."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("gxcore.cqrs.relay").setLevel(logging.INFO)
     try:
         config = RelayConfig(
             batch_size=batch,
@@ -102,6 +100,7 @@ def relay_command(
     except GxError as e:
         raise fail(str(e), code=2) from None
     cfg = settings(data_dir)
+    configure_logging(cfg, info=("gxcore.cqrs.relay", "gxcore.cqrs.ops_api"))
     if workers == 1:
         stats = run(_relay(cfg, config, once=once, metrics_port=metrics_port))
         console.print(
