@@ -308,6 +308,18 @@ class AccountFrozen(AccountInactive):
     code = "ACCOUNT_FROZEN"
 
 
+class TransfersThrottled(TooManyRequests):
+    """Too many transfers requested by this account or from this address; wait `retry_after`."""
+
+    code = "TRANSFERS_THROTTLED"
+
+
+class RegistrationChangesThrottled(TooManyRequests):
+    """Too many codes checked or resent (registration changes) from this address."""
+
+    code = "REGISTRATION_CHANGES_THROTTLED"
+
+
 class LoginThrottled(TooManyRequests):
     """Too many failed logins for this account or from this address; wait `retry_after`."""
 
