@@ -7,8 +7,13 @@ whole-database numbers, which other tests' rows would move.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -253,3 +258,35 @@ async def test_a_worker_serves_health_and_metrics_on_its_own_port(
     with pytest.raises(httpx.ConnectError):  # stopped with the block
         async with httpx.AsyncClient() as client:
             await client.get(f"http://127.0.0.1:{port}/livez")
+
+
+async def test_gx_relay_serves_health_and_metrics_with_metrics_port(
+    scratch_url: str, tmp_path: Path
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GX_DATABASE_URL")}
+    env.update(DATABASE_URL=scratch_url, GX_DATA_DIR=str(tmp_path))
+    relay = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "gxcore", "relay", "--metrics-port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(600):  # up to a minute to start on a busy machine
+                try:
+                    ready = await client.get("/readyz")
+                    break
+                except httpx.ConnectError:
+                    assert relay.returncode is None, "gx relay exited"
+                    await asyncio.sleep(0.1)
+            assert ready.status_code == 200, ready.text
+            text = (await client.get("/metrics")).text
+            assert sample(text, "gx_metrics_database_up") == 1
+            assert sample(text, "gx_outbox_commands", status="PENDING") == 0
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(relay.wait(), 60) == 0

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     ready_max_lag_seconds: float = Field(default=60.0, ge=0)
     #: Seconds a readiness check, or a scrape of `/metrics`, may spend on the database.
     probe_timeout: float = Field(default=2.0, gt=0)
+    #: Interface `gx relay` and `gx projector run` serve health and metrics on (`--metrics-port`);
+    #: `0.0.0.0` for a scraper or probe outside the host (a container).
+    metrics_host: str = "127.0.0.1"
     #: Log lines as `text` (for a terminal) or `json` (one object a line, for a log collector).
     log_format: LogFormat = LogFormat.TEXT
     #: Largest request body the API accepts, in bytes (413 REQUEST_TOO_LARGE beyond it).

@@ -97,9 +97,10 @@ class RequestContext:
                     elapsed
                 )
                 context.update(method=method, route=template, status=status)
+                duration_ms = round(elapsed * 1000, 1)
                 access_log.info(
-                    "%s %s %d", method, template, status, extra={"duration_ms": round(elapsed * 1000, 1)}
-                )  # fmt: skip
+                    "%s %s %d", method, template, status, extra={"duration_ms": duration_ms}
+                )
 
 
 class _BodyTooLarge(HTTPException):

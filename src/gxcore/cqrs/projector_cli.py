@@ -111,7 +111,7 @@ async def _run(
     on_stop_signals(stop.set)
     async with _open(cfg) as (db, ledger, url):
         probe = Probe(db, cfg, owner_url=url, ledger=ledger, projector_name=name)
-        async with serving_ops(probe, port=metrics_port):
+        async with serving_ops(probe, port=metrics_port, host=cfg.metrics_host):
             return await _project(db, ledger, stop, once=once, batch=batch, name=name, poll_interval=poll_interval)  # fmt: skip
 
 

@@ -130,7 +130,7 @@ async def _relay(
         ledger = await open_ledger(url, cfg)
         try:
             probe = Probe(db, cfg, owner_url=url, ledger=ledger)
-            async with serving_ops(probe, port=metrics_port):
+            async with serving_ops(probe, port=metrics_port, host=cfg.metrics_host):
                 relay = Relay(db, ledger, config)
                 freeze_startup()
                 on_stop_signals(relay.stop)
@@ -146,7 +146,10 @@ async def _supervise(cfg: Settings, workers: int, args: list[str], metrics_port:
     With a metrics port P, worker i serves its health and metrics on P + i."""
     async with open_database(cfg, create=False) as url:
         env = {**os.environ, "DATABASE_URL": url}
-        ports = [[] if metrics_port is None else ["--metrics-port", str(metrics_port + i)] for i in range(workers)]  # fmt: skip
+        ports = [
+            [] if metrics_port is None else ["--metrics-port", str(metrics_port + i)]
+            for i in range(workers)
+        ]
         children = [
             await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "gxcore", *args, *port, env=env
