@@ -405,6 +405,12 @@ DEPARTURES: tuple[Departure, ...] = (
         "a transfer whose risk score reaches riskReviewThreshold waits for an administrator's "
         "review, reserved but invisible to the relay",
     ),
+    AddIndex(
+        "AuditLog",
+        ("tenantId", "ipAddress", "timestamp"),
+        "transfers and registration changes are rate-limited per client address, counted from "
+        "the audit log over a short window",
+    ),
 )
 
 

@@ -19,7 +19,10 @@ from fastapi import FastAPI
 
 from gxcore.audit.linker import AuditLinker
 from gxcore.config import Settings
+from gxcore.cqrs.health import Probe
+from gxcore.cqrs.projector import EventSource
 from gxcore.db.tenancy import Database
+from gxcore.edge import install_edge
 from gxcore.http import ERROR_RESPONSES, AppContext, install_error_handlers
 from gxcore.identity.otp import otp_key
 from gxcore.identity.tokens import jwt_key
@@ -34,7 +37,8 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _build(**fastapi_kwargs: object) -> FastAPI:
+def _build(settings: Settings, **fastapi_kwargs: object) -> FastAPI:
+    from gxcore.cqrs.ops_api import router as operations
     from gxcore.governance.api import router as governance
     from gxcore.identity.admin_api import router as admin_users
     from gxcore.identity.api import router as registration
@@ -57,12 +61,14 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
         **fastapi_kwargs,  # type: ignore[arg-type]
     )
     install_error_handlers(app)
+    install_edge(app, settings)  # request id and log context, latency, body limit, CORS
     routers = (
         registration, auth, users, admin_users, money, address_book, transfer_review, inbox,
         push_tokens, governance, loans, kyc, kyc_review,
     )  # fmt: skip
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(operations)  # /livez, /readyz, /health, /metrics: outside the API
     return app
 
 
@@ -84,11 +90,15 @@ def create_app(
     database: Database,
     settings: Settings,
     clock: Callable[[], datetime] | None = None,
+    owner_url: str | None = None,
+    ledger: EventSource | None = None,
 ) -> FastAPI:
-    """The API over an open `database`; the caller owns (and disposes of) it."""
-    app = _build()
+    """The API over an open `database`; the caller owns (and disposes of) it. Readiness checks
+    the migrations with `owner_url` and the projector's lag with `ledger`, when given."""
+    app = _build(settings)
     app.state.gx = _context(database, settings, clock)
     app.state.kyc = Vault.from_settings(settings)
+    app.state.probe = Probe(database, settings, owner_url=owner_url, ledger=ledger)
     return app
 
 
@@ -106,14 +116,18 @@ def create_served_app(settings: Settings) -> FastAPI:
         from gxcore.db import migrate
         from gxcore.db.cli import open_database
         from gxcore.errors import PendingMigrations
+        from gxcore.ledger import open_ledger
 
         async with open_database(settings) as url:
             if not (await migrate.status(url)).up_to_date:
                 raise PendingMigrations("the database is not at head; run `gx db migrate`")
             database = Database.for_settings(url, settings)
+            ledger = None
             try:
                 app.state.gx = _context(database, settings, None)
                 app.state.kyc = Vault.from_settings(settings)
+                ledger = await open_ledger(url, settings)  # read by readiness and /metrics only
+                app.state.probe = Probe(database, settings, owner_url=url, ledger=ledger)
                 worker = MessageWorker(database, default_senders(settings))
                 linker = AuditLinker(database)
                 background = [asyncio.create_task(worker.run()), asyncio.create_task(linker.run())]
@@ -124,6 +138,8 @@ def create_served_app(settings: Settings) -> FastAPI:
                     linker.stop()
                     await asyncio.gather(*background)
             finally:
+                if ledger is not None:
+                    await ledger.close()
                 await database.dispose()
 
-    return _build(lifespan=lifespan)
+    return _build(settings, lifespan=lifespan)

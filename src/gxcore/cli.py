@@ -84,6 +84,7 @@ def api(
     import uvicorn
 
     from gxcore.app import create_served_app
+    from gxcore.cli_common import configure_logging
     from gxcore.db import migrate, server
     from gxcore.identity.otp import otp_key
     from gxcore.identity.tokens import jwt_key
@@ -104,7 +105,15 @@ def api(
                 raise fail("the database is not at head; run `gx db migrate`")
 
     run(preflight())
-    uvicorn.run(create_served_app(cfg), host=host, port=port, log_level="info")
+    configure_logging(cfg, info=("gxcore.access",))  # GX_LOG_FORMAT: text or JSON lines
+    uvicorn.run(
+        create_served_app(cfg),
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=None,  # uvicorn's lines go through gxcore's handler too
+        access_log=False,  # gxcore.access writes one line a request, with its request id
+    )
 
 
 dev_app = typer.Typer(help="Development helpers.", no_args_is_help=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import signal
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
@@ -12,7 +13,8 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 
-from gxcore.config import Settings
+from gxcore import logs
+from gxcore.config import LogFormat, Settings
 from gxcore.errors import GxError
 
 T = TypeVar("T")
@@ -43,9 +45,28 @@ DataDir = Annotated[
 ]
 
 
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        min=1,
+        max=65535,
+        help="Serve /livez, /readyz, /health and /metrics on this port (default: off).",
+    ),
+]
+
+
 def settings(data_dir: str | None = None) -> Settings:
     overrides: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
     return Settings(**overrides)
+
+
+def configure_logging(cfg: Settings, *, info: tuple[str, ...] = ()) -> None:
+    """Log lines in `GX_LOG_FORMAT` on stderr: warnings and above, and the info lines of the
+    loggers named in `info`."""
+    logs.configure(json_lines=cfg.log_format is LogFormat.JSON, level=logging.WARNING)
+    for name in info:
+        logging.getLogger(name).setLevel(logging.INFO)
 
 
 #: What stops a long-running command cleanly (the work in hand is finished first).

@@ -5,10 +5,11 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gxcore.errors import ConfigurationError
 
@@ -17,6 +18,11 @@ class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
     PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
 
 
 class Settings(BaseSettings):
@@ -92,6 +98,29 @@ class Settings(BaseSettings):
     #: its host, port and, if given, database replace DATABASE_URL's for the role connections
     #: (requests, relay, projector); migrations and LISTEN go to the server directly.
     pooler_url: str | None = None
+
+    #: Readiness (`/readyz`): how far the projector may trail the ledger, in blocks and in
+    #: seconds since the first event it has not projected yet was committed.
+    ready_max_lag_blocks: int = Field(default=100, ge=0)
+    ready_max_lag_seconds: float = Field(default=60.0, ge=0)
+    #: Seconds a readiness check, or a scrape of `/metrics`, may spend on the database.
+    probe_timeout: float = Field(default=2.0, gt=0)
+    #: Interface `gx relay` and `gx projector run` serve health and metrics on (`--metrics-port`);
+    #: `0.0.0.0` for a scraper or probe outside the host (a container).
+    metrics_host: str = "127.0.0.1"
+    #: Log lines as `text` (for a terminal) or `json` (one object a line, for a log collector).
+    log_format: LogFormat = LogFormat.TEXT
+    #: Largest request body the API accepts, in bytes (413 REQUEST_TOO_LARGE beyond it).
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    #: Origins allowed to call the API from a browser (CORS), comma-separated; empty: CORS off.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
 
     @cached_property
     def is_production(self) -> bool:

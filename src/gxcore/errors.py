@@ -151,9 +151,15 @@ class Gone(GxError):
 
 
 class TooLarge(GxError):
-    """A request body (an uploaded file) over its size limit."""
+    """A request body, or a file in it, over its size limit."""
 
     code = "TOO_LARGE"
+
+
+class RequestTooLarge(TooLarge):
+    """A request body larger than `GX_MAX_BODY_BYTES` (refused before it is all read)."""
+
+    code = "REQUEST_TOO_LARGE"
 
 
 class TooManyRequests(GxError):
@@ -312,6 +318,18 @@ class AccountFrozen(AccountInactive):
     """An administrator froze the account (and its wallet): no sign-in until it is unfrozen."""
 
     code = "ACCOUNT_FROZEN"
+
+
+class TransfersThrottled(TooManyRequests):
+    """Too many transfers requested by this account or from this address; wait `retry_after`."""
+
+    code = "TRANSFERS_THROTTLED"
+
+
+class RegistrationChangesThrottled(TooManyRequests):
+    """Too many codes checked or resent (registration changes) from this address."""
+
+    code = "REGISTRATION_CHANGES_THROTTLED"
 
 
 class LoginThrottled(TooManyRequests):

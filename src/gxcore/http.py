@@ -24,6 +24,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
+from gxcore import logs
 from gxcore.admin.service import require_tenant
 from gxcore.audit.chain import truncate_ms
 from gxcore.config import Settings
@@ -124,7 +125,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _problem_response("No such resource in this tenant"),
     409: _problem_response("The resource's state does not allow the call"),
     410: _problem_response("Expired"),
-    413: _problem_response("Too large"),
+    413: _problem_response("A request body, or a file in it, over its size limit"),
     422: _problem_response("Invalid input; `errors` names each field"),
     429: _problem_response("Too many attempts; see `Retry-After`"),
 }
@@ -277,6 +278,7 @@ async def tenant_transaction(request: Request, tenant: str) -> AsyncIterator[Asy
     """The request's transaction as `unit_of_work` opens it, for a route that must open more
     than one (an upload reads its body between two, holding no connection meanwhile)."""
     gx = app_context(request)
+    logs.note(tenant=tenant)
     meta = RequestMeta(
         ip_address=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),

@@ -35,6 +35,13 @@ PARAMETERS: tuple[Parameter, ...] = (
         int,
         "registrations one client address may start per hour",
     ),
+    Parameter(
+        "registrationChangesPerAddressHourly",
+        "60",
+        int,
+        "registration changes (codes checked or resent, steps taken) one client address may "
+        "make per hour; 0: no limit",
+    ),
     Parameter("registrationMinAge", "13", int, "youngest age allowed to register"),
     Parameter("registrationMaxAge", "120", int, "oldest age accepted as plausible"),
     Parameter("passwordMinLength", "12", int, "shortest password accepted"),
@@ -44,6 +51,18 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("loginLockoutMinutes", "15", int, "length of that lockout"),
     # Money (svc-tokenomics).
     Parameter("idempotencyKeyHours", "24", int, "hours a transfer's Idempotency-Key is kept"),
+    Parameter(
+        "transfersPerAccountMinute",
+        "30",
+        int,
+        "transfers one account may request a minute; 0: no limit",
+    ),
+    Parameter(
+        "transfersPerAddressMinute",
+        "120",
+        int,
+        "transfers one client address may request a minute; 0: no limit",
+    ),
     Parameter(
         "riskReviewThreshold",
         "80",

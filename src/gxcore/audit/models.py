@@ -22,6 +22,7 @@ class AuditLog(TenantScoped, Base):
         Index(None, "tenant_id", "event_type", "timestamp"),
         Index(None, "tenant_id", "actor_profile_id", "timestamp"),
         Index(None, "tenant_id", "target_profile_id", "timestamp"),
+        Index(None, "tenant_id", "ip_address", "timestamp"),  # per-address rate limits
         Index(None, "tenant_id", "resource_type", "resource_id"),
         Index(None, "timestamp"),
         Index(None, "tenant_id", "chain_seq", unique=True),

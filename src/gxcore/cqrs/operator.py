@@ -14,6 +14,7 @@ same command would only be rejected again; what the operator wants then is a new
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import Text, and_, cast, func, or_, select, tuple_, update
@@ -81,13 +82,20 @@ async def list_page(
     return Page(items, items[-1].id if more else None)
 
 
-async def counts(session: AsyncSession, *, tenant_id: str | None = None) -> dict[OutboxStatus, int]:
-    """Commands per status (every status present, zero included)."""
+async def counts(
+    session: AsyncSession,
+    *,
+    tenant_id: str | None = None,
+    statuses: Collection[OutboxStatus] = tuple(OutboxStatus),
+) -> dict[OutboxStatus, int]:
+    """Commands per status (every status asked for present, zero included)."""
     query = select(OutboxCommand.status, func.count()).group_by(OutboxCommand.status)
     if tenant_id is not None:
         query = query.where(OutboxCommand.tenant_id == tenant_id)
+    if set(statuses) != set(OutboxStatus):
+        query = query.where(OutboxCommand.status.in_(statuses))
     found: dict[OutboxStatus, int] = {s: n for s, n in (await session.execute(query)).all()}
-    return {s: found.get(s, 0) for s in OutboxStatus}
+    return {s: found.get(s, 0) for s in statuses}
 
 
 async def get_or_raise(

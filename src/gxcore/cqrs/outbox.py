@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gxcore import logs
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.db.scope import tenant_of
 from gxcore.enums import CommandType
@@ -71,6 +72,7 @@ async def enqueue(
     )
     if inserted is not None:
         await wake_relay(session, tenant_id)
+        logs.note(command_id=inserted.id)
         return inserted
 
     existing = await session.scalar(
@@ -89,6 +91,7 @@ async def enqueue(
             f"({existing.command_type.value} {existing.id})",
             command_id=existing.id,
         )
+    logs.note(command_id=existing.id)
     return existing
 
 

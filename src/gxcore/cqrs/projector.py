@@ -303,6 +303,8 @@ class ProjectorStatus:
     position: Position | None  # where the projector resumes
     waiting: Position | None  # the first event after it, None when caught up
     tenants: list[TenantState] = field(default_factory=list)
+    #: When the ledger committed the first event not projected yet (None when caught up).
+    waiting_since: datetime | None = None
 
     @property
     def lag(self) -> int:
@@ -313,6 +315,14 @@ class ProjectorStatus:
     @property
     def dead(self) -> int:
         return sum(t.dead for t in self.tenants)
+
+    def lag_seconds(self, now: datetime) -> float:
+        """How long the first event not projected yet has waited; 0 when caught up."""
+        return (
+            0.0
+            if self.waiting_since is None
+            else max(0.0, (now - self.waiting_since).total_seconds())
+        )
 
 
 async def status(
@@ -344,8 +354,9 @@ async def status(
     for t, count in dead_counts.items():
         tenants.setdefault(t, TenantState(t, None, None, count))
     first = waiting[0].position if waiting else None
+    since = waiting[0].timestamp if waiting else None
     ordered = sorted(tenants.values(), key=_by_id)
-    return ProjectorStatus(name, channel, height, position, first, ordered)
+    return ProjectorStatus(name, channel, height, position, first, ordered, since)
 
 
 def _by_id(state: TenantState) -> str:

@@ -8,7 +8,6 @@ differs from the live read models (without --apply); 2 bad usage.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,9 +17,22 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from gxcore.cli_common import DataDir, console, fail, freeze_startup, on_stop_signals, run, settings
+from gxcore.cli_common import (
+    DataDir,
+    MetricsPort,
+    configure_logging,
+    console,
+    fail,
+    freeze_startup,
+    on_stop_signals,
+    run,
+    settings,
+)
 from gxcore.config import Settings
+from gxcore.cqrs import metrics
 from gxcore.cqrs.dlq import ReplayResult, replay_dlq
+from gxcore.cqrs.health import Probe
+from gxcore.cqrs.ops_api import serving_ops
 from gxcore.cqrs.projector import DEFAULT_NAME, Progress, Projector, ProjectorStatus, status
 from gxcore.cqrs.rebuild import RebuildReport, rebuild
 from gxcore.db import migrate, server
@@ -60,14 +72,24 @@ def run_cmd(
         float, typer.Option(min=0.001, help="Seconds between polls of the ledger when caught up.")
     ] = 0.05,
     name: Name = DEFAULT_NAME,
+    metrics_port: MetricsPort = None,
     data_dir: DataDir = None,
 ) -> None:
     """Project ledger events into the read models until SIGTERM/SIGINT (or, with --once, until
     caught up). The batch in hand is finished before exiting."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     cfg = settings(data_dir)
+    configure_logging(cfg, info=("gxcore.cqrs.ops_api",))
     started = time.perf_counter()
-    total = run(_run(cfg, once=once, batch=batch, name=name, poll_interval=poll_interval))
+    total = run(
+        _run(
+            cfg,
+            once=once,
+            batch=batch,
+            name=name,
+            poll_interval=poll_interval,
+            metrics_port=metrics_port,
+        )
+    )
     elapsed = time.perf_counter() - started
     console.print(
         f"projector stopped: {total.applied} applied, {total.dead} to the DLQ, "
@@ -76,26 +98,48 @@ def run_cmd(
 
 
 async def _run(
-    cfg: Settings, *, once: bool, batch: int, name: str, poll_interval: float
+    cfg: Settings,
+    *,
+    once: bool,
+    batch: int,
+    name: str,
+    poll_interval: float,
+    metrics_port: int | None,
 ) -> Progress:
     stop = asyncio.Event()
     on_stop_signals(stop.set)
-    async with _open(cfg) as (db, ledger, _):
-        projector = Projector(db, ledger, name=name, batch_size=batch)
-        freeze_startup()
-        window = Progress()
-        last = time.monotonic()
+    async with _open(cfg) as (db, ledger, url):
+        probe = Probe(db, cfg, owner_url=url, ledger=ledger, projector_name=name)
+        async with serving_ops(probe, port=metrics_port, host=cfg.metrics_host):
+            return await _project(db, ledger, stop, once=once, batch=batch, name=name, poll_interval=poll_interval)  # fmt: skip
 
-        def report(progress: Progress) -> None:
-            nonlocal window, last
-            window.add(progress)
-            if time.monotonic() - last >= REPORT_EVERY:
-                console.print(
-                    f"{window.applied} applied, {window.dead} to the DLQ; at {_at(window)}"
-                )
-                window, last = Progress(), time.monotonic()
 
-        return await projector.run(once=once, stop=stop, on_batch=report, idle_delay=poll_interval)
+async def _project(
+    db: Database,
+    ledger: Ledger,
+    stop: asyncio.Event,
+    *,
+    once: bool,
+    batch: int,
+    name: str,
+    poll_interval: float,
+) -> Progress:
+    projector = Projector(db, ledger, name=name, batch_size=batch)
+    freeze_startup()
+    window = Progress()
+    last = time.monotonic()
+
+    def report(progress: Progress) -> None:
+        nonlocal window, last
+        for outcome in ("applied", "dead", "skipped"):
+            if count := getattr(progress, outcome):
+                metrics.PROJECTOR_EVENTS.labels(outcome=outcome).inc(count)
+        window.add(progress)
+        if time.monotonic() - last >= REPORT_EVERY:
+            console.print(f"{window.applied} applied, {window.dead} to the DLQ; at {_at(window)}")
+            window, last = Progress(), time.monotonic()
+
+    return await projector.run(once=once, stop=stop, on_batch=report, idle_delay=poll_interval)
 
 
 def _entries(count: int) -> str:

@@ -47,6 +47,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from gxcore.cqrs import metrics
 from gxcore.cqrs.outbox import LOCK_IN_ID_ORDER, NOTIFY_CHANNEL
 from gxcore.db import lifecycle
 from gxcore.db.arrays import as_text, packed, unpack
@@ -249,6 +250,8 @@ class Relay:
         written = await self._record(results, submitted_at)
         commands = {c.id: c.command for c in claimed}
         for r in results:
+            if r.id in written and r.status is not S.COMMITTED and r.code:
+                metrics.RELAY_FAILURES.labels(code=r.code).inc()
             if r.id not in written:
                 batch.lost += 1
             elif r.status is S.COMMITTED:
@@ -260,9 +263,13 @@ class Relay:
                     log.info(
                         "%s: command %s (%s, tenant %s) rejected by the ledger: %s",
                         self.worker_id, r.id, c.command_type.value, c.tenant_id, r.code,
+                        extra={"command_id": r.id, "tenant": c.tenant_id},
                     )  # fmt: skip
             else:
                 batch.retried += 1
+        for outcome in ("committed", "failed", "retried", "lost"):
+            if count := getattr(batch, outcome):
+                metrics.RELAY_COMMANDS.labels(outcome=outcome).inc(count)
         if batch.lost:
             log.warning(
                 "%s: %d outcome(s) not recorded, lease taken over", self.worker_id, batch.lost
@@ -316,7 +323,10 @@ class Relay:
         can finish within the lease. The rest go back to the queue, due at once: past the lease
         another worker could take them over while this one still submits them."""
         if len(claimed) == 1:
-            log.error("%s: command %s failed: %r", self.worker_id, claimed[0].id, error)
+            log.error(
+                "%s: command %s failed: %r", self.worker_id, claimed[0].id, error,
+                extra={"command_id": claimed[0].id, "tenant": claimed[0].command.tenant_id},
+            )  # fmt: skip
             return [Result(claimed[0].id, S.FAILED, code=code, message=_message(error))]
         log.warning("%s: batch failed (%r); resubmitting one by one", self.worker_id, error)
         results: list[Result] = []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import signal
 import sys
@@ -25,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gxcore.cli_common import (
     STOP_SIGNALS,
     DataDir,
+    MetricsPort,
+    configure_logging,
     console,
     fail,
     freeze_startup,
@@ -78,12 +79,11 @@ def relay_command(
     backoff_max: Annotated[
         float, typer.Option(min=0.01, help="Longest wait, in seconds, before a retry.")
     ] = RelayConfig.backoff_max,
+    metrics_port: MetricsPort = None,
     data_dir: DataDir = None,
 ) -> None:
     """Deliver outbox commands to the ledger until SIGTERM/SIGINT (or, with --once, until none
     is due). The batch in hand is finished before exiting."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("gxcore.cqrs.relay").setLevel(logging.INFO)
     try:
         config = RelayConfig(
             batch_size=batch,
@@ -99,8 +99,9 @@ def relay_command(
     except GxError as e:
         raise fail(str(e), code=2) from None
     cfg = settings(data_dir)
+    configure_logging(cfg, info=("gxcore.cqrs.relay", "gxcore.cqrs.ops_api"))
     if workers == 1:
-        stats = run(_relay(cfg, config, once=once))
+        stats = run(_relay(cfg, config, once=once, metrics_port=metrics_port))
         console.print(
             f"relay stopped: {stats.committed} committed, {stats.failed} failed, "
             f"{stats.retried} to retry, {stats.lost} taken over ({stats.batches} batches)"
@@ -110,12 +111,16 @@ def relay_command(
     args += ["--max-attempts", str(max_attempts), "--lease", str(lease)]
     args += ["--backoff-max", str(backoff_max)]
     args += ["--no-listen"] * no_listen + ["--once"] * once
-    code = run(_supervise(cfg, workers, args))
+    code = run(_supervise(cfg, workers, args, metrics_port))
     if code:
         raise fail(f"a relay worker exited with code {code}")
 
 
-async def _relay(cfg: Settings, config: RelayConfig, *, once: bool) -> Stats:
+async def _relay(
+    cfg: Settings, config: RelayConfig, *, once: bool, metrics_port: int | None
+) -> Stats:
+    from gxcore.cqrs.health import Probe
+    from gxcore.cqrs.ops_api import serving_ops
     from gxcore.ledger import open_ledger
 
     stopping = asyncio.Event()
@@ -123,23 +128,32 @@ async def _relay(cfg: Settings, config: RelayConfig, *, once: bool) -> Stats:
     async with _system_database(cfg) as (db, url):
         ledger = await open_ledger(url, cfg)
         try:
-            relay = Relay(db, ledger, config)
-            freeze_startup()
-            on_stop_signals(relay.stop)
-            if stopping.is_set():
-                relay.stop()
-            return await (relay.drain() if once else relay.run())
+            probe = Probe(db, cfg, owner_url=url, ledger=ledger)
+            async with serving_ops(probe, port=metrics_port, host=cfg.metrics_host):
+                relay = Relay(db, ledger, config)
+                freeze_startup()
+                on_stop_signals(relay.stop)
+                if stopping.is_set():
+                    relay.stop()
+                return await (relay.drain() if once else relay.run())
         finally:
             await ledger.close()
 
 
-async def _supervise(cfg: Settings, workers: int, args: list[str]) -> int:
-    """Run `workers` single-worker processes on one database; forward SIGTERM/SIGINT to them."""
+async def _supervise(cfg: Settings, workers: int, args: list[str], metrics_port: int | None) -> int:
+    """Run `workers` single-worker processes on one database; forward SIGTERM/SIGINT to them.
+    With a metrics port P, worker i serves its health and metrics on P + i."""
     async with open_database(cfg, create=False) as url:
         env = {**os.environ, "DATABASE_URL": url}
+        ports = [
+            [] if metrics_port is None else ["--metrics-port", str(metrics_port + i)]
+            for i in range(workers)
+        ]
         children = [
-            await asyncio.create_subprocess_exec(sys.executable, "-m", "gxcore", *args, env=env)
-            for _ in range(workers)
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "gxcore", *args, *port, env=env
+            )
+            for port in ports
         ]
 
         forwarded = False

@@ -318,6 +318,7 @@ async def _check_code(ctx: Context, data: OtpVerify, channel: Channel, step: Ste
     (its rollback must not refund the guess), and concurrent guesses are counted one at a time.
     Raises what otp.verify raises (and what _find and _require raise, uncounted)."""
     policy = await load_policy(ctx.session)
+    await throttle.check_actions(ctx.session, throttle.REGISTRATION_CHANGES)
     wrong: OtpInvalid | None = None
     async with ctx.database.beside(ctx.session) as session:
         row = await _find(replace(ctx, session=session), data.registrationId, lock=True)
@@ -348,6 +349,7 @@ async def verify_email(data: OtpVerify, *, ctx: Context) -> RegistrationStatus:
 
 async def resend_email(data: RegistrationRef, *, ctx: Context) -> RegistrationStatus:
     policy = await load_policy(ctx.session)
+    await throttle.check_actions(ctx.session, throttle.REGISTRATION_CHANGES)
     row = await _find(ctx, data.registrationId, lock=True)
     _require(row, Step.EMAIL_SENT)
     code = otp.issue(row, Channel.EMAIL, key=ctx.otp_key, policy=policy.otp, now=ctx.now)
@@ -479,6 +481,7 @@ async def set_phone(data: PhoneSet, *, ctx: Context) -> RegistrationStatus:
 
 async def resend_phone(data: RegistrationRef, *, ctx: Context) -> RegistrationStatus:
     policy = await load_policy(ctx.session)
+    await throttle.check_actions(ctx.session, throttle.REGISTRATION_CHANGES)
     row = await _find(ctx, data.registrationId, lock=True)
     _require(row, Step.PHONE_SENT)
     code = otp.issue(row, Channel.PHONE, key=ctx.otp_key, policy=policy.otp, now=ctx.now)

@@ -19,6 +19,13 @@ address and creation time (on the app's clock) of each. A start that would creat
 `registrationStartsPerAddressHourly` rows from the address within the hour is refused; a
 repeated start for one address reuses its row (gxcore.identity.registration), so what a flood
 can add to the table is bounded by the limit.
+
+Other sensitive actions are limited the same way, from the audit entries they already write
+(`check_actions` with an `Actions`): transfers (TRANSACTION_INITIATED) per account and per
+client address, within a minute; registration changes (codes checked, codes resent, steps
+taken: the PendingRegistration updates) per client address, within the hour. These take no
+lock (transfers of one account already queue on its wallet's lock): concurrent requests may
+overshoot a limit by the few in flight at once, never by more.
 """
 
 from __future__ import annotations
@@ -32,11 +39,18 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gxcore.admin.service import read_ints
 from gxcore.audit import service as audit
 from gxcore.audit.models import AuditLog
 from gxcore.db.scope import scope_of
 from gxcore.enums import AuditEventType
-from gxcore.errors import LoginThrottled, RegistrationThrottled
+from gxcore.errors import (
+    LoginThrottled,
+    RegistrationChangesThrottled,
+    RegistrationThrottled,
+    TooManyRequests,
+    TransfersThrottled,
+)
 from gxcore.identity.models import PendingRegistration
 
 #: Failures allowed per client address, as a multiple of the per-account limit: one address may
@@ -162,3 +176,80 @@ async def check_start(session: AsyncSession, *, now: datetime, limit: int) -> No
         "too many registrations started from this address; try again later",
         retry_after=_seconds_until(newest[-1] + START_WINDOW, now),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Audited actions, per account and per client address
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actions:
+    """A kind of audited action, limited within `window` per account and per client address."""
+
+    name: str
+    events: tuple[AuditEventType, ...]
+    resource_type: str
+    window: timedelta
+    error: type[TooManyRequests]
+    per_account_key: str | None  # the SystemParameter holding each limit
+    per_address_key: str | None
+    #: A key the entry's new value has, when the event type and resource are not enough (a
+    #: transfer's TRANSACTION_INITIATED names its receiver `to`; a genesis one does not).
+    marked_by: str | None = None
+
+
+TRANSFERS = Actions(
+    "transfers",
+    (AuditEventType.TRANSACTION_INITIATED,),
+    "OutboxCommand",
+    timedelta(minutes=1),
+    TransfersThrottled,
+    per_account_key="transfersPerAccountMinute",
+    per_address_key="transfersPerAddressMinute",
+    marked_by="to",
+)
+REGISTRATION_CHANGES = Actions(
+    "registration changes",
+    (AuditEventType.RECORD_UPDATED,),
+    "PendingRegistration",
+    timedelta(hours=1),
+    RegistrationChangesThrottled,
+    per_account_key=None,  # a registration's own codes are limited on its row (gxcore.identity.otp)
+    per_address_key="registrationChangesPerAddressHourly",
+)
+
+
+async def check_actions(
+    session: AsyncSession, actions: Actions, *, account: str | None = None
+) -> None:
+    """Raise `actions.error` (429, with Retry-After) when the account, or the client address of
+    the session's request, has reached its limit of `actions` within the window."""
+    scope = scope_of(session.sync_session)
+    address = scope.request.ip_address if scope is not None and scope.request else None
+    keys = [k for k in (actions.per_account_key, actions.per_address_key) if k]
+    limits = await read_ints(session, keys)
+    # Audit timestamps are the wall clock's: the window is measured on it too.
+    now = datetime.now(UTC)
+    checks = (
+        (AuditLog.actor_profile_id, account, actions.per_account_key, "this account"),
+        (AuditLog.ip_address, address, actions.per_address_key, "this address"),
+    )
+    for column, value, key, who in checks:
+        if value is None or key is None or limits[key] <= 0:
+            continue
+        limit = limits[key]
+        query = select(AuditLog.timestamp).where(
+            column == value,
+            AuditLog.timestamp > now - actions.window,
+            AuditLog.event_type.in_(actions.events),
+            AuditLog.resource_type == actions.resource_type,
+        )
+        if actions.marked_by is not None:
+            query = query.where(AuditLog.new_value.has_key(actions.marked_by))
+        newest = list(await session.scalars(query.order_by(AuditLog.timestamp.desc()).limit(limit)))
+        if len(newest) >= limit:
+            raise actions.error(
+                f"too many {actions.name} from {who}; try again later",
+                retry_after=_seconds_until(newest[-1] + actions.window, now),
+            )

@@ -44,6 +44,7 @@ from gxcore.errors import (
     WalletFrozen,
     WalletNotFound,
 )
+from gxcore.identity import throttle
 from gxcore.identity.access import Principal
 from gxcore.identity.models import UserProfile
 from gxcore.ledger.contract import transfer_fee
@@ -278,6 +279,8 @@ async def request_transfer(
         kept = await idempotency.recall(session, kept_as, request_hash, now)
         if kept is not None:
             return Accepted(CommandAccepted.model_validate(kept.body), True)
+    # A replay above is no new transfer; a new one counts against the caller and its address.
+    await throttle.check_actions(session, throttle.TRANSFERS, account=principal.profile_id)
     # Unique for each accepted request: the ledger moves money once per request id, whoever
     # retries (the relay, or a client under its key).
     request_id = f"transfer:{sender_id}:{idempotency_key or ''}:{uuid.uuid4().hex}"
