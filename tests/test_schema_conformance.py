@@ -392,6 +392,12 @@ DEPARTURES: tuple[Departure, ...] = (
         "a transfer whose risk score reaches riskReviewThreshold waits for an administrator's "
         "review, reserved but invisible to the relay",
     ),
+    AddEnumValues(
+        "NotificationType",
+        ("RELATIONSHIP_UPDATED",),
+        "the other side of a relationship is told when it is removed or marked DECEASED, "
+        "DIVORCED or NOT_APPLICABLE; the reference has types for invitations and answers only",
+    ),
 )
 
 

@@ -24,10 +24,17 @@ from gxcore.config import Settings
 from gxcore.cqrs.outbox import enqueue
 from gxcore.db import models
 from gxcore.db.tenancy import Database
-from gxcore.enums import CommandType, LimitType, NotificationType, UserProfileStatus
+from gxcore.enums import (
+    CommandType,
+    LimitType,
+    NotificationType,
+    RelationType,
+    UserProfileStatus,
+)
 from gxcore.identity.models import TrustedDevice
 from gxcore.notifications.inbox import notify
 from gxcore.notifications.models import Notification, PushToken
+from gxcore.trust.models import FamilyRelationship
 from gxcore.wallet.models import (
     Beneficiary,
     Contact,
@@ -114,6 +121,12 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     },
     ("POST", "/push-tokens/{token_id}/refresh"): None,
     ("DELETE", "/push-tokens/{token_id}"): None,
+    ("POST", "/relationships"): {"relationType": "FRIEND", "relatedProfileId": "{profile}"},
+    ("GET", "/relationships/{relationship_id}"): None,
+    ("POST", "/relationships/{relationship_id}/confirm"): None,
+    ("POST", "/relationships/{relationship_id}/reject"): None,
+    ("POST", "/relationships/{relationship_id}/mark"): {"status": "NOT_APPLICABLE"},
+    ("DELETE", "/relationships/{relationship_id}"): None,
 }
 #: Administrators' operations: a user is refused by role (403), not by id.
 ADMIN_ONLY = ("/admin/", "/genesis", "/limits", "/wallets/{wallet_id}/", "/treasury")
@@ -130,6 +143,7 @@ PATH_KINDS = {
     "country_code": "country",
     "notification_id": "notification",
     "token_id": "push_token",
+    "relationship_id": "relationship",
 }
 PATH_VALUES = {"action": "freeze"}
 
@@ -228,7 +242,12 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         await s.flush()
         notice = await s.scalar(select(Notification.notification_id))
         push = PushToken(profile_id=user.profile_id, token="sweep-token-0001", platform="ios")
-        s.add(push)
+        kin = FamilyRelationship(
+            initiator_profile_id=user.profile_id,
+            related_profile_id=friend.profile_id,
+            relation_type=RelationType.SIBLING,
+        )
+        s.add_all([push, kin])
         await s.flush()
     await nigeria(migrated_url)
     async with db.system(reason="test setup: the projector's wallet and treasury") as s:
@@ -263,6 +282,7 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         "country": "NG",
         "notification": notice,
         "push_token": push.token_id,
+        "relationship": kin.relationship_id,
     }
 
 

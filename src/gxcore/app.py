@@ -40,6 +40,8 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     from gxcore.identity.users_api import router as users
     from gxcore.notifications.api import router as inbox
     from gxcore.notifications.api import tokens as push_tokens
+    from gxcore.trust.api import admin as trust_admin
+    from gxcore.trust.api import router as relationships
     from gxcore.wallet.api import router as money
     from gxcore.wallet.contacts_api import router as address_book
     from gxcore.wallet.review_api import router as transfer_review
@@ -54,7 +56,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     install_error_handlers(app)
     routers = (
         registration, auth, users, admin_users, money, address_book, transfer_review, inbox,
-        push_tokens,
+        push_tokens, relationships, trust_admin,
     )  # fmt: skip
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
