@@ -155,9 +155,8 @@ async def distribution(session: AsyncSession) -> TrustDistribution:
     """The tenant's stored total scores: how many, their mean, and how many per tens."""
     top = (await load_policy(session)).total_cap
     bucket = func.least(TrustScore.total_score / BUCKET_WIDTH, max(top - 1, 0) // BUCKET_WIDTH)
-    counts: dict[int, int] = dict(
-        (await session.execute(select(bucket, func.count()).group_by(bucket))).tuples().all()
-    )
+    grouped = await session.execute(select(bucket, func.count()).group_by(bucket))
+    counts: dict[int, int] = {b: n for b, n in grouped.all()}
     total, mean = (
         await session.execute(select(func.count(), func.avg(TrustScore.total_score)))
     ).one()
