@@ -61,6 +61,7 @@ PRODUCTION = {
     "otp_secret": SECRET,
     "smtp_host": "smtp.example.com",
     "sms_gateway_url": "https://sms.example.com/send",
+    "push_gateway_url": "https://push.example.com/send",
 }
 
 
@@ -308,6 +309,7 @@ VARIABLES = {
     "otp_secret": "GX_OTP_SECRET",
     "smtp_host": "GX_SMTP_HOST",
     "sms_gateway_url": "GX_SMS_GATEWAY_URL",
+    "push_gateway_url": "GX_PUSH_GATEWAY_URL",
 }
 
 

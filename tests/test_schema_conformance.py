@@ -202,7 +202,7 @@ _MESSAGE_QUEUE = (
     "and delivered by a worker with retries (never sent while a transaction or lock is open)"
 )
 MESSAGE_OUTBOX = """
-- enum `MessageChannel`: EMAIL, SMS
+- enum `MessageChannel`: EMAIL, SMS, PUSH
 - enum `MessageStatus`: PENDING, SENT, FAILED
 
 ### MessageOutbox
@@ -222,6 +222,7 @@ MESSAGE_OUTBOX = """
 | createdAt | DateTime | @default(now()) @db.Timestamptz(3) |
 | sentAt | DateTime? | @db.Timestamptz(3) |
 | expiresAt | DateTime? | @db.Timestamptz(3) |
+| notificationId | String? |  |
 
 `@@id([tenantId, id])`
 """

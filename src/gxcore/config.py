@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     #: a bearer token; unset (outside production) means the development mailbox gets every SMS.
     sms_gateway_url: str | None = None
     sms_gateway_token: SecretStr | None = None
+    #: Push gateway: each push is POSTed there as JSON `{"token", "title", "body"}` (a relay in
+    #: front of FCM / APNs / Web Push); 404 or 410 means the token is dead. Unset (outside
+    #: production) means the development mailbox records every push.
+    push_gateway_url: str | None = None
+    push_gateway_token: SecretStr | None = None
     #: The development senders' JSON-lines mailbox; default `<data_dir>/mailbox.jsonl`.
     mailbox_path: Path | None = None
 
@@ -87,6 +92,7 @@ class Settings(BaseSettings):
             "GX_OTP_SECRET (the OTP key)": self.otp_secret,
             "GX_SMTP_HOST (the email transport)": self.smtp_host,
             "GX_SMS_GATEWAY_URL (the SMS transport)": self.sms_gateway_url,
+            "GX_PUSH_GATEWAY_URL (the push transport)": self.push_gateway_url,
         }
         missing = [name for name, value in needed.items() if not value]
         if missing:

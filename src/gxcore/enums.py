@@ -281,6 +281,7 @@ class ContactStatus(StrEnum):
 class MessageChannel(StrEnum):
     EMAIL = "EMAIL"
     SMS = "SMS"
+    PUSH = "PUSH"
 
 
 class MessageStatus(StrEnum):

@@ -161,6 +161,12 @@ class DeliveryFailed(GxError):
     transient = True
 
 
+class PushTokenInvalid(GxError):
+    """The push service no longer knows the token (app uninstalled, token rotated)."""
+
+    code = "PUSH_TOKEN_INVALID"
+
+
 # --------------------------------------------------------------------------------------------
 # Tenants (gxcore.admin)
 # --------------------------------------------------------------------------------------------

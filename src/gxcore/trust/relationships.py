@@ -18,8 +18,9 @@ touching the same users take turns and never deadlock):
 - an email invitation waits for the address: when it completes registration
   (`attach_invitations`, called by identity's registration), the invitation is theirs.
 
-Every change notifies the other side, in the same transaction (`notifications.inbox.notify`;
-an invitation by email queues an email instead), and is audited: the flush records each row
+Every change notifies the other side, in the same transaction (`notifications.inbox.notify`,
+which also queues it by email and push; an invitation by email queues an email instead), and is
+audited: the flush records each row
 change, and invitations, confirmations and rejections add their RELATIONSHIP_* event.
 """
 
@@ -35,7 +36,7 @@ from gxcore.admin.service import read_ints
 from gxcore.audit import service as audit
 from gxcore.db import keyset
 from gxcore.db.lifecycle import transition
-from gxcore.enums import AuditEventType, NotificationType, RelationshipStatus
+from gxcore.enums import AuditEventType, MessageChannel, NotificationType, RelationshipStatus
 from gxcore.enums import RelationType as R
 from gxcore.errors import (
     NotInvitedSide,
@@ -66,6 +67,8 @@ from gxcore.trust.sides import Seen, involving, lock_profiles, read, rows_of, wi
 S = RelationshipStatus
 RESOURCE = "FamilyRelationship"
 COOLDOWN_KEY = "relationshipReinviteCooldownDays"
+#: How the other side hears of a change, besides its inbox (queued, sent after commit).
+DELIVER = (MessageChannel.EMAIL, MessageChannel.PUSH)
 #: Marked by the user, with a document for the two that need proof.
 NEEDS_DOCUMENT = frozenset({S.DECEASED, S.DIVORCED})
 
@@ -186,7 +189,7 @@ async def invite(data: RelationshipIn, *, actor: Actor) -> RelationshipRead:
     )
     seen = Seen(row, inviter.gender)
     if related_id is not None:
-        await _tell_invited(session, seen, related_id, inviter)
+        await _tell_invited(session, seen, related_id, inviter, actor.now)
     else:
         assert email is not None
         await messages.queue_email(
@@ -265,7 +268,7 @@ async def attach_invitations(
     await session.flush()
     for row in rows:
         inviter = await get_or_raise(session, row.initiator_profile_id)
-        await _tell_invited(session, Seen(row, inviter.gender), profile_id, inviter)
+        await _tell_invited(session, Seen(row, inviter.gender), profile_id, inviter, now)
     if rows:  # a side of a relationship has a score, like every other side
         await scores.recompute(session, [profile_id], now=now)
     return len(rows)
@@ -321,6 +324,8 @@ async def confirm(relationship_id: str, *, actor: Actor) -> RelationshipRead:
         message=f"{_name(me)} confirmed being your {_word(row.relation_type)}.",
         resource_type=RESOURCE,
         resource_id=row.relationship_id,
+        deliver=DELIVER,
+        now=actor.now,
     )
     return await _saved(actor, seen)
 
@@ -371,6 +376,8 @@ async def reject(relationship_id: str, *, actor: Actor) -> RelationshipRead:
         message=f"Your invitation as {_word(row.relation_type)} was declined.",
         resource_type=RESOURCE,
         resource_id=row.relationship_id,
+        deliver=DELIVER,
+        now=actor.now,
     )
     return await _saved(actor, seen)
 
@@ -393,6 +400,8 @@ async def remove(relationship_id: str, *, actor: Actor) -> None:
             message=f"A relationship in which you were the {_word(kind)} was removed.",
             resource_type=RESOURCE,
             resource_id=relationship_id,
+            deliver=DELIVER,
+            now=actor.now,
         )
     await _recompute(actor, *sides)
 
@@ -420,6 +429,8 @@ async def mark(relationship_id: str, data: MarkIn, *, actor: Actor) -> Relations
         message=f"A relationship of yours was marked {data.status.value.replace('_', ' ')}.",
         resource_type=RESOURCE,
         resource_id=row.relationship_id,
+        deliver=DELIVER,
+        now=actor.now,
     )
     return await _saved(actor, seen)
 
@@ -487,7 +498,7 @@ def _set_evidence(
 
 
 async def _tell_invited(
-    session: AsyncSession, seen: Seen, invited: str, inviter: UserProfile
+    session: AsyncSession, seen: Seen, invited: str, inviter: UserProfile, now: datetime
 ) -> None:
     await notify(
         session,
@@ -498,6 +509,8 @@ async def _tell_invited(
         "Confirm or reject the invitation.",
         resource_type=RESOURCE,
         resource_id=seen.row.relationship_id,
+        deliver=DELIVER,
+        now=now,
     )
 
 

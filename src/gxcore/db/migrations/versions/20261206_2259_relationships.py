@@ -1,11 +1,16 @@
-"""Relationships and their notifications: `NotificationType` gains `RELATIONSHIP_UPDATED`.
+"""Relationships and the delivery of their notifications.
 
-The reference names invitations and their answers; a relationship removed, or marked DECEASED,
-DIVORCED or NOT_APPLICABLE, is told to the other side as RELATIONSHIP_UPDATED.
+- `NotificationType` gains `RELATIONSHIP_UPDATED`: the reference names invitations and their
+  answers; a relationship removed, or marked DECEASED, DIVORCED or NOT_APPLICABLE, is told to
+  the other side as RELATIONSHIP_UPDATED.
+- `MessageChannel` gains `PUSH`, and `MessageOutbox.notificationId` (nullable, no foreign key:
+  expired notifications are deleted while their messages stay for the record) names the in-app
+  notification a message delivers, so the worker can set `sentViaEmail`/`sentViaPush`.
 
 Online-safe: ADD VALUE rewrites nothing (PostgreSQL 12+ accepts it in a transaction that does
-not use the value) and can be rerun. Downgrade refuses while notifications of the new type
-exist (deleting a user's notices is the operator's call), then recreates the type without it.
+not use the value), the column is nullable without a default; each step can be rerun.
+Downgrade refuses while notifications of the new type or push messages exist (deleting them is
+the operator's call), then recreates the types without the new values.
 
 Revision ID: 81638b401b3c
 Revises: a6b7c8d9e0f1
@@ -40,6 +45,7 @@ OLD_TYPES = (
     "SECURITY_ALERT",
 )
 NEW_TYPE = "RELATIONSHIP_UPDATED"
+OLD_CHANNELS = ("EMAIL", "SMS")
 
 
 def upgrade() -> None:
@@ -47,6 +53,8 @@ def upgrade() -> None:
         f"ALTER TYPE \"NotificationType\" ADD VALUE IF NOT EXISTS '{NEW_TYPE}' "
         f"AFTER '{OLD_TYPES[-1]}'"
     )
+    op.execute("ALTER TYPE \"MessageChannel\" ADD VALUE IF NOT EXISTS 'PUSH' AFTER 'SMS'")
+    op.execute('ALTER TABLE "MessageOutbox" ADD COLUMN IF NOT EXISTS "notificationId" text')
 
 
 def downgrade() -> None:
@@ -54,8 +62,19 @@ def downgrade() -> None:
         "DO $$ BEGIN "
         f"IF EXISTS (SELECT 1 FROM \"Notification\" WHERE type::text = '{NEW_TYPE}') THEN "
         f"RAISE EXCEPTION 'notifications of type {NEW_TYPE} exist; downgrading would lose "
-        "them. Delete them first if that is really meant'; END IF; END $$"
+        "them. Delete them first if that is really meant'; END IF; "
+        "IF EXISTS (SELECT 1 FROM \"MessageOutbox\" WHERE channel::text = 'PUSH') THEN "
+        "RAISE EXCEPTION 'push messages are queued or kept; downgrading would lose them. "
+        "Delete them first if that is really meant'; END IF; END $$"
     )
+    op.drop_column("MessageOutbox", "notificationId")
+    op.execute('ALTER TYPE "MessageChannel" RENAME TO "MessageChannel_old"')
+    sa.Enum(*OLD_CHANNELS, name="MessageChannel").create(op.get_bind())
+    op.execute(
+        'ALTER TABLE "MessageOutbox" ALTER COLUMN channel TYPE "MessageChannel" '
+        'USING channel::text::"MessageChannel"'
+    )
+    op.execute('DROP TYPE "MessageChannel_old"')
     # PostgreSQL cannot drop an enum value: recreate the type without it.
     op.execute('ALTER TYPE "NotificationType" RENAME TO "NotificationType_old"')
     sa.Enum(*OLD_TYPES, name="NotificationType").create(op.get_bind())
