@@ -357,3 +357,17 @@ async def test_a_user_of_another_tenant_cannot_see_or_answer_an_invitation(
         assert_problem(await invite(theirs, eve, bob, "FRIEND"), 404, "USER_NOT_FOUND")
     row = await load(db, tenant, FamilyRelationship, rid)
     assert row.status == "PENDING"
+
+
+async def test_crossing_invitations_of_one_pair_make_one_relationship(
+    db: Database, tenant: str, client: httpx.AsyncClient
+) -> None:
+    ada, bob = await person(db, tenant, client), await person(db, tenant, client, "MALE")
+    for kinds in (("FRIEND", "FRIEND"), ("FATHER", "CHILD")):  # the same relationship each time
+        crossing = await asyncio.gather(
+            invite(client, ada, bob, kinds[0]), invite(client, bob, ada, kinds[1])
+        )
+        codes = sorted(r.status_code for r in crossing)
+        assert codes == [201, 409], [r.text for r in crossing]
+    async with db.tenant(tenant) as s:
+        assert len((await s.scalars(select(FamilyRelationship))).all()) == 2
