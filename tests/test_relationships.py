@@ -242,31 +242,46 @@ async def test_an_email_invitation_attaches_itself_when_the_address_registers(
     await consistent(db, tenant)
 
 
-async def test_the_reweighting_examples_through_the_service(
+async def test_every_slot_applicable_and_confirmed_is_capped_at_80(
     db: Database, tenant: str, client: httpx.AsyncClient
 ) -> None:
-    # Every slot applicable and confirmed: 30 + 30 + 25 + 10 + 15 = 110, capped at 80.
+    # 30 + 30 + 25 + 10 + 15 = 110, capped at 80.
     full = await person(db, tenant, client, "MALE")
     for kind, gender in (("FATHER", "MALE"), ("MOTHER", "FEMALE"), ("SPOUSE", "FEMALE"),
                          ("CHILD", "MALE"), ("SIBLING", "FEMALE")):  # fmt: skip
         await related(client, full, await person(db, tenant, client, gender), kind)
     assert (await trust(client, full))["familyScore"] == 80
+    await consistent(db, tenant)
 
-    # Only parents applicable: P = 60 < 80, each parent worth 30 * 80 / 60 = 40.
+
+async def test_only_parents_applicable_each_parent_is_worth_40(
+    db: Database, tenant: str, client: httpx.AsyncClient
+) -> None:
+    # P = 30 + 30 = 60 < 80: each parent is worth 30 * 80 / 60 = 40.
     only = await person(db, tenant, client)
     await mark_type(client, only, "SPOUSE", "CHILD", "SIBLING")
     await related(client, only, await person(db, tenant, client, "MALE"), "FATHER")
     assert (await trust(client, only))["familyScore"] == 40
     await related(client, only, await person(db, tenant, client), "MOTHER")
     assert (await trust(client, only))["totalScore"] == 80
+    await consistent(db, tenant)
 
-    # An orphan with one confirmed sibling and nothing else applicable: P = 15, 15 * 80 / 15.
+
+async def test_an_orphan_with_one_sibling_and_nothing_else_applicable_reaches_80(
+    db: Database, tenant: str, client: httpx.AsyncClient
+) -> None:
+    # Father, mother, spouse, child not applicable: P = 15, and 15 * 80 / 15 = 80.
     orphan = await person(db, tenant, client)
     await mark_type(client, orphan, "FATHER", "MOTHER", "SPOUSE", "CHILD")
     await related(client, orphan, await person(db, tenant, client), "SIBLING")
     assert (await trust(client, orphan))["familyScore"] == 80
+    await consistent(db, tenant)
 
-    # Friends beyond 10: eleven confirmed friends give 10.
+
+async def test_friends_beyond_10_count_10(
+    db: Database, tenant: str, client: httpx.AsyncClient
+) -> None:
+    # Eleven confirmed friends, 1 point each: 11, capped at 10.
     social = await person(db, tenant, client)
     for _ in range(11):
         await related(client, social, await person(db, tenant, client), "FRIEND")
