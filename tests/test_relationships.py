@@ -178,6 +178,17 @@ async def test_rules_on_pairs_slots_and_who_may_act(
     assert_problem(got, 404, "RELATIONSHIP_NOT_FOUND")
     gone = await client.delete(f"/relationships/{rid}", headers=mallory["headers"])
     assert_problem(gone, 404, "RELATIONSHIP_NOT_FOUND")
+
+    # Invited by the address of an existing user: theirs at once, not said to the inviter.
+    by_mail = await client.post(
+        "/relationships",
+        json={"relationType": "SIBLING", "relatedEmail": mallory["email"]},
+        headers=ada["headers"],
+    )
+    assert by_mail.status_code == 201 and by_mail.json()["otherProfileId"] is None
+    row = await load(db, tenant, FamilyRelationship, by_mail.json()["relationshipId"])
+    assert row.related_profile_id == mallory["id"]
+    assert (await answer(client, mallory, row.relationship_id)).status_code == 200
     await consistent(db, tenant)
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin.service import read_ints
@@ -155,9 +155,10 @@ async def invite(data: RelationshipIn, *, actor: Actor) -> RelationshipRead:
     if email is not None:
         if email == (inviter.email or "").lower():
             raise SelfRelationship("you cannot invite yourself", field="relatedEmail")
-        # An address that is already a user's: the invitation is theirs at once.
+        # An address that is already a user's: the invitation is theirs at once. (Profiles keep
+        # their address lower-cased, as `Email` gives it: the tenant's unique index answers.)
         related_id = await session.scalar(
-            select(UserProfile.profile_id).where(func.lower(UserProfile.email) == email)
+            select(UserProfile.profile_id).where(UserProfile.email == email)
         )
     if related_id == me:
         raise SelfRelationship("you cannot invite yourself", field="relatedProfileId")
