@@ -63,6 +63,7 @@ PRODUCTION = {
     "sms_gateway_url": "https://sms.example.com/send",
     "kyc_master_key": SECRET,
     "clamd": "clamd.example.com:3310",
+    "push_gateway_url": "https://push.example.com/send",
 }
 
 
@@ -312,6 +313,7 @@ VARIABLES = {
     "sms_gateway_url": "GX_SMS_GATEWAY_URL",
     "kyc_master_key": "GX_KYC_MASTER_KEY",
     "clamd": "GX_CLAMD",
+    "push_gateway_url": "GX_PUSH_GATEWAY_URL",
 }
 
 

@@ -202,7 +202,7 @@ _MESSAGE_QUEUE = (
     "and delivered by a worker with retries (never sent while a transaction or lock is open)"
 )
 MESSAGE_OUTBOX = """
-- enum `MessageChannel`: EMAIL, SMS
+- enum `MessageChannel`: EMAIL, SMS, PUSH
 - enum `MessageStatus`: PENDING, SENT, FAILED
 
 ### MessageOutbox
@@ -222,6 +222,7 @@ MESSAGE_OUTBOX = """
 | createdAt | DateTime | @default(now()) @db.Timestamptz(3) |
 | sentAt | DateTime? | @db.Timestamptz(3) |
 | expiresAt | DateTime? | @db.Timestamptz(3) |
+| notificationId | String? |  |
 
 `@@id([tenantId, id])`
 """
@@ -410,6 +411,12 @@ DEPARTURES: tuple[Departure, ...] = (
         ("tenantId", "ipAddress", "timestamp"),
         "transfers and registration changes are rate-limited per client address, counted from "
         "the audit log over a short window",
+    ),
+    AddEnumValues(
+        "NotificationType",
+        ("RELATIONSHIP_UPDATED",),
+        "the other side of a relationship is told when it is removed or marked DECEASED, "
+        "DIVORCED or NOT_APPLICABLE; the reference has types for invitations and answers only",
     ),
 )
 

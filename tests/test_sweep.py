@@ -24,13 +24,20 @@ from gxcore.config import Settings
 from gxcore.cqrs.outbox import enqueue
 from gxcore.db import models
 from gxcore.db.tenancy import Database
-from gxcore.enums import CommandType, LimitType, NotificationType, UserProfileStatus
+from gxcore.enums import (
+    CommandType,
+    LimitType,
+    NotificationType,
+    RelationType,
+    UserProfileStatus,
+)
 from gxcore.governance.models import Proposal
 from gxcore.identity.models import TrustedDevice
 from gxcore.kyc.models import KYCDocument, KYCVerification
 from gxcore.loans.models import Collateral, Loan
 from gxcore.notifications.inbox import notify
 from gxcore.notifications.models import Notification, PushToken
+from gxcore.trust.models import FamilyRelationship
 from gxcore.wallet.models import (
     Beneficiary,
     Contact,
@@ -133,6 +140,12 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/admin/kyc/{kyc_id}"): None,
     ("POST", "/admin/kyc/{kyc_id}/approve"): None,
     ("POST", "/admin/kyc/{kyc_id}/reject"): {"reason": "sweep"},
+    ("POST", "/relationships"): {"relationType": "FRIEND", "relatedProfileId": "{profile}"},
+    ("GET", "/relationships/{relationship_id}"): None,
+    ("POST", "/relationships/{relationship_id}/confirm"): None,
+    ("POST", "/relationships/{relationship_id}/reject"): None,
+    ("POST", "/relationships/{relationship_id}/mark"): {"status": "NOT_APPLICABLE"},
+    ("DELETE", "/relationships/{relationship_id}"): None,
 }
 #: Administrators' operations: a user is refused by role (403), not by id.
 ADMIN_ONLY = (
@@ -159,6 +172,7 @@ PATH_KINDS = {
     "borrower_id": "profile",
     "kyc_id": "kyc",
     "document_id": "document",
+    "relationship_id": "relationship",
 }
 PATH_VALUES = {"action": "freeze"}
 
@@ -271,6 +285,12 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
             virus_scan_status="clean",
         )
         s.add(document)
+        kin = FamilyRelationship(
+            initiator_profile_id=user.profile_id,
+            related_profile_id=friend.profile_id,
+            relation_type=RelationType.SIBLING,
+        )
+        s.add_all([push, kin])
         await s.flush()
     await nigeria(migrated_url)
     async with db.system(reason="test setup: the projector's wallet and treasury") as s:
@@ -336,6 +356,7 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         "loan": f"loan-{tenant}",
         "kyc": kyc.kyc_id,
         "document": document.document_id,
+        "relationship": kin.relationship_id,
     }
 
 

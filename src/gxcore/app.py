@@ -49,6 +49,8 @@ def _build(settings: Settings, **fastapi_kwargs: object) -> FastAPI:
     from gxcore.loans.api import router as loans
     from gxcore.notifications.api import router as inbox
     from gxcore.notifications.api import tokens as push_tokens
+    from gxcore.trust.api import admin as trust_admin
+    from gxcore.trust.api import router as relationships
     from gxcore.wallet.api import router as money
     from gxcore.wallet.contacts_api import router as address_book
     from gxcore.wallet.review_api import router as transfer_review
@@ -64,7 +66,7 @@ def _build(settings: Settings, **fastapi_kwargs: object) -> FastAPI:
     install_edge(app, settings)  # request id and log context, latency, body limit, CORS
     routers = (
         registration, auth, users, admin_users, money, address_book, transfer_review, inbox,
-        push_tokens, governance, loans, kyc, kyc_review,
+        push_tokens, governance, loans, kyc, kyc_review, relationships, trust_admin,
     )  # fmt: skip
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

@@ -173,6 +173,7 @@ def _mount_subcommands() -> None:
     from gxcore.identity.cli import app as admin_app
     from gxcore.kyc.cli import expiry_command, orphans_command, scan_command
     from gxcore.notifications.cli import mailbox_command, messages_app
+    from gxcore.trust.cli import app as trust_app
 
     seeding.register(seed_step)
     app.add_typer(db_app, name="db")
@@ -190,6 +191,7 @@ def _mount_subcommands() -> None:
     app.add_typer(outbox_app, name="outbox")
     app.add_typer(projector_app, name="projector")
     app.add_typer(messages_app, name="messages")
+    app.add_typer(trust_app, name="trust")
 
 
 _mount_subcommands()

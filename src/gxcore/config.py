@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     #: a bearer token; unset (outside production) means the development mailbox gets every SMS.
     sms_gateway_url: str | None = None
     sms_gateway_token: SecretStr | None = None
+    #: Push gateway: each push is POSTed there as JSON `{"token", "title", "body"}` (a relay in
+    #: front of FCM / APNs / Web Push); 404 or 410 means the token is dead. Unset (outside
+    #: production) means the development mailbox records every push.
+    push_gateway_url: str | None = None
+    push_gateway_token: SecretStr | None = None
     #: The development senders' JSON-lines mailbox; default `<data_dir>/mailbox.jsonl`.
     mailbox_path: Path | None = None
     #: Master key wrapping each KYC document's own key (`GX_KYC_MASTER_KEY`, 32+ characters);
@@ -149,6 +154,7 @@ class Settings(BaseSettings):
             "GX_SMS_GATEWAY_URL (the SMS transport)": self.sms_gateway_url,
             "GX_KYC_MASTER_KEY (the KYC document key)": self.kyc_master_key,
             "GX_CLAMD (the KYC document scanner)": self.clamd,
+            "GX_PUSH_GATEWAY_URL (the push transport)": self.push_gateway_url,
         }
         missing = [name for name, value in needed.items() if not value]
         if missing:

@@ -236,6 +236,8 @@ class NotificationType(StrEnum):
     WALLET_DEBITED = "WALLET_DEBITED"
     SYSTEM_ANNOUNCEMENT = "SYSTEM_ANNOUNCEMENT"
     SECURITY_ALERT = "SECURITY_ALERT"
+    # gxcore's addition: a relationship removed, or marked DECEASED / DIVORCED / NOT_APPLICABLE.
+    RELATIONSHIP_UPDATED = "RELATIONSHIP_UPDATED"
 
 
 class NotificationStatus(StrEnum):
@@ -279,6 +281,7 @@ class ContactStatus(StrEnum):
 class MessageChannel(StrEnum):
     EMAIL = "EMAIL"
     SMS = "SMS"
+    PUSH = "PUSH"
 
 
 class MessageStatus(StrEnum):

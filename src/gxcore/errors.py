@@ -179,6 +179,12 @@ class DeliveryFailed(GxError):
     transient = True
 
 
+class PushTokenInvalid(GxError):
+    """The push service no longer knows the token (app uninstalled, token rotated)."""
+
+    code = "PUSH_TOKEN_INVALID"
+
+
 # --------------------------------------------------------------------------------------------
 # Tenants (gxcore.admin)
 # --------------------------------------------------------------------------------------------
@@ -604,3 +610,40 @@ class ScannerUnavailable(GxError):
 
     code = "SCANNER_UNAVAILABLE"
     transient = True
+
+
+# --------------------------------------------------------------------------------------------
+# Relationships and the trust score (gxcore.trust)
+# --------------------------------------------------------------------------------------------
+
+
+class RelationshipNotFound(NotFound):
+    code = "RELATIONSHIP_NOT_FOUND"
+
+
+class SelfRelationship(ValidationFailed):
+    code = "SELF_RELATIONSHIP"
+
+
+class NotInvitedSide(Forbidden):
+    """Only the invited side confirms or rejects an invitation."""
+
+    code = "NOT_INVITED_SIDE"
+
+
+class RelationshipExists(Conflict):
+    """The pair already has a relationship of this type (or the user a marking of it)."""
+
+    code = "RELATIONSHIP_EXISTS"
+
+
+class RelationSlotTaken(Conflict):
+    """A second confirmed FATHER, MOTHER or current SPOUSE for one user."""
+
+    code = "RELATION_SLOT_TAKEN"
+
+
+class ReinviteTooSoon(TooManyRequests):
+    """The invited person rejected this inviter recently (`relationshipReinviteCooldownDays`)."""
+
+    code = "REINVITE_TOO_SOON"

@@ -7,9 +7,11 @@ Values are stored as text in `SystemParameter.paramValue`; `kind` says how to re
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from gxcore.ledger.contract import PARAMETER_RULES
+from gxcore.trust.score import PARAMETER_DEFAULTS as TRUST_DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,14 @@ class Parameter:
     default: str
     kind: type
     description: str
+
+
+def _trust_meaning(key: str) -> str:
+    if key.startswith("trustPoints"):
+        kind = re.sub(r"(?<!^)(?=[A-Z])", " ", key.removeprefix("trustPoints")).lower()
+        return f"trust points per confirmed {kind}"
+    group = key.removeprefix("trust").removesuffix("Cap").lower()
+    return f"most trust points from {group}" if group != "total" else "most trust points in all"
 
 
 PARAMETERS: tuple[Parameter, ...] = (
@@ -68,6 +78,17 @@ PARAMETERS: tuple[Parameter, ...] = (
         "80",
         int,
         "risk score (0-100) from which a transfer is held for an administrator's review",
+    ),
+    # Relationships and the trust score (svc-trust).
+    Parameter(
+        "relationshipReinviteCooldownDays",
+        "7",
+        int,
+        "days before a rejected inviter may invite the same person again",
+    ),
+    *(
+        Parameter(key, str(value), int, _trust_meaning(key))
+        for key, value in TRUST_DEFAULTS.items()
     ),
 )
 

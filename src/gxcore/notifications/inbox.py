@@ -1,26 +1,34 @@
 """In-app notifications: written by the features, read and filed by their recipients.
 
 `notify` adds one `Notification` row for a profile in the caller's transaction: the user's
-inbox entry, committed (or not) with the change it tells about; nothing is sent from here
-(emails and SMS go through `gxcore.notifications.service`). The projector writes the balance
+inbox entry, committed (or not) with the change it tells about. Nothing is sent from here: asked
+to deliver it by email or push, it queues the messages (`gxcore.notifications.service`) in the
+same transaction, one email to the profile's address and one push per active token (one per
+device), each linked to the notification; the worker delivers them after commit, with retries,
+and records `sentViaEmail`/`sentViaPush` on the notification. A delivery that fails is the
+message's (FAILED in the queue), never the change's. The projector writes the balance
 notices set-based (`gxcore.cqrs.postings`). The rest is the recipient's: newest-first pages,
 the unread count, READ / ARCHIVED / ACTIONED by the one lifecycle, and expiry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.db import keyset
+from gxcore.db.base import new_uuid
 from gxcore.db.lifecycle import transition
 from gxcore.db.scope import tenant_of
-from gxcore.enums import NotificationStatus, NotificationType
+from gxcore.enums import MessageChannel, NotificationStatus, NotificationType
 from gxcore.errors import NotificationNotFound
 from gxcore.identity.access import Principal
-from gxcore.notifications.models import Notification
+from gxcore.identity.models import UserProfile
+from gxcore.notifications import service as messages
+from gxcore.notifications.models import Notification, PushToken
 from gxcore.notifications.schemas import NotificationPage, NotificationRead
 
 
@@ -33,12 +41,16 @@ async def notify(
     message: str,
     resource_type: str | None = None,
     resource_id: str | None = None,
+    deliver: Collection[MessageChannel] = (),
+    now: datetime | None = None,
 ) -> None:
     """Add an UNREAD notification for `profile_id` of the session's tenant, about the resource
-    named, if any."""
+    named, if any; with `deliver` (EMAIL, PUSH), also queue it by those channels, due `now`."""
     tenant = tenant_of(session, "notifications are written in a tenant scope")
+    notification_id = new_uuid()
     session.add(
         Notification(
+            notification_id=notification_id,
             tenant_id=tenant,
             recipient_id=profile_id,
             type=type,
@@ -48,6 +60,27 @@ async def notify(
             action_resource_id=resource_id,
         )
     )
+    if not deliver:
+        return
+    assert now is not None, "a delivered notification is queued for a time"
+    if MessageChannel.EMAIL in deliver:
+        email = await session.scalar(
+            select(UserProfile.email).where(UserProfile.profile_id == profile_id)
+        )
+        if email:
+            await messages.queue_email(
+                session, to=email, subject=title, text=message, now=now,
+                notification_id=notification_id,
+            )  # fmt: skip
+    if MessageChannel.PUSH in deliver:
+        tokens = await session.scalars(
+            select(PushToken.token).where(PushToken.profile_id == profile_id, PushToken.is_active)
+        )
+        for token in tokens:
+            await messages.queue_push(
+                session, token=token, title=title, text=message, now=now,
+                notification_id=notification_id,
+            )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------

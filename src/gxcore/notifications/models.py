@@ -97,3 +97,6 @@ class MessageOutbox(TenantScoped, Base):
     sent_at: Mapped[datetime | None]
     #: Not delivered after this (an OTP code's expiry): it ends FAILED instead.
     expires_at: Mapped[datetime | None]
+    #: The in-app notification this message delivers by email or push, if any: once SENT, the
+    #: worker records it there (`sentViaEmail`/`sentViaPush` and their times).
+    notification_id: Mapped[str | None]

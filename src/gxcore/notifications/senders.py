@@ -1,9 +1,11 @@
-"""Delivery of emails and SMS: the sender protocols, SMTP, an SMS gateway, the dev mailbox.
+"""Delivery of emails, SMS and pushes: the sender protocols, SMTP, an SMS gateway, a push
+gateway, the dev mailbox.
 
 Only the message worker (gxcore.notifications.worker) holds a `Senders`; it never knows which
-carrier is behind it. Outside production, email without `GX_SMTP_HOST` and SMS without
-`GX_SMS_GATEWAY_URL` go to the development mailbox, a JSON-lines file that `gx dev mailbox`
-prints. Production has no such fallback: it refuses to start without both carriers.
+carrier is behind it. Outside production, email without `GX_SMTP_HOST`, SMS without
+`GX_SMS_GATEWAY_URL` and pushes without `GX_PUSH_GATEWAY_URL` go to the development mailbox, a
+JSON-lines file that `gx dev mailbox` prints. Production has no such fallback: it refuses to
+start without all three carriers.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import fcntl
 import json
 import smtplib
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,10 +24,13 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from gxcore.config import Settings
-from gxcore.errors import ConfigurationError, DeliveryFailed
+from gxcore.errors import ConfigurationError, DeliveryFailed, PushTokenInvalid
 
 SMTP_TIMEOUT = 15
 SMS_GATEWAY_TIMEOUT = 15
+PUSH_GATEWAY_TIMEOUT = 15
+#: A push gateway's answers for a token the push service no longer knows.
+DEAD_TOKEN_STATUSES = frozenset({404, 410})
 
 
 class EmailSender(Protocol):
@@ -35,10 +41,19 @@ class SmsSender(Protocol):
     async def send_sms(self, *, to: str, text: str) -> None: ...
 
 
+class PushSender(Protocol):
+    async def send_push(self, *, token: str, title: str, body: str) -> None:
+        """Deliver to one device; PushTokenInvalid when the token is dead (the worker then
+        deactivates it), DeliveryFailed when the service is unreachable (retried)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Senders:
     email: EmailSender
     sms: SmsSender
+    #: None: push messages fail at once (never the case of `default_senders`).
+    push: PushSender | None = None
 
 
 class MailboxSender:
@@ -52,6 +67,9 @@ class MailboxSender:
 
     async def send_sms(self, *, to: str, text: str) -> None:
         await self._append({"channel": "sms", "to": to, "subject": None, "text": text})
+
+    async def send_push(self, *, token: str, title: str, body: str) -> None:
+        await self._append({"channel": "push", "to": token, "subject": title, "text": body})
 
     async def _append(self, message: dict[str, Any]) -> None:
         entry = {"time": datetime.now(UTC).isoformat(), **message}
@@ -124,13 +142,46 @@ class HttpSmsSender:
             response.read()  # urlopen raises HTTPError for anything but 2xx (after redirects)
 
 
+class HttpPushSender:
+    """POSTs `{"token", "title", "body"}` as JSON to a push gateway (a relay in front of FCM,
+    APNs or Web Push); 2xx delivers, 404 or 410 says the token is dead, anything else is a
+    transient failure. Standard-library urllib in a worker thread, like the SMS gateway."""
+
+    def __init__(self, settings: Settings) -> None:
+        assert settings.push_gateway_url
+        if urlsplit(settings.push_gateway_url).scheme not in ("http", "https"):
+            raise ConfigurationError("GX_PUSH_GATEWAY_URL must be an http:// or https:// URL")
+        self.url = settings.push_gateway_url
+        self.token = settings.push_gateway_token
+
+    async def send_push(self, *, token: str, title: str, body: str) -> None:
+        data = json.dumps({"token": token, "title": title, "body": body}).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token.get_secret_value()}"
+        request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+        try:
+            await asyncio.to_thread(self._post, request)
+        except urllib.error.HTTPError as e:
+            if e.code in DEAD_TOKEN_STATUSES:
+                raise PushTokenInvalid(f"the push gateway answered {e.code}: token dead") from e
+            raise DeliveryFailed(f"could not send a push via the gateway: {e}") from e
+        except (OSError, ValueError) as e:
+            raise DeliveryFailed(f"could not send a push via the gateway: {e}") from e
+
+    def _post(self, request: urllib.request.Request) -> None:
+        with urllib.request.urlopen(request, timeout=PUSH_GATEWAY_TIMEOUT) as response:
+            response.read()
+
+
 def default_senders(settings: Settings) -> Senders:
     """The carriers the settings name; outside production, the mailbox for any that is unset."""
     settings.require_production_settings()
     mailbox = MailboxSender(settings.mailbox_file)
     email: EmailSender = SmtpEmailSender(settings) if settings.smtp_host else mailbox
     sms: SmsSender = HttpSmsSender(settings) if settings.sms_gateway_url else mailbox
-    return Senders(email=email, sms=sms)
+    push: PushSender = HttpPushSender(settings) if settings.push_gateway_url else mailbox
+    return Senders(email=email, sms=sms, push=push)
 
 
 def read_mailbox(path: Path, *, to: str | None = None) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Queueing emails and SMS: one `MessageOutbox` row, in the caller's transaction.
+"""Queueing emails, SMS and pushes: one `MessageOutbox` row, in the caller's transaction.
 
 Use cases never send. They queue, so a message commits or vanishes with the change that caused
 it, and the worker (gxcore.notifications.worker) delivers it after commit, with retries, while
@@ -27,9 +27,11 @@ async def queue_email(
     text: str,
     now: datetime,
     expires_at: datetime | None = None,
+    notification_id: str | None = None,
 ) -> None:
-    """Queue an email to `to` for the session's tenant, due at `now`."""
-    await _queue(session, MessageChannel.EMAIL, to, subject, text, now, expires_at)
+    """Queue an email to `to` for the session's tenant, due at `now` (delivering the in-app
+    notification `notification_id`, if given)."""
+    await _queue(session, MessageChannel.EMAIL, to, subject, text, now, expires_at, notification_id)
 
 
 async def queue_sms(
@@ -44,6 +46,19 @@ async def queue_sms(
     await _queue(session, MessageChannel.SMS, to, None, text, now, expires_at)
 
 
+async def queue_push(
+    session: AsyncSession,
+    *,
+    token: str,
+    title: str,
+    text: str,
+    now: datetime,
+    notification_id: str | None = None,
+) -> None:
+    """Queue a push to one device's token for the session's tenant, due at `now`."""
+    await _queue(session, MessageChannel.PUSH, token, title, text, now, None, notification_id)
+
+
 async def _queue(
     session: AsyncSession,
     channel: MessageChannel,
@@ -52,6 +67,7 @@ async def _queue(
     body: str,
     now: datetime,
     expires_at: datetime | None,
+    notification_id: str | None = None,
 ) -> None:
     tenant = tenant_of(session, "messages are queued in a tenant scope")
     # A plain INSERT: the application role may not read the queue back (no RETURNING), and the
@@ -66,5 +82,6 @@ async def _queue(
             body=body,
             next_attempt_at=now,
             expires_at=expires_at,
+            notification_id=notification_id,
         )
     )

@@ -1,4 +1,4 @@
-"""The message worker: delivers queued emails and SMS (`MessageOutbox`) after their commit.
+"""The message worker: delivers queued emails, SMS and pushes (`MessageOutbox`) after commit.
 
 One batch is three steps, and no transaction is open while a carrier is talking:
 1. **claim** (one statement, its own transaction): up to `batch_size` due PENDING messages get
@@ -9,7 +9,10 @@ One batch is three steps, and no transaction is open while a carrier is talking:
 3. **record** (one statement): SENT, FAILED, or PENDING again after an exponential backoff with
    equal jitter (the relay's), guarded by the attempt count the claim gave, so a worker whose
    lease was taken over cannot overwrite the new owner's outcome. Leaving PENDING empties the
-   body: a code is kept no longer than it takes to deliver it.
+   body: a code is kept no longer than it takes to deliver it. In the same transaction, a SENT
+   message that delivers an in-app notification marks it (`sentViaEmail`/`emailSentAt`,
+   `sentViaPush`/`pushSentAt`), and a push token the push service called dead
+   (PUSH_TOKEN_INVALID: its message FAILED at once) is deactivated, so it is never used again.
 
 A transient failure (the carrier unreachable or too slow) is retried until `max_attempts`, then
 FAILED; any other error fails the message at once. A retry is never due after the message's
@@ -27,7 +30,7 @@ import logging
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,7 +42,7 @@ from gxcore.cqrs.relay import backoff_seconds
 from gxcore.db.arrays import as_text, packed, unpack
 from gxcore.db.tenancy import Database
 from gxcore.enums import MessageChannel, MessageStatus
-from gxcore.errors import GxError, ValidationFailed
+from gxcore.errors import GxError, PushTokenInvalid, ValidationFailed
 from gxcore.notifications.senders import Senders
 
 log = logging.getLogger(__name__)
@@ -92,6 +95,7 @@ class Claimed:
     body: str
     attempts: int
     expires_at: datetime | None
+    notification_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class Result:
     status: MessageStatus
     error: str | None = None
     retry_at: datetime | None = None  # for PENDING
+    dead_token: bool = False  # a push whose token the push service no longer knows
 
 
 @dataclass
@@ -132,7 +137,7 @@ FROM (
 ) AS due
 WHERE m."tenantId" = due."tenantId" AND m.id = due.id
 RETURNING m."tenantId", m.id, m.channel, m.recipient, m.subject, m.body, m.attempts,
-          m."expiresAt"
+          m."expiresAt", m."notificationId"
 """
     )
 
@@ -151,6 +156,34 @@ FROM unnest({unpack("tenants")}, {unpack("ids")}, {unpack("attempts", "integer")
 WHERE m."tenantId" = r.tenant_id AND m.id = r.id
   AND m.status = 'PENDING' AND m.attempts = r.attempts
 RETURNING m.id
+"""
+)
+# The notifications that SENT messages of this batch deliver, marked by channel (a notification
+# may have an email and pushes in one batch: grouped, so each row is updated once).
+_MARK_SENT = text(
+    f"""
+UPDATE "Notification" AS n
+SET "sentViaEmail" = n."sentViaEmail" OR s.email,
+    "emailSentAt" = CASE WHEN s.email THEN COALESCE(n."emailSentAt", :now) ELSE n."emailSentAt" END,
+    "sentViaPush" = n."sentViaPush" OR s.push,
+    "pushSentAt" = CASE WHEN s.push THEN COALESCE(n."pushSentAt", :now) ELSE n."pushSentAt" END
+FROM (
+    SELECT m."tenantId", m."notificationId",
+           bool_or(m.channel = 'EMAIL') AS email, bool_or(m.channel = 'PUSH') AS push
+    FROM "MessageOutbox" AS m
+    JOIN unnest({unpack("tenants")}, {unpack("ids")}) AS r(tenant_id, id)
+      ON m."tenantId" = r.tenant_id AND m.id = r.id
+    WHERE m.status = 'SENT' AND m."notificationId" IS NOT NULL
+    GROUP BY m."tenantId", m."notificationId"
+) AS s
+WHERE n."tenantId" = s."tenantId" AND n."notificationId" = s."notificationId"
+"""
+)
+_DEACTIVATE_TOKENS = text(
+    f"""
+UPDATE "PushToken" AS t SET "isActive" = false
+FROM unnest({unpack("tenants")}, {unpack("tokens")}) AS r(tenant_id, token)
+WHERE t."tenantId" = r.tenant_id AND t.token = r.token AND t."isActive"
 """
 )
 
@@ -223,6 +256,7 @@ class MessageWorker:
                 r.body,
                 r.attempts,
                 r.expiresAt,
+                r.notificationId,
             )
             for r in rows
         ]
@@ -235,6 +269,8 @@ class MessageWorker:
                 await asyncio.wait_for(self._deliver(m), timeout=self.config.send_timeout)
         except TimeoutError:
             return self._transient(m, f"no answer within {self.config.send_timeout:g}s")
+        except PushTokenInvalid as e:
+            return replace(self._failed(m, e.message), dead_token=True)
         except GxError as e:
             if e.transient:
                 return self._transient(m, e.message)
@@ -249,6 +285,10 @@ class MessageWorker:
             await self.senders.email.send_email(
                 to=m.recipient, subject=m.subject or "", text=m.body
             )
+        elif m.channel is MessageChannel.PUSH:
+            if self.senders.push is None:
+                raise ValidationFailed("no push sender is configured")
+            await self.senders.push.send_push(token=m.recipient, title=m.subject or "", body=m.body)
         else:
             await self.senders.sms.send_sms(to=m.recipient, text=m.body)
 
@@ -279,7 +319,23 @@ class MessageWorker:
             ),
         }
         async with self.db.system(reason=self._reason) as session:
-            return set((await session.scalars(_RECORD, params)).all())
+            written = set((await session.scalars(_RECORD, params)).all())
+            sent = [r.message for r in results if r.status is S.SENT and r.message.id in written]
+            if any(m.notification_id for m in sent):
+                await session.execute(
+                    _MARK_SENT,
+                    {
+                        "now": params["now"],
+                        **packed(tenants=[m.tenant_id for m in sent], ids=[m.id for m in sent]),
+                    },
+                )
+            dead = [r.message for r in results if r.dead_token and r.message.id in written]
+            if dead:
+                await session.execute(
+                    _DEACTIVATE_TOKENS,
+                    packed(tenants=[m.tenant_id for m in dead], tokens=[m.recipient for m in dead]),
+                )
+            return written
 
     # -- the loop -------------------------------------------------------------------------------
 
