@@ -34,6 +34,7 @@ def utc_now() -> datetime:
 
 
 def _build(**fastapi_kwargs: object) -> FastAPI:
+    from gxcore.business.api import router as business
     from gxcore.identity.admin_api import router as admin_users
     from gxcore.identity.api import router as registration
     from gxcore.identity.auth_api import router as auth
@@ -54,7 +55,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     install_error_handlers(app)
     routers = (
         registration, auth, users, admin_users, money, address_book, transfer_review, inbox,
-        push_tokens,
+        push_tokens, business,
     )  # fmt: skip
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

@@ -435,3 +435,62 @@ class ContactBlocked(Conflict):
     """The receiver has blocked the sender."""
 
     code = "CONTACT_BLOCKED"
+
+
+# Business accounts: organization profiles, signatories, rules and off-ledger approvals.
+
+
+class OrganizationProfileNotFound(NotFound):
+    code = "ORGANIZATION_PROFILE_NOT_FOUND"
+
+
+class BusinessAccountNotFound(NotFound):
+    code = "BUSINESS_ACCOUNT_NOT_FOUND"
+
+
+class SignatoryNotFound(NotFound):
+    code = "SIGNATORY_NOT_FOUND"
+
+
+class SignatoryRuleNotFound(NotFound):
+    code = "SIGNATORY_RULE_NOT_FOUND"
+
+
+class ApprovalNotFound(NotFound):
+    code = "APPROVAL_NOT_FOUND"
+
+
+class NotPermitted(Forbidden):
+    """A member or signatory whose role or rights do not cover this action."""
+
+    code = "NOT_PERMITTED"
+
+
+class OrganizationNotVerified(Conflict):
+    code = "ORGANIZATION_NOT_VERIFIED"
+
+
+class LedgerOrganizationNotReady(Conflict):
+    """The ledger organization named is not active, or its account has no wallet here yet."""
+
+    code = "LEDGER_ORGANIZATION_NOT_READY"
+
+
+class RuleOverlap(Conflict):
+    code = "RULE_OVERLAP"
+
+
+class AlreadyVoted(Conflict):
+    code = "ALREADY_VOTED"
+
+
+class ApprovalClosed(Conflict):
+    """The approval is decided (approved, rejected) or past its expiry."""
+
+    code = "APPROVAL_CLOSED"
+
+
+class OrganizationNotFound(NotFound):
+    """A ledger organization (`Organization`) unknown here, or not the caller's."""
+
+    code = "ORGANIZATION_NOT_FOUND"
