@@ -35,6 +35,7 @@ def utc_now() -> datetime:
 
 def _build(**fastapi_kwargs: object) -> FastAPI:
     from gxcore.business.api import router as business
+    from gxcore.business.organizations_api import router as ledger_organizations
     from gxcore.identity.admin_api import router as admin_users
     from gxcore.identity.api import router as registration
     from gxcore.identity.auth_api import router as auth
@@ -55,7 +56,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     install_error_handlers(app)
     routers = (
         registration, auth, users, admin_users, money, address_book, transfer_review, inbox,
-        push_tokens, business,
+        push_tokens, business, ledger_organizations,
     )  # fmt: skip
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

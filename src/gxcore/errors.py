@@ -494,3 +494,17 @@ class OrganizationNotFound(NotFound):
     """A ledger organization (`Organization`) unknown here, or not the caller's."""
 
     code = "ORGANIZATION_NOT_FOUND"
+
+
+class MultisigNotFound(NotFound):
+    code = "MULTISIG_NOT_FOUND"
+
+
+class CommandNotFound(NotFound):
+    code = "COMMAND_NOT_FOUND"
+
+
+class OrganizationStateConflict(Conflict):
+    """The ledger organization (or its transaction) is not in the state this needs."""
+
+    code = "ORGANIZATION_STATE"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, model_validator
 
+from gxcore.db.types import to_money
 from gxcore.enums import ApprovalStatus, OffChainTxType, OrgProfileStatus, SignatoryRole
+from gxcore.errors import InvalidAmount
 from gxcore.http import Ident, RequestBody
 from gxcore.wallet.schemas import Amount, CountryCode, Money, Remark
 
@@ -162,3 +165,83 @@ class ApprovalRead(BaseModel):
 
 class ApprovalPage(BaseModel):
     items: list[ApprovalRead]
+
+
+# Organizations on the ledger ------------------------------------------------------------------
+
+OrgId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
+
+
+class OrganizationIn(RequestBody):
+    """Stakeholders are user profile ids (2 to 20, the caller among them: listed first on the
+    ledger, the organization's wallet is theirs to see)."""
+
+    organizationName: Name
+    stakeholders: Annotated[list[Ident], Field(min_length=1, max_length=20)]
+    organizationId: OrgId | None = None
+    country: CountryCode | None = None
+
+
+def _threshold(value: object) -> Decimal:
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        amount = to_money(value)
+    except InvalidAmount as e:
+        raise ValueError(e.message) from None
+    if amount < 0:
+        raise ValueError("must not be negative")
+    return amount
+
+
+class AuthRuleIn(RequestBody):
+    """Above `threshold`, a multi-signature transfer needs `requiredApprovers` of `approvers`
+    (profile ids of stakeholders)."""
+
+    threshold: Annotated[Decimal, BeforeValidator(_threshold)]
+    requiredApprovers: Count
+    approvers: Annotated[list[Ident], Field(min_length=1, max_length=20)]
+
+
+class MultisigTransferIn(RequestBody):
+    toUserId: Ident
+    amount: Amount
+
+
+class OrgCommandAccepted(BaseModel):
+    commandId: str
+    status: str
+    organizationId: str
+    multisigTxId: str | None = None
+
+
+class OrgCommandStatus(BaseModel):
+    commandId: str
+    type: str
+    status: str
+    errorCode: str | None
+    error: str | None
+
+
+class OrganizationRead(BaseModel):
+    organizationId: str
+    organizationName: str
+    status: str
+    stakeholders: list[str]
+    endorsers: list[str]
+    authRules: list[dict[str, object]]
+    activatedAt: datetime | None
+    createdAt: datetime
+
+
+class MultisigRead(BaseModel):
+    multisigTxId: str
+    organizationId: str
+    initiatorId: str
+    status: str
+    requiredSignatures: int
+    currentSignatures: int
+    approvers: list[str]
+    params: dict[str, object]
+    executedAt: datetime | None
+    createdAt: datetime
