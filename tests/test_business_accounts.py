@@ -38,29 +38,31 @@ async def fabric_id(loop: Loop, user: User) -> str:
 
 
 async def ledger_organization(loop: Loop, org_id: str, stakeholders: list[User]) -> None:
-    """Propose, endorse by each stakeholder, activate: the organization's account opens."""
-    ids = [await fabric_id(loop, s) for s in stakeholders]
-    steps: list[tuple[CommandType, dict[str, Any]]] = [
-        (
-            CommandType.PROPOSE_ORGANIZATION,
-            {"organizationId": org_id, "organizationName": "Acme", "stakeholders": ids},
-        ),
-        *[
-            (CommandType.ENDORSE_MEMBERSHIP, {"organizationId": org_id, "stakeholderId": i})
-            for i in ids
-        ],
-        (CommandType.ACTIVATE_ORGANIZATION, {"organizationId": org_id}),
-    ]
-    for n, (command_type, payload) in enumerate(steps):
-        async with loop.db.tenant(loop.tenant) as session:
-            await enqueue(
-                session,
-                service="test",
-                command_type=command_type,
-                request_id=f"test:{org_id}:{n}",
-                payload=payload,
-            )
-        await loop.settle()
+    """Through `/organizations`: the first stakeholder proposes, each endorses, the first
+    activates; the organization's account and its wallet open."""
+    first, *others = stakeholders
+    proposed = await loop.client.post(
+        "/organizations",
+        json={
+            "organizationName": "Acme",
+            "organizationId": org_id,
+            "stakeholders": [u["id"] for u in others],
+        },
+        headers=first["headers"],
+    )
+    assert proposed.status_code == 202, proposed.text
+    await loop.settle()
+    for user in stakeholders:
+        endorsed = await loop.client.post(
+            f"/organizations/{org_id}/endorse", headers=user["headers"]
+        )
+        assert endorsed.status_code == 202, endorsed.text
+    await loop.settle()
+    activated = await loop.client.post(
+        f"/organizations/{org_id}/activate", headers=first["headers"]
+    )
+    assert activated.status_code == 202, activated.text
+    await loop.settle()
 
 
 async def fund(loop: Loop, sender: User, account_id: str, amount: str) -> None:

@@ -12,7 +12,7 @@ signatory changes) never both pass a check that only one of them would.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -226,7 +226,7 @@ async def open_account(
             role=SignatoryRole.OWNER,
             can_initiate_transactions=True,
             can_approve_transactions=True,
-            confirmed_at=datetime.now().astimezone(),
+            confirmed_at=datetime.now(UTC),
         )
     )
     await audit.record(
@@ -274,7 +274,7 @@ async def invite(
     signatory.can_initiate_transactions = body.canInitiateTransactions
     signatory.can_approve_transactions = body.canApproveTransactions
     signatory.max_transaction_limit = body.maxTransactionLimit
-    signatory.invited_at = datetime.now().astimezone()
+    signatory.invited_at = datetime.now(UTC)
     signatory.confirmed_at = signatory.revoked_at = None
     await session.flush()
     await audit.record(
@@ -324,7 +324,7 @@ async def confirm(
         raise SignatoryNotFound(f"no invitation {signatory_id!r} for you", signatoryId=signatory_id)
     if signatory.revoked_at is not None or signatory.confirmed_at is not None:
         raise AlreadyExists("this invitation is confirmed or revoked already")
-    signatory.confirmed_at = datetime.now().astimezone()
+    signatory.confirmed_at = datetime.now(UTC)
     await audit.record(
         session,
         event_type=AuditEventType.BUSINESS_SIGNATORY_ADDED,
@@ -347,7 +347,7 @@ async def revoke(
         raise NotPermitted("the owner's signature cannot be revoked")
     if signatory.revoked_at is not None:
         raise AlreadyExists("this signatory is revoked already")
-    signatory.revoked_at = datetime.now().astimezone()
+    signatory.revoked_at = datetime.now(UTC)
     await audit.record(
         session,
         event_type=AuditEventType.BUSINESS_SIGNATORY_REVOKED,
