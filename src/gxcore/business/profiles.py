@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gxcore.admin.models import Country
 from gxcore.audit import service as audit
 from gxcore.business.models import OrganizationProfile, UserOrganizationLink
 from gxcore.business.schemas import (
@@ -95,6 +96,10 @@ async def create(
     body: OrganizationProfileIn, *, session: AsyncSession, principal: Principal
 ) -> OrganizationProfileRead:
     """A new organization, PENDING_VERIFICATION, with the caller as its owner."""
+    if await session.get(Country, body.jurisdictionCountryCode) is None:
+        raise ValidationFailed(
+            f"unknown country {body.jurisdictionCountryCode!r}", field="jurisdictionCountryCode"
+        )
     org = OrganizationProfile(
         legal_name=body.legalName,
         registration_number=body.registrationNumber,
