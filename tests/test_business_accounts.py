@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -502,3 +502,30 @@ async def test_organization_profiles_are_their_members_and_admins_only(biz: Biz)
         headers=loop.admin,
     )
     assert_problem(rejected, 409, "INVALID_TRANSITION")
+
+
+async def test_an_initiation_the_ledger_refuses_ends_the_transfer_and_its_hold(biz: Biz) -> None:
+    loop = biz.loop
+    sent = await biz.send(biz.bob, "40")
+    approval_id = sent.json()["approvalId"]
+    async with loop.db.tenant(loop.tenant) as session:  # as if the member left meanwhile
+        initiate = await session.scalar(
+            select(OutboxCommand).where(
+                OutboxCommand.request_id == f"business:{approval_id}:initiate"
+            )
+        )
+        assert initiate is not None
+        initiate.payload = {**initiate.payload, "initiatorId": "not-a-member"}
+    assert (await biz.vote(biz.carol, approval_id)).json()["status"] == "APPROVED"
+    await loop.settle()
+    commands = await _commands(loop, approval_id)
+    assert commands[CommandType.INITIATE_MULTISIG_TX].error_code == "NOT_A_MEMBER"
+    assert commands[CommandType.EXECUTE_MULTISIG_TX].status is OutboxStatus.HELD
+    assert await biz.available() == "259.960000000"  # still held: 40 + fee 0.04
+    # The cleanup job ends it with the ledger's code; the money is available again.
+    assert await approvals.expire_due(loop.db, now=datetime.now(UTC)) == 1
+    commands = await _commands(loop, approval_id)
+    execute = commands[CommandType.EXECUTE_MULTISIG_TX]
+    assert (execute.status, execute.error_code) == (OutboxStatus.FAILED, "NOT_A_MEMBER")
+    assert await biz.available() == "300.000000000"
+    assert await approvals.expire_due(loop.db, now=datetime.now(UTC)) == 0
