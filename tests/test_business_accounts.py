@@ -307,6 +307,12 @@ async def test_ten_parallel_votes_at_the_threshold_release_once(biz: Biz) -> Non
     assert {c.status for c in commands.values()} == {OutboxStatus.COMMITTED}
     assert (await loop.balance(biz.payee))["balance"] == "20.000000000"
     assert await _balance(loop, ORG) == "279.980000000"  # 300 - 20 - fee 0.02
+    # Another transfer locks the wallet and forgets the projected hold: the first still reads.
+    assert (await biz.send(biz.bob, "1")).status_code == 202
+    got = await loop.client.get(f"/approvals/{approval_id}", headers=biz.carol["headers"])
+    assert got.status_code == 200, got.text
+    assert (got.json()["amount"], got.json()["fee"]) == ("20.000000000", "0.020000000")
+    assert len(got.json()["votes"]) == 2 and got.json()["commandStatus"] == "COMMITTED"
 
 
 async def test_expiry_marks_it_expired_and_releases_the_hold(biz: Biz) -> None:

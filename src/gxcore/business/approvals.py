@@ -41,6 +41,7 @@ from gxcore.db.base import new_uuid
 from gxcore.db.lifecycle import transition
 from gxcore.db.scope import tenant_of
 from gxcore.db.tenancy import Database
+from gxcore.db.types import to_money
 from gxcore.enums import (
     ApprovalStatus,
     AuditEventType,
@@ -69,7 +70,6 @@ from gxcore.ledger.state import tx_id_of
 from gxcore.notifications.inbox import notify
 from gxcore.wallet import holds
 from gxcore.wallet import service as wallets
-from gxcore.wallet.models import TransferHold
 
 SERVICE = "svc-organization"
 REJECTED, EXPIRED = "APPROVAL_REJECTED", "APPROVAL_EXPIRED"
@@ -104,14 +104,13 @@ async def _read(session: AsyncSession, approval: TransactionApproval) -> Approva
             OutboxCommand.request_id == _request(approval.approval_id, "initiate")
         )
     )
-    hold = await session.get(TransferHold, (approval.tenant_id, approval.outbox_command_id))
     votes = await session.execute(
         select(ApprovalVote, BusinessSignatory.profile_id)
         .join(BusinessSignatory, BusinessSignatory.signatory_id == ApprovalVote.signatory_id)
         .where(ApprovalVote.approval_id == approval.approval_id)
         .order_by(ApprovalVote.voted_at, ApprovalVote.vote_id)
     )
-    assert execute is not None and initiate is not None and hold is not None
+    assert execute is not None and initiate is not None
     return ApprovalRead(
         approvalId=approval.approval_id,
         businessAccountId=approval.business_account_id,
@@ -120,8 +119,9 @@ async def _read(session: AsyncSession, approval: TransactionApproval) -> Approva
         errorCode=execute.error_code,
         initiatorId=str(initiate.payload.get("initiatorProfileId", "")),
         receiverAccountId=str(initiate.payload["receiverId"]),
-        amount=hold.amount,
-        fee=hold.fee,
+        # The hold row goes once the transfer is projected; the command keeps what it was.
+        amount=to_money(initiate.payload["amount"]),
+        fee=to_money(initiate.payload["fee"]),
         requiredApprovals=approval.required_approvals,
         receivedApprovals=approval.received_approvals,
         status=approval.status,
@@ -244,7 +244,10 @@ async def initiate(
             "initiatorId": me.fabric_user_id,
             "receiverId": receiver_wallet.primary_account_id,
             "amount": f"{body.amount:f}",
+            # gxcore's own notes (the ledger ignores keys it does not know): who asked, and the
+            # fee held with the amount.
             "initiatorProfileId": principal.profile_id,
+            "fee": f"{fee:f}",
         },
     )
     execute_request = _request(approval_id, "execute")
