@@ -12,6 +12,7 @@ from gxcore.enums import (
     ApprovalStatus,
     KycStatus,
     NotificationStatus,
+    OrgProfileStatus,
     OutboxStatus,
     RegistrationStep,
     RelationshipStatus,
@@ -49,6 +50,11 @@ EXPECTED: dict[type, dict[str, set[str]]] = {
         "PHONE_VERIFIED": {"COMPLETED"},
     },
     KycStatus: {"PENDING": {"APPROVED", "REJECTED"}, "APPROVED": {"EXPIRED"}},
+    OrgProfileStatus: {
+        "PENDING_VERIFICATION": {"VERIFIED", "REJECTED"},
+        "VERIFIED": {"SUSPENDED"},
+        "SUSPENDED": {"VERIFIED"},
+    },
     ApprovalStatus: {"PENDING": {"APPROVED", "REJECTED", "EXPIRED"}},
     SessionStatus: {"ACTIVE": {"EXPIRED", "LOGGED_OUT", "REVOKED"}},
     NotificationStatus: {

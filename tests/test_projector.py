@@ -461,8 +461,9 @@ async def test_organizations_and_their_multisig_transfers(
     )  # fmt: skip
     assert m.approvers == ["a", "b"] and m.params["receiverId"] == "b"
     assert m.executed_at == feed.events[-1].timestamp
-    # The organization's account has no wallet; the receiver's has.
+    # The organization's account got a wallet at activation, owned by its first stakeholder.
     assert (await balances(db, tenant))["b"] == D(520)
+    assert (await balances(db, tenant))[org] == D("79.98")
     executed = feed.events[-1]
     assert ("b", OffChainTxType.RECEIVED, org, D(20), D(0), executed.block_number,
             executed.tx_id) in await entries(db, tenant)  # fmt: skip
@@ -575,7 +576,7 @@ async def test_a_refused_read_model_never_holds_a_balance_change_back(
     await project(db, feed, table=refusing)
     # The ledger moved the money: the balances and history entries apply, the events are
     # logged, and only their read-model part waits in the DLQ.
-    assert await balances(db, tenant) == {"a": D("77.7"), "b": D(520)}
+    assert await balances(db, tenant) == {"a": D("77.7"), "b": D(520), org: D("79.98")}
     assert ("a", OffChainTxType.LOAN_DISBURSEMENT, LOAN_POOL, D("77.7"), D(0),
             paid.block_number, paid.tx_id) in await entries(db, tenant)  # fmt: skip
     assert len(await logged(db, tenant)) == len(feed.events)
@@ -592,8 +593,9 @@ async def test_a_refused_read_model_never_holds_a_balance_change_back(
     assert result.applied == [d.id for d in dead] and result.failed == []
     assert await rows(db, tenant, select(MultiSigTransaction.status)) == ["EXECUTED"]
     assert await rows(db, tenant, select(Loan.status)) == ["APPROVED"]
-    assert await balances(db, tenant) == {"a": D("77.7"), "b": D(520)}
-    assert len(await entries(db, tenant)) == 3  # b's genesis and receipt, a's loan: no copies
+    assert await balances(db, tenant) == {"a": D("77.7"), "b": D(520), org: D("79.98")}
+    # b's genesis and receipt, the organization's payment, a's loan: no copies
+    assert len(await entries(db, tenant)) == 4
 
 
 async def test_proposals_votes_and_their_parameter_change(
@@ -1316,7 +1318,8 @@ async def test_e2e_the_whole_contract_projects_and_a_rebuild_equals_it(
     await Projector(db, ledger, batch_size=7).run(once=True)
 
     on_ledger = await ledger_balances(scratch_url, tenant)
-    assert await balances(db, tenant) == {a: on_ledger[a] for a in ("a", "b", "c")}
+    # The organization's account has a wallet too (its proposer's, opened at activation).
+    assert await balances(db, tenant) == {a: on_ledger[a] for a in ("a", "b", "c", "O")}
     assert await dlq(db, tenant) == []
     assert await rows(db, tenant, select(Organization.status)) == ["ACTIVE"]
     assert await rows(db, tenant, select(MultiSigTransaction.status)) == ["EXECUTED"]

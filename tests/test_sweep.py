@@ -20,6 +20,16 @@ import pytest
 from sqlalchemy import select, text
 
 from gxcore.app import create_served_app
+from gxcore.business.models import (
+    BusinessAccount,
+    BusinessSignatory,
+    MultiSigTransaction,
+    Organization,
+    OrganizationProfile,
+    SignatoryRule,
+    TransactionApproval,
+    UserOrganizationLink,
+)
 from gxcore.config import Settings
 from gxcore.cqrs.outbox import enqueue
 from gxcore.db import models
@@ -28,7 +38,9 @@ from gxcore.enums import (
     CommandType,
     LimitType,
     NotificationType,
+    OrgProfileStatus,
     RelationType,
+    SignatoryRole,
     UserProfileStatus,
 )
 from gxcore.governance.models import Proposal
@@ -146,6 +158,52 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/relationships/{relationship_id}/reject"): None,
     ("POST", "/relationships/{relationship_id}/mark"): {"status": "NOT_APPLICABLE"},
     ("DELETE", "/relationships/{relationship_id}"): None,
+    ("GET", "/organization-profiles/{org_profile_id}"): None,
+    ("GET", "/organization-profiles/{org_profile_id}/members"): None,
+    ("POST", "/organization-profiles/{org_profile_id}/members"): {"profileId": "{profile}"},
+    ("POST", "/admin/organization-profiles/{org_profile_id}/verify"): None,
+    ("POST", "/admin/organization-profiles/{org_profile_id}/reject"): {"reason": "sweep"},
+    ("POST", "/admin/organization-profiles/{org_profile_id}/suspend"): {"reason": "sweep"},
+    ("POST", "/business-accounts"): {
+        "orgProfileId": "{org_profile}",
+        "organizationId": "{organization}",
+    },
+    ("GET", "/business-accounts/{business_account_id}"): None,
+    ("GET", "/business-accounts/{business_account_id}/signatories"): None,
+    ("POST", "/business-accounts/{business_account_id}/signatories"): {
+        "profileId": "{profile}",
+        "role": "VIEWER",
+    },
+    ("POST", "/business-accounts/{business_account_id}/signatories/{signatory_id}/confirm"): None,
+    ("POST", "/business-accounts/{business_account_id}/signatories/{signatory_id}/revoke"): None,
+    ("GET", "/business-accounts/{business_account_id}/rules"): None,
+    ("POST", "/business-accounts/{business_account_id}/rules"): {"requiredApprovals": 1},
+    ("POST", "/business-accounts/{business_account_id}/rules/{rule_id}/deactivate"): None,
+    ("POST", "/business-accounts/{business_account_id}/transfers"): {
+        "toUserId": "{profile}",
+        "amount": "1",
+    },
+    ("GET", "/business-accounts/{business_account_id}/approvals"): None,
+    ("GET", "/approvals/{approval_id}"): None,
+    ("POST", "/approvals/{approval_id}/approve"): None,
+    ("POST", "/approvals/{approval_id}/reject"): None,
+    ("POST", "/organizations"): {
+        "organizationName": "Sweep",
+        "stakeholders": ["{profile}"],
+        "organizationId": "SWEEP-NEW",
+    },
+    ("GET", "/organizations/{org_id}"): None,
+    ("POST", "/organizations/{org_id}/endorse"): None,
+    ("POST", "/organizations/{org_id}/activate"): None,
+    ("POST", "/organizations/{org_id}/rules"): {
+        "threshold": "0",
+        "requiredApprovers": 1,
+        "approvers": ["{profile}"],
+    },
+    ("POST", "/organizations/{org_id}/transactions"): {"toUserId": "{profile}", "amount": "1"},
+    ("GET", "/organizations/{org_id}/transactions/pending"): None,
+    ("GET", "/organizations/{org_id}/commands/{command_id}"): None,
+    ("POST", "/transactions/{pending_tx_id}/approve"): None,
 }
 #: Administrators' operations: a user is refused by role (403), not by id.
 ADMIN_ONLY = (
@@ -173,6 +231,13 @@ PATH_KINDS = {
     "kyc_id": "kyc",
     "document_id": "document",
     "relationship_id": "relationship",
+    "org_profile_id": "org_profile",
+    "business_account_id": "business_account",
+    "signatory_id": "signatory",
+    "rule_id": "rule",
+    "approval_id": "approval",
+    "org_id": "organization",
+    "pending_tx_id": "multisig",
 }
 PATH_VALUES = {"action": "freeze"}
 
@@ -338,8 +403,10 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         s.add(
             Collateral(on_chain_loan_id=f"loan-{tenant}", document_reference="r", document_hash="h")
         )
+    business = await _business(db, tenant, user.profile_id, wallet.wallet_id, command.id)
     assert device is not None and notice is not None
     return {
+        **business,
         "wallet": wallet.wallet_id,
         "tenant": tenant,
         "profile": user.profile_id,
@@ -358,6 +425,69 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         "document": document.document_id,
         "relationship": kin.relationship_id,
     }
+
+
+async def _business(
+    db: Database, tenant: str, owner: str, wallet_id: str, command_id: str
+) -> dict[str, str]:
+    """The victim's organization profile, business account (with a signatory, a rule and an
+    approval) and ledger organization (with a pending multi-signature transaction)."""
+    async with db.tenant(tenant) as s:
+        org = OrganizationProfile(
+            legal_name="Victim Ltd",
+            jurisdiction_country_code="NG",
+            status=OrgProfileStatus.VERIFIED,
+        )
+        s.add(org)
+        await s.flush()
+        s.add(UserOrganizationLink(user_profile_id=owner, org_profile_id=org.org_profile_id,
+                                   role="owner"))  # fmt: skip
+        account = BusinessAccount(org_profile_id=org.org_profile_id, wallet_id=wallet_id)
+        s.add(account)
+        await s.flush()
+        signatory = BusinessSignatory(
+            business_account_id=account.business_account_id,
+            profile_id=owner,
+            role=SignatoryRole.OWNER,
+            can_initiate_transactions=True,
+            can_approve_transactions=True,
+            confirmed_at=datetime.now(UTC),
+        )
+        rule = SignatoryRule(business_account_id=account.business_account_id,
+                             required_approvals=1)  # fmt: skip
+        approval = TransactionApproval(
+            business_account_id=account.business_account_id,
+            outbox_command_id=command_id,
+            required_approvals=2,
+            expires_at=datetime.now(UTC),
+        )
+        s.add_all([signatory, rule, approval])
+        await s.flush()
+        ids = {
+            "org_profile": org.org_profile_id,
+            "business_account": account.business_account_id,
+            "signatory": signatory.signatory_id,
+            "rule": rule.rule_id,
+            "approval": approval.approval_id,
+        }
+    async with db.system(reason="test setup: the projector's organization") as s:
+        s.add(Organization(tenant_id=tenant, org_id="ORG-SWEEP", org_name="Victim", org_type="X",
+                           status="ACTIVE", stakeholders=["victim-account"]))  # fmt: skip
+        s.add(
+            MultiSigTransaction(
+                tenant_id=tenant,
+                tx_id="MSIG-SWEEP",
+                org_id="ORG-SWEEP",
+                proposer_id="victim-account",
+                operation="TRANSFER",
+                params={"eligibleApprovers": ["victim-account"]},
+                status="PENDING",
+                required_signatures=2,
+                current_signatures=1,
+                approvers=["victim-account"],
+            )
+        )
+    return {**ids, "organization": "ORG-SWEEP", "multisig": "MSIG-SWEEP"}
 
 
 async def _attack(

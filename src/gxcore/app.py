@@ -38,6 +38,8 @@ def utc_now() -> datetime:
 
 
 def _build(settings: Settings, **fastapi_kwargs: object) -> FastAPI:
+    from gxcore.business.api import router as business
+    from gxcore.business.organizations_api import router as ledger_organizations
     from gxcore.cqrs.ops_api import router as operations
     from gxcore.governance.api import router as governance
     from gxcore.identity.admin_api import router as admin_users
@@ -66,7 +68,8 @@ def _build(settings: Settings, **fastapi_kwargs: object) -> FastAPI:
     install_edge(app, settings)  # request id and log context, latency, body limit, CORS
     routers = (
         registration, auth, users, admin_users, money, address_book, transfer_review, inbox,
-        push_tokens, governance, loans, kyc, kyc_review, relationships, trust_admin,
+        push_tokens, governance, loans, kyc, kyc_review, relationships, trust_admin, business,
+        ledger_organizations,
     )  # fmt: skip
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

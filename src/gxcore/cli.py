@@ -124,10 +124,11 @@ def cleanup_command(
     batch: Annotated[int, typer.Option(help="Rows deleted per transaction.")] = 1000,
     data_dir: DataDir = None,
 ) -> None:
-    """Delete expired pending registrations, idempotency keys and notifications, in every
-    tenant."""
+    """Delete expired pending registrations, idempotency keys and notifications, and expire
+    business transfers past their approval time (their holds released), in every tenant."""
     from datetime import UTC, datetime
 
+    from gxcore.business import approvals
     from gxcore.cqrs import idempotency
     from gxcore.db.cli import open_database
     from gxcore.db.tenancy import Database
@@ -140,7 +141,7 @@ def cleanup_command(
         "expired notification(s)": inbox.delete_expired,
     }
 
-    async def go() -> dict[str, int]:
+    async def go() -> tuple[dict[str, int], int]:
         cfg = settings(data_dir)
         deleted = dict.fromkeys(jobs, 0)
         async with open_database(cfg, create=False) as url:
@@ -154,12 +155,20 @@ def cleanup_command(
                         deleted[what] += done
                         if done < batch:
                             break
+                closed = 0
+                while True:  # each approval in its own tenant transaction
+                    done = await approvals.expire_due(database, now=now, limit=batch)
+                    closed += done
+                    if done < batch:
+                        break
             finally:
                 await database.dispose()
-        return deleted
+        return deleted, closed
 
-    for what, count in run(go()).items():
+    deleted, closed = run(go())
+    for what, count in deleted.items():
         console.print(f"deleted {count} {what}")
+    console.print(f"closed {closed} business approval(s) (expired, or refused by the ledger)")
 
 
 def _mount_subcommands() -> None:

@@ -506,6 +506,50 @@ class ProposalClosed(Conflict):
     code = "PROPOSAL_CLOSED"
 
 
+# --------------------------------------------------------------------------------------------
+# Business accounts: organization profiles, signatories, rules and off-ledger approvals.
+
+
+class OrganizationProfileNotFound(NotFound):
+    code = "ORGANIZATION_PROFILE_NOT_FOUND"
+
+
+class BusinessAccountNotFound(NotFound):
+    code = "BUSINESS_ACCOUNT_NOT_FOUND"
+
+
+class SignatoryNotFound(NotFound):
+    code = "SIGNATORY_NOT_FOUND"
+
+
+class SignatoryRuleNotFound(NotFound):
+    code = "SIGNATORY_RULE_NOT_FOUND"
+
+
+class ApprovalNotFound(NotFound):
+    code = "APPROVAL_NOT_FOUND"
+
+
+class NotPermitted(Forbidden):
+    """A member or signatory whose role or rights do not cover this action."""
+
+    code = "NOT_PERMITTED"
+
+
+class OrganizationNotVerified(Conflict):
+    code = "ORGANIZATION_NOT_VERIFIED"
+
+
+class LedgerOrganizationNotReady(Conflict):
+    """The ledger organization named is not active, or its account has no wallet here yet."""
+
+    code = "LEDGER_ORGANIZATION_NOT_READY"
+
+
+class RuleOverlap(Conflict):
+    code = "RULE_OVERLAP"
+
+
 class AlreadyVoted(Conflict):
     code = "ALREADY_VOTED"
 
@@ -647,3 +691,30 @@ class ReinviteTooSoon(TooManyRequests):
     """The invited person rejected this inviter recently (`relationshipReinviteCooldownDays`)."""
 
     code = "REINVITE_TOO_SOON"
+
+
+# --------------------------------------------------------------------------------------------
+class ApprovalClosed(Conflict):
+    """The approval is decided (approved, rejected) or past its expiry."""
+
+    code = "APPROVAL_CLOSED"
+
+
+class OrganizationNotFound(NotFound):
+    """A ledger organization (`Organization`) unknown here, or not the caller's."""
+
+    code = "ORGANIZATION_NOT_FOUND"
+
+
+class MultisigNotFound(NotFound):
+    code = "MULTISIG_NOT_FOUND"
+
+
+class CommandNotFound(NotFound):
+    code = "COMMAND_NOT_FOUND"
+
+
+class OrganizationStateConflict(Conflict):
+    """The ledger organization (or its transaction) is not in the state this needs."""
+
+    code = "ORGANIZATION_STATE"

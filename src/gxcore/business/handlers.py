@@ -10,12 +10,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import select
+
+from gxcore.business import approvals
 from gxcore.business.models import MultiSigTransaction, Organization
 from gxcore.cqrs.postings import ZERO, Posting
 from gxcore.enums import OffChainTxType
 from gxcore.errors import ProjectionRejected
+from gxcore.identity.models import UserProfile
 from gxcore.ledger import events as ev
 from gxcore.ledger.port import LedgerEvent
+from gxcore.wallet.handlers import open_wallets
 
 if TYPE_CHECKING:
     from gxcore.cqrs.projection import Batch
@@ -67,10 +72,27 @@ async def membership_endorsed(batch: Batch, event: LedgerEvent, p: ev.Membership
 async def organization_activated(
     batch: Batch, event: LedgerEvent, p: ev.OrganizationActivated
 ) -> None:
+    """The organization's account opens: it gets a `Wallet` (a business account's), owned by
+    the profile of its first stakeholder, its proposer (`POST /organizations` lists the caller
+    first). Without such a profile here no wallet opens: the account is someone else's."""
     org = await _require(batch, event, Organization, p.organization_id)
     org.status = ACTIVE
     org.stakeholders = list(p.stakeholders)
     org.activated_at = event.timestamp
+    owner = (
+        await batch.session.scalar(
+            select(UserProfile.profile_id).where(
+                UserProfile.tenant_id == event.tenant_id,
+                UserProfile.fabric_user_id == p.stakeholders[0],
+            )
+        )
+        if p.stakeholders
+        else None
+    )
+    if owner is not None:
+        opened = [(event.tenant_id, owner, p.account_id)]
+        for tenant, account in await open_wallets(batch.session, opened):
+            batch.wallet_opened(tenant, account)
 
 
 async def auth_rule_defined(batch: Batch, event: LedgerEvent, p: ev.AuthRuleDefined) -> None:
@@ -118,6 +140,8 @@ async def multisig_initiated(batch: Batch, event: LedgerEvent, p: ev.MultiSigTxI
     tx.current_signatures = p.approvals
     tx.approvers = [p.initiator_id]  # who approved so far: the initiator's approval counts
     tx.status = APPROVED if p.approvals >= p.required_approvals else PENDING
+    # A business transfer's multisig id is its approval's: its EXECUTE may go now.
+    await approvals.release_execution(batch.session, event.tenant_id, p.multisig_tx_id)
 
 
 async def multisig_approved(batch: Batch, event: LedgerEvent, p: ev.MultiSigTxApproved) -> None:

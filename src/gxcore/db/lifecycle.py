@@ -14,6 +14,7 @@ from gxcore.enums import (
     ApprovalStatus,
     KycStatus,
     NotificationStatus,
+    OrgProfileStatus,
     OutboxStatus,
     RegistrationStep,
     RelationshipStatus,
@@ -52,6 +53,15 @@ LIFECYCLES: Mapping[type[StrEnum], Mapping[StrEnum, frozenset[StrEnum]]] = {
     KycStatus: {
         KycStatus.PENDING: frozenset({KycStatus.APPROVED, KycStatus.REJECTED}),
         KycStatus.APPROVED: frozenset({KycStatus.EXPIRED}),
+    },
+    OrgProfileStatus: {
+        # An administrator verifies or rejects a new organization; a verified one can be
+        # suspended and reinstated.
+        OrgProfileStatus.PENDING_VERIFICATION: frozenset(
+            {OrgProfileStatus.VERIFIED, OrgProfileStatus.REJECTED}
+        ),
+        OrgProfileStatus.VERIFIED: frozenset({OrgProfileStatus.SUSPENDED}),
+        OrgProfileStatus.SUSPENDED: frozenset({OrgProfileStatus.VERIFIED}),
     },
     ApprovalStatus: {
         ApprovalStatus.PENDING: frozenset(

@@ -15,6 +15,8 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gxcore.wallet.models import TransferHold
+
 #: A hold `h` that still counts: its command not FAILED, its transfer not projected.
 LIVE = """
     NOT EXISTS (SELECT FROM "OutboxCommand" o WHERE o."id" = h."commandId"
@@ -93,3 +95,27 @@ async def lock(session: AsyncSession, tenant_id: str, *wallet_ids: str) -> None:
     for wallet_id in sorted(set(wallet_ids)):
         await session.execute(_LOCK, {"tenant": tenant_id, "wallet": wallet_id})
     await session.execute(_FORGET_PROJECTED, {"wallets": sorted(set(wallet_ids))})
+
+
+async def reserve(
+    session: AsyncSession,
+    *,
+    command_id: str,
+    wallet_id: str,
+    receiver_wallet_id: str,
+    tx_id: str,
+    amount: Decimal,
+    fee: Decimal,
+) -> None:
+    """Hold amount + fee of `wallet_id` for the command that will move them (ledger tx
+    `tx_id`); call it under `lock`, after checking `funds`."""
+    session.add(
+        TransferHold(
+            command_id=command_id,
+            wallet_id=wallet_id,
+            receiver_wallet_id=receiver_wallet_id,
+            tx_id=tx_id,
+            amount=amount,
+            fee=fee,
+        )
+    )

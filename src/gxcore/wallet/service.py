@@ -99,14 +99,24 @@ def _is_frozen(profile: UserProfile) -> bool:
 
 
 async def _wallet(session: AsyncSession, profile_id: str) -> tuple[Wallet, UserProfile] | None:
+    # The user's own account's wallet: an organization's wallet (a business account's, opened
+    # for its proposer) shares the owner but not the account.
     row = (
         await session.execute(
             select(Wallet, UserProfile)
             .join(UserProfile, UserProfile.profile_id == Wallet.profile_id)
-            .where(Wallet.profile_id == profile_id)
+            .where(
+                Wallet.profile_id == profile_id,
+                Wallet.primary_account_id == UserProfile.fabric_user_id,
+            )
         )
     ).first()
     return None if row is None else (row[0], row[1])
+
+
+async def user_wallet(session: AsyncSession, profile_id: str) -> tuple[Wallet, UserProfile] | None:
+    """The wallet of `profile_id`'s own ledger account, with the profile; None without one."""
+    return await _wallet(session, profile_id)
 
 
 async def _visible_wallet(
