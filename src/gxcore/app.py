@@ -34,6 +34,8 @@ def utc_now() -> datetime:
 
 
 def _build(**fastapi_kwargs: object) -> FastAPI:
+    from gxcore.admin.api import router as admin_system
+    from gxcore.identity.admin_api import batches as admin_batches
     from gxcore.identity.admin_api import router as admin_users
     from gxcore.identity.api import router as registration
     from gxcore.identity.auth_api import router as auth
@@ -54,7 +56,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     install_error_handlers(app)
     routers = (
         registration, auth, users, admin_users, money, address_book, transfer_review, inbox,
-        push_tokens,
+        push_tokens, admin_system, admin_batches,
     )  # fmt: skip
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

@@ -435,3 +435,43 @@ class ContactBlocked(Conflict):
     """The receiver has blocked the sender."""
 
     code = "CONTACT_BLOCKED"
+
+
+# --------------------------------------------------------------------------------------------
+# System administration (gxcore.admin)
+# --------------------------------------------------------------------------------------------
+
+
+class SystemPaused(GxError):
+    """The tenant's system is paused: writes are refused until an administrator resumes it."""
+
+    code = "SYSTEM_PAUSED"
+    transient = True
+
+
+class AlreadyPaused(Conflict):
+    code = "ALREADY_PAUSED"
+
+
+class NotPaused(Conflict):
+    code = "NOT_PAUSED"
+
+
+class AlreadyBootstrapped(Conflict):
+    code = "ALREADY_BOOTSTRAPPED"
+
+
+class NotBootstrapped(Conflict):
+    """The tenant's ledger has not been bootstrapped yet (`POST /admin/bootstrap`)."""
+
+    code = "NOT_BOOTSTRAPPED"
+
+
+class ParameterNotFound(NotFound):
+    code = "PARAMETER_NOT_FOUND"
+
+
+class CountryNotFound(NotFound):
+    """No data for that country on this tenant's ledger."""
+
+    code = "COUNTRY_NOT_FOUND"
