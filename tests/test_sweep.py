@@ -292,7 +292,7 @@ async def test_another_tenants_administrator_gets_404_everywhere_and_changes_not
     other = await register_tenant(db, f"{victim['tenant']}-b")
     before = await _snapshot(db, victim["tenant"])
     async with _client(app, other) as client:
-        admin = await make_user(db, other, role="ADMIN", status=UserProfileStatus.ACTIVE)
+        admin = await make_user(db, other, role="SUPER_ADMIN", status=UserProfileStatus.ACTIVE)
         headers = bearer(await signed_in(client, admin.email))
         wrong = await _attack(client, headers, victim, owned_only=False)
     assert wrong == [], "\n".join(wrong)

@@ -16,6 +16,7 @@ import json
 from decimal import Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin import system
@@ -31,15 +32,10 @@ from gxcore.wallet.schemas import CommandAccepted
 async def initialize(session: AsyncSession, body: CountriesInit) -> CommandAccepted:
     await system.require_bootstrapped(session)
     codes = [c.countryCode for c in body.countries]
-    names = dict(
-        (
-            await session.execute(
-                select(Country.country_code, Country.country_name).where(
-                    Country.country_code.in_(codes)
-                )
-            )
-        ).tuples()
+    found = await session.execute(
+        select(Country.country_code, Country.country_name).where(Country.country_code.in_(codes))
     )
+    names = {code: name for code, name in found.all()}
     seen: set[str] = set()
     for i, c in enumerate(body.countries):
         field = f"countries.{i}.countryCode"
@@ -69,7 +65,7 @@ async def _rows(session: AsyncSession, code: str | None = None) -> list[CountryR
         select(LegalTenderStatus, Country, TreasuryAccount.account_id)
         .join(Country, Country.country_code == LegalTenderStatus.country_code)
         .outerjoin(TreasuryAccount, TreasuryAccount.country_code == LegalTenderStatus.country_code)
-        .distinct(LegalTenderStatus.country_code)
+        .ext(distinct_on(LegalTenderStatus.country_code))
         .order_by(
             LegalTenderStatus.country_code,
             LegalTenderStatus.effective_date.desc(),
@@ -87,7 +83,7 @@ async def _rows(session: AsyncSession, code: str | None = None) -> list[CountryR
             effectiveDate=status.effective_date,
             treasuryActive=treasury is not None,
         )
-        for status, country, treasury in (await session.execute(stmt)).tuples()
+        for status, country, treasury in (await session.execute(stmt)).all()
     ]
 
 
@@ -100,15 +96,12 @@ async def stats(session: AsyncSession, code: str) -> CountryStats:
     found = await _rows(session, code)
     if not found:
         raise CountryNotFound(f"this tenant's ledger holds no country {code!r}", countryCode=code)
-    users = dict(
-        (
-            await session.execute(
-                select(UserProfile.status, func.count())
-                .where(UserProfile.nationality_country_code == code)
-                .group_by(UserProfile.status)
-            )
-        ).tuples()
+    by_status = await session.execute(
+        select(UserProfile.status, func.count())
+        .where(UserProfile.nationality_country_code == code)
+        .group_by(UserProfile.status)
     )
+    users = {status: n for status, n in by_status.all()}
     wallets, balance = (
         await session.execute(
             select(func.count(), func.coalesce(func.sum(Wallet.cached_balance), 0))

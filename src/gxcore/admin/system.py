@@ -157,7 +157,9 @@ async def update_parameter(session: AsyncSession, key: str, raw: str) -> Command
             SystemParameter.param_key.in_(PARAMETER_RULES)
         )
     )
-    current = {k: rule.default for k, rule in PARAMETER_RULES.items()} | dict(rows.tuples())
+    current = {k: rule.default for k, rule in PARAMETER_RULES.items()} | {
+        k: v for k, v in rows.all()
+    }
     try:
         value = parameter_value(key, raw)
         check_parameters({**current, key: value})
@@ -194,7 +196,7 @@ async def _count(session: AsyncSession, model: Any) -> int:
 
 async def _grouped(session: AsyncSession, column: Any) -> dict[str, int]:
     rows = await session.execute(select(column, func.count()).group_by(column))
-    return {getattr(k, "value", str(k)): n for k, n in rows.tuples()}
+    return {getattr(k, "value", str(k)): n for k, n in rows.all()}
 
 
 async def counters(session: AsyncSession) -> Counters:
