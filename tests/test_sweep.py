@@ -17,14 +17,21 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
+from gxcore.admin.models import LegalTenderStatus, SystemParameter
 from gxcore.app import create_served_app
 from gxcore.config import Settings
 from gxcore.cqrs.outbox import enqueue
 from gxcore.db import models
 from gxcore.db.tenancy import Database
-from gxcore.enums import CommandType, LimitType, NotificationType, UserProfileStatus
+from gxcore.enums import (
+    CommandType,
+    LegalTenderStatusEnum,
+    LimitType,
+    NotificationType,
+    UserProfileStatus,
+)
 from gxcore.identity.models import TrustedDevice
 from gxcore.notifications.inbox import notify
 from gxcore.notifications.models import Notification, PushToken
@@ -85,7 +92,13 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/admin/users/{profile_id}"): None,
     ("POST", "/admin/users/{profile_id}/approve"): None,
     ("POST", "/admin/users/{profile_id}/reject"): {"reason": "sweep"},
+    ("POST", "/admin/users/{profile_id}/deny"): {"reason": "sweep"},
     ("POST", "/admin/users/{profile_id}/{action}"): {"reason": "sweep"},
+    ("POST", "/admin/users/batch-register-onchain"): {"userIds": ["{profile}"]},
+    ("POST", "/admin/batch-approve-blockchain"): {"userIds": ["{profile}"]},
+    ("POST", "/admin/admins"): {"userId": "{profile}", "role": "SUPER_ADMIN"},
+    ("GET", "/admin/countries/{country_code}/stats"): None,
+    ("GET", "/admin/parameters/{param_id}"): None,
     ("POST", "/genesis"): {"userId": "{profile}"},
     ("POST", "/transfers"): {"toUserId": "{profile}", "amount": "1"},
     ("GET", "/transfers/{command_id}/status"): None,
@@ -130,8 +143,13 @@ PATH_KINDS = {
     "country_code": "country",
     "notification_id": "notification",
     "token_id": "push_token",
+    "param_id": "parameter",
 }
 PATH_VALUES = {"action": "freeze"}
+#: Operations whose id is a name every tenant has (a parameter key): the attacker must get its
+#: own tenant's answer, never the victim's (the victim's value is set apart in `victim`).
+SHARED_NAMES = {("GET", "/admin/parameters/{param_id}")}
+VICTIM_PARAMETER = ("genesisMaxAge", "71")
 
 
 def _names_a_resource(op: dict[str, Any], spec: dict[str, Any]) -> bool:
@@ -140,7 +158,7 @@ def _names_a_resource(op: dict[str, Any], spec: dict[str, Any]) -> bool:
     content = op.get("requestBody", {}).get("content", {}).get("application/json", {})
     ref = content.get("schema", {}).get("$ref", "")
     schema = spec["components"]["schemas"].get(ref.rsplit("/", 1)[-1], {})
-    return any(name.endswith("Id") for name in schema.get("properties", {}))
+    return any(name.endswith(("Id", "Ids")) for name in schema.get("properties", {}))
 
 
 def test_every_operation_that_names_a_resource_is_swept() -> None:
@@ -157,6 +175,8 @@ def test_every_operation_that_names_a_resource_is_swept() -> None:
 def _fill(value: Any, ids: dict[str, str]) -> Any:
     if isinstance(value, dict):
         return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
     if isinstance(value, str) and (m := re.fullmatch(r"\{(\w+)\}", value)):
         return ids[m.group(1)]
     return value
@@ -231,6 +251,19 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         s.add(push)
         await s.flush()
     await nigeria(migrated_url)
+    async with db.tenant(tenant) as s:
+        s.add(
+            LegalTenderStatus(
+                country_code="NG",
+                status=LegalTenderStatusEnum.RECOGNIZED,
+                effective_date=datetime.now(UTC),
+            )
+        )
+        await s.execute(
+            update(SystemParameter)
+            .where(SystemParameter.param_key == VICTIM_PARAMETER[0])
+            .values(param_value=VICTIM_PARAMETER[1])
+        )
     async with db.system(reason="test setup: the projector's wallet and treasury") as s:
         wallet = Wallet(
             tenant_id=tenant,
@@ -263,6 +296,7 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         "country": "NG",
         "notification": notice,
         "push_token": push.token_id,
+        "parameter": VICTIM_PARAMETER[0],
     }
 
 
@@ -281,6 +315,10 @@ async def _attack(
         if body is not None:
             kwargs["json"] = _fill(body, ids)
         answer = await client.request(method, url, **kwargs)
+        if (method, path) in SHARED_NAMES:
+            if answer.status_code != 200 or answer.json().get("paramValue") == VICTIM_PARAMETER[1]:
+                wrong.append(f"{method} {url}: {answer.status_code} {answer.text[:200]}")
+            continue
         if answer.status_code != 404:
             wrong.append(f"{method} {url}: {answer.status_code} {answer.text[:200]}")
     return wrong
