@@ -17,12 +17,12 @@ from gxcore.admin.models import SystemState
 from gxcore.app import create_served_app
 from gxcore.config import Settings
 from gxcore.cqrs.models import OutboxCommand
-from gxcore.enums import CommandType, OutboxStatus, UserProfileStatus
+from gxcore.enums import AuditEventType, CommandType, OutboxStatus, UserProfileStatus
 from gxcore.http import ALLOWED_WHILE_PAUSED
 from gxcore.identity.access import UserRole, holds
 from gxcore.identity.models import UserProfile
 from tests import test_money_api
-from tests.test_auth import bearer, make_user, signed_in
+from tests.test_auth import bearer, events, make_user, signed_in
 from tests.test_cli import GX, gx
 from tests.test_money_api import Loop
 from tests.test_registration import assert_problem
@@ -154,6 +154,13 @@ async def test_pause_refuses_every_user_write_serves_reads_and_resume_restores(
     assert paused.status_code == 202, paused.text
     # Until the ledger has paused and the projector has seen it, writes are still served.
     assert (await _state(loop)).paused is False  # type: ignore[union-attr]
+    [entry] = [
+        e
+        for e in await events(loop.db, loop.tenant, AuditEventType.RECORD_CREATED)
+        if e.resource_id == paused.json()["commandId"]
+    ]
+    assert entry.actor_profile_id is not None
+    assert entry.new_value == {"commandType": "PAUSE_SYSTEM", "payload": {"reason": "incident 42"}}
     await loop.settle()
     assert (await _command(loop, paused.json()["commandId"])).status is OutboxStatus.COMMITTED
     status = (await loop.client.get("/admin/system/status", headers=loop.admin)).json()
