@@ -22,10 +22,11 @@ from gxcore.http import ALLOWED_WHILE_PAUSED
 from gxcore.identity.access import UserRole, holds
 from gxcore.identity.models import UserProfile
 from tests import test_money_api
+from tests.factories import register_tenant
 from tests.test_auth import bearer, events, make_user, signed_in
 from tests.test_cli import GX, gx
 from tests.test_money_api import Loop
-from tests.test_registration import assert_problem
+from tests.test_registration import assert_problem, new_email
 from tests.test_sweep import _snapshot
 
 S = UserProfileStatus
@@ -125,14 +126,14 @@ def test_gx_admin_create_and_grant_take_a_role(scratch_url: str) -> None:
         env={**environ, "DATABASE_URL": scratch_url}, check=False,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
-    assert "SUPER_ADMIN boss@example.com created" in made.stdout
+    assert "administrator boss@example.com created in tenant acme as SUPER_ADMIN" in made.stdout
     bad = gx("admin", "grant", "--tenant", "acme", "--email", "boss@example.com",
              "--role", "ROOT", database_url=scratch_url)  # fmt: skip
     assert bad.returncode != 0
     granted = gx("admin", "grant", "--tenant", "acme", "--email", "boss@example.com",
                  "--role", "ADMIN", database_url=scratch_url)  # fmt: skip
     assert granted.returncode == 0, granted.stderr
-    assert "boss@example.com is now ADMIN" in granted.stdout
+    assert "boss@example.com is now an administrator in tenant acme as ADMIN" in granted.stdout
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,6 +184,12 @@ async def test_pause_refuses_every_user_write_serves_reads_and_resume_restores(
     assert refused == [], "\n".join(refused)
     assert_problem(await loop.send(alice, bob, "1"), 503, "SYSTEM_PAUSED")
     assert await _snapshot(loop.db, loop.tenant) == before
+    # The pause is this tenant's: another tenant's writes are served.
+    other = await register_tenant(loop.db, f"{loop.tenant}-b")
+    started = await loop.client.post(
+        "/registration/email", json={"email": new_email()}, headers={"X-Tenant-Id": other}
+    )
+    assert started.status_code == 201, started.text
 
     # Reads are served; so is signing in, and the administration that must work while paused.
     assert (await loop.balance(alice))["balance"] == "500.000000000"

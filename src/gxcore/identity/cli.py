@@ -32,9 +32,9 @@ from gxcore.db.cli import open_database
 from gxcore.db.roles import role_key
 from gxcore.db.tenancy import Database
 from gxcore.enums import UserProfileStatus
-from gxcore.errors import AlreadyRegistered, UserNotFound
+from gxcore.errors import AlreadyRegistered, Forbidden, UserNotFound
 from gxcore.identity import review
-from gxcore.identity.access import Principal, UserRole, act_as, require_role
+from gxcore.identity.access import Principal, UserRole, act_as, holds
 from gxcore.identity.models import UserProfile
 from gxcore.identity.passwords import hash_password
 from gxcore.identity.registration import check_password
@@ -117,7 +117,8 @@ async def _set_role(data_dir: str | None, tenant: str, email: str, role: UserRol
 async def _approve(data_dir: str | None, tenant: str, email: str, by: str) -> UserRead:
     async with _tenant(data_dir, tenant) as session:
         admin = await _by_email(session, by, tenant)
-        require_role(admin.role, UserRole.ADMIN)
+        if not holds(admin.role, UserRole.ADMIN):
+            raise Forbidden(f"{by} is not an administrator in {tenant}")
         act_as(session, profile_id=admin.profile_id, session_id=CLI, device_id=CLI)
         user = await _by_email(session, email, tenant)
         now = truncate_ms(datetime.now(UTC))  # as timestamptz(3) keeps it
@@ -163,7 +164,10 @@ def create(
     address = _email(email)
     password = _password(password_stdin)
     profile_id = run(_create(data_dir, tenant, address, password, first_name, last_name, role))
-    console.print(f"{role.value} {address} created in tenant {tenant}: {profile_id}")
+    console.print(
+        f"administrator {address} created in tenant {tenant} as {role.value}: {profile_id}",
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -174,7 +178,10 @@ def grant(
     if role is UserRole.USER:
         raise fail("--role is ADMIN or SUPER_ADMIN; `gx admin revoke` makes a USER")
     profile_id = run(_set_role(data_dir, tenant, _email(email), role))
-    console.print(f"{email} is now {role.value} in tenant {tenant}: {profile_id}")
+    console.print(
+        f"{email} is now an administrator in tenant {tenant} as {role.value}: {profile_id}",
+        soft_wrap=True,
+    )
 
 
 @app.command()
