@@ -131,7 +131,7 @@ def test_a_person_registers_is_approved_and_becomes_active_with_a_wallet(
     else:
         pytest.fail("gx up ended before it was ready")
     services.run("admin", "create", "--tenant", "default", "--email", "ops@example.com",
-                 "--password-stdin", stdin=ADMIN_PASSWORD)  # fmt: skip
+                 "--role", "SUPER_ADMIN", "--password-stdin", stdin=ADMIN_PASSWORD)  # fmt: skip
     port = _port()
     services.start("api", "--port", str(port))
     services.start("relay", "--workers", "1")

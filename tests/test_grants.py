@@ -22,7 +22,7 @@ NONE: frozenset[str] = frozenset()
 #: Read models: written by the projector (system scope) only.
 PROJECTED = (
     "EventDLQ", "EventLog", "ProjectorState", "Wallet", "Transaction", "Organization",
-    "MultiSigTransaction", "Loan", "Proposal", "TreasuryAccount",
+    "MultiSigTransaction", "Loan", "Proposal", "TreasuryAccount", "SystemState",
 )  # fmt: skip
 
 LEDGER = (

@@ -105,7 +105,7 @@ async def loop(
     )
     app = create_app(database=db, settings=settings, clock=Clock())
     async with await EmbeddedLedger.open(scratch_url) as ledger, _client(app, tenant) as client:
-        boss = await make_user(db, tenant, role="ADMIN", status=S.ACTIVE)
+        boss = await make_user(db, tenant, role="SUPER_ADMIN", status=S.ACTIVE)
         admin = bearer(await signed_in(client, boss.email))
         yield Loop(db, ledger, client, tenant, admin)
     await db.dispose()

@@ -390,6 +390,11 @@ DEPARTURES: tuple[Departure, ...] = (
         "treasuries, so the projector mirrors each one as it mirrors a wallet",
     ),
     AddTable(
+        "SystemState",
+        "the API refuses writes while the tenant's ledger is paused and reads the switch on every "
+        "request; the reference keeps no read model of it, so the projector mirrors it",
+    ),
+    AddTable(
         "TransferHold",
         "a requested transfer reserves its amount and fee until the ledger's answer is "
         "projected, so parallel requests cannot spend one balance twice",

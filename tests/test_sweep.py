@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
+from gxcore.admin.models import LegalTenderStatus, SystemParameter
 from gxcore.app import create_served_app
 from gxcore.business.models import (
     BusinessAccount,
@@ -36,6 +37,7 @@ from gxcore.db import models
 from gxcore.db.tenancy import Database
 from gxcore.enums import (
     CommandType,
+    LegalTenderStatusEnum,
     LimitType,
     NotificationType,
     OrgProfileStatus,
@@ -107,7 +109,13 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/admin/users/{profile_id}"): None,
     ("POST", "/admin/users/{profile_id}/approve"): None,
     ("POST", "/admin/users/{profile_id}/reject"): {"reason": "sweep"},
+    ("POST", "/admin/users/{profile_id}/deny"): {"reason": "sweep"},
     ("POST", "/admin/users/{profile_id}/{action}"): {"reason": "sweep"},
+    ("POST", "/admin/users/batch-register-onchain"): {"userIds": ["{profile}"]},
+    ("POST", "/admin/batch-approve-blockchain"): {"userIds": ["{profile}"]},
+    ("POST", "/admin/admins"): {"userId": "{profile}", "role": "SUPER_ADMIN"},
+    ("GET", "/admin/countries/{country_code}/stats"): None,
+    ("GET", "/admin/parameters/{param_id}"): None,
     ("POST", "/genesis"): {"userId": "{profile}"},
     ("POST", "/transfers"): {"toUserId": "{profile}", "amount": "1"},
     ("GET", "/transfers/{command_id}/status"): None,
@@ -238,8 +246,13 @@ PATH_KINDS = {
     "approval_id": "approval",
     "org_id": "organization",
     "pending_tx_id": "multisig",
+    "param_id": "parameter",
 }
 PATH_VALUES = {"action": "freeze"}
+#: Operations whose id is a name every tenant has (a parameter key): the attacker must get its
+#: own tenant's answer, never the victim's (the victim's value is set apart in `victim`).
+SHARED_NAMES = {("GET", "/admin/parameters/{param_id}")}
+VICTIM_PARAMETER = ("genesisMaxAge", "71")
 
 
 def _names_a_resource(op: dict[str, Any], spec: dict[str, Any]) -> bool:
@@ -248,7 +261,7 @@ def _names_a_resource(op: dict[str, Any], spec: dict[str, Any]) -> bool:
     content = op.get("requestBody", {}).get("content", {}).get("application/json", {})
     ref = content.get("schema", {}).get("$ref", "")
     schema = spec["components"]["schemas"].get(ref.rsplit("/", 1)[-1], {})
-    return any(name.endswith("Id") for name in schema.get("properties", {}))
+    return any(name.endswith(("Id", "Ids")) for name in schema.get("properties", {}))
 
 
 def test_every_operation_that_names_a_resource_is_swept() -> None:
@@ -265,6 +278,8 @@ def test_every_operation_that_names_a_resource_is_swept() -> None:
 def _fill(value: Any, ids: dict[str, str]) -> Any:
     if isinstance(value, dict):
         return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
     if isinstance(value, str) and (m := re.fullmatch(r"\{(\w+)\}", value)):
         return ids[m.group(1)]
     return value
@@ -358,6 +373,19 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         s.add_all([push, kin])
         await s.flush()
     await nigeria(migrated_url)
+    async with db.tenant(tenant) as s:
+        s.add(
+            LegalTenderStatus(
+                country_code="NG",
+                status=LegalTenderStatusEnum.RECOGNIZED,
+                effective_date=datetime.now(UTC),
+            )
+        )
+        await s.execute(
+            update(SystemParameter)
+            .where(SystemParameter.param_key == VICTIM_PARAMETER[0])
+            .values(param_value=VICTIM_PARAMETER[1])
+        )
     async with db.system(reason="test setup: the projector's wallet and treasury") as s:
         wallet = Wallet(
             tenant_id=tenant,
@@ -424,6 +452,7 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         "kyc": kyc.kyc_id,
         "document": document.document_id,
         "relationship": kin.relationship_id,
+        "parameter": VICTIM_PARAMETER[0],
     }
 
 
@@ -507,6 +536,10 @@ async def _attack(
         if body is not None:
             kwargs["json"] = _fill(body, ids)
         answer = await client.request(method, url, **kwargs)
+        if (method, path) in SHARED_NAMES:
+            if answer.status_code != 200 or answer.json().get("paramValue") == VICTIM_PARAMETER[1]:
+                wrong.append(f"{method} {url}: {answer.status_code} {answer.text[:200]}")
+            continue
         if answer.status_code != 404:
             wrong.append(f"{method} {url}: {answer.status_code} {answer.text[:200]}")
     return wrong
@@ -518,7 +551,7 @@ async def test_another_tenants_administrator_gets_404_everywhere_and_changes_not
     other = await register_tenant(db, f"{victim['tenant']}-b")
     before = await _snapshot(db, victim["tenant"])
     async with _client(app, other) as client:
-        admin = await make_user(db, other, role="ADMIN", status=UserProfileStatus.ACTIVE)
+        admin = await make_user(db, other, role="SUPER_ADMIN", status=UserProfileStatus.ACTIVE)
         headers = bearer(await signed_in(client, admin.email))
         wrong = await _attack(client, headers, victim, owned_only=False)
     assert wrong == [], "\n".join(wrong)

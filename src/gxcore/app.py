@@ -38,10 +38,12 @@ def utc_now() -> datetime:
 
 
 def _build(settings: Settings, **fastapi_kwargs: object) -> FastAPI:
+    from gxcore.admin.api import router as admin_system
     from gxcore.business.api import router as business
     from gxcore.business.organizations_api import router as ledger_organizations
     from gxcore.cqrs.ops_api import router as operations
     from gxcore.governance.api import router as governance
+    from gxcore.identity.admin_api import batches as admin_batches
     from gxcore.identity.admin_api import router as admin_users
     from gxcore.identity.api import router as registration
     from gxcore.identity.auth_api import router as auth
@@ -69,7 +71,7 @@ def _build(settings: Settings, **fastapi_kwargs: object) -> FastAPI:
     routers = (
         registration, auth, users, admin_users, money, address_book, transfer_review, inbox,
         push_tokens, governance, loans, kyc, kyc_review, relationships, trust_admin, business,
-        ledger_organizations,
+        ledger_organizations, admin_system, admin_batches,
     )  # fmt: skip
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

@@ -718,3 +718,43 @@ class OrganizationStateConflict(Conflict):
     """The ledger organization (or its transaction) is not in the state this needs."""
 
     code = "ORGANIZATION_STATE"
+
+
+# --------------------------------------------------------------------------------------------
+# System administration (gxcore.admin)
+# --------------------------------------------------------------------------------------------
+
+
+class SystemPaused(GxError):
+    """The tenant's system is paused: writes are refused until an administrator resumes it."""
+
+    code = "SYSTEM_PAUSED"
+    transient = True
+
+
+class AlreadyPaused(Conflict):
+    code = "ALREADY_PAUSED"
+
+
+class NotPaused(Conflict):
+    code = "NOT_PAUSED"
+
+
+class AlreadyBootstrapped(Conflict):
+    code = "ALREADY_BOOTSTRAPPED"
+
+
+class NotBootstrapped(Conflict):
+    """The tenant's ledger has not been bootstrapped yet (`POST /admin/bootstrap`)."""
+
+    code = "NOT_BOOTSTRAPPED"
+
+
+class ParameterNotFound(NotFound):
+    code = "PARAMETER_NOT_FOUND"
+
+
+class CountryNotFound(NotFound):
+    """No data for that country on this tenant's ledger."""
+
+    code = "COUNTRY_NOT_FOUND"

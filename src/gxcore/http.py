@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
 from gxcore import logs
-from gxcore.admin.service import require_tenant
+from gxcore.admin.service import tenant_paused
 from gxcore.audit.chain import truncate_ms
 from gxcore.config import Settings
 from gxcore.db.scope import RequestMeta, valid_tenant_id
@@ -43,6 +43,7 @@ from gxcore.errors import (
     IdempotencyConflict,
     InvalidTransition,
     NotFound,
+    SystemPaused,
     TenantScopeRequired,
     TooLarge,
     TooManyRequests,
@@ -76,6 +77,7 @@ _STATUS: dict[type[GxError], int] = {
     CrossTenant: 404,
     TenantScopeRequired: 403,
     DeliveryFailed: 503,
+    SystemPaused: 503,
     DatabaseUnavailable: 503,
     DatabaseError: 500,
 }
@@ -128,6 +130,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _problem_response("A request body, or a file in it, over its size limit"),
     422: _problem_response("Invalid input; `errors` names each field"),
     429: _problem_response("Too many attempts; see `Retry-After`"),
+    503: _problem_response(
+        "The tenant's system is paused (SYSTEM_PAUSED), or a dependency is down"
+    ),
 }
 
 
@@ -260,12 +265,30 @@ def tenant_id(x_tenant_id: Annotated[str, Header(alias=TENANT_HEADER)] = DEFAULT
     return valid_tenant_id(x_tenant_id)  # InvalidTenant -> 422
 
 
+#: OpenAPI extension of the write operations still served while the tenant's system is paused:
+#: signing in and out, and the administration the ledger accepts while paused (resume first).
+ALLOWED_WHILE_PAUSED = "x-gx-allowed-while-paused"
+#: `openapi_extra=WHILE_PAUSED` on a route marks it so.
+WHILE_PAUSED: dict[str, Any] = {ALLOWED_WHILE_PAUSED: True}
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def served_while_paused(request: Request) -> bool:
+    if request.method in _READS:
+        return True
+    route = request.scope.get("route")  # the matched APIRoute (FastAPI sets it when routing)
+    return bool((getattr(route, "openapi_extra", None) or {}).get(ALLOWED_WHILE_PAUSED))
+
+
 async def unit_of_work(
     request: Request, tenant: Annotated[str, Depends(tenant_id)]
 ) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back on any error.
 
-    Its first statement checks that the tenant exists (TENANT_NOT_FOUND, 404, nothing written).
+    Its first statement checks that the tenant exists (TENANT_NOT_FOUND, 404, nothing written)
+    and reads whether its system is paused, in the same round trip: while paused, every write
+    but those marked `WHILE_PAUSED` is refused here (SYSTEM_PAUSED, 503), before any handler
+    or body check runs; reads are served.
     A refused call that must keep one write (a counted OTP guess, a failed login) makes it in a
     transaction of its own (`Database.beside`), never by committing this one.
     """
@@ -284,7 +307,11 @@ async def tenant_transaction(request: Request, tenant: str) -> AsyncIterator[Asy
         user_agent=request.headers.get("user-agent"),
     )
     async with gx.database.tenant(tenant, request=meta) as session:
-        await require_tenant(session, tenant)
+        if await tenant_paused(session, tenant) and not served_while_paused(request):
+            raise SystemPaused(
+                f"the system of tenant {tenant!r} is paused: writes are refused until an "
+                "administrator resumes it; reads are served"
+            )
         yield session
 
 

@@ -1,4 +1,4 @@
-"""Projector handlers for the ledger's administration: parameters and countries.
+"""Projector handlers for the ledger's administration: parameters, countries, the system state.
 
 `SystemParameter` mirrors the ledger's parameters: bootstrap adds those the tenant lacks (the
 tenant was seeded when it was created, and a value an operator set is theirs), and every update
@@ -9,6 +9,10 @@ login limits) are untouched.
 data writes the tenant's own rows, a `LegalTenderStatus` (RECOGNIZED, from the event's time) for
 each country that has none. An event naming a country `Country` does not know is dead-lettered
 whole (UNKNOWN_COUNTRY), to replay once the country is seeded.
+
+`SystemState` (one row per tenant) follows the ledger's switch: bootstrapped, then paused and
+resumed. Events are applied in ledger order, so the last one applied is the state, live or
+in a rebuild.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from gxcore.admin.models import Country, LegalTenderStatus, SystemParameter
+from gxcore.admin.models import Country, LegalTenderStatus, SystemParameter, SystemState
 from gxcore.admin.service import add_missing_parameters
 from gxcore.enums import LegalTenderStatusEnum
 from gxcore.errors import ProjectionRejected
@@ -42,6 +46,26 @@ async def set_parameter(batch: Batch, tenant_id: str, key: str, value: str) -> N
 
 async def bootstrapped(batch: Batch, event: LedgerEvent, p: ev.SystemBootstrapped) -> None:
     await add_missing_parameters(batch.session, event.tenant_id, p.parameters)
+    await _set_state(batch, event, bootstrapped=True)
+
+
+async def paused(batch: Batch, event: LedgerEvent, p: ev.SystemPaused) -> None:
+    await _set_state(batch, event, paused=True, pause_reason=p.reason)
+
+
+async def resumed(batch: Batch, event: LedgerEvent, p: ev.SystemResumed) -> None:
+    await _set_state(batch, event, paused=False, pause_reason=None)
+
+
+async def _set_state(batch: Batch, event: LedgerEvent, **values: object) -> None:
+    stamp = {"changed_at": event.timestamp, "block_number": event.block_number}
+    stmt = insert(SystemState).values(tenant_id=event.tenant_id, **values, **stamp)
+    await batch.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["tenantId"],
+            set_={**values, **stamp, "updated_at": func.now()},
+        )
+    )
 
 
 async def parameter_updated(batch: Batch, event: LedgerEvent, p: ev.SystemParameterUpdated) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CHAR, ForeignKey, Index
+from sqlalchemy import CHAR, BigInteger, ForeignKey, Index, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gxcore.db.base import NOW, Base, TenantScoped, UpdatedAt, new_uuid
@@ -54,3 +54,18 @@ class SystemParameter(TenantScoped, Base):
     param_key: Mapped[str] = mapped_column(primary_key=True)
     param_value: Mapped[str]
     updated_at: Mapped[UpdatedAt]
+
+
+class SystemState(TenantScoped, Base):
+    """The tenant's ledger switch as projected: bootstrapped, paused (and why, since when).
+    A read model: the projector writes it (gxcore.admin.handlers); the API reads `paused` on
+    every write request (gxcore.http.unit_of_work). No row: not bootstrapped, not paused."""
+
+    __tablename__ = "SystemState"
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    bootstrapped: Mapped[bool] = mapped_column(server_default=false())
+    paused: Mapped[bool] = mapped_column(server_default=false())
+    pause_reason: Mapped[str | None]
+    changed_at: Mapped[datetime]
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(server_default=NOW)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gxcore.admin.models import Country, SystemParameter, Tenant
+from gxcore.admin.models import Country, SystemParameter, SystemState, Tenant
 from gxcore.admin.parameters import DEFAULTS
 from gxcore.cqrs.outbox import enqueue
 from gxcore.db.scope import valid_tenant_id
@@ -40,6 +40,25 @@ async def require_tenant(session: AsyncSession, tenant_id: str) -> None:
             f"no tenant {tenant_id!r}; create it with `gx tenant create {tenant_id}`",
             tenant=tenant_id,
         )
+
+
+async def tenant_paused(session: AsyncSession, tenant_id: str) -> bool:
+    """TenantNotFound unless `tenant_id` is registered; else whether its system is paused, as
+    the projector last saw the ledger (`SystemState`). One statement: the registry's primary
+    key joined to the state's, as cheap as the existence check alone (every request makes it)."""
+    row = (
+        await session.execute(
+            select(Tenant.id, SystemState.paused)
+            .outerjoin(SystemState, SystemState.tenant_id == Tenant.id)
+            .where(Tenant.id == tenant_id)
+        )
+    ).first()
+    if row is None:
+        raise TenantNotFound(
+            f"no tenant {tenant_id!r}; create it with `gx tenant create {tenant_id}`",
+            tenant=tenant_id,
+        )
+    return bool(row.paused)
 
 
 async def create_tenant(

@@ -46,6 +46,7 @@ COMPARED: dict[str, frozenset[str]] = {
     "Proposal": frozenset({"updatedAt"}),
     "SystemParameter": frozenset({"updatedAt"}),
     "TreasuryAccount": frozenset({"updatedAt"}),
+    "SystemState": frozenset({"updatedAt"}),
 }
 PROFILE_COLUMNS = (
     "tenantId", "profileId", "status", "fabricUserId", "onchainStatus", "onchainRegisteredAt",
@@ -53,6 +54,7 @@ PROFILE_COLUMNS = (
 #: Rows only events create, deleted before the replay.
 RECREATED = (
     "EventLog", "Organization", "MultiSigTransaction", "Loan", "Proposal", "TreasuryAccount",
+    "SystemState",
 )  # fmt: skip
 
 

@@ -1,7 +1,7 @@
 """The projector's one table: event name -> what projecting it does (see `Projection`).
 
 Every event of `gxcore.ledger.events` has an entry. An empty `Projection()` means the event has
-no read model here (pausing, admin appointments) and is only logged in `EventLog`.
+no read model here (admin appointments) and is only logged in `EventLog`.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ PROJECTIONS: Mapping[str, Projection] = {
     "SystemBootstrapped": Projection(handler=admin.bootstrapped),
     "CountryDataInitialized": Projection(handler=admin.countries_initialized),
     "SystemParameterUpdated": Projection(handler=admin.parameter_updated),
-    "SystemPaused": Projection(),
-    "SystemResumed": Projection(),
+    "SystemPaused": Projection(handler=admin.paused),
+    "SystemResumed": Projection(handler=admin.resumed),
     "AdminAppointed": Projection(),
     "TreasuryActivated": Projection(handler=wallet.treasury_activated),
     # identity and tokenomics

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.db.scope import SCOPE_KEY, RequestMeta, scope_of
 from gxcore.enums import UserProfileStatus
-from gxcore.errors import AccountFrozen, AccountInactive, AccountLocked
+from gxcore.errors import AccountFrozen, AccountInactive, AccountLocked, Forbidden
 from gxcore.identity.models import UserProfile
 
 S = UserProfileStatus
@@ -22,10 +22,36 @@ BARRED = frozenset({S.FROZEN, S.DENIED, S.SUSPENDED, S.CLOSED})
 
 
 class UserRole(StrEnum):
-    """`UserProfile.role`: ADMIN may review registrations and act on accounts."""
+    """`UserProfile.role`. ADMIN reviews registrations, acts on accounts and runs the day-to-day
+    administration; SUPER_ADMIN may also do what changes the whole tenant's system (genesis,
+    bootstrap, pause and resume, parameters, appointing administrators). Each role holds the
+    rights of the roles below it."""
 
     USER = "USER"
     ADMIN = "ADMIN"
+    SUPER_ADMIN = "SUPER_ADMIN"
+
+
+_RANK = {UserRole.USER: 0, UserRole.ADMIN: 1, UserRole.SUPER_ADMIN: 2}
+
+
+def holds(role: str, needed: UserRole) -> bool:
+    """Whether a profile with `role` has the rights of `needed`: the one role check. A role
+    this code does not know holds none."""
+    try:
+        held = UserRole(role)
+    except ValueError:
+        return False
+    return _RANK[held] >= _RANK[needed]
+
+
+def require_role(role: str, needed: UserRole) -> None:
+    """Forbidden (403) unless `role` holds `needed`."""
+    if not holds(role, needed):
+        raise Forbidden(
+            f"this needs {'an' if needed is UserRole.ADMIN else 'a'} {needed.value} role",
+            requiredRole=needed.value,
+        )
 
 
 @dataclass(frozen=True)
@@ -38,7 +64,7 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        return self.role == UserRole.ADMIN
+        return holds(self.role, UserRole.ADMIN)
 
     def may_see(self, profile_id: str) -> bool:
         return self.is_admin or profile_id == self.profile_id

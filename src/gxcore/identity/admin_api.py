@@ -1,4 +1,8 @@
-"""/api/v1/admin/users: the review queue and account actions; administrators only."""
+"""/api/v1/admin/users: the review queue and account actions; administrators only.
+
+The named queues (`pending-blockchain`, `pending-onchain`, `frozen`) are the list filtered by
+status; `deny` is `reject`; the two batches approve through `review.approve_many`.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,20 @@ from gxcore.http import Ident, Now, Session
 from gxcore.identity import review as service
 from gxcore.identity.principal import CurrentAdmin
 from gxcore.identity.review import DEFAULT_PAGE, MAX_PAGE, Review
-from gxcore.identity.schemas import OptionalReason, ReviewReason, UserPage, UserRead
+from gxcore.identity.schemas import (
+    BatchResult,
+    OptionalReason,
+    ReviewReason,
+    UserBatch,
+    UserPage,
+    UserRead,
+)
 from gxcore.identity.users import get_or_raise, read
 
 router = APIRouter(prefix="/admin/users", tags=["admin"])
+#: The batch approval the reference's admin service serves beside /admin/users.
+batches = APIRouter(prefix="/admin", tags=["admin"])
+S = UserProfileStatus
 
 
 def _review(session: Session, admin: CurrentAdmin, now: Now) -> Review:
@@ -36,6 +50,48 @@ async def list_users(
     return await service.list_page(session, statuses=status, limit=limit, cursor=cursor)
 
 
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Cursor = Annotated[str | None, Query(max_length=500)]
+
+
+@router.get("/pending-blockchain")
+async def pending_blockchain(
+    admin: CurrentAdmin, session: Session, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
+) -> UserPage:
+    """Profiles awaiting an administrator's approval (PENDING_ADMIN_APPROVAL), oldest first."""
+    return await service.list_page(
+        session, statuses=[S.PENDING_ADMIN_APPROVAL], limit=limit, cursor=cursor
+    )
+
+
+@router.get("/pending-onchain")
+async def pending_onchain(
+    admin: CurrentAdmin, session: Session, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
+) -> UserPage:
+    """Approved profiles the ledger has not registered yet (APPROVED_PENDING_ONCHAIN)."""
+    return await service.list_page(
+        session, statuses=[S.APPROVED_PENDING_ONCHAIN], limit=limit, cursor=cursor
+    )
+
+
+@router.get("/frozen")
+async def frozen(
+    admin: CurrentAdmin, session: Session, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
+) -> UserPage:
+    """Frozen profiles (FROZEN), oldest first."""
+    return await service.list_page(session, statuses=[S.FROZEN], limit=limit, cursor=cursor)
+
+
+@router.post("/batch-register-onchain")
+async def batch_register_onchain(body: UserBatch, review: Rev) -> BatchResult:
+    """Send approved profiles to the ledger again: each must be APPROVED_PENDING_ONCHAIN; only
+    those whose CREATE_USER FAILED get a new command. All or none."""
+    items = await service.approve_many(
+        body.userIds, sources=frozenset({S.APPROVED_PENDING_ONCHAIN}), review=review
+    )
+    return BatchResult(items=items)
+
+
 @router.get("/{profile_id}")
 async def get(profile_id: Ident, admin: CurrentAdmin, session: Session) -> UserRead:
     return read(await get_or_raise(session, profile_id))
@@ -53,6 +109,12 @@ async def reject(profile_id: Ident, body: ReviewReason, review: Rev) -> UserRead
     return await service.reject(profile_id, body.reason, review=review)
 
 
+@router.post("/{profile_id}/deny")
+async def deny(profile_id: Ident, body: ReviewReason, review: Rev) -> UserRead:
+    """The reference's name for `reject`: -> DENIED, with the reason the user will read."""
+    return await service.reject(profile_id, body.reason, review=review)
+
+
 @router.post("/{profile_id}/{action}")
 async def act(
     profile_id: Ident,
@@ -63,3 +125,13 @@ async def act(
     """freeze (ACTIVE -> FROZEN, and FREEZE_WALLET to the ledger), unfreeze (FROZEN -> ACTIVE,
     and UNFREEZE_WALLET), suspend (-> SUSPENDED), close (-> CLOSED)."""
     return await service.apply(profile_id, action, body.reason if body else None, review=review)
+
+
+@batches.post("/batch-approve-blockchain")
+async def batch_approve_blockchain(body: UserBatch, review: Rev) -> BatchResult:
+    """Approve profiles awaiting review (PENDING_ADMIN_APPROVAL), each as
+    `/admin/users/{id}/approve` does. All or none."""
+    items = await service.approve_many(
+        body.userIds, sources=frozenset({S.PENDING_ADMIN_APPROVAL}), review=review
+    )
+    return BatchResult(items=items)

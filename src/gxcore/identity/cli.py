@@ -3,10 +3,12 @@
     gx admin create --tenant acme --email ops@acme.example       # asks for the password twice
     printf '%s' "$PW" | gx admin create --tenant acme --email ops@acme.example --password-stdin
     gx admin grant --tenant acme --email someone@acme.example     # an existing profile
+    gx admin grant --tenant acme --email boss@acme.example --role SUPER_ADMIN
     gx admin approve --tenant acme --email user@acme.example --by ops@acme.example
 
-An administrator is a `UserProfile` with role ADMIN. One made by `create` is an operator
-account: ACTIVE from the start, never sent to the ledger (it holds no wallet).
+An administrator is a `UserProfile` with role ADMIN or SUPER_ADMIN (`--role`, default ADMIN;
+gxcore.identity.access says what each may do). One made by `create` is an operator account:
+ACTIVE from the start, never sent to the ledger (it holds no wallet).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from gxcore.db.tenancy import Database
 from gxcore.enums import UserProfileStatus
 from gxcore.errors import AlreadyRegistered, Forbidden, UserNotFound
 from gxcore.identity import review
-from gxcore.identity.access import Principal, UserRole, act_as
+from gxcore.identity.access import Principal, UserRole, act_as, holds
 from gxcore.identity.models import UserProfile
 from gxcore.identity.passwords import hash_password
 from gxcore.identity.registration import check_password
@@ -44,6 +46,13 @@ Tenant = Annotated[str, typer.Option(help="The tenant the administrator belongs 
 #: What the audit log names as the session and device of a change made with `gx`.
 CLI = "gx"
 Email = Annotated[str, typer.Option(help="The administrator's email (their login).")]
+AdminRole = Annotated[
+    UserRole,
+    typer.Option(
+        help="ADMIN (reviews, accounts) or SUPER_ADMIN (also genesis, bootstrap, pause, "
+        "parameters, appointing administrators)."
+    ),
+]
 
 
 @asynccontextmanager
@@ -63,7 +72,13 @@ async def _tenant(data_dir: str | None, tenant: str) -> AsyncIterator[AsyncSessi
 
 
 async def _create(
-    data_dir: str | None, tenant: str, email: str, password: str, first: str, last: str
+    data_dir: str | None,
+    tenant: str,
+    email: str,
+    password: str,
+    first: str,
+    last: str,
+    role: UserRole = UserRole.ADMIN,
 ) -> str:
     async with _tenant(data_dir, tenant) as session:
         policy = await read_ints(session, ("passwordMinLength",))
@@ -80,7 +95,7 @@ async def _create(
             biometric_hash=f"placeholder:admin:{digest}",
             password_hash=await hash_password(password),
             status=UserProfileStatus.ACTIVE,
-            role=UserRole.ADMIN.value,
+            role=role.value,
         )
         session.add(profile)
         await session.flush()
@@ -101,7 +116,7 @@ async def _set_role(data_dir: str | None, tenant: str, email: str, role: UserRol
 async def _approve(data_dir: str | None, tenant: str, email: str, by: str) -> UserRead:
     async with _tenant(data_dir, tenant) as session:
         admin = await _by_email(session, by, tenant)
-        if admin.role != UserRole.ADMIN:
+        if not holds(admin.role, UserRole.ADMIN):
             raise Forbidden(f"{by} is not an administrator in {tenant}")
         act_as(session, profile_id=admin.profile_id, session_id=CLI, device_id=CLI)
         user = await _by_email(session, email, tenant)
@@ -136,23 +151,36 @@ def create(
     email: Email,
     first_name: Annotated[str, typer.Option(help="Given name.")] = "Admin",
     last_name: Annotated[str, typer.Option(help="Family name.")] = "Operator",
+    role: AdminRole = UserRole.ADMIN,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin (scripts).")
     ] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Create an administrator (a new profile with role ADMIN) who can then log in."""
+    """Create an administrator (a new profile with role ADMIN or SUPER_ADMIN) who can log in."""
+    if role is UserRole.USER:
+        raise fail("--role is ADMIN or SUPER_ADMIN")
     address = _email(email)
     password = _password(password_stdin)
-    profile_id = run(_create(data_dir, tenant, address, password, first_name, last_name))
-    console.print(f"administrator {address} created in tenant {tenant}: {profile_id}")
+    profile_id = run(_create(data_dir, tenant, address, password, first_name, last_name, role))
+    console.print(
+        f"administrator {address} created in tenant {tenant} as {role.value}: {profile_id}",
+        soft_wrap=True,
+    )
 
 
 @app.command()
-def grant(tenant: Tenant, email: Email, data_dir: DataDir = None) -> None:
-    """Make an existing profile an administrator."""
-    profile_id = run(_set_role(data_dir, tenant, _email(email), UserRole.ADMIN))
-    console.print(f"{email} is now an administrator in tenant {tenant}: {profile_id}")
+def grant(
+    tenant: Tenant, email: Email, role: AdminRole = UserRole.ADMIN, data_dir: DataDir = None
+) -> None:
+    """Make an existing profile an administrator (ADMIN or SUPER_ADMIN)."""
+    if role is UserRole.USER:
+        raise fail("--role is ADMIN or SUPER_ADMIN; `gx admin revoke` makes a USER")
+    profile_id = run(_set_role(data_dir, tenant, _email(email), role))
+    console.print(
+        f"{email} is now an administrator in tenant {tenant} as {role.value}: {profile_id}",
+        soft_wrap=True,
+    )
 
 
 @app.command()

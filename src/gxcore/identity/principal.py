@@ -1,4 +1,5 @@
-"""Who is calling: the `CurrentUser` and `CurrentAdmin` dependencies every router reuses.
+"""Who is calling: the `CurrentUser`, `CurrentAdmin` and `CurrentSuperAdmin` dependencies every
+router reuses (roles: gxcore.identity.access).
 
     @router.get("/things")
     async def things(user: CurrentUser, session: Session) -> ...:   # user: Principal
@@ -20,10 +21,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
 from gxcore.enums import SessionStatus
-from gxcore.errors import Forbidden, SessionRevoked, TokenInvalid, TokenTenantMismatch, Unauthorized
+from gxcore.errors import SessionRevoked, TokenInvalid, TokenTenantMismatch, Unauthorized
 from gxcore.http import Session, app_context, tenant_id
 from gxcore.identity import tokens
-from gxcore.identity.access import Principal, act_as, check_allowed
+from gxcore.identity.access import Principal, UserRole, act_as, check_allowed, require_role
 from gxcore.identity.models import UserProfile, UserSession
 
 # auto_error=False: a missing token is our Unauthorized (problem+json), not FastAPI's 403.
@@ -77,9 +78,14 @@ CurrentUser = Annotated[Principal, Depends(current_principal, scope="function")]
 
 
 async def require_admin(principal: CurrentUser) -> Principal:
-    if not principal.is_admin:
-        raise Forbidden("this needs an administrator")
+    require_role(principal.role, UserRole.ADMIN)
+    return principal
+
+
+async def require_super_admin(principal: CurrentUser) -> Principal:
+    require_role(principal.role, UserRole.SUPER_ADMIN)
     return principal
 
 
 CurrentAdmin = Annotated[Principal, Depends(require_admin, scope="function")]
+CurrentSuperAdmin = Annotated[Principal, Depends(require_super_admin, scope="function")]

@@ -15,6 +15,13 @@
   lifted (SUSPENDED -> ACTIVE); no action here does that.
 - suspend, close: -> SUSPENDED, CLOSED, and the profile's sessions revoked. Neither reaches the
   ledger: a suspended profile whose wallet was frozen keeps it frozen.
+- approve_many: `approve` for each of a batch, all or none (one transaction; the first refusal
+  names its user and undoes the batch). Each must be in one of the statuses the caller names:
+  awaiting review (`batch-approve-blockchain`) or approved and awaiting the ledger
+  (`batch-register-onchain`, which re-sends only the commands that FAILED).
+- appoint: give an ACTIVE user with a ledger account an administrator's role, and in the same
+  transaction APPOINT_ADMIN for that account (request id `appoint-admin:<profileId>`, re-sent
+  under a successor id once FAILED, as approve does).
 The ledger's WalletFrozen / WalletUnfrozen events set `onchainStatus` (gxcore.identity.handlers),
 so a projector rebuild sees the frozen wallet. Every move goes through gxcore.db.lifecycle: the
 table there says what is allowed, anything else is INVALID_TRANSITION (409). Status changes are audited by the flush (PROFILE_UPDATED, old and
@@ -38,8 +45,8 @@ from gxcore.db import keyset
 from gxcore.db.base import new_uuid
 from gxcore.db.lifecycle import transition
 from gxcore.enums import AuditEventType, CommandType, OutboxStatus, UserProfileStatus
-from gxcore.errors import InvalidTransition, ProfileIncomplete
-from gxcore.identity.access import Principal
+from gxcore.errors import InvalidTransition, ProfileIncomplete, ValidationFailed
+from gxcore.identity.access import Principal, UserRole
 from gxcore.identity.auth import revoke_all
 from gxcore.identity.models import UserProfile
 from gxcore.identity.registration import age_on
@@ -123,6 +130,51 @@ async def approve(profile_id: str, *, review: Review) -> UserRead:
         request_id=request_id,
         payload=payload,
     )
+    return await _saved(review.session, profile)
+
+
+async def approve_many(
+    profile_ids: list[str], *, sources: frozenset[UserProfileStatus], review: Review
+) -> list[UserRead]:
+    """`approve` each profile (each in one of `sources`), in id order: two batches naming the
+    same profiles lock them in one order and never deadlock."""
+    done = []
+    for profile_id in sorted(set(profile_ids)):
+        profile = await get_or_raise(review.session, profile_id, lock=True)
+        if profile.status not in sources:
+            raise InvalidTransition(
+                f"user {profile_id} is {profile.status.value}, not "
+                f"{' or '.join(sorted(s.value for s in sources))}",
+                profileId=profile_id,
+                current=profile.status.value,
+            )
+        done.append(await approve(profile_id, review=review))
+    return done
+
+
+async def appoint(profile_id: str, role: UserRole, *, review: Review) -> UserRead:
+    if role is UserRole.USER:
+        raise ValidationFailed("appoint ADMIN or SUPER_ADMIN", field="role")
+    profile = await get_or_raise(review.session, profile_id, lock=True)
+    if profile.status is not S.ACTIVE or profile.fabric_user_id is None:
+        raise ProfileIncomplete(
+            f"only an ACTIVE user with a ledger account can be appointed; this one is "
+            f"{profile.status.value}",
+            profileId=profile_id,
+        )
+    request_id = f"appoint-admin:{profile.profile_id}"
+    sent = await latest(review.session, request_id)
+    if sent is not None and sent.status is OutboxStatus.FAILED:
+        request_id = f"{request_id}:{sent.id}"
+    if sent is None or sent.status is OutboxStatus.FAILED:
+        await enqueue(
+            review.session,
+            service=SERVICE,
+            command_type=CommandType.APPOINT_ADMIN,
+            request_id=request_id,
+            payload={"accountId": profile.fabric_user_id},
+        )
+    profile.role = role.value  # audited by the flush (PROFILE_UPDATED, old and new role)
     return await _saved(review.session, profile)
 
 

@@ -244,3 +244,18 @@ class OptionalReason(RequestBody):
         Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_name)]
         | None
     ) = None
+
+
+#: At most this many users per batch request: one transaction locks each of them.
+MAX_BATCH = 100
+
+
+class UserBatch(RequestBody):
+    userIds: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=200)]],
+        Field(min_length=1, max_length=MAX_BATCH),
+    ]
+
+
+class BatchResult(BaseModel):
+    items: list[UserRead]

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from gxcore.enums import OffChainTxType
-from gxcore.http import ACCEPTED, CREATED, Ident, Session
-from gxcore.identity.principal import CurrentAdmin, CurrentUser
+from gxcore.http import ACCEPTED, CREATED, WHILE_PAUSED, Ident, Session
+from gxcore.identity.principal import CurrentAdmin, CurrentSuperAdmin, CurrentUser
 from gxcore.identity.schemas import ReviewReason
 from gxcore.wallet import service, treasury
 from gxcore.wallet.schemas import (
@@ -36,8 +36,10 @@ router = APIRouter(tags=["money"])
 
 
 @router.post("/genesis", status_code=ACCEPTED)
-async def genesis(body: GenesisRequest, admin: CurrentAdmin, session: Session) -> CommandAccepted:
-    """Distribute a user's genesis allocation (administrators; once per user)."""
+async def genesis(
+    body: GenesisRequest, admin: CurrentSuperAdmin, session: Session
+) -> CommandAccepted:
+    """Distribute a user's genesis allocation (SUPER_ADMIN; once per user)."""
     return await service.request_genesis(body, session=session, principal=admin)
 
 
@@ -120,7 +122,7 @@ async def transactions(
     )
 
 
-@router.post("/treasury", status_code=ACCEPTED)
+@router.post("/treasury", status_code=ACCEPTED, openapi_extra=WHILE_PAUSED)
 async def activate_treasury(
     body: TreasuryActivation, admin: CurrentAdmin, session: Session
 ) -> CommandAccepted:
