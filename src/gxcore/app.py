@@ -40,6 +40,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     from gxcore.identity.users_api import router as users
     from gxcore.notifications.api import router as inbox
     from gxcore.notifications.api import tokens as push_tokens
+    from gxcore.tax.api import router as tax
     from gxcore.wallet.api import router as money
     from gxcore.wallet.contacts_api import router as address_book
     from gxcore.wallet.review_api import router as transfer_review
@@ -54,7 +55,7 @@ def _build(**fastapi_kwargs: object) -> FastAPI:
     install_error_handlers(app)
     routers = (
         registration, auth, users, admin_users, money, address_book, transfer_review, inbox,
-        push_tokens,
+        push_tokens, tax,
     )  # fmt: skip
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

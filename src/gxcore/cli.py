@@ -164,6 +164,7 @@ def _mount_subcommands() -> None:
     from gxcore.db.cli import app as db_app
     from gxcore.identity.cli import app as admin_app
     from gxcore.notifications.cli import mailbox_command, messages_app
+    from gxcore.tax.cli import velocity_tax_command
 
     seeding.register(seed_step)
     app.add_typer(db_app, name="db")
@@ -172,6 +173,7 @@ def _mount_subcommands() -> None:
     dev_app.command("mailbox")(mailbox_command)
     app.add_typer(dev_app, name="dev")
     jobs_app.command("cleanup")(cleanup_command)
+    jobs_app.command("velocity-tax")(velocity_tax_command)
     app.add_typer(jobs_app, name="jobs")
     app.add_typer(admin_app, name="admin")
     app.command("relay")(relay_command)
