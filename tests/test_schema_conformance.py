@@ -364,6 +364,14 @@ DEPARTURES: tuple[Departure, ...] = (
         "TransactionRiskScore", ("commandId",), "OutboxCommand", ("id",), _RISK_AT_REQUEST
     ),
     DropNotNull("TransactionRiskScore", "offTxId", _RISK_AT_REQUEST),
+    AddColumn(
+        "Wallet",
+        "aboveThresholdSince",
+        "date",
+        True,
+        "the velocity tax falls due after velocityTaxCycleDays above the threshold: the "
+        "projector keeps the day the balance last rose above it, as the ledger keeps its own",
+    ),
     # 6. Tables of gxcore's own that reference tables outside them, or that no tenant owns.
     AddTable(
         "Tenant",

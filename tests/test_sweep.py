@@ -114,6 +114,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     },
     ("POST", "/push-tokens/{token_id}/refresh"): None,
     ("DELETE", "/push-tokens/{token_id}"): None,
+    ("GET", "/velocity-tax/eligibility/{account_id}"): None,
 }
 #: Administrators' operations: a user is refused by role (403), not by id.
 ADMIN_ONLY = ("/admin/", "/genesis", "/limits", "/wallets/{wallet_id}/", "/treasury")
@@ -130,6 +131,7 @@ PATH_KINDS = {
     "country_code": "country",
     "notification_id": "notification",
     "token_id": "push_token",
+    "account_id": "account",
 }
 PATH_VALUES = {"action": "freeze"}
 
@@ -263,6 +265,7 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         "country": "NG",
         "notification": notice,
         "push_token": push.token_id,
+        "account": wallet.primary_account_id,
     }
 
 
