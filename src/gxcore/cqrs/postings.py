@@ -95,22 +95,23 @@ async def write_postings(
         (k, floor) for k, floor in steps.items() if floor is None or floor < newest[(k[0], k[1])][0]
     ]
     keys = sorted(newest)
+    columns: dict[str, list[str | None]] = {
+        "tenant": [t for t, _ in keys],
+        "account": [a for _, a in keys],
+        "balance": [str(newest[k][0]) for k in keys],
+        "block": [str(newest[k][1]) for k in keys],
+        "day": [first_day[k] for k in keys],
+    }
+    if kept:
+        columns |= {
+            "s_tenant": [k[0] for k, _ in kept],
+            "s_account": [k[1] for k, _ in kept],
+            "s_day": [k[2] for k, _ in kept],
+            "s_floor": [None if f is None else str(f) for _, f in kept],
+        }
     await session.execute(
-        _SET_BALANCES,
-        {
-            **packed(
-                tenant=[t for t, _ in keys],
-                account=[a for _, a in keys],
-                balance=[str(newest[k][0]) for k in keys],
-                block=[str(newest[k][1]) for k in keys],
-                day=[first_day[k] for k in keys],
-                s_tenant=[k[0] for k, _ in kept],
-                s_account=[k[1] for k, _ in kept],
-                s_day=[k[2] for k, _ in kept],
-                s_floor=[None if f is None else str(f) for _, f in kept],
-            ),
-            "threshold": _DEFAULT_THRESHOLD,
-        },
+        _SET_BALANCES_STEPPED if kept else _SET_BALANCES,
+        {**packed(**columns), "threshold": _DEFAULT_THRESHOLD},
     )
     entries = [(e, p) for e, p in postings if p.type is not None]
     if entries:
@@ -160,23 +161,26 @@ def _step(
 
 # Arrays travel packed (`gxcore.db.arrays`), amounts and block numbers as text: asyncpg's binary
 # numeric encoder costs about four times as much per value as a str().
-# One statement for the wallets and the treasuries (`TreasuryAccount`) the accounts mirror.
-_SET_BALANCES = text(
-    f"WITH u AS (SELECT * FROM unnest({unpack('tenant')}, {unpack('account')}, "
+# One statement for the wallets and the treasuries (`TreasuryAccount`) the accounts mirror;
+# the steps' part only when a batch has steps left (`_SET_BALANCES_STEPPED`).
+_U = (
+    f"u AS (SELECT * FROM unnest({unpack('tenant')}, {unpack('account')}, "
     f"{unpack('balance', 'numeric')}, {unpack('block', 'bigint')}, {unpack('day', 'date')}) "
     "AS u(tenant, account, balance, block, day)), "
-    f"s AS (SELECT * FROM unnest({unpack('s_tenant')}, {unpack('s_account')}, "
-    f"{unpack('s_day', 'date')}, {unpack('s_floor', 'numeric')}) AS s(tenant, account, day, floor)), "
     # Each tenant's threshold, as the ledger's parameters left it (its default when absent).
     'th AS (SELECT t.tenant, COALESCE(CAST(p."paramValue" AS numeric), '
     "CAST(:threshold AS numeric)) AS threshold FROM (SELECT DISTINCT tenant FROM u) AS t "
     'LEFT JOIN "SystemParameter" AS p ON p."tenantId" = t.tenant '
     "AND p.\"paramKey\" = 'velocityTaxThreshold'), "
+)
+_STEPS = (
+    f"s AS (SELECT * FROM unnest({unpack('s_tenant')}, {unpack('s_account')}, "
+    f"{unpack('s_day', 'date')}, {unpack('s_floor', 'numeric')}) "
+    "AS s(tenant, account, day, floor)), "
     "r AS (SELECT s.tenant, s.account, max(s.day) AS day FROM s JOIN th USING (tenant) "
     "WHERE s.floor IS NULL OR s.floor <= th.threshold GROUP BY s.tenant, s.account), "
-    "v AS (SELECT u.tenant, u.account, u.balance, u.block, u.day, r.day AS restarted, "
-    "u.balance <= th.threshold AS below FROM u JOIN th USING (tenant) "
-    "LEFT JOIN r ON r.tenant = u.tenant AND r.account = u.account), "
+)
+_WRITE = (
     'wallets AS (UPDATE "Wallet" AS w SET "cachedBalance" = v.balance, '
     f'"aboveThresholdSince" = {_SINCE}, "updatedAt" = CURRENT_TIMESTAMP FROM v '
     'WHERE w."tenantId" = v.tenant AND w."primaryAccountId" = v.account '
@@ -186,6 +190,19 @@ _SET_BALANCES = text(
     '"updatedAt" = CURRENT_TIMESTAMP FROM v '
     'WHERE t."tenantId" = v.tenant AND t."accountId" = v.account '
     'AND t."balance" IS DISTINCT FROM v.balance'
+)
+_SET_BALANCES = text(
+    f"WITH {_U}"
+    "v AS (SELECT u.tenant, u.account, u.balance, u.block, u.day, CAST(NULL AS date) AS restarted, "
+    "u.balance <= th.threshold AS below FROM u JOIN th USING (tenant)), "
+    f"{_WRITE}"
+)
+_SET_BALANCES_STEPPED = text(
+    f"WITH {_U}{_STEPS}"
+    "v AS (SELECT u.tenant, u.account, u.balance, u.block, u.day, r.day AS restarted, "
+    "u.balance <= th.threshold AS below FROM u JOIN th USING (tenant) "
+    "LEFT JOIN r ON r.tenant = u.tenant AND r.account = u.account), "
+    f"{_WRITE}"
 )
 
 _INSERT_ENTRIES_SQL = (
