@@ -9,6 +9,9 @@ and app share a clock moved by hand.
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -361,6 +364,38 @@ async def test_a_request_cannot_mark_a_tax_paid(db: Database, tenant: str) -> No
     with pytest.raises(DBAPIError, match="permission denied"):
         async with db.tenant(tenant) as session:
             await session.execute(update(HoardingTaxSnapshot).values(tax_paid=True))
+
+
+def gx_jobs(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GX_DATABASE_URL")}
+    environ["DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "gxcore", "jobs", "velocity-tax", *args],
+        capture_output=True, text=True, env=environ, timeout=120, check=False,
+    )  # fmt: skip
+
+
+async def test_gx_jobs_velocity_tax_runs_a_date_once_and_refuses_bad_ones(
+    db: Database, tenant: str, migrated_url: str
+) -> None:
+    today = datetime.now(UTC).date()
+    on = today - timedelta(days=1)
+    owing = await wallet(db, tenant, "700", on - timedelta(days=400))
+    await wallet(db, tenant, "90", None)
+    for _ in range(2):
+        ran = gx_jobs("--tenant", tenant, "--date", on.isoformat(), database_url=migrated_url)
+        assert ran.returncode == 0, ran.stderr
+        assert "velocity tax" in ran.stdout
+    assert len(await snapshots(db, tenant)) == 2
+    assert list(await tax_commands(db, tenant)) == [request_id(owing, on)]
+    bad = gx_jobs("--tenant", tenant, "--date", "someday", database_url=migrated_url)
+    assert bad.returncode == 2 and "--date" in bad.stderr
+    ahead = (today + timedelta(days=2)).isoformat()
+    future = gx_jobs("--tenant", tenant, "--date", ahead, database_url=migrated_url)
+    assert future.returncode == 1 and "future" in future.stderr
+    nobody = gx_jobs("--tenant", f"{tenant}-none", database_url=migrated_url)
+    assert nobody.returncode == 1 and "no tenant" in nobody.stderr
+    assert len(await snapshots(db, tenant)) == 2
 
 
 # =============================================================================================
