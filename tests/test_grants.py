@@ -34,7 +34,7 @@ LEDGER = (
 APP_WRITES = (
     "Address", "Application", "ApprovalVote", "Beneficiary", "BusinessAccount",
     "BusinessSignatory", "Collateral", "Contact", "Credential", "FamilyRelationship",
-    "HoardingTaxSnapshot", "HttpIdempotency", "KYCDocument", "KYCVerification",
+    "HttpIdempotency", "KYCDocument", "KYCVerification",
     "LegalTenderStatus", "License", "LicensedPartner", "Notification", "OrganizationProfile",
     "OutboxCommand", "PartnerGrant", "PendingRegistration", "PushToken", "SignatoryRule",
     "SystemParameter", "TransactionApproval", "TransactionLimit", "TransactionRiskScore",
@@ -50,6 +50,8 @@ APP_PRIVILEGES: dict[str, frozenset[str]] = {
     "public.AuditLog": APPEND,  # a hash chain the application may extend, never rewrite
     "public.MessageOutbox": frozenset({"INSERT"}),  # queued by requests, read by the worker
     "public.TransferHold": frozenset({"SELECT", "INSERT", "DELETE"}),  # placed, never edited
+    # Written by the velocity-tax run, marked paid by the projector only (revision ca853486a303).
+    "public.HoardingTaxSnapshot": APPEND,
     **{f"public.{t}": READ for t in PROJECTED},
     **{f"public.{t}": WRITE for t in APP_WRITES},
 }

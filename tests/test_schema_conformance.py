@@ -378,6 +378,14 @@ DEPARTURES: tuple[Departure, ...] = (
         ("tenantId", "status", "createdAt", "proposalId"),
         "active proposals are listed newest first in keyset pages per status",
     ),
+    AddColumn(
+        "Wallet",
+        "aboveThresholdSince",
+        "date",
+        True,
+        "the velocity tax falls due after velocityTaxCycleDays above the threshold: the "
+        "projector keeps the day the balance last rose above it, as the ledger keeps its own",
+    ),
     # 6. Tables of gxcore's own that reference tables outside them, or that no tenant owns.
     AddTable(
         "Tenant",

@@ -212,6 +212,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/organizations/{org_id}/transactions/pending"): None,
     ("GET", "/organizations/{org_id}/commands/{command_id}"): None,
     ("POST", "/transactions/{pending_tx_id}/approve"): None,
+    ("GET", "/velocity-tax/eligibility/{account_id}"): None,
 }
 #: Administrators' operations: a user is refused by role (403), not by id.
 ADMIN_ONLY = (
@@ -247,6 +248,7 @@ PATH_KINDS = {
     "org_id": "organization",
     "pending_tx_id": "multisig",
     "param_id": "parameter",
+    "account_id": "account",
 }
 PATH_VALUES = {"action": "freeze"}
 #: Operations whose id is a name every tenant has (a parameter key): the attacker must get its
@@ -453,6 +455,7 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         "document": document.document_id,
         "relationship": kin.relationship_id,
         "parameter": VICTIM_PARAMETER[0],
+        "account": wallet.primary_account_id,
     }
 
 

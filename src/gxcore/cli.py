@@ -182,6 +182,7 @@ def _mount_subcommands() -> None:
     from gxcore.identity.cli import app as admin_app
     from gxcore.kyc.cli import expiry_command, orphans_command, scan_command
     from gxcore.notifications.cli import mailbox_command, messages_app
+    from gxcore.tax.cli import velocity_tax_command
     from gxcore.trust.cli import app as trust_app
 
     seeding.register(seed_step)
@@ -194,6 +195,7 @@ def _mount_subcommands() -> None:
     jobs_app.command("kyc-expiry")(expiry_command)
     jobs_app.command("kyc-scan")(scan_command)
     jobs_app.command("kyc-orphans")(orphans_command)
+    jobs_app.command("velocity-tax")(velocity_tax_command)
     app.add_typer(jobs_app, name="jobs")
     app.add_typer(admin_app, name="admin")
     app.command("relay")(relay_command)

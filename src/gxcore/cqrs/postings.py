@@ -7,6 +7,15 @@ SENT and the receiver's RECEIVED of a transfer), whatever the batch size. Balanc
 every balance after the change, so nothing is added or subtracted: the newest balance of each
 account wins. A `Wallet` mirrors its ledger account (`primaryAccountId` = the account id).
 
+The same statement keeps each wallet's velocity-tax timer (`aboveThresholdSince`) as the ledger
+keeps its account's: the day the balance last rose above the tenant's `velocityTaxThreshold`
+(`SystemParameter`), NULL while at or below it, restarted by a posting that says so (the tax
+itself). A batch writes only the newest balance, so a dip inside it would be lost: each earlier
+posting of an account leaves a "step" instead, (its balance, the next posting's day), meaning
+"with a threshold at or above that balance, the timer restarted that day"; the server, which
+knows each tenant's threshold, keeps the latest step that applies. Nearly every batch spans one
+day and most accounts post once, so the steps are few.
+
 Each history entry written also tells its wallet's owner: a `WALLET_CREDITED` or
 `WALLET_DEBITED` `Notification`, in the same statement. Its id derives from (tenant, ledger tx,
 wallet), so an entry notifies once however often it is written: live, replayed or rebuilt.
@@ -16,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import text
@@ -24,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gxcore.cqrs.ids import ordered_uuids
 from gxcore.db.arrays import packed, unpack
 from gxcore.enums import DEBITS, OffChainTxType
+from gxcore.ledger.contract import PARAMETER_RULES
 from gxcore.ledger.port import LedgerEvent
 
 ZERO = Decimal("0.000000000")
@@ -44,6 +55,8 @@ class Posting:
     amount: Decimal = ZERO
     fee: Decimal = ZERO
     remark: str | None = None
+    #: The ledger restarted the account's velocity-tax timer on this event's day (the tax).
+    restarts_timer: bool = False
 
 
 async def write_postings(
@@ -60,17 +73,45 @@ async def write_postings(
     if not postings:
         return
     newest: dict[tuple[str, str], tuple[Decimal, int]] = {}
+    first_day: dict[tuple[str, str], str] = {}
+    # (tenant, account, day) -> the lowest balance that restarts the timer that day (None: any).
+    steps: dict[tuple[str, str, str], Decimal | None] = {}
+    days: dict[datetime, str] = {}
     for event, p in postings:
-        newest[(event.tenant_id, p.account_id)] = (p.balance, event.block_number)
+        key = (event.tenant_id, p.account_id)
+        day = days.get(event.timestamp)
+        if day is None:
+            day = days[event.timestamp] = _day(event.timestamp).isoformat()
+        before = newest.get(key)
+        if before is None:
+            first_day[key] = day
+        else:  # at or below the threshold before this posting: the timer restarts today
+            _step(steps, (*key, day), before[0])
+        if p.restarts_timer:
+            _step(steps, (*key, day), None)
+        newest[key] = (p.balance, event.block_number)
+    # A step at or above the final balance never applies: that balance is not above either.
+    kept = [
+        (k, floor) for k, floor in steps.items() if floor is None or floor < newest[(k[0], k[1])][0]
+    ]
     keys = sorted(newest)
+    columns: dict[str, list[str | None]] = {
+        "tenant": [t for t, _ in keys],
+        "account": [a for _, a in keys],
+        "balance": [str(newest[k][0]) for k in keys],
+        "block": [str(newest[k][1]) for k in keys],
+        "day": [first_day[k] for k in keys],
+    }
+    if kept:
+        columns |= {
+            "s_tenant": [k[0] for k, _ in kept],
+            "s_account": [k[1] for k, _ in kept],
+            "s_day": [k[2] for k, _ in kept],
+            "s_floor": [None if f is None else str(f) for _, f in kept],
+        }
     await session.execute(
-        _SET_BALANCES,
-        packed(
-            tenant=[t for t, _ in keys],
-            account=[a for _, a in keys],
-            balance=[str(newest[k][0]) for k in keys],
-            block=[str(newest[k][1]) for k in keys],
-        ),
+        _SET_BALANCES_STEPPED if kept else _SET_BALANCES,
+        {**packed(**columns), "threshold": _DEFAULT_THRESHOLD},
     )
     entries = [(e, p) for e, p in postings if p.type is not None]
     if entries:
@@ -94,21 +135,74 @@ async def write_postings(
         )
 
 
+_DEFAULT_THRESHOLD = PARAMETER_RULES["velocityTaxThreshold"].default
+# The timer after the batch: none at or below the threshold; else the latest restart that
+# applies, or the running timer, or (it was not running) the day of the batch's first posting.
+_SINCE = (
+    'CASE WHEN v.below THEN NULL ELSE COALESCE(v.restarted, w."aboveThresholdSince", v.day) END'
+)
+
+
+def _day(at: datetime) -> date:
+    """The ledger's day of an event: block time in UTC, as the ledger dates its own timer."""
+    return at.astimezone(UTC).date()
+
+
+def _step(
+    steps: dict[tuple[str, str, str], Decimal | None],
+    key: tuple[str, str, str],
+    floor: Decimal | None,
+) -> None:
+    if key in steps:
+        held = steps[key]
+        floor = None if held is None or floor is None else min(held, floor)
+    steps[key] = floor
+
+
 # Arrays travel packed (`gxcore.db.arrays`), amounts and block numbers as text: asyncpg's binary
 # numeric encoder costs about four times as much per value as a str().
-# One statement for the wallets and the treasuries (`TreasuryAccount`) the accounts mirror.
+# One statement for the wallets and the treasuries (`TreasuryAccount`) the accounts mirror;
+# the steps' part only when a batch has steps left (`_SET_BALANCES_STEPPED`).
+_U = (
+    f"u AS (SELECT * FROM unnest({unpack('tenant')}, {unpack('account')}, "
+    f"{unpack('balance', 'numeric')}, {unpack('block', 'bigint')}, {unpack('day', 'date')}) "
+    "AS u(tenant, account, balance, block, day)), "
+    # Each tenant's threshold, as the ledger's parameters left it (its default when absent).
+    'th AS (SELECT t.tenant, COALESCE(CAST(p."paramValue" AS numeric), '
+    "CAST(:threshold AS numeric)) AS threshold FROM (SELECT DISTINCT tenant FROM u) AS t "
+    'LEFT JOIN "SystemParameter" AS p ON p."tenantId" = t.tenant '
+    "AND p.\"paramKey\" = 'velocityTaxThreshold'), "
+)
+_STEPS = (
+    f"s AS (SELECT * FROM unnest({unpack('s_tenant')}, {unpack('s_account')}, "
+    f"{unpack('s_day', 'date')}, {unpack('s_floor', 'numeric')}) "
+    "AS s(tenant, account, day, floor)), "
+    "r AS (SELECT s.tenant, s.account, max(s.day) AS day FROM s JOIN th USING (tenant) "
+    "WHERE s.floor IS NULL OR s.floor <= th.threshold GROUP BY s.tenant, s.account), "
+)
+_WRITE = (
+    'wallets AS (UPDATE "Wallet" AS w SET "cachedBalance" = v.balance, '
+    f'"aboveThresholdSince" = {_SINCE}, "updatedAt" = CURRENT_TIMESTAMP FROM v '
+    'WHERE w."tenantId" = v.tenant AND w."primaryAccountId" = v.account '
+    'AND (w."cachedBalance" IS DISTINCT FROM v.balance '
+    f'OR w."aboveThresholdSince" IS DISTINCT FROM {_SINCE})) '
+    'UPDATE "TreasuryAccount" AS t SET "balance" = v.balance, "blockNumber" = v.block, '
+    '"updatedAt" = CURRENT_TIMESTAMP FROM v '
+    'WHERE t."tenantId" = v.tenant AND t."accountId" = v.account '
+    'AND t."balance" IS DISTINCT FROM v.balance'
+)
 _SET_BALANCES = text(
-    f"WITH u AS (SELECT * FROM unnest({unpack('tenant')}, {unpack('account')}, "
-    f"{unpack('balance', 'numeric')}, {unpack('block', 'bigint')}) "
-    "AS u(tenant, account, balance, block)), "
-    'wallets AS (UPDATE "Wallet" AS w SET "cachedBalance" = u.balance, '
-    '"updatedAt" = CURRENT_TIMESTAMP FROM u '
-    'WHERE w."tenantId" = u.tenant AND w."primaryAccountId" = u.account '
-    'AND w."cachedBalance" IS DISTINCT FROM u.balance) '
-    'UPDATE "TreasuryAccount" AS t SET "balance" = u.balance, "blockNumber" = u.block, '
-    '"updatedAt" = CURRENT_TIMESTAMP FROM u '
-    'WHERE t."tenantId" = u.tenant AND t."accountId" = u.account '
-    'AND t."balance" IS DISTINCT FROM u.balance'
+    f"WITH {_U}"
+    "v AS (SELECT u.tenant, u.account, u.balance, u.block, u.day, CAST(NULL AS date) AS restarted, "
+    "u.balance <= th.threshold AS below FROM u JOIN th USING (tenant)), "
+    f"{_WRITE}"
+)
+_SET_BALANCES_STEPPED = text(
+    f"WITH {_U}{_STEPS}"
+    "v AS (SELECT u.tenant, u.account, u.balance, u.block, u.day, r.day AS restarted, "
+    "u.balance <= th.threshold AS below FROM u JOIN th USING (tenant) "
+    "LEFT JOIN r ON r.tenant = u.tenant AND r.account = u.account), "
+    f"{_WRITE}"
 )
 
 _INSERT_ENTRIES_SQL = (

@@ -3,10 +3,11 @@
 Everything happens in one transaction of the system scope:
 1. lock the projector's checkpoints (a running projector waits for the rebuild on them) and take
    a snapshot of the live read models of the tenants in scope;
-2. reset what only events make: wallet balances to 0; `EventLog`, `Organization`,
-   `MultiSigTransaction`, `Loan` and `Proposal` rows deleted. Profiles, wallets themselves,
-   parameters and countries stay: their handlers converge (applied to the state an event leads
-   to, they change nothing), and other services own the rest of those rows;
+2. reset what only events make: wallet balances to 0 and their velocity-tax timers to NULL;
+   `EventLog`, `Organization`, `MultiSigTransaction`, `Loan` and `Proposal` rows deleted.
+   Profiles, wallets themselves, parameters and countries stay: their handlers converge
+   (applied to the state an event leads to, they change nothing), and other services own the
+   rest of those rows;
 3. replay every event from block 0 up to each tenant's checkpoint with the projector's own
    handlers (`Mode.REBUILD`: no DLQ rows, no outbox marks); `Transaction` rows are upserted on
    their key, and projected rows no event implies are deleted;
@@ -160,8 +161,9 @@ async def _reset(session: AsyncSession, tenants: list[str]) -> None:
     params = {"t": tenants}
     await session.execute(
         text(
-            'UPDATE "Wallet" SET "cachedBalance" = 0, "updatedAt" = CURRENT_TIMESTAMP '
-            'WHERE "tenantId" = ANY(CAST(:t AS text[])) AND "cachedBalance" <> 0'
+            'UPDATE "Wallet" SET "cachedBalance" = 0, "aboveThresholdSince" = NULL, '
+            '"updatedAt" = CURRENT_TIMESTAMP WHERE "tenantId" = ANY(CAST(:t AS text[])) '
+            'AND ("cachedBalance" <> 0 OR "aboveThresholdSince" IS NOT NULL)'
         ),
         params,
     )

@@ -47,7 +47,9 @@ PROJECTIONS: Mapping[str, Projection] = {
     "TransferCompleted": Projection(postings=wallet.transfer_postings),
     "WalletFrozen": Projection(handler=_wallet_frozen),
     "WalletUnfrozen": Projection(handler=_wallet_unfrozen),
-    "VelocityTaxApplied": Projection(postings=tax.velocity_tax_postings),
+    "VelocityTaxApplied": Projection(
+        handler=tax.velocity_tax_applied, postings=tax.velocity_tax_postings
+    ),
     # organizations and multisig
     "OrganizationProposed": Projection(handler=business.organization_proposed),
     "MembershipEndorsed": Projection(handler=business.membership_endorsed),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,9 @@ class Wallet(TenantScoped, SoftDeletable, Base):
     primary_account_id: Mapped[str]
     wallet_name: Mapped[str]
     cached_balance: Mapped[Decimal] = mapped_column(server_default=text("0"))
+    # The day the balance last rose above velocityTaxThreshold (NULL at or below it), kept by
+    # the projector: revision ca853486a303.
+    above_threshold_since: Mapped[date | None]
     deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)
     updated_at: Mapped[UpdatedAt]
