@@ -119,36 +119,19 @@ def cleanup_command(
     tenant."""
     from datetime import UTC, datetime
 
-    from gxcore.cqrs import idempotency
     from gxcore.db.cli import open_database
     from gxcore.db.roles import role_key
     from gxcore.db.tenancy import Database
-    from gxcore.identity import registration
-    from gxcore.notifications import inbox
-
-    jobs = {
-        "expired registration(s)": registration.delete_expired,
-        "expired idempotency key(s)": idempotency.delete_expired,
-        "expired notification(s)": inbox.delete_expired,
-    }
+    from gxcore.scheduler import cleanup
 
     async def go() -> dict[str, int]:
         cfg = settings(data_dir)
-        deleted = dict.fromkeys(jobs, 0)
         async with open_database(cfg, create=False) as url:
             database = Database.connect(url, role_key=role_key(cfg))
             try:
-                now = datetime.now(UTC)
-                for what, delete_expired in jobs.items():
-                    while True:  # one short transaction per batch: no long lock or rollback
-                        async with database.system(reason=f"job: {what}") as session:
-                            done = await delete_expired(session=session, now=now, limit=batch)
-                        deleted[what] += done
-                        if done < batch:
-                            break
+                return await cleanup(database, datetime.now(UTC), batch=batch)
             finally:
                 await database.dispose()
-        return deleted
 
     for what, count in run(go()).items():
         console.print(f"deleted {count} {what}")
@@ -164,6 +147,7 @@ def _mount_subcommands() -> None:
     from gxcore.db.cli import app as db_app
     from gxcore.identity.cli import app as admin_app
     from gxcore.notifications.cli import mailbox_command, messages_app
+    from gxcore.scheduler import scheduler_command
 
     seeding.register(seed_step)
     app.add_typer(db_app, name="db")
@@ -178,6 +162,7 @@ def _mount_subcommands() -> None:
     app.add_typer(outbox_app, name="outbox")
     app.add_typer(projector_app, name="projector")
     app.add_typer(messages_app, name="messages")
+    app.command("scheduler")(scheduler_command)
 
 
 _mount_subcommands()
