@@ -317,6 +317,7 @@ def _mount_subcommands() -> None:
     from gxcore.cqrs.relay_cli import outbox_app, relay_command
     from gxcore.db import seeding
     from gxcore.db.cli import app as db_app
+    from gxcore.demo import demo_command
     from gxcore.identity.cli import app as admin_app
     from gxcore.notifications.cli import mailbox_command, messages_app
     from gxcore.scheduler import scheduler_command
@@ -335,6 +336,7 @@ def _mount_subcommands() -> None:
     app.add_typer(projector_app, name="projector")
     app.add_typer(messages_app, name="messages")
     app.command("scheduler")(scheduler_command)
+    app.command("demo")(demo_command)
 
 
 _mount_subcommands()

@@ -101,6 +101,19 @@ def generated_password() -> str:
             return candidate
 
 
+async def admin_with_password(
+    url: str, tenant: str, email: str, password: str, *, key: bytes
+) -> str:
+    """Create an administrator of `tenant` (on the database at `url`); its profile id."""
+    db = Database.connect(url, role_key=key)
+    try:
+        async with db.tenant(tenant) as session:
+            await require_tenant(session, tenant)
+            return await _add_admin(session, tenant, email, password, "GX", "Administrator")
+    finally:
+        await db.dispose()
+
+
 async def first_admin(url: str, tenant: str, email: str, *, key: bytes) -> str | None:
     """`gx up`: create an administrator with a generated password when `tenant` has none yet.
 
