@@ -96,7 +96,10 @@ class Supervisor:
         failures = 0
         while not self.stopping:
             started = time.monotonic()
-            code = await self._run_once(program)
+            try:
+                code: int | str = await self._run_once(program)
+            except OSError as e:  # could not even start it (say, no such executable)
+                code = f"{e.strerror} (not started)"
             if self.stopping:
                 return
             failures = 1 if time.monotonic() - started >= self.stable_after else failures + 1
