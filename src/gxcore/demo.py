@@ -38,7 +38,7 @@ import httpx
 import phonenumbers
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 from sqlalchemy import select
 
 from gxcore.cli_common import DataDir, console, fail, run, settings
@@ -168,7 +168,7 @@ def register(story: Story) -> str:
             raise StoryFailed(f"{first}'s registration ended at {done['currentStep']}")
         person.profile_id = story.call("GET", f"/registration/{rid}")["profileId"]
         story.people.append(person)
-    return ", ".join(f"{p.first} ({p.email})" for p in story.people) + ": REGISTERED"
+    return ", ".join(p.email for p in story.people) + ": REGISTERED"
 
 
 def approve(story: Story) -> str:
@@ -324,8 +324,12 @@ STEPS: tuple[Step, ...] = (
 
 def tell(story: Story, steps: tuple[Step, ...] = STEPS) -> bool:
     """Run the steps under a progress display; False at the first that fails."""
-    columns = (SpinnerColumn(finished_text=""), TextColumn("{task.description}"))
-    with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
+    columns = (
+        SpinnerColumn(finished_text=""),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}", table_column=Column(overflow="fold")),
+    )
+    with Progress(*columns, console=console) as progress:
         for step in steps:
             task = progress.add_task(step.title, total=1)
 
