@@ -122,3 +122,18 @@ def _scheduler_until_cleaned_then_sigterm(url: str) -> str:
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     return out
+
+
+def test_gx_scheduler_once_runs_every_job_once_and_exits(scratch_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GX_DATABASE_URL")}
+    done = subprocess.run(
+        [*GX, "scheduler", "--once"],
+        env={**env, "DATABASE_URL": scratch_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for job in JOBS:
+        assert f"job {job.name}: " in done.stderr + done.stdout
