@@ -153,7 +153,7 @@ def test_gx_up_serves_a_migrated_seeded_database_until_interrupted(tmp_path: Pat
     data_dir = tmp_path / "gxdata"
     environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GX_DATABASE_URL")}
     up = subprocess.Popen(
-        [*GX, "up", "--data-dir", str(data_dir)],
+        [*GX, "up", "--only", "db", "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -178,7 +178,7 @@ def test_gx_up_serves_a_migrated_seeded_database_until_interrupted(tmp_path: Pat
         )
         assert asyncio.run(_count(url, bootstrap)) == 1
 
-        second = gx("up", "--data-dir", str(data_dir))
+        second = gx("up", "--data-dir", str(data_dir))  # the whole system, or not
         assert_one_line_error(second, "already running", str(data_dir))
         # Other commands use the running server instead of failing.
         status = gx("db", "status", "--data-dir", str(data_dir))

@@ -3,13 +3,28 @@ owns the single place where errors become one readable line and an exit code."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import signal
+import socket
 import time
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from gxcore.cli_common import STOP_SIGNALS, DataDir, console, fail, run, settings
+from gxcore.cli_common import (
+    STOP_SIGNALS,
+    DataDir,
+    console,
+    fail,
+    on_stop_signals,
+    run,
+    settings,
+)
+from gxcore.config import Settings
 from gxcore.errors import GxError
 
 app = typer.Typer(
@@ -21,16 +36,47 @@ app = typer.Typer(
 )
 
 
+class Component(StrEnum):
+    """What `gx up` runs; the database always, the rest as `python -m gxcore ...` children."""
+
+    DB = "db"
+    API = "api"
+    RELAY = "relay"
+    PROJECTOR = "projector"
+    SCHEDULER = "scheduler"
+
+
 @app.command()
-def up(data_dir: DataDir = None, tenant: str = "default") -> None:
-    """Start the database (embedded unless DATABASE_URL is set), migrate it, create the tenant
-    (unless it exists) and seed it, stay up."""
+def up(
+    data_dir: DataDir = None,
+    tenant: str = "default",
+    only: Annotated[
+        list[Component] | None,
+        typer.Option(
+            "--only",
+            case_sensitive=False,
+            help="Run only these (repeatable; the database always runs): `--only db` is the "
+            "database alone, for services started by hand.",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The API's TCP port.")] = 8000,
+    relay_workers: Annotated[int, typer.Option(min=1, help="Relay worker processes.")] = 1,
+    admin_email: Annotated[
+        str, typer.Option(help="Login of the administrator created on first start.")
+    ] = "admin@example.com",
+) -> None:
+    """Run the whole system on one machine: the database (embedded unless DATABASE_URL is set),
+    migrated, the tenant created and seeded, an administrator on first start; then the API, the
+    relay, the projector and the scheduler, supervised, until Ctrl-C/SIGTERM."""
     from gxcore.admin.cli import ensure
     from gxcore.db.cli import prepare, seed_database
     from gxcore.db.embedded import EmbeddedServer
     from gxcore.db.roles import role_key
+    from gxcore.identity.cli import first_admin
 
     cfg = settings(data_dir)
+    components = set(only or Component) | {Component.DB}
     started = time.perf_counter()
     server = None
     if not cfg.database_url:
@@ -40,25 +86,151 @@ def up(data_dir: DataDir = None, tenant: str = "default") -> None:
         except GxError as e:
             raise fail(str(e)) from None
 
-    async def ready() -> str:
+    async def ready() -> tuple[str, str | None]:
         url = await prepare(cfg, server)
         if await ensure(url, tenant, key=role_key(cfg)):
-            console.print(f"tenant {tenant} created; `gx relay` bootstraps it on the ledger")
+            console.print(f"tenant {tenant} created; the relay bootstraps it on the ledger")
         await seed_database(url, tenant)
-        return url
+        password = None
+        if Component.API in components:
+            password = await first_admin(url, tenant, admin_email, key=role_key(cfg))
+        return url, password
 
     try:
-        url = run(ready())
-        console.print(f"[green]ready[/] in {time.perf_counter() - started:.1f}s")
-        console.print(url, soft_wrap=True)
-        if server is None:
-            return
-        console.print("[dim]Ctrl-C stops the server.[/]")
-        _wait_for_signal()
+        if Component.API in components:  # after the server: a second `gx up` is told so first
+            _require_free_port(host, port)
+        url, password = run(ready())
+        if password is not None:
+            _show_first_admin(tenant, admin_email, password)
+        if components == {Component.DB}:
+            console.print(f"[green]ready[/] in {time.perf_counter() - started:.1f}s")
+            console.print(url, soft_wrap=True)
+            if server is None:
+                return
+            console.print("[dim]Ctrl-C stops the server.[/]")
+            _wait_for_signal()
+        else:
+            console.print(url, soft_wrap=True)
+            run(_serve(cfg, tenant, components, host, port, relay_workers, started))
     finally:
         if server is not None:
             server.stop()
             console.print("server stopped")
+
+
+def _require_free_port(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise fail(f"cannot listen on {host}:{port} ({e.strerror}); choose --port") from None
+
+
+def _show_first_admin(tenant: str, email: str, password: str) -> None:
+    from rich.panel import Panel
+
+    console.print(
+        Panel(
+            f"email     {email}\npassword  {password}\n\n"
+            "Shown this once: only its hash is kept. Store it now.",
+            title=f"administrator of tenant {tenant}",
+            title_align="left",
+            expand=False,
+        ),
+        soft_wrap=True,
+    )
+
+
+async def _serve(
+    cfg: Settings,
+    tenant: str,
+    components: set[Component],
+    host: str,
+    port: int,
+    relay_workers: int,
+    started: float,
+) -> None:
+    import logging
+    import os
+
+    from gxcore.supervisor import Supervisor, gx
+
+    logging.basicConfig(level=logging.INFO, format="gx up | %(message)s", force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    programs = {
+        Component.API: gx("api", "api", "--host", host, "--port", str(port)),
+        Component.RELAY: gx("relay", "relay", "--workers", str(relay_workers)),
+        Component.PROJECTOR: gx("projector", "projector", "run"),
+        Component.SCHEDULER: gx("scheduler", "scheduler"),
+    }
+    # The children find the running database through the data dir (or DATABASE_URL); their
+    # output is not a terminal, so Rich would wrap it at 80 columns inside our prefix.
+    env = {"COLUMNS": "200", **os.environ, "GX_DATA_DIR": str(cfg.data_dir)}
+    supervisor = Supervisor([p for c, p in programs.items() if c in components], env=env)
+    on_stop_signals(supervisor.stop)
+    announce = asyncio.create_task(_announce(cfg, tenant, components, host, port, started))
+    try:
+        await supervisor.run()
+    finally:
+        announce.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await announce
+        marker = up_file(cfg)
+        with contextlib.suppress(FileNotFoundError):
+            if json.loads(marker.read_text())["pid"] == os.getpid():
+                marker.unlink()
+        console.print("services stopped")
+
+
+def up_file(cfg: Settings) -> Path:
+    """`<data dir>/up.json`: the running `gx up`'s pid, tenant and API address (`gx demo`)."""
+    return cfg.data_dir / "up.json"
+
+
+async def _announce(
+    cfg: Settings,
+    tenant: str,
+    components: set[Component],
+    host: str,
+    port: int,
+    started: float,
+) -> None:
+    """Once the API answers: say where everything is, and record it in up.json."""
+    import os
+
+    import httpx
+
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    if Component.API in components:
+        async with httpx.AsyncClient(timeout=2) as http:
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get(f"{base}/openapi.json")).status_code == 200:
+                        break
+                await asyncio.sleep(0.2)
+    marker = up_file(cfg)
+    record = {
+        "pid": os.getpid(),
+        "tenant": tenant,
+        "api": base if Component.API in components else None,
+    }
+    marker.write_text(json.dumps(record))
+    lines = [
+        f"[green]ready[/] in {time.perf_counter() - started:.1f}s: "
+        + ", ".join(sorted(c.value for c in components))
+    ]
+    if Component.API in components:
+        lines += [
+            f"  API       {base}/api/v1  (tenant {tenant}: X-Tenant-Id)",
+            f"  API docs  {base}/docs",
+        ]
+    lines += [
+        "  mailbox   gx dev mailbox   (emails and SMS, outside production)",
+        "  story     gx demo",
+        "[dim]Ctrl-C stops everything.[/]",
+    ]
+    console.print("\n".join(lines), soft_wrap=True)
 
 
 def _wait_for_signal() -> None:
@@ -124,51 +296,25 @@ def cleanup_command(
     batch: Annotated[int, typer.Option(help="Rows deleted per transaction.")] = 1000,
     data_dir: DataDir = None,
 ) -> None:
-    """Delete expired pending registrations, idempotency keys and notifications, and expire
+    """Delete expired pending registrations, idempotency keys and notifications, and close
     business transfers past their approval time (their holds released), in every tenant."""
     from datetime import UTC, datetime
 
-    from gxcore.business import approvals
-    from gxcore.cqrs import idempotency
     from gxcore.db.cli import open_database
     from gxcore.db.tenancy import Database
-    from gxcore.identity import registration
-    from gxcore.notifications import inbox
+    from gxcore.scheduler import cleanup, described
 
-    jobs = {
-        "expired registration(s)": registration.delete_expired,
-        "expired idempotency key(s)": idempotency.delete_expired,
-        "expired notification(s)": inbox.delete_expired,
-    }
-
-    async def go() -> tuple[dict[str, int], int]:
+    async def go() -> dict[str, int]:
         cfg = settings(data_dir)
-        deleted = dict.fromkeys(jobs, 0)
         async with open_database(cfg, create=False) as url:
             database = Database.for_settings(url, cfg)
             try:
-                now = datetime.now(UTC)
-                for what, delete_expired in jobs.items():
-                    while True:  # one short transaction per batch: no long lock or rollback
-                        async with database.system(reason=f"job: {what}") as session:
-                            done = await delete_expired(session=session, now=now, limit=batch)
-                        deleted[what] += done
-                        if done < batch:
-                            break
-                closed = 0
-                while True:  # each approval in its own tenant transaction
-                    done = await approvals.expire_due(database, now=now, limit=batch)
-                    closed += done
-                    if done < batch:
-                        break
+                return await cleanup(database, datetime.now(UTC), batch=batch)
             finally:
                 await database.dispose()
-        return deleted, closed
 
-    deleted, closed = run(go())
-    for what, count in deleted.items():
-        console.print(f"deleted {count} {what}")
-    console.print(f"closed {closed} business approval(s) (expired, or refused by the ledger)")
+    for line in described(run(go())):
+        console.print(line)
 
 
 def _mount_subcommands() -> None:
@@ -179,9 +325,11 @@ def _mount_subcommands() -> None:
     from gxcore.cqrs.relay_cli import outbox_app, relay_command
     from gxcore.db import seeding
     from gxcore.db.cli import app as db_app
+    from gxcore.demo import demo_command
     from gxcore.identity.cli import app as admin_app
     from gxcore.kyc.cli import expiry_command, orphans_command, scan_command
     from gxcore.notifications.cli import mailbox_command, messages_app
+    from gxcore.scheduler import scheduler_command
     from gxcore.tax.cli import velocity_tax_command
     from gxcore.trust.cli import app as trust_app
 
@@ -203,6 +351,8 @@ def _mount_subcommands() -> None:
     app.add_typer(projector_app, name="projector")
     app.add_typer(messages_app, name="messages")
     app.add_typer(trust_app, name="trust")
+    app.command("scheduler")(scheduler_command)
+    app.command("demo")(demo_command)
 
 
 _mount_subcommands()

@@ -14,6 +14,7 @@ ACTIVE from the start, never sent to the ledger (it holds no wallet).
 from __future__ import annotations
 
 import hashlib
+import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -81,25 +82,84 @@ async def _create(
     role: UserRole = UserRole.ADMIN,
 ) -> str:
     async with _tenant(data_dir, tenant) as session:
-        policy = await read_ints(session, ("passwordMinLength",))
-        check_password(password, password, min_length=policy["passwordMinLength"])
-        if await session.scalar(select(UserProfile).where(UserProfile.email == email)):
-            raise AlreadyRegistered(
-                f"{email} already has a profile in {tenant}; use `gx admin grant`"
+        return await _add_admin(session, tenant, email, password, first, last, role)
+
+
+async def _add_admin(
+    session: AsyncSession,
+    tenant: str,
+    email: str,
+    password: str,
+    first: str,
+    last: str,
+    role: UserRole,
+) -> str:
+    policy = await read_ints(session, ("passwordMinLength",))
+    check_password(password, password, min_length=policy["passwordMinLength"])
+    if await session.scalar(select(UserProfile).where(UserProfile.email == email)):
+        raise AlreadyRegistered(f"{email} already has a profile in {tenant}; use `gx admin grant`")
+    digest = hashlib.sha256(f"{tenant}:admin:{email}".encode()).hexdigest()
+    profile = UserProfile(
+        first_name=first,
+        last_name=last,
+        email=email,
+        biometric_hash=f"placeholder:admin:{digest}",
+        password_hash=await hash_password(password),
+        status=UserProfileStatus.ACTIVE,
+        role=role.value,
+    )
+    session.add(profile)
+    await session.flush()
+    return profile.profile_id
+
+
+def generated_password() -> str:
+    """A strong password (144 random bits) meeting every password policy gxcore seeds."""
+    while True:
+        candidate = secrets.token_urlsafe(18)
+        if all(any(test(c) for c in candidate) for test in (str.islower, str.isupper, str.isdigit)):
+            return candidate
+
+
+async def admin_with_password(
+    url: str, tenant: str, email: str, password: str, *, key: bytes
+) -> str:
+    """Create a super administrator of `tenant` (on the database at `url`); its profile id."""
+    db = Database.connect(url, role_key=key)
+    try:
+        async with db.tenant(tenant) as session:
+            await require_tenant(session, tenant)
+            return await _add_admin(
+                session, tenant, email, password, "GX", "Administrator", UserRole.SUPER_ADMIN
             )
-        digest = hashlib.sha256(f"{tenant}:admin:{email}".encode()).hexdigest()
-        profile = UserProfile(
-            first_name=first,
-            last_name=last,
-            email=email,
-            biometric_hash=f"placeholder:admin:{digest}",
-            password_hash=await hash_password(password),
-            status=UserProfileStatus.ACTIVE,
-            role=role.value,
-        )
-        session.add(profile)
-        await session.flush()
-        return profile.profile_id
+    finally:
+        await db.dispose()
+
+
+async def first_admin(url: str, tenant: str, email: str, *, key: bytes) -> str | None:
+    """`gx up`: create the tenant's first operator, a super administrator with a generated
+    password, when `tenant` has no administrator yet.
+
+    The password, to be shown once (only its hash is kept); None when the tenant already has an
+    administrator, as on every start after the first.
+    """
+    db = Database.connect(url, role_key=key)
+    try:
+        async with db.tenant(tenant) as session:
+            await require_tenant(session, tenant)
+            # One `gx up` at a time runs a database, so two first starts cannot race here.
+            admins = select(UserProfile.profile_id).where(
+                UserProfile.role.in_([UserRole.ADMIN.value, UserRole.SUPER_ADMIN.value])
+            )
+            if await session.scalar(admins.limit(1)) is not None:
+                return None
+            password = generated_password()
+            await _add_admin(
+                session, tenant, email, password, "GX", "Administrator", UserRole.SUPER_ADMIN
+            )
+            return password
+    finally:
+        await db.dispose()
 
 
 async def _set_role(data_dir: str | None, tenant: str, email: str, role: UserRole) -> str:

@@ -11,7 +11,6 @@ import typer
 from gxcore.cli_common import DataDir, console, run, settings
 from gxcore.config import Settings
 from gxcore.db.cli import open_database
-from gxcore.db.roles import role_key
 from gxcore.db.tenancy import Database
 from gxcore.kyc.jobs import expire_due, remove_orphans, scan_pending
 from gxcore.kyc.vault import Vault
@@ -23,7 +22,7 @@ Batch = Annotated[int, typer.Option(help="Rows handled per round.", min=1)]
 def _with_database(cfg: Settings, job: Callable[[Database], Awaitable[T]]) -> T:
     async def go() -> T:
         async with open_database(cfg, create=False) as url:
-            database = Database.connect(url, role_key=role_key(cfg))
+            database = Database.for_settings(url, cfg)
             try:
                 return await job(database)
             finally:

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from gxcore.cli_common import DataDir, console, fail, run, settings
 from gxcore.db.cli import open_database
-from gxcore.db.roles import role_key
 from gxcore.db.tenancy import Database
 from gxcore.tax import service
 from gxcore.tax.schemas import VelocityTaxReport
@@ -37,7 +36,7 @@ def velocity_tax_command(
     async def go() -> dict[str, VelocityTaxReport]:
         cfg = settings(data_dir)
         async with open_database(cfg, create=False) as url:
-            database = Database.connect(url, role_key=role_key(cfg))
+            database = Database.for_settings(url, cfg)
             try:
                 return await service.run_job(database, on=day, today=today, tenant_id=tenant)
             finally:

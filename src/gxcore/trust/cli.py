@@ -17,7 +17,6 @@ from gxcore.admin.service import list_tenants, require_tenant
 from gxcore.cli_common import DataDir, console, fail, run, settings
 from gxcore.db import migrate
 from gxcore.db.cli import open_database
-from gxcore.db.roles import role_key
 from gxcore.db.tenancy import Database
 from gxcore.trust.scores import Difference, rebuild
 
@@ -47,7 +46,7 @@ async def _rebuild(
     async with open_database(cfg, create=False) as url:
         if not (await migrate.status(url)).up_to_date:
             raise fail("the database is not at head; run `gx db migrate` first")
-        db = Database.connect(url, role_key=role_key(cfg))
+        db = Database.for_settings(url, cfg)
         try:
             if tenant is not None:
                 async with db.system(reason="gx trust rebuild: check tenant") as session:
