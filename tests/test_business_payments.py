@@ -8,9 +8,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from gxcore.admin import service as admin_service
+from gxcore.admin.models import SystemParameter
 from gxcore.audit.models import AuditLog
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.enums import AuditEventType, OffChainTxType, UserProfileStatus
@@ -268,3 +269,37 @@ async def test_an_unknown_or_another_tenants_business_account_is_404_and_writes_
     assert_problem(answer, 404, "BUSINESS_ACCOUNT_NOT_FOUND")
     assert await _snapshot(loop.db, other) == theirs_before
     assert await _snapshot(loop.db, loop.tenant) == before
+
+
+async def test_a_payment_held_for_review_names_the_business_account_and_is_delivered(
+    biz: Biz,
+) -> None:
+    loop = biz.loop
+    customer = await loop.user()
+    async with loop.db.system(reason="test: an operator lowers the threshold") as s:
+        await s.execute(
+            update(SystemParameter)
+            .where(
+                SystemParameter.tenant_id == loop.tenant,
+                SystemParameter.param_key == "riskReviewThreshold",
+            )
+            .values(param_value="1")
+        )
+    paid = await pay(loop, customer, biz.account_id, "7")
+    assert paid.json()["status"] == "HELD", paid.text
+    queue = await loop.client.get("/admin/transfers/held", headers=loop.admin)
+    (item,) = queue.json()["items"]
+    assert (item["commandId"], item["receiverBusinessAccountId"]) == (
+        paid.json()["commandId"],
+        biz.account_id,
+    )
+    assert item["receiverId"] == biz.owner["id"]  # the wallet's owner: the proposer
+    released = await loop.client.post(
+        f"/admin/transfers/{item['commandId']}/release",
+        json={"reason": "a known customer"},
+        headers=loop.admin,
+    )
+    assert released.status_code == 200, released.text
+    assert released.json()["receiverBusinessAccountId"] == biz.account_id
+    await loop.settle()
+    assert await _balance(loop, ORG) == "307.000000000"

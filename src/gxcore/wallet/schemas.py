@@ -135,7 +135,12 @@ class TransferReview(BaseModel):
     status: OutboxStatus
     errorCode: str | None
     senderId: str
-    receiverId: str
+    receiverId: str = Field(
+        description="the receiving wallet's owner; a business account's is its proposer"
+    )
+    receiverBusinessAccountId: str | None = Field(
+        default=None, description="the business account paid, when one is"
+    )
     amount: Money
     fee: Money
     riskScore: int
