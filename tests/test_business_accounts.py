@@ -66,6 +66,7 @@ async def ledger_organization(loop: Loop, org_id: str, stakeholders: list[User])
 
 
 async def fund(loop: Loop, sender: User, account_id: str, amount: str) -> None:
+    """A ledger organization that backs no business account is funded by a direct command."""
     async with loop.db.tenant(loop.tenant) as session:
         await enqueue(
             session,
@@ -79,6 +80,15 @@ async def fund(loop: Loop, sender: User, account_id: str, amount: str) -> None:
             },
         )
     await loop.settle()
+
+
+async def pay(loop: Loop, payer: User, business_account_id: str, amount: str, **more: Any) -> Any:
+    """`POST /transfers` to a business account, as any signed-in user pays one."""
+    return await loop.client.post(
+        "/transfers",
+        json={"toBusinessAccountId": business_account_id, "amount": amount, **more},
+        headers=payer["headers"],
+    )
 
 
 @dataclass
@@ -132,7 +142,6 @@ async def biz(loop: Loop) -> AsyncIterator[Biz]:
     owner, bob, carol = await loop.user(), await loop.user(), await loop.user()
     viewer, payee = await loop.user(genesis=False), await loop.user(genesis=False)
     await ledger_organization(loop, ORG, [owner, bob, carol])
-    await fund(loop, owner, ORG, "300")
 
     created = await loop.client.post(
         "/organization-profiles",
@@ -160,6 +169,10 @@ async def biz(loop: Loop) -> AsyncIterator[Biz]:
     assert opened.status_code == 201, opened.text
     account = opened.json()
     assert account["accountId"] == ORG
+    # Funded over HTTP like any business account: its owner pays it 300 from their own wallet.
+    paid = await pay(loop, owner, account["businessAccountId"], "300")
+    assert paid.status_code == 202 and paid.json()["status"] == "PENDING", paid.text
+    await loop.settle()
     sids = {
         bob["id"]: await invite(
             loop,

@@ -250,6 +250,10 @@ PATH_KINDS = {
     "param_id": "parameter",
     "account_id": "account",
 }
+#: Further bodies of an operation that names its resource in one of several fields.
+MORE_BODIES: list[tuple[tuple[str, str], dict[str, Any]]] = [
+    (("POST", "/transfers"), {"toBusinessAccountId": "{business_account}", "amount": "1"}),
+]
 PATH_VALUES = {"action": "freeze"}
 #: Operations whose id is a name every tenant has (a parameter key): the attacker must get its
 #: own tenant's answer, never the victim's (the victim's value is set apart in `victim`).
@@ -526,7 +530,7 @@ async def _attack(
     client: httpx.AsyncClient, headers: dict[str, str], ids: dict[str, str], *, owned_only: bool
 ) -> list[str]:
     wrong = []
-    for (method, path), body in BODIES.items():
+    for (method, path), body in [*BODIES.items(), *MORE_BODIES]:
         if owned_only and (
             "{" not in path or path.startswith((*ADMIN_ONLY, *TENANT_WIDE, "/registration/"))
         ):

@@ -12,6 +12,7 @@ signatory changes) never both pass a check that only one of them would.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -24,6 +25,7 @@ from gxcore.business.models import (
     BusinessAccount,
     BusinessSignatory,
     Organization,
+    OrganizationProfile,
     SignatoryRule,
 )
 from gxcore.business.schemas import (
@@ -53,6 +55,7 @@ from gxcore.errors import (
     SignatoryNotFound,
     SignatoryRuleNotFound,
     UserNotFound,
+    WalletFrozen,
 )
 from gxcore.identity.access import Principal
 from gxcore.identity.models import UserProfile
@@ -165,6 +168,61 @@ async def get_managed(
     if not manages:
         raise NotPermitted("only the organization's owner or admins may do this")
     return account, wallet
+
+
+@dataclass(frozen=True)
+class Payee:
+    """A business account as the receiver of a payment (`POST /transfers` with
+    `toBusinessAccountId`): its wallet, and what decides whether it takes payments now."""
+
+    business_account_id: str
+    wallet: Wallet
+    profile_status: OrgProfileStatus
+    ledger_status: str | None
+
+    def check_open(self) -> None:
+        """ORGANIZATION_NOT_VERIFIED while its organization is not VERIFIED (pending, rejected
+        or suspended); WALLET_FROZEN (side receiver) while its ledger organization is not
+        ACTIVE (frozen by an administrator): the ledger would refuse the transfer."""
+        if self.profile_status is not OrgProfileStatus.VERIFIED:
+            raise OrganizationNotVerified(
+                f"the business account's organization is {self.profile_status.value}; it "
+                "takes no payments until it is VERIFIED",
+                current=self.profile_status.value,
+            )
+        if self.ledger_status != ACTIVE:
+            raise WalletFrozen(
+                f"the business account's wallet is {self.ledger_status or 'gone'}",
+                side="receiver",
+            )
+
+
+async def payee(session: AsyncSession, business_account_id: str) -> Payee:
+    """Any user of the tenant may pay a business account, so it is found by id alone;
+    BusinessAccountNotFound for an unknown id (another tenant's is unknown here) and for one
+    whose organization profile or wallet is deleted (closed)."""
+    found = (
+        await session.execute(
+            select(BusinessAccount, Wallet, OrganizationProfile.status, Organization.status)
+            .join(Wallet, Wallet.wallet_id == BusinessAccount.wallet_id)
+            .join(
+                OrganizationProfile,
+                OrganizationProfile.org_profile_id == BusinessAccount.org_profile_id,
+            )
+            .outerjoin(
+                Organization,
+                (Organization.tenant_id == Wallet.tenant_id)
+                & (Organization.org_id == Wallet.primary_account_id),
+            )
+            .where(BusinessAccount.business_account_id == business_account_id)
+        )
+    ).first()
+    if found is None:
+        raise BusinessAccountNotFound(
+            f"no business account {business_account_id!r}", field="toBusinessAccountId"
+        )
+    account, wallet, profile_status, ledger_status = found
+    return Payee(account.business_account_id, wallet, profile_status, ledger_status)
 
 
 # --------------------------------------------------------------------------------------------

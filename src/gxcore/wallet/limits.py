@@ -26,9 +26,10 @@ _WINDOW = {L.DAILY_SEND: DAY, L.MONTHLY_SEND: MONTH, L.DAILY_RECEIVE: DAY, L.MON
 
 
 async def applicable(
-    session: AsyncSession, *, wallet_id: str, profile_id: str, types: frozenset[L]
+    session: AsyncSession, *, wallet_id: str, profile_id: str | None, types: frozenset[L]
 ) -> dict[L, TransactionLimit]:
-    """The limit of each type that applies to this wallet, the most specific first."""
+    """The limit of each type that applies to this wallet, the most specific first; without
+    `profile_id` (a business account's wallet) the wallet's own and the tenant's only."""
     rows = await session.scalars(
         select(TransactionLimit).where(
             TransactionLimit.is_active,

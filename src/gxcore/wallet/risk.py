@@ -32,6 +32,7 @@ from sqlalchemy.orm import aliased
 
 from gxcore.admin.parameters import DEFAULTS
 from gxcore.audit import service as audit
+from gxcore.business.models import BusinessAccount
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.outbox import wake_relay
 from gxcore.db import keyset
@@ -219,6 +220,9 @@ _REVIEW = (
     .join(TransferHold, TransferHold.command_id == OutboxCommand.id)
     .join(_Sender, _Sender.wallet_id == TransferHold.wallet_id)
     .join(_Receiver, _Receiver.wallet_id == TransferHold.receiver_wallet_id)
+    # A business account's wallet is owned by its organization's proposer: named apart.
+    .outerjoin(BusinessAccount, BusinessAccount.wallet_id == TransferHold.receiver_wallet_id)
+    .add_columns(BusinessAccount.business_account_id)
 )  # fmt: skip
 
 
@@ -228,6 +232,7 @@ def _read(
     hold: TransferHold,
     sender_id: str,
     receiver_id: str,
+    receiver_business_account_id: str | None,
 ) -> TransferReview:
     return TransferReview(
         commandId=command.id,
@@ -235,6 +240,7 @@ def _read(
         errorCode=command.error_code,
         senderId=sender_id,
         receiverId=receiver_id,
+        receiverBusinessAccountId=receiver_business_account_id,
         amount=hold.amount,
         fee=hold.fee,
         riskScore=risk.risk_score,

@@ -6,7 +6,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from gxcore.db.types import to_money
 from gxcore.enums import CommandType, ContactStatus, LimitType, OffChainTxType, OutboxStatus
@@ -42,13 +51,37 @@ CountryCode = Annotated[
 ]
 
 
+RECEIVER_FIELDS = ("toUserId", "toBusinessAccountId")
+
+
 class TransferRequest(RequestBody):
-    toUserId: Ident
+    """Exactly one receiver: a user (`toUserId`) or a business account (`toBusinessAccountId`)."""
+
+    toUserId: Ident | None = Field(default=None, description="the user paid")
+    toBusinessAccountId: Ident | None = Field(
+        default=None, description="the business account paid, instead of a user"
+    )
     amount: Amount
     remark: Remark | None = None
     fromUserId: Ident | None = Field(
         default=None, description="administrators only: the sender; default the caller"
     )
+
+    @model_validator(mode="after")
+    def _one_receiver(self) -> TransferRequest:
+        if (self.toUserId is None) == (self.toBusinessAccountId is None):
+            # Raised as a validation error of each receiver field, so the 422 names them.
+            why = PydanticCustomError(
+                "one_receiver", "name exactly one of toUserId and toBusinessAccountId"
+            )
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(type=why, loc=(name,), input=getattr(self, name))
+                    for name in RECEIVER_FIELDS
+                ],
+            )
+        return self
 
 
 class GenesisRequest(RequestBody):
@@ -102,7 +135,12 @@ class TransferReview(BaseModel):
     status: OutboxStatus
     errorCode: str | None
     senderId: str
-    receiverId: str
+    receiverId: str = Field(
+        description="the receiving wallet's owner; a business account's is its proposer"
+    )
+    receiverBusinessAccountId: str | None = Field(
+        default=None, description="the business account paid, when one is"
+    )
     amount: Money
     fee: Money
     riskScore: int

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin import service as admin
 from gxcore.audit import service as audit
+from gxcore.business import accounts as business
 from gxcore.cqrs import idempotency
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.outbox import enqueue, latest
@@ -92,6 +93,27 @@ class Accepted:
 
     response: CommandAccepted
     replayed: bool
+
+
+@dataclass(frozen=True)
+class _Receiver:
+    """Whom a transfer credits: a user's own wallet, or a business account's (then `user` is
+    None: the wallet's owner profile is only its organization's proposer)."""
+
+    wallet: Wallet
+    user: UserProfile | None
+    business: business.Payee | None
+
+
+async def _receiver(session: AsyncSession, body: TransferRequest) -> _Receiver:
+    if body.toBusinessAccountId is not None:
+        payee = await business.payee(session, body.toBusinessAccountId)
+        return _Receiver(payee.wallet, None, payee)
+    assert body.toUserId is not None  # exactly one receiver (TransferRequest)
+    found = await _wallet(session, body.toUserId)
+    if found is None:
+        raise UserNotFound(f"no user {body.toUserId!r} with a wallet", field="toUserId")
+    return _Receiver(found[0], found[1], None)
 
 
 def _is_frozen(profile: UserProfile) -> bool:
@@ -253,6 +275,12 @@ async def request_transfer(
     never together spend more than `available`. The same idempotency key (per sender) with the
     same request gives back the first answer without checking or holding again; with another
     request it is an IDEMPOTENCY_CONFLICT (`gxcore.cqrs.idempotency`).
+
+    The receiver is a user (`toUserId`) or a business account (`toBusinessAccountId`), whose
+    wallet is its ledger organization's account (TRANSFER_TOKENS credits it like a user's).
+    What only a person has is not asked of a business account: it keeps no contacts (no block
+    list is consulted, no contact counted), and its receive limits are its wallet's and the
+    tenant's defaults, never those of the profile owning the wallet (its proposer's own).
     """
     tenant = tenant_of(session, "money moves in a tenant scope")
     sender_id = body.fromUserId if principal.is_admin and body.fromUserId else principal.profile_id
@@ -261,16 +289,17 @@ async def request_transfer(
     sender = await _wallet(session, sender_id)
     if sender is None:
         raise WalletNotFound(f"no wallet for profile {sender_id!r}", profileId=sender_id)
-    receiver = await _wallet(session, body.toUserId)
-    if receiver is None:
-        raise UserNotFound(f"no user {body.toUserId!r} with a wallet", field="toUserId")
-    (sender_wallet, sender_profile), (receiver_wallet, receiver_profile) = sender, receiver
+    receiver = await _receiver(session, body)
+    (sender_wallet, sender_profile), receiver_wallet = sender, receiver.wallet
 
     send_limits = await limits.applicable(
         session, wallet_id=sender_wallet.wallet_id, profile_id=sender_id, types=limits.SEND
     )
     receive_limits = await limits.applicable(
-        session, wallet_id=receiver_wallet.wallet_id, profile_id=body.toUserId, types=limits.RECEIVE
+        session,
+        wallet_id=receiver_wallet.wallet_id,
+        profile_id=receiver.user.profile_id if receiver.user else None,
+        types=limits.RECEIVE,
     )
     # The receiver is locked only when a receive limit needs its window to stay put.
     locked = [sender_wallet.wallet_id] + ([receiver_wallet.wallet_id] if receive_limits else [])
@@ -297,10 +326,15 @@ async def request_transfer(
 
     if sender_profile.status is not UserProfileStatus.ACTIVE and not _is_frozen(sender_profile):
         raise AccountInactive(f"the sender's account is {sender_profile.status.value}")
-    for profile, side in ((sender_profile, "sender"), (receiver_profile, "receiver")):
-        if _is_frozen(profile):
-            raise WalletFrozen(f"the {side}'s wallet is frozen", side=side)
-    if await contacts.blocked_by(session, owner_id=body.toUserId, profile_id=sender_id):
+    if _is_frozen(sender_profile):
+        raise WalletFrozen("the sender's wallet is frozen", side="sender")
+    if receiver.business is not None:
+        receiver.business.check_open()
+    elif receiver.user is not None and _is_frozen(receiver.user):
+        raise WalletFrozen("the receiver's wallet is frozen", side="receiver")
+    if receiver.user is not None and await contacts.blocked_by(
+        session, owner_id=receiver.user.profile_id, profile_id=sender_id
+    ):
         # Said as the receiver's refusal, without naming the block list's other entries.
         raise ContactBlocked("the receiver does not accept transfers from this sender")
     await limits.check(session, send_limits, wallet_id=sender_wallet.wallet_id, amount=body.amount)
@@ -342,8 +376,14 @@ async def request_transfer(
         fee=fee,
         available=funds.available,
     )
-    await contacts.count_transfer(
-        session, owner_id=sender_id, profile_id=body.toUserId, at=command.created_at
+    if receiver.user is not None:
+        await contacts.count_transfer(
+            session, owner_id=sender_id, profile_id=receiver.user.profile_id, at=command.created_at
+        )
+    to = (
+        {"to": body.toUserId}
+        if receiver.business is None
+        else {"toBusinessAccountId": receiver.business.business_account_id}
     )
     await audit.record(
         session,
@@ -351,7 +391,7 @@ async def request_transfer(
         resource_type="OutboxCommand",
         resource_id=command.id,
         target_profile_id=sender_id,
-        new={"to": body.toUserId, "amount": f"{body.amount:f}", "fee": f"{fee:f}"},
+        new={**to, "amount": f"{body.amount:f}", "fee": f"{fee:f}"},
     )
     accepted = CommandAccepted(commandId=command.id, status=command.status)
     if kept_as is not None:
