@@ -88,7 +88,7 @@ async def gov(scratch_url: str, tenant: str, tmp_path: Any) -> AsyncIterator[Clo
         await EmbeddedLedger.open(scratch_url, clock=clock) as ledger,
         _client(app, tenant) as client,
     ):
-        boss = await make_user(db, tenant, role="ADMIN", status=S.ACTIVE)
+        boss = await make_user(db, tenant, role="SUPER_ADMIN", status=S.ACTIVE)
         admin = bearer(await signed_in(client, boss.email))
         yield ClockedLoop(db, ledger, client, tenant, admin, clock=clock, admin_email=boss.email)
     await db.dispose()

@@ -43,9 +43,10 @@ WRITABLE_MODELS = [
     m for m in READABLE_MODELS if m.__tablename__ not in APPEND_ONLY | set(PROJECTED)
 ]
 WRITABLE_IDS = [m.__name__ for m in WRITABLE_MODELS]
-# Transfer holds are placed and released, never edited: the application may not UPDATE them,
-# so the tests below that rewrite rows skip them and the hold test checks the rest.
-NO_UPDATE = {"TransferHold"}
+# Transfer holds are placed and released, never edited, and velocity-tax snapshots are only
+# added (the projector marks them paid): the application may not UPDATE them, so the tests
+# below that rewrite rows skip them (the hold test and tests/test_velocity_tax.py cover them).
+NO_UPDATE = {"TransferHold", "HoardingTaxSnapshot"}
 UPDATABLE_MODELS = [m for m in WRITABLE_MODELS if m.__tablename__ not in NO_UPDATE]
 UPDATABLE_IDS = [m.__name__ for m in UPDATABLE_MODELS]
 READ_ONLY_MODELS = [m for m in TENANT_MODELS if m.__tablename__ in PROJECTED]

@@ -445,7 +445,7 @@ async def loop(scratch_url: str, tenant: str, tmp_path: Any, clocks: Clocks) -> 
     app = create_app(database=db, settings=settings, clock=clocks.app)
     ledger = await EmbeddedLedger.open(scratch_url, clock=clocks.ledger)
     async with ledger, _client(app, tenant) as client:
-        boss = await make_user(db, tenant, role="ADMIN", status=S.ACTIVE)
+        boss = await make_user(db, tenant, role="SUPER_ADMIN", status=S.ACTIVE)
         admin = bearer(await signed_in(client, boss.email))
         yield Loop(db, ledger, client, tenant, admin)
     await db.dispose()
@@ -493,7 +493,7 @@ async def advance(loop: Loop, clocks: Clocks, *people: dict[str, Any], **delta: 
         who["headers"].update(bearer(await signed_in(loop.client, emails[who["id"]])))
     async with loop.db.tenant(loop.tenant) as session:
         admin_email = await session.scalar(
-            select(UserProfile.email).where(UserProfile.role == "ADMIN")
+            select(UserProfile.email).where(UserProfile.role == "SUPER_ADMIN")
         )
     loop.admin.clear()
     loop.admin.update(bearer(await signed_in(loop.client, admin_email)))
