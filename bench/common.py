@@ -22,6 +22,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gxcore.admin.models import SystemParameter
 from gxcore.cli_common import freeze_startup
 from gxcore.db import migrate, server
 from gxcore.db.embedded import EmbeddedServer
@@ -64,6 +68,16 @@ async def migrated_database() -> AsyncIterator[str]:
         if embedded:
             embedded.stop()
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def lift_limits(session: AsyncSession, tenant: str, keys: tuple[str, ...]) -> None:
+    """Switch `tenant`'s rate limits `keys` off (0): a bench sends many calls from one address
+    and account, which is load, not abuse."""
+    await session.execute(
+        update(SystemParameter)
+        .where(SystemParameter.tenant_id == tenant, SystemParameter.param_key.in_(keys))
+        .values(param_value="0")
+    )
 
 
 def pgbench_binary() -> str | None:

@@ -65,6 +65,7 @@ from argon2 import PasswordHasher
 from common import (  # bench/, beside this script
     ROLE_KEY,
     GxProcess,
+    lift_limits,
     migrated_database,
     open_accounts,
     pgbench_tps,
@@ -73,11 +74,10 @@ from common import (  # bench/, beside this script
 from ledger import Blocks, block_stage, print_gain
 from profiles import print_profile
 from registration import cpu_seconds, free_port
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin import service as admin
-from gxcore.admin.models import SystemParameter, Tenant
+from gxcore.admin.models import Tenant
 from gxcore.cqrs.projector import Projector
 from gxcore.db import server
 from gxcore.db.engine import create_engine
@@ -116,15 +116,7 @@ async def setup(url: str, users: int) -> None:
         session.add(Tenant(id=TENANT, name=TENANT))
         await session.flush()
         await admin.seed_parameters(session, TENANT)
-        # The bench drives many transfers per account and all from one address: rate limits off.
-        await session.execute(
-            update(SystemParameter)
-            .where(
-                SystemParameter.tenant_id == TENANT,
-                SystemParameter.param_key.in_(UNLIMITED),
-            )
-            .values(param_value="0")
-        )
+        await lift_limits(session, TENANT, UNLIMITED)
         await session.execute(
             UserProfile.__table__.insert(),
             [

@@ -153,10 +153,11 @@ def _seconds_until(until: datetime, now: datetime) -> int:
 
 async def check_start(session: AsyncSession, *, now: datetime, limit: int) -> None:
     """Take the client address's lock, then raise RegistrationThrottled if it has started
-    `limit` registrations in this tenant within START_WINDOW."""
+    `limit` registrations in this tenant within START_WINDOW (0: no limit, as for the other
+    per-address limits)."""
     scope = scope_of(session.sync_session)
     address = scope.request.ip_address if scope is not None and scope.request else None
-    if address is None:
+    if address is None or limit <= 0:
         return
     await session.execute(_LOCK, {"lock_class": _START_LOCK_CLASS, "key": address})
     newest = list(
