@@ -294,8 +294,9 @@ async def test_a_signed_link_serves_the_document_and_only_until_it_expires(
     got = await client.get(url)  # no bearer token: the link is the capability
     assert got.status_code == 200 and got.content == PDF
     assert got.headers["content-type"] == "application/pdf"
-    forged = url.replace(parse_qs(urlsplit(url).query)["signature"][0], "0" * 64)
-    assert_problem(await client.get(forged), 404, "DOCUMENT_NOT_FOUND")
+    signature = parse_qs(urlsplit(url).query)["signature"][0]
+    for other in ("0" * 64, "%C3%A9" * 32):  # a wrong one; one with non-ASCII characters
+        assert_problem(await client.get(url.replace(signature, other)), 404, "DOCUMENT_NOT_FOUND")
     clock.advance(seconds=301)
     assert_problem(await client.get(url), 410, "DOCUMENT_LINK_EXPIRED")
 

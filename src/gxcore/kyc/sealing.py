@@ -95,7 +95,10 @@ class DocumentKeys:
         return hmac.new(self.links, message, hashlib.sha256).hexdigest()
 
     def signed(self, tenant_id: str, document_id: str, expires: int, signature: str) -> bool:
-        return hmac.compare_digest(self.sign(tenant_id, document_id, expires), signature)
+        # As bytes: compare_digest refuses a str with non-ASCII characters, which a client
+        # may put in the link.
+        expected = self.sign(tenant_id, document_id, expires).encode()
+        return hmac.compare_digest(expected, signature.encode("utf-8", "surrogateescape"))
 
 
 def new_document_key() -> bytes:
