@@ -20,11 +20,12 @@ from gxcore.partners.schemas import (
     PartnerRead,
 )
 
-# Partner administration touches no ledger account, so a paused system still serves it.
+# While the system is paused (an incident), revoking a license or a credential stays served: it
+# is how access is cut; the rest waits for the resume, as other administration does.
 router = APIRouter(prefix="/admin/partners", tags=["partners"])
 
 
-@router.post("", status_code=CREATED, openapi_extra=WHILE_PAUSED)
+@router.post("", status_code=CREATED)
 async def register_partner(body: PartnerIn, admin: CurrentAdmin, session: Session) -> PartnerRead:
     """Register a licensed partner (ACTIVE)."""
     return await service.register_partner(body, session=session)
@@ -35,16 +36,14 @@ async def partner(partner_id: Ident, admin: CurrentAdmin, session: Session) -> P
     return await service.get_partner(partner_id, session=session)
 
 
-@router.post("/{partner_id}/applications", status_code=CREATED, openapi_extra=WHILE_PAUSED)
+@router.post("/{partner_id}/applications", status_code=CREATED)
 async def register_application(
     partner_id: Ident, body: ApplicationIn, admin: CurrentAdmin, session: Session
 ) -> ApplicationRead:
     return await service.register_application(partner_id, body, session=session)
 
 
-@router.post(
-    "/{partner_id}/applications/{app_id}/licenses", status_code=CREATED, openapi_extra=WHILE_PAUSED
-)
+@router.post("/{partner_id}/applications/{app_id}/licenses", status_code=CREATED)
 async def issue_license(
     partner_id: Ident,
     app_id: Ident,
@@ -64,7 +63,7 @@ async def revoke_license(
     return await service.revoke_license(partner_id, license_id, session=session)
 
 
-@router.post("/{partner_id}/applications/{app_id}/grants", openapi_extra=WHILE_PAUSED)
+@router.post("/{partner_id}/applications/{app_id}/grants")
 async def grant(
     partner_id: Ident, app_id: Ident, body: GrantIn, admin: CurrentAdmin, session: Session
 ) -> ApplicationRead:
@@ -74,11 +73,7 @@ async def grant(
     )
 
 
-@router.post(
-    "/{partner_id}/licenses/{license_id}/credentials",
-    status_code=CREATED,
-    openapi_extra=WHILE_PAUSED,
-)
+@router.post("/{partner_id}/licenses/{license_id}/credentials", status_code=CREATED)
 async def issue_credential(
     partner_id: Ident, license_id: Ident, admin: CurrentAdmin, session: Session, request: Request
 ) -> IssuedCredential:
