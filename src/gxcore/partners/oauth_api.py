@@ -48,8 +48,28 @@ _FORM_SCHEMA: dict[str, Any] = {
             }
         },
     },
-    "responses": {"400": {"description": "RFC 6749 §5.2"}, "401": {"description": "§5.2"}},
 }
+
+#: RFC 6749 §5.2's error body, in place of problem+json for this endpoint's 400 and 401.
+_OAUTH_ERROR: dict[str, Any] = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {"type": "string"},
+                    "error_description": {"type": "string"},
+                },
+            }
+        }
+    }
+}
+OAUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "RFC 6749 §5.2: invalid_request, unsupported_grant_type, invalid_scope",
+          **_OAUTH_ERROR},
+    401: {"description": "RFC 6749 §5.2: invalid_client", **_OAUTH_ERROR},
+}  # fmt: skip
 
 
 class _Refused(Exception):
@@ -101,7 +121,12 @@ def _client(request: Request, form: dict[str, str]) -> tuple[str, str]:
     return form["client_id"], form["client_secret"]
 
 
-@router.post("/token", response_model=TokenResponse, openapi_extra={**WHILE_PAUSED, **_FORM_SCHEMA})
+@router.post(
+    "/token",
+    response_model=TokenResponse,
+    responses=OAUTH_ERRORS,
+    openapi_extra={**WHILE_PAUSED, **_FORM_SCHEMA},
+)
 async def token(
     request: Request, session: Session, tenant: Annotated[str, Depends(tenant_id)]
 ) -> JSONResponse:
