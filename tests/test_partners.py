@@ -302,6 +302,10 @@ async def test_the_token_endpoint_speaks_rfc_6749(
     assert by_form.status_code == 200, by_form.text
     narrowed = await client.post("/oauth/token", data={**form, "scope": WALLET})
     assert narrowed.json()["scope"] == WALLET
+    # A token narrowed to one scope opens only that, whatever else the application holds.
+    narrow = {"Authorization": f"Bearer {narrowed.json()['access_token']}"}
+    assert_problem(await client.get("/treasury/NG/balance", headers=narrow), 403,
+                   "PARTNER_NOT_GRANTED")  # fmt: skip
     wrong = await client.post("/oauth/token", data={**form, "client_secret": "nope"})
     _invalid_client(wrong)
     _invalid_client(await client.post("/oauth/token", data={"grant_type": "client_credentials"}))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin.models import Country
@@ -264,17 +264,18 @@ class Standing:
     operations: list[str]
 
 
-async def _standing(session: AsyncSession, *, now: datetime, **match: str) -> Standing | None:
-    """The credential (by id or client id) with its license, application and partner, when
-    every one of them still lets it in; None when there is no such credential here."""
-    column = Credential.credential_id if "credential_id" in match else Credential.client_id
+async def _standing(
+    session: AsyncSession, which: ColumnElement[bool], *, now: datetime
+) -> Standing | None:
+    """The credential `which` picks, with its license, application and partner, when every one
+    of them still lets it in; None when there is no such credential in this tenant."""
     found = (
         await session.execute(
             select(Credential, License, Application, LicensedPartner)
             .join(License, License.license_id == Credential.license_id)
             .join(Application, Application.app_id == License.app_id)
             .join(LicensedPartner, LicensedPartner.partner_id == Application.partner_id)
-            .where(column == next(iter(match.values())))
+            .where(which)
         )
     ).first()
     if found is None:
@@ -303,13 +304,13 @@ async def authenticate(
     )
     if not credentials.secret_matches(key, stored, client_id, secret):
         return Standing("", "", []), False
-    standing = await _standing(session, now=now, client_id=client_id)
+    standing = await _standing(session, Credential.client_id == client_id, now=now)
     assert standing is not None  # the hash was read from its row
     return standing, True
 
 
 async def standing_of(credential_id: str, *, session: AsyncSession, now: datetime) -> Standing:
-    standing = await _standing(session, now=now, credential_id=credential_id)
+    standing = await _standing(session, Credential.credential_id == credential_id, now=now)
     if standing is None:
         raise PartnerAccessRevoked("this client credential no longer exists")
     return standing
