@@ -176,6 +176,14 @@ async def test_a_partner_token_reads_what_its_grants_open_and_nothing_else(
     treasury = await client.get("/treasury/NG/balance", headers=fresh)
     assert treasury.status_code == 200, treasury.text
     assert treasury.json()["treasury"]["balance"] == "1000.000000001"
+    # Taken back: the live token loses it on its next call; the rest stays.
+    app_path = f"/admin/partners/{partner['partnerId']}/applications/{partner['appId']}"
+    taken = await client.delete(f"{app_path}/grants/{TREASURY}", headers=boss)
+    assert taken.status_code == 200 and taken.json()["operations"] == [WALLET]
+    assert (await client.get(app_path, headers=boss)).json()["operations"] == [WALLET]
+    assert_problem(await client.get("/treasury/NG/balance", headers=fresh), 403,
+                   "PARTNER_NOT_GRANTED")  # fmt: skip
+    assert (await client.get(f"/wallets/{holder}/balance", headers=fresh)).status_code == 200
 
 
 async def test_a_user_keeps_the_routes_opened_to_partners(

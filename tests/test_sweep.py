@@ -222,6 +222,8 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/admin/partners/{partner_id}/applications/{app_id}/grants"): {
         "operations": ["wallets.balance.read"]
     },
+    ("GET", "/admin/partners/{partner_id}/applications/{app_id}"): None,
+    ("DELETE", "/admin/partners/{partner_id}/applications/{app_id}/grants/{operation}"): None,
     ("POST", "/admin/partners/{partner_id}/licenses/{license_id}/revoke"): None,
     ("POST", "/admin/partners/{partner_id}/licenses/{license_id}/credentials"): None,
     ("POST", "/admin/partners/{partner_id}/credentials/{credential_id}/revoke"): None,
@@ -266,7 +268,7 @@ PATH_KINDS = {
     "license_id": "license",
     "credential_id": "credential",
 }
-PATH_VALUES = {"action": "freeze"}
+PATH_VALUES = {"action": "freeze", "operation": "wallets.balance.read"}
 #: Operations whose id is a name every tenant has (a parameter key): the attacker must get its
 #: own tenant's answer, never the victim's (the victim's value is set apart in `victim`).
 SHARED_NAMES = {("GET", "/admin/parameters/{param_id}")}

@@ -53,6 +53,7 @@ ALLOWED = {
     ("POST", "/oauth/token"),
     ("POST", "/admin/partners/{partner_id}/licenses/{license_id}/revoke"),
     ("POST", "/admin/partners/{partner_id}/credentials/{credential_id}/revoke"),
+    ("DELETE", "/admin/partners/{partner_id}/applications/{app_id}/grants/{operation}"),
 }
 
 

@@ -19,6 +19,7 @@ from gxcore.partners.schemas import (
     PartnerIn,
     PartnerRead,
 )
+from gxcore.partners.scopes import PartnerOperation
 
 # While the system is paused (an incident), revoking a license or a credential stays served: it
 # is how access is cut; the rest waits for the resume, as other administration does.
@@ -41,6 +42,14 @@ async def register_application(
     partner_id: Ident, body: ApplicationIn, admin: CurrentAdmin, session: Session
 ) -> ApplicationRead:
     return await service.register_application(partner_id, body, session=session)
+
+
+@router.get("/{partner_id}/applications/{app_id}")
+async def application(
+    partner_id: Ident, app_id: Ident, admin: CurrentAdmin, session: Session
+) -> ApplicationRead:
+    """An application with the operations it is granted."""
+    return await service.get_application(partner_id, app_id, session=session)
 
 
 @router.post("/{partner_id}/applications/{app_id}/licenses", status_code=CREATED)
@@ -71,6 +80,18 @@ async def grant(
     return await service.grant(
         partner_id, app_id, body.operations, session=session, granted_by=admin.profile_id
     )
+
+
+@router.delete("/{partner_id}/applications/{app_id}/grants/{operation}", openapi_extra=WHILE_PAUSED)
+async def ungrant(
+    partner_id: Ident,
+    app_id: Ident,
+    operation: PartnerOperation,
+    admin: CurrentAdmin,
+    session: Session,
+) -> ApplicationRead:
+    """Take an operation back (idempotent): live tokens lose it on their next call."""
+    return await service.ungrant(partner_id, app_id, operation, session=session)
 
 
 @router.post("/{partner_id}/licenses/{license_id}/credentials", status_code=CREATED)

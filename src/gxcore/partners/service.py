@@ -213,6 +213,29 @@ async def grant(
     return await _app_read(session, app)
 
 
+async def ungrant(
+    partner_id: str, app_id: str, operation: PartnerOperation, *, session: AsyncSession
+) -> ApplicationRead:
+    """Take an operation back: the application's live tokens lose it on their next call.
+    Taking back one it does not hold changes nothing."""
+    app = await _application(session, partner_id, app_id)
+    held = await session.scalar(
+        select(PartnerScope).where(
+            PartnerScope.app_id == app_id, PartnerScope.operation == operation.value
+        )
+    )
+    if held is not None:
+        await session.delete(held)
+        await session.flush()
+    return await _app_read(session, app)
+
+
+async def get_application(
+    partner_id: str, app_id: str, *, session: AsyncSession
+) -> ApplicationRead:
+    return await _app_read(session, await _application(session, partner_id, app_id))
+
+
 async def issue_credential(
     partner_id: str, license_id: str, *, session: AsyncSession, key: bytes
 ) -> IssuedCredential:
