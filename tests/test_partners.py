@@ -323,6 +323,14 @@ async def test_the_token_endpoint_speaks_rfc_6749(
     assert as_json.status_code == 400 and as_json.json()["error"] == "invalid_request"
     too_wide = await client.post("/oauth/token", data={**form, "scope": "admin.everything"})
     assert too_wide.status_code == 400 and too_wide.json()["error"] == "invalid_scope"
+    nul = base64.b64encode(b"gxc_x%00:secret").decode()
+    _invalid_client(
+        await client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Basic {nul}"},
+        )
+    )
     both = await client.post("/oauth/token", data=form, headers=_basic(partner))
     assert both.status_code == 400 and both.json()["error"] == "invalid_request"
 

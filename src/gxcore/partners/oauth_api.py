@@ -115,7 +115,10 @@ def _client(request: Request, form: dict[str, str]) -> tuple[str, str]:
         if not sep:
             raise _Refused("invalid_client", "malformed Basic credentials", 401)
         # §2.3.1: both are form-encoded before Basic encoding.
-        return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
+        client_id, secret = unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
+        if any(len(v) > MAX_FIELD or "\x00" in v for v in (client_id, secret)):
+            raise _Refused("invalid_client", "malformed Basic credentials", 401)
+        return client_id, secret
     if not form.get("client_id") or "client_secret" not in form:
         raise _Refused("invalid_client", "client authentication is required", 401)
     return form["client_id"], form["client_secret"]
