@@ -66,6 +66,9 @@ OPERATIONS = sorted(
 )
 
 
+#: OAuth 2.0 clients parse RFC 6749's error body (`{"error": "invalid_client"}`), not ours.
+OAUTH_SHAPED = {("post", "/api/v1/oauth/token", "401")}
+
 # The registration step each step's operation follows: its real registration is taken that far.
 BEFORE = {f"/api/v1/registration/{step}": prev for prev, step in pairwise(PATH)} | {
     "/api/v1/registration/phone/resend": "phone"
@@ -129,13 +132,16 @@ async def test_operation_answers_per_its_documentation(
                 if i % 2:
                     _aim(case, real)
                 kwargs = case.as_transport_kwargs(base_url="http://gx.test", headers=headers)
+                data = kwargs.get("data")
+                form = data if isinstance(data, dict) else None  # a form body (/oauth/token)
                 response = await client.request(
                     kwargs["method"],
                     kwargs["url"],
                     params=kwargs.get("params"),
                     headers=kwargs.get("headers"),
                     json=kwargs.get("json"),
-                    content=kwargs.get("data"),
+                    content=None if form is not None else data,
+                    data=form,
                 )
                 sent += 1
                 try:
@@ -154,6 +160,8 @@ async def test_every_operation_documents_its_errors_as_problem_json(app: Any) ->
         for method, operation in item.items():
             responses = operation["responses"]
             for status in ("401", "403", "404", "409", "422", "429"):
+                if (method, path, status) in OAUTH_SHAPED:
+                    continue
                 content = responses[status]["content"]
                 assert list(content) == ["application/problem+json"], (method, path, status)
                 assert "code" in content["application/problem+json"]["schema"]["required"]

@@ -36,7 +36,7 @@ APP_WRITES = (
     "BusinessSignatory", "Collateral", "Contact", "Credential", "FamilyRelationship",
     "HttpIdempotency", "KYCDocument", "KYCVerification",
     "LegalTenderStatus", "License", "LicensedPartner", "Notification", "OrganizationProfile",
-    "OutboxCommand", "PartnerGrant", "PendingRegistration", "PushToken", "SignatoryRule",
+    "OutboxCommand", "PartnerGrant", "PartnerScope", "PendingRegistration", "PushToken", "SignatoryRule",
     "SystemParameter", "TransactionApproval", "TransactionLimit", "TransactionRiskScore",
     "TrustScore", "TrustedDevice", "UserOrganizationLink", "UserProfile", "UserSession",
 )  # fmt: skip

@@ -10,7 +10,9 @@ import pytest
 from gxcore.db.lifecycle import LIFECYCLES, allowed, check, transition
 from gxcore.enums import (
     ApprovalStatus,
+    CredentialStatus,
     KycStatus,
+    LicenseStatus,
     NotificationStatus,
     OrgProfileStatus,
     OutboxStatus,
@@ -66,6 +68,8 @@ EXPECTED: dict[type, dict[str, set[str]]] = {
         "PENDING": {"CONFIRMED", "REJECTED"},
         "CONFIRMED": {"DECEASED", "DIVORCED", "NOT_APPLICABLE"},
     },
+    LicenseStatus: {"ACTIVE": {"EXPIRED", "REVOKED"}},
+    CredentialStatus: {"ACTIVE": {"REVOKED"}},
 }
 
 PAIRS = [

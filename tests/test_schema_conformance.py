@@ -403,6 +403,11 @@ DEPARTURES: tuple[Departure, ...] = (
         "request; the reference keeps no read model of it, so the projector mirrors it",
     ),
     AddTable(
+        "PartnerScope",
+        "the reference's PartnerGrant is a grant of money to a partner, not a permission: the "
+        "operations an administrator opens to a partner's application are kept one per row",
+    ),
+    AddTable(
         "TransferHold",
         "a requested transfer reserves its amount and fee until the ledger's answer is "
         "projected, so parallel requests cannot spend one balance twice",

@@ -51,6 +51,7 @@ from gxcore.kyc.models import KYCDocument, KYCVerification
 from gxcore.loans.models import Collateral, Loan
 from gxcore.notifications.inbox import notify
 from gxcore.notifications.models import Notification, PushToken
+from gxcore.partners.models import Application, Credential, License, LicensedPartner
 from gxcore.trust.models import FamilyRelationship
 from gxcore.wallet.models import (
     Beneficiary,
@@ -213,6 +214,19 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/organizations/{org_id}/commands/{command_id}"): None,
     ("POST", "/transactions/{pending_tx_id}/approve"): None,
     ("GET", "/velocity-tax/eligibility/{account_id}"): None,
+    ("GET", "/admin/partners/{partner_id}"): None,
+    ("POST", "/admin/partners/{partner_id}/applications"): {"appName": "sweep"},
+    ("POST", "/admin/partners/{partner_id}/applications/{app_id}/licenses"): {
+        "licenseType": "SWEEP"
+    },
+    ("POST", "/admin/partners/{partner_id}/applications/{app_id}/grants"): {
+        "operations": ["wallets.balance.read"]
+    },
+    ("GET", "/admin/partners/{partner_id}/applications/{app_id}"): None,
+    ("DELETE", "/admin/partners/{partner_id}/applications/{app_id}/grants/{operation}"): None,
+    ("POST", "/admin/partners/{partner_id}/licenses/{license_id}/revoke"): None,
+    ("POST", "/admin/partners/{partner_id}/licenses/{license_id}/credentials"): None,
+    ("POST", "/admin/partners/{partner_id}/credentials/{credential_id}/revoke"): None,
 }
 #: Administrators' operations: a user is refused by role (403), not by id.
 ADMIN_ONLY = (
@@ -249,12 +263,16 @@ PATH_KINDS = {
     "pending_tx_id": "multisig",
     "param_id": "parameter",
     "account_id": "account",
+    "partner_id": "partner",
+    "app_id": "application",
+    "license_id": "license",
+    "credential_id": "credential",
 }
 #: Further bodies of an operation that names its resource in one of several fields.
 MORE_BODIES: list[tuple[tuple[str, str], dict[str, Any]]] = [
     (("POST", "/transfers"), {"toBusinessAccountId": "{business_account}", "amount": "1"}),
 ]
-PATH_VALUES = {"action": "freeze"}
+PATH_VALUES = {"action": "freeze", "operation": "wallets.balance.read"}
 #: Operations whose id is a name every tenant has (a parameter key): the attacker must get its
 #: own tenant's answer, never the victim's (the victim's value is set apart in `victim`).
 SHARED_NAMES = {("GET", "/admin/parameters/{param_id}")}
@@ -438,9 +456,11 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
             Collateral(on_chain_loan_id=f"loan-{tenant}", document_reference="r", document_hash="h")
         )
     business = await _business(db, tenant, user.profile_id, wallet.wallet_id, command.id)
+    partner = await _partner(db, tenant)
     assert device is not None and notice is not None
     return {
         **business,
+        **partner,
         "wallet": wallet.wallet_id,
         "tenant": tenant,
         "profile": user.profile_id,
@@ -461,6 +481,31 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         "parameter": VICTIM_PARAMETER[0],
         "account": wallet.primary_account_id,
     }
+
+
+async def _partner(db: Database, tenant: str) -> dict[str, str]:
+    """The victim's licensed partner, with an application, a license and a credential."""
+    async with db.tenant(tenant) as s:
+        partner = LicensedPartner(company_name="Victim Pay", jurisdiction_country_code="NG")
+        s.add(partner)
+        await s.flush()
+        application = Application(partner_id=partner.partner_id, app_name="victim-app")
+        s.add(application)
+        await s.flush()
+        license_ = License(app_id=application.app_id, license_type="PAYMENTS")
+        s.add(license_)
+        await s.flush()
+        credential = Credential(
+            license_id=license_.license_id, client_id="gxc_victim", client_secret_hash="x"
+        )
+        s.add(credential)
+        await s.flush()
+        return {
+            "partner": partner.partner_id,
+            "application": application.app_id,
+            "license": license_.license_id,
+            "credential": credential.credential_id,
+        }
 
 
 async def _business(

@@ -48,6 +48,12 @@ ALLOWED = {
     ("POST", "/admin/admins"),
     ("POST", "/admin/treasury/activate"),
     ("POST", "/treasury"),
+    # Partners still read while paused, so they still get tokens; cutting a partner off is
+    # what an incident may need.
+    ("POST", "/oauth/token"),
+    ("POST", "/admin/partners/{partner_id}/licenses/{license_id}/revoke"),
+    ("POST", "/admin/partners/{partner_id}/credentials/{credential_id}/revoke"),
+    ("DELETE", "/admin/partners/{partner_id}/applications/{app_id}/grants/{operation}"),
 }
 
 

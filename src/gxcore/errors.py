@@ -758,3 +758,32 @@ class CountryNotFound(NotFound):
     """No data for that country on this tenant's ledger."""
 
     code = "COUNTRY_NOT_FOUND"
+
+
+# --------------------------------------------------------------------------------------------
+# Licensed partners
+# --------------------------------------------------------------------------------------------
+
+
+class PartnerNotFound(NotFound):
+    """No such licensed partner, application, license or credential in this tenant."""
+
+    code = "PARTNER_NOT_FOUND"
+
+
+class PartnerExists(Conflict):
+    """A partner of that company name, or an application of that name, exists in this tenant."""
+
+    code = "PARTNER_EXISTS"
+
+
+class PartnerNotGranted(Forbidden):
+    """A partner application called an operation its grants do not open to it."""
+
+    code = "PARTNER_NOT_GRANTED"
+
+
+class PartnerAccessRevoked(Unauthorized):
+    """The partner's credential is revoked, or its license expired or is no longer ACTIVE."""
+
+    code = "PARTNER_ACCESS_REVOKED"

@@ -12,7 +12,9 @@ from enum import StrEnum
 
 from gxcore.enums import (
     ApprovalStatus,
+    CredentialStatus,
     KycStatus,
+    LicenseStatus,
     NotificationStatus,
     OrgProfileStatus,
     OutboxStatus,
@@ -73,6 +75,12 @@ LIFECYCLES: Mapping[type[StrEnum], Mapping[StrEnum, frozenset[StrEnum]]] = {
             {SessionStatus.EXPIRED, SessionStatus.REVOKED, SessionStatus.LOGGED_OUT}
         ),
     },
+    # A partner's license lapses at its expiry or is revoked; either is final (a new license is
+    # issued instead). A revoked client credential stays revoked.
+    LicenseStatus: {
+        LicenseStatus.ACTIVE: frozenset({LicenseStatus.EXPIRED, LicenseStatus.REVOKED}),
+    },
+    CredentialStatus: {CredentialStatus.ACTIVE: frozenset({CredentialStatus.REVOKED})},
     NotificationStatus: {
         NotificationStatus.UNREAD: frozenset(
             {NotificationStatus.READ, NotificationStatus.ARCHIVED, NotificationStatus.ACTIONED}

@@ -61,13 +61,16 @@ class Principal:
     session_id: str
     device_id: str
     role: str
+    #: Set when a licensed partner's application calls (gxcore.partners.principal): it holds no
+    #: role, and sees the tenant's data only through the operations its grants open to it.
+    application_id: str | None = None
 
     @property
     def is_admin(self) -> bool:
         return holds(self.role, UserRole.ADMIN)
 
     def may_see(self, profile_id: str) -> bool:
-        return self.is_admin or profile_id == self.profile_id
+        return self.is_admin or self.application_id is not None or profile_id == self.profile_id
 
 
 def check_allowed(profile: UserProfile) -> None:

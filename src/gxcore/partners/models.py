@@ -101,3 +101,20 @@ class PartnerGrant(TenantScoped, Base):
     issuance_timestamp: Mapped[datetime | None]
     on_chain_tx_id: Mapped[str | None]
     partner: Mapped[LicensedPartner] = relationship(foreign_keys=[partner_id])
+
+
+class PartnerScope(TenantScoped, Base):
+    """An operation an administrator opened to a partner's application (gxcore.partners.scopes
+    names them). The reference's `PartnerGrant` is a grant of money to a partner (an amount, a
+    purpose, a ledger transaction), not a permission, so permissions are kept here."""
+
+    __tablename__ = "PartnerScope"
+    __table_args__ = (Index(None, "tenant_id", "app_id", "operation", unique=True),)
+    scope_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str]
+    app_id: Mapped[str] = mapped_column(
+        ForeignKey("Application.app_id", ondelete="CASCADE", onupdate="CASCADE")
+    )
+    operation: Mapped[str]
+    granted_by: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)

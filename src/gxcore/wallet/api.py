@@ -9,8 +9,11 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from gxcore.enums import OffChainTxType
 from gxcore.http import ACCEPTED, CREATED, WHILE_PAUSED, Ident, Session
+from gxcore.identity.access import Principal, UserRole
 from gxcore.identity.principal import CurrentAdmin, CurrentSuperAdmin, CurrentUser
 from gxcore.identity.schemas import ReviewReason
+from gxcore.partners.principal import partner_or
+from gxcore.partners.scopes import PartnerOperation
 from gxcore.wallet import service, treasury
 from gxcore.wallet.schemas import (
     BalanceResponse,
@@ -89,7 +92,7 @@ async def transfer_status(command_id: Ident, user: CurrentUser, session: Session
 @router.get("/wallets/{profile_id}/balance")
 async def balance(
     profile_id: Ident,
-    user: CurrentUser,
+    user: Annotated[Principal, partner_or(PartnerOperation.WALLET_BALANCE)],
     session: Session,
     at: Annotated[datetime | None, Query(description="the balance as of this instant")] = None,
 ) -> BalanceResponse:
@@ -133,10 +136,10 @@ async def activate_treasury(
 @router.get("/treasury/{country_code}/balance")
 async def treasury_balance(
     country_code: Annotated[str, Path(pattern=r"^[A-Za-z]{2}$")],
-    admin: CurrentAdmin,
+    admin: Annotated[Principal, partner_or(PartnerOperation.TREASURY_BALANCE, UserRole.ADMIN)],
     session: Session,
 ) -> TreasuryResponse:
-    """A country treasury's balance (administrators)."""
+    """A country treasury's balance (administrators, and partners granted it)."""
     return TreasuryResponse(treasury=await treasury.balance(country_code.upper(), session=session))
 
 
