@@ -52,13 +52,16 @@ UPDATABLE_IDS = [m.__name__ for m in UPDATABLE_MODELS]
 READ_ONLY_MODELS = [m for m in TENANT_MODELS if m.__tablename__ in PROJECTED]
 
 # Many-to-one relationships between tenant models: (child model, relationship key).
-RELATIONSHIPS = [
-    (m.class_, rel.key)
-    for m in Base.registry.mappers
-    if issubclass(m.class_, TenantScoped)
-    for rel in m.relationships
-    if rel.direction.name == "MANYTOONE" and issubclass(rel.mapper.class_, TenantScoped)
-]
+RELATIONSHIPS = sorted(  # in a stable order: each xdist worker must collect the same tests
+    (
+        (m.class_, rel.key)
+        for m in Base.registry.mappers
+        if issubclass(m.class_, TenantScoped)
+        for rel in m.relationships
+        if rel.direction.name == "MANYTOONE" and issubclass(rel.mapper.class_, TenantScoped)
+    ),
+    key=lambda pair: (pair[0].__name__, pair[1]),
+)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -605,6 +605,29 @@ async def test_eligibility_is_the_owners_or_an_admins(loop: Loop) -> None:
         assert_problem(got, 404, "WALLET_NOT_FOUND")
 
 
+async def test_eligibility_as_of_a_later_day_projects_todays_balance(
+    loop: Loop, clocks: Clocks
+) -> None:
+    alice = await loop.user()  # 500 since today: 400 above the threshold of 100
+    today = clocks.app().date()
+    path = f"/velocity-tax/eligibility/{alice['id']}"
+    for ahead, eligible, due in ((359, False, "0"), (360, True, "12")):
+        got = await loop.client.get(
+            path, params={"asOf": (today + timedelta(days=ahead)).isoformat()},
+            headers=alice["headers"],
+        )  # fmt: skip
+        assert got.status_code == 200, got.text
+        view = got.json()
+        assert (view["eligible"], Decimal(view["taxDue"]), view["daysHeld"]) == (
+            eligible, Decimal(due), ahead,
+        )  # fmt: skip
+    # 3% of the 400 above the threshold: half to the treasury, half to the pool.
+    assert Decimal(view["treasuryShare"]) == Decimal(view["redistributionShare"]) == 6
+    yesterday = (today - timedelta(days=1)).isoformat()
+    before = await loop.client.get(path, params={"asOf": yesterday}, headers=alice["headers"])
+    assert_problem(before, 422, "VALIDATION_FAILED")
+
+
 async def test_a_fee_quote_is_the_ledgers_fee_to_the_last_decimal(loop: Loop) -> None:
     alice = await loop.user(genesis=False)
     params = Params.of()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 
 from gxcore.http import ACCEPTED, Ident, Now, Session
 from gxcore.identity.principal import CurrentAdmin, CurrentUser
@@ -22,11 +23,24 @@ async def calculate_fee(body: FeeRequest, user: CurrentUser, session: Session) -
 
 @router.get("/velocity-tax/eligibility/{account_id}")
 async def eligibility(
-    account_id: Ident, user: CurrentUser, session: Session, now: Now
+    account_id: Ident,
+    user: CurrentUser,
+    session: Session,
+    now: Now,
+    as_of: Annotated[
+        dt.date | None,
+        Query(
+            alias="asOf",
+            description="a later day: what today's balance would owe then (default: today)",
+        ),
+    ] = None,
 ) -> Eligibility:
     """Whether the account's wallet owes the velocity tax today, why (or why not), and the days
-    left in its cycle. The owner's or an administrator's."""
-    return await service.eligibility(account_id, session=session, principal=user, on=now.date())
+    left in its cycle; with `asOf`, the same projected to a later day if the balance stays as it
+    is now. The owner's or an administrator's."""
+    return await service.eligibility(
+        account_id, session=session, principal=user, on=as_of or now.date(), today=now.date()
+    )
 
 
 @router.post("/velocity-tax/apply", status_code=ACCEPTED)

@@ -63,10 +63,14 @@ async def quote_fee(amount: Decimal, *, session: AsyncSession) -> FeeQuote:
 
 
 async def eligibility(
-    account_id: str, *, session: AsyncSession, principal: Principal, on: date
+    account_id: str, *, session: AsyncSession, principal: Principal, on: date, today: date
 ) -> Eligibility:
-    """Whether the wallet of `account_id` owes the velocity tax on `on`, why, and the days left.
-    Its owner's or an administrator's: anyone else is told there is no such wallet."""
+    """Whether the wallet of `account_id` owes the velocity tax on `on` (today, or a later day
+    for its current balance), why, and the days left. Its owner's or an administrator's: anyone
+    else is told there is no such wallet. An earlier day is refused: today's balance says
+    nothing about a day gone by."""
+    if on < today:
+        raise ValidationFailed(f"{on} is before today ({today})", field="asOf")
     found = await holdings.by_account(session, account_id)
     if found is None or not principal.may_see(found.profile_id):
         raise WalletNotFound(f"no wallet for account {account_id!r}", accountId=account_id)
