@@ -31,7 +31,7 @@ def test_the_demo_tells_the_whole_story_and_passes_every_check(tmp_path: Path) -
     for step in STEPS:
         assert f"✓ {step.title}" in out, out
     assert "409 INSUFFICIENT_FUNDS" in out
-    assert "TransferCompleted" in out and "balances" in out
+    assert "TransferCompleted" in out and "balances" in out and "trust score" in out
     assert "every check passed" in out
     # The demo's own `gx up` is stopped and its data directory removed.
     assert list(tmp_path.iterdir()) == []

@@ -1,9 +1,9 @@
 """`gx demo`: the system's main story, told over HTTP against a running `gx up`.
 
 The story is `STEPS`, one `Step` per line: a title and a function of the shared `Story` that
-answers a one-line result or raises `StoryFailed`. A feature that lands later (relationships and
-trust, a business account's 2-of-3 payout, a velocity-tax run) becomes one more step; nothing
-that does not exist yet is shown.
+answers a one-line result or raises `StoryFailed`: registration, approval, genesis, transfers,
+relationships and trust, a business account's 2-of-3 payout, the velocity tax. A feature that
+lands later becomes one more step; nothing that does not exist is shown.
 
 Where the system is: `<data dir>/up.json`, which a running `gx up` writes once its API answers
 (its pid, tenant and API address). `--embedded` starts a `gx up` of its own on a temporary data
@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -231,14 +232,7 @@ def send_money(story: Story) -> str:
         story.transfers.append((sender, receiver, amount, accepted["commandId"]))
     for sender, receiver, amount, command in story.transfers:
         story.say(f"{sender.name} → {receiver.name}: on the ledger")
-
-        def committed(s: Person = sender, c: str = command) -> dict[str, Any] | None:
-            status = story.call("GET", f"/transfers/{c}/status", headers=_bearer(s))
-            if status["status"] in ("FAILED", "HELD"):
-                raise StoryFailed(f"transfer {c} is {status['status']} ({status['errorCode']})")
-            return status if status["status"] == "COMMITTED" else None
-
-        story.until(f"transfer {command} to commit", committed)
+        _committed(story, sender, command)
         sender.sent += amount
         receiver.received += amount
     return "; ".join(f"{s.name} → {r.name} {a}" for s, r, a, _ in story.transfers)
@@ -283,6 +277,171 @@ def settled(story: Story) -> str:
     return "every balance = genesis + received − sent − fees"
 
 
+def trust(story: Story) -> str:
+    """Relationships confirmed on both sides raise both sides' trust scores at once."""
+    ada, alan, grace = story.people
+    before = {p.name: _trust(story, p) for p in story.people}
+    for inviter, invitee, kind in (
+        (ada, alan, "BUSINESS_PARTNER"),
+        (ada, grace, "FRIEND"),
+        (alan, grace, "WORKPLACE_ASSOCIATE"),
+    ):
+        story.say(f"{inviter.name} names {invitee.name} a {kind.lower().replace('_', ' ')}")
+        invited = story.call(
+            "POST",
+            "/relationships",
+            201,
+            json={"relationType": kind, "relatedProfileId": invitee.profile_id},
+            headers=_bearer(inviter),
+        )
+        story.say(f"{invitee.name} confirms")
+        story.call(
+            "POST", f"/relationships/{invited['relationshipId']}/confirm", headers=_bearer(invitee)
+        )
+    after = {p.name: _trust(story, p) for p in story.people}
+    flat = [name for name in after if after[name] <= before[name]]
+    if flat:
+        raise StoryFailed(f"trust scores did not rise for {', '.join(flat)}: {after}")
+    return ", ".join(f"{name} {before[name]} → {after[name]}" for name in after)
+
+
+def business(story: Story) -> str:
+    """Three stakeholders found an organization on the ledger and open a business account
+    needing 2 approvals; a payout waits for the second signature, then moves."""
+    ada, alan, grace = story.people
+    org = f"ORG-DEMO-{secrets.token_hex(3).upper()}"
+    story.say(f"{ada.name} proposes {org} with {alan.name} and {grace.name}")
+    story.call(
+        "POST",
+        "/organizations",
+        202,
+        json={
+            "organizationName": "Analytical Engines",
+            "organizationId": org,
+            "stakeholders": [alan.profile_id, grace.profile_id],
+        },
+        headers=_bearer(ada),
+    )
+    story.until(f"{org} on the ledger", lambda: _organization(story, ada, org))
+    for person in story.people:
+        story.say(f"{person.name} endorses")
+        story.call("POST", f"/organizations/{org}/endorse", 202, headers=_bearer(person))
+
+    def endorsed() -> bool | None:
+        found = _organization(story, ada, org)
+        return (found is not None and len(found["endorsers"]) == len(story.people)) or None
+
+    story.until("every endorsement", endorsed)
+    story.say(f"{ada.name} activates it")
+    story.call("POST", f"/organizations/{org}/activate", 202, headers=_bearer(ada))
+
+    def active() -> bool | None:
+        found = _organization(story, ada, org)
+        return (found is not None and found["status"] == "ACTIVE") or None
+
+    story.until(f"{org} to become ACTIVE", active)
+
+    story.say("its profile is verified, its account opened (2 approvals)")
+    profile = story.call(
+        "POST",
+        "/organization-profiles",
+        201,
+        json={"legalName": "Analytical Engines Ltd", "jurisdictionCountryCode": "gb"},
+        headers=_bearer(ada),
+    )["orgProfileId"]
+    story.call("POST", f"/admin/organization-profiles/{profile}/verify", headers=story.admin)
+    account = story.call(
+        "POST",
+        "/business-accounts",
+        201,
+        json={"orgProfileId": profile, "organizationId": org, "defaultRequiredApprovals": 2},
+        headers=_bearer(ada),
+    )["businessAccountId"]
+    for person, role, initiates in (
+        (alan, "DIRECTOR", True),
+        (grace, "AUTHORIZED_SIGNATORY", False),
+    ):
+        story.say(f"{person.name} becomes a signatory")
+        sid = story.call(
+            "POST",
+            f"/business-accounts/{account}/signatories",
+            201,
+            json={
+                "profileId": person.profile_id,
+                "role": role,
+                "canInitiateTransactions": initiates,
+                "canApproveTransactions": True,
+            },
+            headers=_bearer(ada),
+        )["signatoryId"]
+        story.call(
+            "POST",
+            f"/business-accounts/{account}/signatories/{sid}/confirm",
+            headers=_bearer(person),
+        )
+
+    funding = Decimal(100)
+    story.say(f"{ada.name} pays {funding} into the account")
+    paid = story.call(
+        "POST",
+        "/transfers",
+        202,
+        json={"toBusinessAccountId": account, "amount": str(funding)},
+        headers=_bearer(ada),
+    )["commandId"]
+    _committed(story, ada, paid)
+    ada.sent += funding
+
+    payout = Decimal(40)
+    story.say(f"{alan.name} pays {grace.name} {payout}: the first of two approvals")
+    approval = story.call(
+        "POST",
+        f"/business-accounts/{account}/transfers",
+        202,
+        json={"toUserId": grace.profile_id, "amount": str(payout)},
+        headers=_bearer(alan),
+    )
+    if (approval["receivedApprovals"], approval["requiredApprovals"]) != (1, 2):
+        raise StoryFailed(f"the payout waits for {approval}")
+    start = Decimal((_balance(story, grace) or {"balance": "0"})["balance"])
+    story.say(f"{ada.name} approves: the second")
+    voted = story.call("POST", f"/approvals/{approval['approvalId']}/approve", headers=_bearer(ada))
+    if voted["status"] != "APPROVED":
+        raise StoryFailed(f"after two approvals the payout is {voted['status']}")
+
+    def arrived() -> bool | None:
+        balance = _balance(story, grace)
+        return (balance is not None and Decimal(balance["balance"]) == start + payout) or None
+
+    story.until(f"{grace.name}'s payout", arrived)
+    grace.received += payout
+    return f"{org}: {ada.name} paid in {funding}; {alan.name} + {ada.name} approved {payout} to {grace.name}"
+
+
+def velocity_tax(story: Story) -> str:
+    """Today's run (nobody has held above the threshold for a cycle yet), and what Ada's
+    balance would owe when her cycle completes, from the eligibility route's projection."""
+    ada = story.people[0]
+    story.say("today's run")
+    report = story.call("POST", "/velocity-tax/apply", 202, json={}, headers=story.admin)
+    now = story.call("GET", f"/velocity-tax/eligibility/{ada.profile_id}", headers=_bearer(ada))
+    story.say(f"{ada.name}'s balance, {now['daysRemaining']} days on")
+    due_on = date.fromisoformat(now["asOf"]) + timedelta(days=now["daysRemaining"])
+    then = story.call(
+        "GET",
+        f"/velocity-tax/eligibility/{ada.profile_id}",
+        params={"asOf": due_on.isoformat()},
+        headers=_bearer(ada),
+    )
+    if now["eligible"] or not then["eligible"] or Decimal(then["taxDue"]) <= 0:
+        raise StoryFailed(f"velocity tax: today {now}, on {due_on} {then}")
+    return (
+        f"today {report['taxed']} of {report['wallets']} wallets taxed; on {due_on} "
+        f"{ada.name} would owe {Decimal(then['taxDue']).normalize():f} "
+        f"({then['rateBps']} bps of {Decimal(then['taxableAmount']).normalize():f})"
+    )
+
+
 def rebuilt(story: Story) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "gxcore", "projector", "rebuild", "--tenant", story.tenant],
@@ -313,6 +472,9 @@ STEPS: tuple[Step, ...] = (
     Step("they send money to each other", send_money),
     Step("an overdraw is refused", overdraw),
     Step("the wallets settle", settled),
+    Step("relationships raise trust scores", trust),
+    Step("a business account pays out after 2 of 3 approve", business),
+    Step("the velocity tax: today's run and a later day's", velocity_tax),
     Step("`gx projector rebuild`: the read models equal the ledger", rebuilt),
 )
 
@@ -348,7 +510,7 @@ def tell(story: Story, steps: tuple[Step, ...] = STEPS) -> bool:
 
 def epilogue(story: Story) -> None:
     table = Table(title="balances")
-    for column in ("person", "balance", "available", "sent", "received"):
+    for column in ("person", "balance", "available", "sent", "received", "trust score"):
         table.add_column(column, justify="left" if column == "person" else "right")
     for person in story.people:
         balance = _balance(story, person) or {}
@@ -358,6 +520,7 @@ def epilogue(story: Story) -> None:
             balance.get("available", "?"),
             str(person.sent),
             str(person.received),
+            str(_trust(story, person)) if person.token else "?",
         )
     console.print(table)
     log = Table(title=f"the event log's last entries (tenant {story.tenant})")
@@ -512,6 +675,34 @@ def _balance(story: Story, person: Person) -> dict[str, Any] | None:
     found = story.call("GET", f"/wallets/{person.profile_id}/balance", headers=story.admin)
     balance: dict[str, Any] = found["balance"]
     return None if balance["balance"] == "0.000000000" else balance
+
+
+def _committed(story: Story, sender: Person, command: str) -> None:
+    """Wait for the sender's transfer to commit; a failed or held one ends the story."""
+
+    def probe() -> bool | None:
+        status = story.call("GET", f"/transfers/{command}/status", headers=_bearer(sender))
+        if status["status"] in ("FAILED", "HELD"):
+            raise StoryFailed(f"transfer {command} is {status['status']} ({status['errorCode']})")
+        return status["status"] == "COMMITTED" or None
+
+    story.until(f"transfer {command} to commit", probe)
+
+
+def _trust(story: Story, person: Person) -> int:
+    score = story.call("GET", "/relationships/trust-score", headers=_bearer(person))
+    return int(score["totalScore"])
+
+
+def _organization(story: Story, person: Person, org: str) -> dict[str, Any] | None:
+    """The organization as the projector has it, None until it has arrived."""
+    found = story.http.get(f"/organizations/{org}", headers=_bearer(person))
+    if found.status_code == 404:
+        return None
+    if found.status_code != 200:
+        raise StoryFailed(f"GET /organizations/{org}: {found.status_code} {found.text[:300]}")
+    organization: dict[str, Any] = found.json()
+    return organization
 
 
 def _bearer(person: Person) -> dict[str, str]:
