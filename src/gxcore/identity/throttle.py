@@ -248,9 +248,12 @@ async def check_actions(
         )
         if actions.marked_by is not None:
             query = query.where(AuditLog.new_value.has_key(actions.marked_by))
-        newest = list(await session.scalars(query.order_by(AuditLog.timestamp.desc()).limit(limit)))
-        if len(newest) >= limit:
+        # Only the limit-th newest matters (its age is when a slot frees): one row, not `limit`.
+        nth = await session.scalar(
+            query.order_by(AuditLog.timestamp.desc()).offset(limit - 1).limit(1)
+        )
+        if nth is not None:
             raise actions.error(
                 f"too many {actions.name} from {who}; try again later",
-                retry_after=_seconds_until(newest[-1] + actions.window, now),
+                retry_after=_seconds_until(nth + actions.window, now),
             )
