@@ -250,6 +250,8 @@ class NotificationStatus(StrEnum):
 class DocumentType(StrEnum):
     NATIONAL_ID = "NATIONAL_ID"
     PASSPORT = "PASSPORT"
+    # gxcore's addition (revision 6def41e919af): a non-citizen resident's identity document.
+    RESIDENCE_PERMIT = "RESIDENCE_PERMIT"
     DRIVERS_LICENSE = "DRIVERS_LICENSE"
     PROOF_OF_ADDRESS = "PROOF_OF_ADDRESS"
     DEATH_CERTIFICATE = "DEATH_CERTIFICATE"
