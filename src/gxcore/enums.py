@@ -250,8 +250,6 @@ class NotificationStatus(StrEnum):
 class DocumentType(StrEnum):
     NATIONAL_ID = "NATIONAL_ID"
     PASSPORT = "PASSPORT"
-    # gxcore's addition (revision 6def41e919af): a non-citizen resident's identity document.
-    RESIDENCE_PERMIT = "RESIDENCE_PERMIT"
     DRIVERS_LICENSE = "DRIVERS_LICENSE"
     PROOF_OF_ADDRESS = "PROOF_OF_ADDRESS"
     DEATH_CERTIFICATE = "DEATH_CERTIFICATE"
@@ -262,6 +260,8 @@ class DocumentType(StrEnum):
     UTILITY_BILL = "UTILITY_BILL"
     SELFIE_PHOTO = "SELFIE_PHOTO"
     OTHER = "OTHER"
+    # gxcore's addition (revision 6def41e919af): a non-citizen resident's identity document.
+    RESIDENCE_PERMIT = "RESIDENCE_PERMIT"
 
 
 class LimitType(StrEnum):

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,19 +205,23 @@ class LintResult:
     report: str
 
 
-def lint(extra_versions: Sequence[Path] = ()) -> LintResult:
+def lint(
+    extra_versions: Sequence[Path] = (), *, revisions: Collection[str] | None = None
+) -> LintResult:
     """Render each revision's SQL offline; lint it with squawk and with gxcore's own rules.
 
     Each revision is judged on its own SQL: env.py's run-wide timeouts are left out, so a
     revision that takes locks must set `lock_timeout` itself (gxcore.db.lint_rules). A revision
     may waive rules (squawk's or gxcore's `gx-...`) for itself with a module-level
     `SQUAWK_IGNORE = {rule: reason}`; the reason stays next to the SQL it excuses. Alembic's own
-    `alembic_version` table is not ours to lint and is left out.
+    `alembic_version` table is not ours to lint and is left out. `revisions`: lint only these.
     """
     findings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="gx-lint-") as tmp:
         files = []
         for rev in reversed(list(script_directory(extra_versions).walk_revisions())):
+            if revisions is not None and rev.revision not in revisions:
+                continue
             start = rev.down_revision or "base"
             if not isinstance(start, str):
                 raise MigrationError(

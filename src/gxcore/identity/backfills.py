@@ -16,53 +16,47 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.db.backfill import Backfill, Key
-from gxcore.identity.models import NATIONAL_ID_PLACEHOLDER
+from gxcore.identity.models import national_id_placeholder
 
 _REMAINING = text('SELECT count(*) FROM "UserProfile" WHERE "nationalIdNumber" IS NULL')
 
-# One batch: the next rows to fill in (tenantId, profileId) order, skipping rows a writer holds;
-# their approved national id numbers, one profile per number; the update; the keys, in order.
-_BATCH = text(
+# A batch is three plain statements over at most `size` keys, so that no plan can go wrong on
+# a table whose statistics lag behind (one combined statement took minutes on fresh rows).
+# 1. The next rows to fill, in primary-key order, skipping rows a writer holds.
+_NEXT = text(
     """
-    WITH batch AS (
-        SELECT p."tenantId", p."profileId"
-        FROM "UserProfile" p
-        WHERE p."nationalIdNumber" IS NULL
-          AND (p."tenantId", p."profileId") > (:after_tenant, :after_profile)
-        ORDER BY p."tenantId", p."profileId"
-        LIMIT :size
-        FOR UPDATE SKIP LOCKED
-    ), approved AS (
-        SELECT DISTINCT ON (b."tenantId", b."profileId")
-            b."tenantId", b."profileId", d."documentNumber" AS number
-        FROM batch b
-        JOIN "KYCVerification" v
-          ON v."tenantId" = b."tenantId" AND v."profileId" = b."profileId"
-         AND v.status = 'APPROVED'
-        JOIN "KYCDocument" d
-          ON d."tenantId" = v."tenantId" AND d."kycId" = v."kycId"
-         AND d."documentType" = 'NATIONAL_ID' AND d."documentNumber" IS NOT NULL
-        ORDER BY b."tenantId", b."profileId", v."verifiedAt" DESC NULLS LAST,
-                 d."uploadedAt" DESC
-    ), usable AS (
-        SELECT a.*, row_number() OVER (
-            PARTITION BY a."tenantId", a.number ORDER BY a."profileId") AS nth
-        FROM approved a
-        WHERE NOT EXISTS (
-            SELECT 1 FROM "UserProfile" o
-            WHERE o."tenantId" = a."tenantId" AND o."nationalIdNumber" = a.number)
-    ), filled AS (
+    SELECT "profileId", "tenantId" FROM "UserProfile"
+    WHERE "nationalIdNumber" IS NULL AND "profileId" > :after
+    ORDER BY "profileId" LIMIT :size
+    FOR UPDATE SKIP LOCKED
+    """
+)
+# 2. Their approved national id numbers, the latest approval first.
+_APPROVED = text(
+    """
+    SELECT DISTINCT ON (v."profileId") v."profileId", d."documentNumber"
+    FROM "KYCVerification" v
+    JOIN "KYCDocument" d ON d."tenantId" = v."tenantId" AND d."kycId" = v."kycId"
+    WHERE v."profileId" = ANY(CAST(:profiles AS text[])) AND v.status = 'APPROVED'
+      AND d."documentType" = 'NATIONAL_ID' AND d."documentNumber" IS NOT NULL
+    ORDER BY v."profileId", v."verifiedAt" DESC NULLS LAST, d."uploadedAt" DESC
+    """
+)
+# ... and which of those numbers another profile of the tenant already holds.
+_HELD = text(
+    """
+    SELECT "tenantId", "nationalIdNumber" FROM "UserProfile"
+    WHERE ("tenantId", "nationalIdNumber") IN (
+        SELECT * FROM unnest(CAST(:tenants AS text[]), CAST(:numbers AS text[])))
+    """
+)
+# 3. The update.
+_FILL = text(
+    """
     UPDATE "UserProfile" p
-    SET "nationalIdNumber" = COALESCE(u.number, :placeholder || p."profileId"),
-        "updatedAt" = CURRENT_TIMESTAMP
-    FROM batch b
-    LEFT JOIN usable u
-      ON u."tenantId" = b."tenantId" AND u."profileId" = b."profileId" AND u.nth = 1
-    WHERE p."tenantId" = b."tenantId" AND p."profileId" = b."profileId"
-    RETURNING p."tenantId", p."profileId"
-    )
-    -- The database orders the keyset (its collation), so it names the last key too.
-    SELECT "tenantId", "profileId" FROM filled ORDER BY "tenantId", "profileId"
+    SET "nationalIdNumber" = u.value, "updatedAt" = CURRENT_TIMESTAMP
+    FROM unnest(CAST(:profiles AS text[]), CAST(:values AS text[])) AS u(profile, value)
+    WHERE p."profileId" = u.profile AND p."nationalIdNumber" IS NULL
     """
 )
 
@@ -72,21 +66,36 @@ async def _remaining(session: AsyncSession) -> int:
 
 
 async def _batch(session: AsyncSession, after: Key | None, size: int) -> tuple[Key | None, int]:
-    tenant, profile = after if after is not None else ("", "")
-    rows = (
-        await session.execute(
-            _BATCH,
-            {
-                "after_tenant": tenant,
-                "after_profile": profile,
-                "size": size,
-                "placeholder": NATIONAL_ID_PLACEHOLDER,
-            },
-        )
-    ).all()
+    rows = (await session.execute(_NEXT, {"after": after[0] if after else "", "size": size})).all()
     if not rows:
         return None, 0
-    return (rows[-1][0], rows[-1][1]), len(rows)
+    tenant_of = {profile: tenant for profile, tenant in rows}
+    approved: dict[str, str] = dict(
+        (await session.execute(_APPROVED, {"profiles": list(tenant_of)})).tuples().all()
+    )
+    held = set(
+        (
+            await session.execute(
+                _HELD,
+                {
+                    "tenants": [tenant_of[p] for p in approved],
+                    "numbers": list(approved.values()),
+                },
+            )
+        )
+        .tuples()
+        .all()
+    )
+    values = []
+    for profile, tenant in rows:
+        number = approved.get(profile)
+        if number is None or (tenant, number) in held:
+            values.append(national_id_placeholder(profile))
+        else:
+            held.add((tenant, number))  # one profile per number, within the batch too
+            values.append(number)
+    await session.execute(_FILL, {"profiles": [p for p, _ in rows], "values": values})
+    return (rows[-1][0],), len(rows)
 
 
 NATIONAL_ID = Backfill(

@@ -55,7 +55,7 @@ BEFORE = (
 
 def upgrade() -> None:
     op.execute(LOCK_TIMEOUT)
-    op.execute(f"ALTER TYPE \"DocumentType\" ADD VALUE IF NOT EXISTS '{VALUE}' AFTER 'PASSPORT'")
+    op.execute(f"ALTER TYPE \"DocumentType\" ADD VALUE IF NOT EXISTS '{VALUE}'")
 
 
 def downgrade() -> None:
