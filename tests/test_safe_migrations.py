@@ -558,3 +558,29 @@ async def test_downgrading_the_new_document_type_refuses_while_a_document_uses_i
         assert labels[-1] == "RESIDENCE_PERMIT"
     finally:
         await conn.close()
+
+
+async def test_gx_db_backfill_lists_runs_in_slices_and_says_what_remains(
+    before_expand: str,
+) -> None:
+    from tests.test_cli import gx
+
+    conn = await asyncpg.connect(libpq_url(before_expand))
+    try:
+        await _fill(conn, f"t{uuid.uuid4().hex[:8]}", 250)
+        await migrate.upgrade(before_expand, EXPAND, role_key=ROLE_KEY)
+    finally:
+        await conn.close()
+    listed = gx("db", "backfill", database_url=before_expand)
+    assert listed.returncode == 0 and "national-id" in listed.stdout, listed
+    unknown = gx("db", "backfill", "nope", database_url=before_expand)
+    assert unknown.returncode == 2 and "no backfill named 'nope'" in unknown.stderr, unknown
+    sliced = gx(
+        "db", "backfill", "national-id", "--batch-size", "100", "--max-batches", "1",
+        database_url=before_expand,
+    )  # fmt: skip
+    assert sliced.returncode == 1 and "150 rows still to fill" in sliced.stderr, sliced
+    assert "100 rows filled in 1 batches" in sliced.stdout, sliced.stdout
+    done = gx("db", "backfill", "national-id", database_url=before_expand)
+    assert done.returncode == 0 and "150 rows filled" in done.stdout, done
+    assert "0 remaining" in done.stdout

@@ -55,7 +55,7 @@ BEFORE = (
 
 def upgrade() -> None:
     op.execute(LOCK_TIMEOUT)
-    op.execute(f"ALTER TYPE \"DocumentType\" ADD VALUE IF NOT EXISTS '{VALUE}'")
+    op.execute(f"ALTER TYPE \"DocumentType\" ADD VALUE IF NOT EXISTS '{VALUE}' AFTER 'OTHER'")
 
 
 def downgrade() -> None:
