@@ -178,7 +178,7 @@ def check(data_dir: DataDir = None) -> None:
 
 @app.command()
 def lint() -> None:
-    """Render the migrations' SQL offline and lint it with squawk; exit 1 on a violation."""
+    """Lint each revision's offline SQL (squawk and gxcore's rules); exit 1 on a violation."""
     try:
         result = migrate.lint()
     except GxError as e:
