@@ -584,3 +584,14 @@ async def test_gx_db_backfill_lists_runs_in_slices_and_says_what_remains(
     done = gx("db", "backfill", "national-id", database_url=before_expand)
     assert done.returncode == 0 and "150 rows filled" in done.stdout, done
     assert "0 remaining" in done.stdout
+
+
+def test_gx_db_downgrade_asks_for_yes_then_rolls_back(scratch_url: str) -> None:
+    from tests.test_cli import assert_one_line_error, gx
+
+    target = _before_expand()
+    assert_one_line_error(gx("db", "downgrade", target, database_url=scratch_url), "--yes")
+    done = gx("db", "downgrade", target, "--yes", database_url=scratch_url)
+    assert done.returncode == 0 and f"-> {target}" in done.stdout, done
+    assert gx("db", "status", database_url=scratch_url).returncode == 1  # pending again
+    assert gx("db", "migrate", database_url=scratch_url).returncode == 0

@@ -1,4 +1,4 @@
-"""`gx db ...`: migrate, status, new, check, lint, backfill, reset, seed.
+"""`gx db ...`: migrate, downgrade, status, new, check, lint, backfill, reset, seed.
 
 Exit codes: 0 success; 1 failure or, for `status`/`check`/`lint`, a finding (pending revisions,
 drift, lint violations); 2 bad usage.
@@ -116,6 +116,34 @@ def migrate_cmd(data_dir: DataDir = None) -> None:
             _report_upgrade(await upgrade_checked(url, role_key=role_key(cfg)))
 
     run(go())
+
+
+@app.command()
+def downgrade(
+    revision: Annotated[str, typer.Argument(help="The revision to go back to (or -1, base).")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Really run the revisions' downgrade steps.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Roll the schema back to REVISION (docs/migrations.md: roll back the code first)."""
+
+    async def go() -> tuple[migrate.Status, migrate.Status]:
+        if not yes:
+            raise ConfirmationRequired(
+                f"downgrading to {revision} runs each later revision's down step, which may drop "
+                "columns and tables; run again with --yes"
+            )
+        cfg = settings(data_dir)
+        async with open_database(cfg, create=False) as url:
+            before = await migrate.status(url)
+            await migrate.downgrade(url, revision)
+            return before, await migrate.status(url)
+
+    before, after = run(go())
+    console.print(
+        f"downgraded {', '.join(before.current) or 'empty'} -> {', '.join(after.current) or 'base'}"
+    )
 
 
 @app.command()
