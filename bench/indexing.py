@@ -38,8 +38,9 @@ async def fill(conn: asyncpg.Connection, rows: int, wallets: int) -> None:
     await conn.execute(
         """
         INSERT INTO "UserProfile" ("profileId", "tenantId", "firstName", "lastName",
-            "biometricHash", "passwordHash", "updatedAt")
-        SELECT 'p' || i, $1, 'A', 'B', 'bio' || i, 'x', now() FROM generate_series(1, $2) i
+            "biometricHash", "passwordHash", "nationalIdNumber", "updatedAt")
+        SELECT 'p' || i, $1, 'A', 'B', 'bio' || i, 'x', 'unverified:p' || i, now()
+        FROM generate_series(1, $2) i
         """,
         TENANT,
         wallets,

@@ -23,6 +23,7 @@ from gxcore.config import Settings
 from gxcore.db import server
 from gxcore.db.tenancy import Database
 from gxcore.enums import AuditEventType, KycStatus, NotificationType, UserProfileStatus
+from gxcore.identity.models import UserProfile, national_id_placeholder
 from gxcore.kyc.jobs import expire_due, remove_orphans, scan_pending
 from gxcore.kyc.models import KYCDocument, KYCVerification
 from gxcore.kyc.scanner import EICAR, ScanStatus, Verdict
@@ -440,6 +441,28 @@ async def test_review_approves_a_submitted_verification_tells_the_user_and_audit
             )
         ).all()
     assert [n.action_resource_id for n in notes] == [kyc_id]
+
+
+async def test_approving_a_national_id_puts_its_number_on_the_profile(
+    client: httpx.AsyncClient, alice: User, admin: User, db: Database, tenant: str
+) -> None:
+    async def profile_number() -> str:
+        async with db.tenant(tenant) as s:
+            profile = await s.get(UserProfile, alice.id)
+            assert profile is not None
+            return profile.national_id_number
+
+    assert await profile_number() == national_id_placeholder(alice.id)
+    await uploaded(
+        client, alice, ("id.pdf", PDF, "application/pdf"),
+        documentType="NATIONAL_ID", issuingCountry="ZA", documentNumber="800101 5009 087",
+    )  # fmt: skip
+    kyc_id = (await client.get(f"/users/{alice.id}/kyc", headers=alice.headers)).json()["kycId"]
+    await client.post(f"/users/{alice.id}/kyc", headers=alice.headers)
+    assert await profile_number() == national_id_placeholder(alice.id)  # not before approval
+    approved = await client.post(f"/admin/kyc/{kyc_id}/approve", headers=admin.headers)
+    assert approved.status_code == 200, approved.text
+    assert await profile_number() == "8001015009087"
 
 
 async def test_rejection_keeps_its_reason_for_the_user(

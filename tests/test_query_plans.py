@@ -31,8 +31,8 @@ async def filled(scratch_url: str, tenant: str) -> AsyncIterator[Database]:
         await conn.execute(
             """
             INSERT INTO "UserProfile" ("profileId", "tenantId", "firstName", "lastName",
-                "biometricHash", "passwordHash", "updatedAt")
-            SELECT 'p' || i, $1, 'A', 'B', 'bio' || i, 'x', now()
+                "biometricHash", "passwordHash", "nationalIdNumber", "updatedAt")
+            SELECT 'p' || i, $1, 'A', 'B', 'bio' || i, 'x', 'unverified:p' || i, now()
             FROM generate_series(1, $2) AS i;
             """,
             tenant,

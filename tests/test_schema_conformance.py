@@ -91,6 +91,15 @@ class DropNotNull:
 
 
 @dataclass(frozen=True)
+class SetNotNull:
+    """A column the reference declares optional is required."""
+
+    table: str
+    column: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class AddForeignKey:
     """A foreign key the reference lacks, named the Prisma way (`Table_col_fkey`)."""
 
@@ -161,6 +170,7 @@ Departure = (
     | AddIndex
     | AddColumn
     | DropNotNull
+    | SetNotNull
     | AddForeignKey
     | AddTable
     | ReplacePrimaryKey
@@ -244,6 +254,10 @@ _PROPOSAL_TERMS = (
     "parameter, its new value and the end of voting, from ProposalSubmitted"
 )
 
+_NATIONAL_ID = (
+    "the lecture's Exercise 2 makes it required (expand, `gx db backfill national-id`, "
+    "contract); unique per tenant, as every unique key of a multi-tenant table"
+)
 DEPARTURES: tuple[Departure, ...] = (
     # 1. Tenant-scoped uniques instead of global ones.
     ReplaceUnique("PendingRegistration", ("email",), ("tenantId", "email"), _TENANT_UNIQUE),
@@ -435,6 +449,15 @@ DEPARTURES: tuple[Departure, ...] = (
         ("RELATIONSHIP_UPDATED",),
         "the other side of a relationship is told when it is removed or marked DECEASED, "
         "DIVORCED or NOT_APPLICABLE; the reference has types for invitations and answers only",
+    ),
+    # The lecture's Exercise 2: nationalIdNumber required, unique within a tenant.
+    SetNotNull("UserProfile", "nationalIdNumber", _NATIONAL_ID),
+    AddIndex("UserProfile", ("tenantId", "nationalIdNumber"), _NATIONAL_ID, unique=True),
+    AddEnumValues(
+        "DocumentType",
+        ("RESIDENCE_PERMIT",),
+        "with a national id number required, residents who are not citizens identify with a "
+        "residence permit, which they could only upload as OTHER",
     ),
 )
 
@@ -904,6 +927,11 @@ def apply_departures(reference: Schema, departures: Iterable[Departure]) -> Sche
             if old is None or old.nullable:
                 raise ValueError(f"departure does not apply: {d}")
             table.columns[d.column] = replace(old, nullable=True)
+        elif isinstance(d, SetNotNull):
+            old = table.columns.get(d.column)
+            if old is None or not old.nullable:
+                raise ValueError(f"departure does not apply: {d}")
+            table.columns[d.column] = replace(old, nullable=False)
         elif isinstance(d, AddForeignKey):
             fk = ForeignKey(
                 fk_name(table.name, d.columns),

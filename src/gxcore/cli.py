@@ -323,9 +323,10 @@ def _mount_subcommands() -> None:
     from gxcore.audit.cli import app as audit_app
     from gxcore.cqrs.projector_cli import app as projector_app
     from gxcore.cqrs.relay_cli import outbox_app, relay_command
-    from gxcore.db import seeding
+    from gxcore.db import backfill, seeding
     from gxcore.db.cli import app as db_app
     from gxcore.demo import demo_command
+    from gxcore.identity.backfills import NATIONAL_ID
     from gxcore.identity.cli import app as admin_app
     from gxcore.kyc.cli import expiry_command, orphans_command, scan_command
     from gxcore.notifications.cli import mailbox_command, messages_app
@@ -334,6 +335,7 @@ def _mount_subcommands() -> None:
     from gxcore.trust.cli import app as trust_app
 
     seeding.register(seed_step)
+    backfill.register(NATIONAL_ID)
     app.add_typer(db_app, name="db")
     app.add_typer(tenant_app, name="tenant")
     app.add_typer(audit_app, name="audit")

@@ -260,6 +260,8 @@ class DocumentType(StrEnum):
     UTILITY_BILL = "UTILITY_BILL"
     SELFIE_PHOTO = "SELFIE_PHOTO"
     OTHER = "OTHER"
+    # gxcore's addition (revision 6def41e919af): a non-citizen resident's identity document.
+    RESIDENCE_PERMIT = "RESIDENCE_PERMIT"
 
 
 class LimitType(StrEnum):

@@ -92,6 +92,12 @@ class UnknownRevision(MigrationError):
     code = "UNKNOWN_REVISION"
 
 
+class UnknownBackfill(MigrationError):
+    """`gx db backfill` was given a job name no feature registered."""
+
+    code = "UNKNOWN_BACKFILL"
+
+
 class PendingMigrations(MigrationError):
     code = "PENDING_MIGRATIONS"
 

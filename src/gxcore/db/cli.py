@@ -1,4 +1,4 @@
-"""`gx db ...`: migrate, status, new, check, lint, reset, seed.
+"""`gx db ...`: migrate, downgrade, status, new, check, lint, backfill, reset, seed.
 
 Exit codes: 0 success; 1 failure or, for `status`/`check`/`lint`, a finding (pending revisions,
 drift, lint violations); 2 bad usage.
@@ -119,6 +119,34 @@ def migrate_cmd(data_dir: DataDir = None) -> None:
 
 
 @app.command()
+def downgrade(
+    revision: Annotated[str, typer.Argument(help="The revision to go back to (or -1, base).")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Really run the revisions' downgrade steps.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Roll the schema back to REVISION (docs/migrations.md: roll back the code first)."""
+
+    async def go() -> tuple[migrate.Status, migrate.Status]:
+        if not yes:
+            raise ConfirmationRequired(
+                f"downgrading to {revision} runs each later revision's down step, which may drop "
+                "columns and tables; run again with --yes"
+            )
+        cfg = settings(data_dir)
+        async with open_database(cfg, create=False) as url:
+            before = await migrate.status(url)
+            await migrate.downgrade(url, revision)
+            return before, await migrate.status(url)
+
+    before, after = run(go())
+    console.print(
+        f"downgraded {', '.join(before.current) or 'empty'} -> {', '.join(after.current) or 'base'}"
+    )
+
+
+@app.command()
 def status(data_dir: DataDir = None) -> None:
     """Show the database's revision against the code's head; exit 1 unless they match."""
 
@@ -178,7 +206,7 @@ def check(data_dir: DataDir = None) -> None:
 
 @app.command()
 def lint() -> None:
-    """Render the migrations' SQL offline and lint it with squawk; exit 1 on a violation."""
+    """Lint each revision's offline SQL (squawk and gxcore's rules); exit 1 on a violation."""
     try:
         result = migrate.lint()
     except GxError as e:
@@ -186,8 +214,70 @@ def lint() -> None:
     if result.report:
         console.print(result.report, soft_wrap=True)
     if not result.ok:
-        raise fail("squawk found problems in the migrations")
+        raise fail("the migrations break the lint rules (docs/migrations.md)")
     console.print("[green]migrations lint clean[/]")
+
+
+@app.command()
+def backfill(
+    name: Annotated[
+        str | None, typer.Argument(help="The job to run; leave out to list the jobs.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per batch (transaction).")] = 1000,
+    max_batches: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many batches; run again to resume.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Fill a column in short batches between a migration's expand and contract steps.
+
+    Resumable: a stopped run started again carries on where it stopped. Exit 1 if rows remain.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from gxcore.db import backfill as jobs
+    from gxcore.db.tenancy import Database
+
+    if name is None:
+        for job in jobs.jobs():
+            console.print(f"[bold]{job.name}[/]  {job.description}")
+        return
+    try:
+        job = jobs.get(name)
+    except GxError as e:
+        raise fail(str(e), code=2) from None
+
+    async def go() -> jobs.Outcome:
+        cfg = settings(data_dir)
+        async with open_database(cfg, create=False) as url:
+            database = Database.for_settings(url, cfg)
+            try:
+                total = await jobs.remaining(database, job)
+                with Progress(
+                    "[progress.description]{task.description}",
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeRemainingColumn(),
+                    console=console,
+                ) as bar:
+                    task = bar.add_task(f"backfill {job.name}", total=total)
+                    return await jobs.run(
+                        database,
+                        job,
+                        batch_size=batch_size,
+                        max_batches=max_batches,
+                        on_batch=lambda n: bar.advance(task, n),
+                    )
+            finally:
+                await database.dispose()
+
+    outcome = run(go())
+    console.print(
+        f"{job.name}: {outcome.filled} rows filled in {outcome.batches} batches, "
+        f"{outcome.remaining} remaining"
+    )
+    if not outcome.finished:
+        raise fail(f"{outcome.remaining} rows still to fill: run `gx db backfill {job.name}` again")
 
 
 @app.command()

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, TypeDecorator
 from sqlalchemy.engine import URL
 
+from gxcore.db import lint_rules
 from gxcore.db.engine import create_engine
 from gxcore.errors import MigrationError, UnknownRevision
 
@@ -78,11 +79,19 @@ def compare_options() -> dict[str, Any]:
     }
 
 
-def alembic_config() -> Config:
+#: What every migration run starts with (env.py), so that no statement waits long behind a
+#: lock and blocks the queries queued after it. Revisions set lock_timeout again themselves
+#: (the template does; `gx db lint` checks it), so a revision's SQL is safe on its own too.
+TIMEOUTS = ("SET lock_timeout = '5s'", "SET statement_timeout = '5min'")
+
+
+def alembic_config(extra_versions: Sequence[Path] = ()) -> Config:
+    """Alembic's configuration; `extra_versions`: more revision folders (a scratch revision)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("path_separator", "os")
-    cfg.set_main_option("version_locations", str(MIGRATIONS_DIR / "versions"))
+    locations = [MIGRATIONS_DIR / "versions", *extra_versions]
+    cfg.set_main_option("version_locations", os.pathsep.join(map(str, locations)))
     # Date-and-slug file names keep the history readable in a directory listing.
     cfg.set_main_option(
         "file_template", "%%(year)d%%(month).2d%%(day).2d_%%(hour).2d%%(minute).2d_%%(slug)s"
@@ -91,8 +100,8 @@ def alembic_config() -> Config:
     return cfg
 
 
-def script_directory() -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config())
+def script_directory(extra_versions: Sequence[Path] = ()) -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config(extra_versions))
 
 
 def head() -> str | None:
@@ -147,9 +156,9 @@ async def new_revision(url: str | URL, message: str) -> Path:
     return Path(script.path)
 
 
-def offline_sql(start: str = "base", end: str = "head") -> str:
+def offline_sql(start: str = "base", end: str = "head", extra_versions: Sequence[Path] = ()) -> str:
     """The SQL the migrations would run, rendered without a database (for review and linting)."""
-    cfg = alembic_config()
+    cfg = alembic_config(extra_versions)
     buffer = io.StringIO()
     cfg.output_buffer = buffer
     command.upgrade(cfg, f"{start}:{end}", sql=True)
@@ -196,29 +205,54 @@ class LintResult:
     report: str
 
 
-def lint() -> LintResult:
-    """Render each revision's SQL offline and run the squawk migration linter over it.
+def lint(
+    extra_versions: Sequence[Path] = (), *, revisions: Collection[str] | None = None
+) -> LintResult:
+    """Render each revision's SQL offline; lint it with squawk and with gxcore's own rules.
 
-    A revision may waive rules for itself with a module-level `SQUAWK_IGNORE = {rule: reason}`;
-    the reason stays next to the SQL it excuses. Alembic's own `alembic_version` table is not ours
-    to lint and is left out.
+    Each revision is judged on its own SQL: env.py's run-wide timeouts are left out, so a
+    revision that takes locks must set `lock_timeout` itself (gxcore.db.lint_rules). A revision
+    may waive rules (squawk's or gxcore's `gx-...`) for itself with a module-level
+    `SQUAWK_IGNORE = {rule: reason}`; the reason stays next to the SQL it excuses. Alembic's own
+    `alembic_version` table is not ours to lint and is left out. `revisions`: lint only these.
     """
+    findings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="gx-lint-") as tmp:
         files = []
-        for rev in reversed(list(script_directory().walk_revisions())):
+        for rev in reversed(list(script_directory(extra_versions).walk_revisions())):
+            if revisions is not None and rev.revision not in revisions:
+                continue
             start = rev.down_revision or "base"
             if not isinstance(start, str):
                 raise MigrationError(
                     f"revision {rev.revision} merges branches: keep history linear"
                 )
-            sql = _ALEMBIC_VERSION_DDL.sub("", offline_sql(start, rev.revision))
-            waived = getattr(rev.module, "SQUAWK_IGNORE", {})
-            if waived:
-                sql = f"-- squawk-ignore-file {', '.join(sorted(waived))}\n{sql}"
-            path = Path(tmp) / f"{Path(rev.path).stem}.sql"
+            sql = _own_sql(offline_sql(start, rev.revision, extra_versions))
+            waived = set(getattr(rev.module, "SQUAWK_IGNORE", {}))
+            name = f"{Path(rev.path).stem}.sql"
+            findings += [f.render(name) for f in lint_rules.check(sql, waived=frozenset(waived))]
+            squawk_waived = sorted(waived - lint_rules.RULES)
+            if squawk_waived:
+                sql = f"-- squawk-ignore-file {', '.join(squawk_waived)}\n{sql}"
+            path = Path(tmp) / name
             path.write_text(sql)
             files.append(path)
-        return run_squawk(files)
+        squawk = run_squawk(files)
+    report = "\n".join([*findings, squawk.report]).strip()
+    return LintResult(ok=squawk.ok and not findings, report=report)
+
+
+def _own_sql(rendered: str) -> str:
+    """A revision's rendered SQL without env.py's run-wide prelude or alembic_version's DDL."""
+    for statement in TIMEOUTS:
+        rendered = rendered.replace(f"{statement};\n\n", "", 1)
+    return _ALEMBIC_VERSION_DDL.sub("", rendered)
+
+
+#: squawk rules gxcore replaces: `require-lock-timeout` by gx-lock-timeout (which also checks
+#: the value and its scope); `require-statement-timeout` because env.py sets statement_timeout
+#: for the whole run and a long CONCURRENTLY build may rightly raise it.
+SQUAWK_EXCLUDED = ("require-lock-timeout", "require-statement-timeout")
 
 
 def run_squawk(files: list[Path]) -> LintResult:
@@ -226,7 +260,16 @@ def run_squawk(files: list[Path]) -> LintResult:
     if not Path(binary).exists():
         raise MigrationError("the squawk linter is not installed (pip install squawk-cli)")
     proc = subprocess.run(
-        [binary, "--reporter", "gcc", "--pg-version", "15", *map(str, files)],
+        [
+            binary,
+            "--reporter",
+            "gcc",
+            "--pg-version",
+            "15",
+            "--exclude",
+            ",".join(SQUAWK_EXCLUDED),
+            *map(str, files),
+        ],
         capture_output=True,
         text=True,
         check=False,

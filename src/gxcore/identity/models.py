@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CHAR, ForeignKey, Index, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -69,6 +69,21 @@ class PendingRegistration(TenantScoped, Base):
     phone_otp_sends_since: Mapped[datetime | None]
 
 
+#: What `nationalIdNumber` holds until the user's national id is known (revision 6972afdaa927
+#: made it required). Lower case and a colon: never a normalized id number (gxcore.kyc.national_id).
+NATIONAL_ID_PLACEHOLDER = "unverified:"
+
+
+def national_id_placeholder(profile_id: str) -> str:
+    """The placeholder for one profile: unique, as the tenant-scoped unique index requires."""
+    return f"{NATIONAL_ID_PLACEHOLDER}{profile_id}"
+
+
+def _national_id_default(context: Any) -> str:
+    params = context.get_current_parameters()
+    return national_id_placeholder(params.get("profile_id") or params["profileId"])
+
+
 class UserProfile(TenantScoped, SoftDeletable, Base):
     __tablename__ = "UserProfile"
     __table_args__ = (
@@ -76,6 +91,7 @@ class UserProfile(TenantScoped, SoftDeletable, Base):
         Index(None, "tenant_id", "phone_num", unique=True),
         Index(None, "tenant_id", "biometric_hash", unique=True),
         Index(None, "tenant_id", "fabric_user_id", unique=True),
+        Index(None, "tenant_id", "national_id_number", unique=True),
         Index(None, "tenant_id", "status"),
         Index(None, "tenant_id", "deleted_at"),
         Index(None, "tenant_id", "nationality_country_code"),
@@ -101,7 +117,9 @@ class UserProfile(TenantScoped, SoftDeletable, Base):
     fabric_user_id: Mapped[str | None]
     status: Mapped[UserProfileStatus] = mapped_column(server_default="REGISTERED")
     onchain_status: Mapped[str | None]
-    national_id_number: Mapped[str | None]
+    # Required (revisions 53f000e2d96b, 6972afdaa927): the number from the user's approved
+    # national id document when known, the placeholder above until then.
+    national_id_number: Mapped[str] = mapped_column(default=_national_id_default)
     national_id_issued_at: Mapped[date | None]
     national_id_expires_at: Mapped[date | None]
     passport_number: Mapped[str | None]

@@ -16,7 +16,7 @@ from gxcore.enums import AuditEventType
 from gxcore.errors import DeviceNotFound, UserNotFound
 from gxcore.identity.access import Principal
 from gxcore.identity.auth import device_read
-from gxcore.identity.models import TrustedDevice, UserProfile
+from gxcore.identity.models import NATIONAL_ID_PLACEHOLDER, TrustedDevice, UserProfile
 from gxcore.identity.schemas import DeviceRead, UserRead, UserUpdate
 
 # UserUpdate's fields and the profile attributes they set.
@@ -145,3 +145,22 @@ async def set_trust(
             target_profile_id=profile_id,
         )
     return DeviceRead(**device_read(device))
+
+
+async def record_national_id(session: AsyncSession, profile_id: str, number: str) -> bool:
+    """Put an approved national id number on the profile in place of its placeholder.
+
+    Called when KYC approves a national id document. A number already on the profile stays (a
+    second approval never silently changes it), and so does the placeholder when another
+    profile of the tenant holds the number (the unique key would refuse it). True if written.
+    """
+    profile = await session.get(UserProfile, profile_id, with_for_update=True)
+    if profile is None or not profile.national_id_number.startswith(NATIONAL_ID_PLACEHOLDER):
+        return False
+    holder = await session.scalar(
+        select(UserProfile.profile_id).where(UserProfile.national_id_number == number)
+    )
+    if holder is not None:
+        return False
+    profile.national_id_number = number
+    return True

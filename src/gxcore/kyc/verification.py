@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gxcore.audit import service as audit
 from gxcore.db import keyset
 from gxcore.db.lifecycle import check, transition
-from gxcore.enums import AuditEventType, KycStatus, NotificationType
+from gxcore.enums import AuditEventType, DocumentType, KycStatus, NotificationType
 from gxcore.errors import DocumentInfected, KycNotFound, KycNotReady
+from gxcore.identity import users
 from gxcore.identity.access import Principal
 from gxcore.kyc.documents import documents_of, evidence, read, require_profile
 from gxcore.kyc.models import KYCDocument, KYCVerification
@@ -203,6 +204,8 @@ async def _decide(
     if target is KycStatus.APPROVED:
         for d in documents:
             d.verified_at, d.verified_by = review.now, review.admin.profile_id
+            if d.document_type is DocumentType.NATIONAL_ID and d.document_number:
+                await users.record_national_id(review.session, kyc.profile_id, d.document_number)
     approved = target is KycStatus.APPROVED
     await audit.record(
         review.session,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from gxcore.db.migrate import compare_options
+from gxcore.db.migrate import TIMEOUTS, compare_options
 
 config = context.config
 
-# Migrations must never wait behind a long lock and block every query queued after them.
-TIMEOUTS = ("SET lock_timeout = '5s'", "SET statement_timeout = '5min'")
+# Migrations must never wait behind a long lock and block every query queued after them
+# (set for the whole run; each revision sets lock_timeout again, see gxcore.db.lint_rules).
 
 
 def run_offline() -> None:
