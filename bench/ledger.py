@@ -188,9 +188,7 @@ async def tenant_stage(url: str, count: int, size: int, seconds: float, submitte
                 for name in names
             )
         )
-    return Tenants(
-        count, size, sum(b for b, _ in results), sum(c for _, c in results), seconds
-    )
+    return Tenants(count, size, sum(b for b, _ in results), sum(c for _, c in results), seconds)
 
 
 def print_tenant_gain(stages: list[Tenants]) -> None:

@@ -2,8 +2,9 @@
 
 Rows of a batch are read and written with `unnest` over arrays, a statement per table (two when
 a block both creates and changes rows of one table), never one round trip per row. The block
-itself (blocks, transactions, events, head) is written by one statement. The tables are created
-by the migration `20261125_1400_ledger_schema` (revision e9c3a4b5d6f7).
+itself (blocks, transactions, events, heads) is written by one statement. The tables are created
+by the migrations `20261125_1400_ledger_schema` (revision e9c3a4b5d6f7) and
+`20261207_0225_ledger_tenant_heads`.
 """
 
 from __future__ import annotations
@@ -62,12 +63,39 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-async def lock_head(conn: asyncpg.Connection) -> int:
-    """Take the head row for the rest of the transaction and return the last block number.
+async def lock_tenants(conn: asyncpg.Connection, tenants: Iterable[str]) -> None:
+    """Take the heads of `tenants` for the rest of the transaction, in tenant order (no
+    deadlocks), creating a tenant's head on its first block.
 
-    Every submit takes this lock before reading any state, so blocks execute and commit strictly
-    one after the other, in number order: a reader can never see block N+1 before block N. Under
-    READ COMMITTED, each statement after the lock sees every block committed before it.
+    A block runs under its tenants' heads: its reads of their state, its rules and its writes.
+    Blocks of other tenants run meanwhile; blocks of one tenant run and commit one after the
+    other. Under READ COMMITTED, each statement after the lock sees every block of these tenants
+    committed before it.
+    """
+    wanted = sorted(set(tenants))
+    if await conn.fetchval(_LOCK_TENANTS, wanted) == len(wanted):
+        return
+    # First blocks of new tenants: a concurrent first block waits on our row, then finds it.
+    await conn.execute(
+        "INSERT INTO ledger.tenant_heads (tenant_id, height) SELECT t, 0 "
+        "FROM unnest($1::text[]) AS t ON CONFLICT (tenant_id) DO NOTHING",
+        wanted,
+    )
+    await conn.fetchval(_LOCK_TENANTS, wanted)
+
+
+_LOCK_TENANTS = (
+    "SELECT count(*) FROM (SELECT 1 FROM ledger.tenant_heads WHERE tenant_id = ANY($1::text[]) "
+    "ORDER BY tenant_id FOR UPDATE) AS locked"
+)
+
+
+async def lock_head(conn: asyncpg.Connection) -> int:
+    """Take the global head for the rest of the transaction and return the last block number.
+
+    A block takes it last, after its tenants' heads, having run its commands, just to draw its
+    number, write its rows and append itself; held until commit, it makes blocks commit in
+    number order: a reader can never see block N+1 before block N.
     """
     height = await conn.fetchval("SELECT height FROM ledger.head WHERE id = 1 FOR UPDATE")
     if height is None:
@@ -114,7 +142,7 @@ async def select_rows(
     cls: type[Row],
     keys: Iterable[tuple[str, ...]],
 ) -> list[Any]:
-    """Rows of `cls` with these keys. No row locks: the head lock already serializes writers."""
+    """Rows of `cls` with these keys. No row locks: the tenants' heads serialize their writers."""
     keys = list(keys)
     if not keys:
         return []
@@ -207,9 +235,10 @@ async def append_block(
     transactions: Sequence[tuple[Outcome, str]],
     events: Sequence[LedgerEvent],
 ) -> None:
-    """The block, its transactions (with their outcomes) and events, and the new head: one
-    statement, so the block appears whole when the transaction commits."""
+    """The block, its transactions (with their outcomes) and events, its tenants' heads and the
+    new global head: one statement, so the block appears whole when the transaction commits."""
     p = _Params(block_number, committed_at, len(transactions), len(events))
+    tenants = p.array([o.tenant_id for o, _ in transactions], "text")
     t = ", ".join(
         [
             p.array([o.tenant_id for o, _ in transactions], "text"),
@@ -247,6 +276,9 @@ async def append_block(
             (block_number, event_index, tenant_id, tx_id, name, version, "timestamp", payload)
           SELECT $1, event_index, tenant_id, tx_id, name, version, $2, payload::jsonb
           FROM unnest({e}) AS y(event_index, tenant_id, tx_id, name, version, payload)
+        ), h AS (
+          UPDATE ledger.tenant_heads SET height = $1
+          WHERE tenant_id IN (SELECT DISTINCT tenant_id FROM unnest({tenants}) AS z(tenant_id))
         )
         UPDATE ledger.head SET height = $1 WHERE id = 1
         """,
