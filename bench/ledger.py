@@ -29,6 +29,8 @@ import random
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import Manager
+from typing import Any
 
 from common import migrated_database, open_accounts, pgbench_tps  # bench/, beside this script
 
@@ -40,8 +42,6 @@ USERS = 2000
 TARGET_GAIN = 3.0
 #: Committed commands per second with the most tenants against the fewest.
 TARGET_TENANT_GAIN = 1.4
-#: Seconds the tenant processes get to connect and warm up before the clock starts.
-TENANT_START = 3.0
 
 
 def transfers(tenant: str, rng: random.Random, prefix: str, count: int) -> list[Command]:
@@ -151,23 +151,23 @@ class Tenants:
 
 
 async def tenant_run(
-    url: str, tenant: str, size: int, submitters: int, start: float, seconds: float
+    url: str, tenant: str, size: int, submitters: int, ready: Any, seconds: float
 ) -> tuple[int, int]:
-    """One tenant's submitters, warmed up before `start` (wall clock), counted until
-    `start + seconds`: (blocks, committed)."""
+    """One tenant's submitters, warmed up, then counted for `seconds` from the moment every
+    tenant's process passed the barrier `ready`: (blocks, committed)."""
     warmup = max(1, 100 // size)
     await asyncio.gather(
         *(submitter(url, tenant, f"warm{k}", size, 0.0, warmup) for k in range(submitters))
     )
-    await asyncio.sleep(max(0.0, start - time.time()))
-    until = time.perf_counter() + (start + seconds - time.time())
+    ready.wait()  # processes start slowly on a busy machine: the clocks start together
+    until = time.perf_counter() + seconds
     results = await asyncio.gather(
         *(submitter(url, tenant, f"s{k}", size, until, 0) for k in range(submitters))
     )
     return sum(b for b, _, _ in results), sum(c for _, c, _ in results)
 
 
-def tenant_process(args: tuple[str, str, int, int, float, float]) -> tuple[int, int]:
+def tenant_process(args: tuple[str, str, int, int, Any, float]) -> tuple[int, int]:
     return asyncio.run(tenant_run(*args))
 
 
@@ -177,13 +177,13 @@ async def tenant_stage(url: str, count: int, size: int, seconds: float, submitte
     async with await EmbeddedLedger.open(url) as ledger:
         for name in names:
             await open_accounts(ledger, name, USERS, profiles=False)
-    start = time.time() + TENANT_START
     loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(max_workers=count) as pool:
+    with Manager() as manager, ProcessPoolExecutor(max_workers=count) as pool:
+        ready = manager.Barrier(count)
         results = await asyncio.gather(
             *(
                 loop.run_in_executor(
-                    pool, tenant_process, (url, name, size, submitters, start, seconds)
+                    pool, tenant_process, (url, name, size, submitters, ready, seconds)
                 )
                 for name in names
             )
