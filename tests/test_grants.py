@@ -26,7 +26,7 @@ PROJECTED = (
 )  # fmt: skip
 
 LEDGER = (
-    "accounts", "blocks", "chains", "countries", "events", "head", "loans", "multisig_txs",
+    "accounts", "blocks", "chains", "countries", "events", "loans", "multisig_txs",
     "organizations", "parameters", "proposals", "tenant_heads", "transactions", "votes",
 )  # fmt: skip
 

@@ -1,8 +1,8 @@
 """One block: the fresh commands of a batch executed in order, then appended to the chain.
 
 The embedded ledger `prepare`s a batch (parses payloads, names accounts) before it takes any
-lock, then calls `execute`, which holds the batch's tenants' heads while it runs the commands
-and takes the global head only to number and append the block. A command seen before (in an earlier block
+lock, then calls `execute`, which holds the batch's tenants' heads while it runs the commands,
+then draws the block's number and appends the block. A command seen before (in an earlier block
 or earlier in the same batch) is not executed again: it gets its first outcome. A rule a command
 breaks rejects that command only; its changes are undone in memory and it emits nothing, while
 the rest of the block goes on.
@@ -99,9 +99,9 @@ async def execute(
     """Run `commands` as the next block (none is appended when every command was seen), in the
     caller's transaction; `clock` gives the block time once the tenants' heads are held.
 
-    The work runs under the heads of the batch's tenants only, so blocks of other tenants run
-    beside it; the global head is taken last, to number the block, write it and commit it in
-    number order (`store.lock_head`)."""
+    The work runs, and commits, under the heads of the batch's tenants only, so blocks of other
+    tenants run and commit beside it; the block's number is drawn once its commands have run
+    (`store.draw_block`)."""
     batch = commands if isinstance(commands, Batch) else prepare(commands)
     await store.lock_tenants(conn, (key[0] for key in batch.unique))
     known = await store.find_outcomes(conn, list(batch.unique))
@@ -126,7 +126,7 @@ async def execute(
             state.end_command(committed=True)
             ran.append((key, tx, None, None))
 
-    number = await store.lock_head(conn) + 1
+    number = await store.draw_block(conn)
     outcomes: dict[Key, Outcome] = {}
     events: list[LedgerEvent] = []
     transactions: list[tuple[Outcome, str]] = []

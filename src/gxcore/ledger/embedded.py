@@ -7,11 +7,11 @@
 
 It connects as the database owner (the application roles cannot reach schema `ledger`). Each
 `submit` is one database transaction. It first locks the heads of its commands' tenants (rows
-of `ledger.tenant_heads`), so one tenant's blocks run strictly one after the other while other
-tenants' blocks run beside them; it takes the global head (`ledger.head`) only at the end, to
-number the block and append it, and holds it to commit, so blocks commit in number order and
-each is readable only once committed. A block costs a handful of statements whatever its size
-(see `gxcore.ledger.store`).
+of `ledger.tenant_heads`), so one tenant's blocks run and commit strictly one after the other,
+in number order, while other tenants' blocks run and commit beside them. Block numbers are
+global; a reader of every tenant reads up to the stable height (every block up to it committed
+or rolled back), so it never sees a block appear before a position it passed. A block costs a
+handful of statements whatever its size (see `gxcore.ledger.store`).
 
 Block time is read once the tenants' heads are held, so one tenant's block times never go
 back; across tenants, a later block number may carry an earlier time.

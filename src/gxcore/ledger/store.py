@@ -17,7 +17,6 @@ from typing import Any
 import asyncpg
 
 from gxcore.db.arrays import pack, split_sql
-from gxcore.errors import LedgerError
 from gxcore.ledger.port import LedgerEvent, Outcome, OutcomeStatus, Position
 from gxcore.ledger.rows import Row
 
@@ -90,21 +89,28 @@ _LOCK_TENANTS = (
 )
 
 
-async def lock_head(conn: asyncpg.Connection) -> int:
-    """Take the global head for the rest of the transaction and return the last block number.
+async def draw_block(conn: asyncpg.Connection) -> int:
+    """The number of the block this transaction appends, held until it ends.
 
-    A block takes it last, after its tenants' heads, having run its commands, just to draw its
-    number, write its rows and append itself; held until commit, it makes blocks commit in
-    number order: a reader can never see block N+1 before block N.
-    """
-    height = await conn.fetchval("SELECT height FROM ledger.head WHERE id = 1 FOR UPDATE")
-    if height is None:
-        raise LedgerError("ledger.head has no row; run `gx db migrate`")
-    return int(height)
+    Drawn under the tenants' heads, so one tenant's blocks commit in number order; across
+    tenants they may commit out of it, which is why readers of the whole ledger stop at
+    `height` (migration `20261207_0214_ledger_tenant_heads` has the protocol)."""
+    return int(await conn.fetchval("SELECT ledger.draw_block()"))
+
+
+async def stable_height(conn: asyncpg.Connection) -> int:
+    """Every block numbered up to this one has committed or rolled back: no block at or below
+    it can appear later."""
+    return int(await conn.fetchval("SELECT ledger.stable_height()"))
 
 
 async def height(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SELECT height FROM ledger.head WHERE id = 1") or 0)
+    """The last committed block at or below the stable height (0 while the ledger is empty)."""
+    stable = await stable_height(conn)
+    found = await conn.fetchval(
+        "SELECT max(block_number) FROM ledger.blocks WHERE block_number <= $1", stable
+    )
+    return int(found or 0)
 
 
 async def find_outcomes(
@@ -235,8 +241,8 @@ async def append_block(
     transactions: Sequence[tuple[Outcome, str]],
     events: Sequence[LedgerEvent],
 ) -> None:
-    """The block, its transactions (with their outcomes) and events, its tenants' heads and the
-    new global head: one statement, so the block appears whole when the transaction commits."""
+    """The block, its transactions (with their outcomes) and events, and its tenants' heads:
+    one statement, so the block appears whole when the transaction commits."""
     p = _Params(block_number, committed_at, len(transactions), len(events))
     tenants = p.array([o.tenant_id for o, _ in transactions], "text")
     t = ", ".join(
@@ -276,11 +282,9 @@ async def append_block(
             (block_number, event_index, tenant_id, tx_id, name, version, "timestamp", payload)
           SELECT $1, event_index, tenant_id, tx_id, name, version, $2, payload::jsonb
           FROM unnest({e}) AS y(event_index, tenant_id, tx_id, name, version, payload)
-        ), h AS (
-          UPDATE ledger.tenant_heads SET height = $1
-          WHERE tenant_id IN (SELECT DISTINCT tenant_id FROM unnest({tenants}) AS z(tenant_id))
         )
-        UPDATE ledger.head SET height = $1 WHERE id = 1
+        UPDATE ledger.tenant_heads SET height = $1
+        WHERE tenant_id IN (SELECT DISTINCT tenant_id FROM unnest({tenants}) AS z(tenant_id))
         """,
         *p.args,
     )
@@ -289,11 +293,17 @@ async def append_block(
 async def events_after(
     conn: asyncpg.Connection, position: Position | None, limit: int, tenant_id: str | None
 ) -> list[LedgerEvent]:
+    """Events after `position`, in order. One tenant's blocks commit in number order, so its
+    reader takes whatever is committed; a reader of every tenant stops at the stable height,
+    read first in a statement of its own (a later statement sees every block up to it)."""
     after = position or Position(0, -1)
-    tenant_filter = "" if tenant_id is None else "AND tenant_id = $4 "
     args: list[Any] = [after.block_number, after.event_index, limit]
     if tenant_id is not None:
+        tenant_filter = "AND tenant_id = $4 "
         args.append(tenant_id)
+    else:
+        tenant_filter = "AND block_number <= $4 "
+        args.append(await stable_height(conn))
     rows = await conn.fetch(
         'SELECT block_number, event_index, tenant_id, tx_id, name, version, "timestamp", payload '
         "FROM ledger.events WHERE (block_number, event_index) > ($1, $2) "
