@@ -157,7 +157,7 @@ def _lost_message(claims: Claims, lost: set[str]) -> str:
     )
 
 
-_REGISTERED = text('SELECT "tenantId" FROM "Tenant"')
+_REGISTERED = text('SELECT id FROM "Tenant"')
 
 _HOLDERS = text(
     'SELECT "tenantId" AS tenant, "projectorName" AS name, "ownerId" AS owner, '
