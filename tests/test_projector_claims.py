@@ -190,3 +190,23 @@ async def test_gx_projector_run_is_refused_for_a_tenant_another_process_holds(
         assert await holder(db, tenant) is None  # released on a clean stop
     finally:
         await db.dispose()
+
+
+async def test_a_whole_ledger_projector_takes_over_mid_run_only_tenants_of_its_own_name(
+    db: Database, tenant: str, claims: list[Claims]
+) -> None:
+    feed = Feed(tenant)
+    await users(db, feed, "a", "b")
+    gone = owner(claims, db, "group-y", lease=1.0)
+    await gone.claim([tenant])
+    await asyncio.sleep(1.2)  # its lease expired; its checkpoints are group-y's, not whole's
+
+    whole = owner(claims, db, "whole", discover=True)
+    progress = await Projector(db, feed, name="whole", claims=whole).run(once=True)
+    assert progress.applied == 0 and progress.skipped == len(feed.events)
+    assert await holder(db, tenant) == ("group-y", gone.owner_id)
+
+    restarted = owner(claims, db, "group-y")
+    await restarted.claim([tenant])  # the same name takes it back at start
+    by_group = Projector(db, feed, name="group-y", tenant_id=tenant, claims=restarted)
+    assert (await by_group.run(once=True)).applied == len(feed.events)

@@ -13,8 +13,13 @@ stops with `ProjectorLeaseLost` instead of applying an event the new owner appli
 
 A whole-ledger projector (no tenant list) claims, at start, every registered tenant no other
 projector name holds; it is refused when another process of its own name holds one. During the
-run it claims each tenant it meets that is free (or whose lease expired) and leaves the events
-of tenants another process holds to that process. Times are the database's clock.
+run it claims each tenant it meets that has no claim (or an expired one of its own name) and
+leaves the events of tenants another process holds to that process. Times are the database's
+clock.
+
+Checkpoints are kept per projector name: a tenant moved from one name to another starts from
+the new name's checkpoint, so move it together with its `ProjectorState` row (or restart the
+same name); the `EventLog` position refuses a second application either way.
 """
 
 from __future__ import annotations
@@ -95,21 +100,26 @@ class Claims:
             )
         self.held |= got
 
-    async def _take(self, session: AsyncSession, tenants: Iterable[str]) -> set[str]:
-        """Claim the free or expired ones of `tenants`; the ones now ours."""
+    async def _take(
+        self, session: AsyncSession, tenants: Iterable[str], *, same_name: bool = False
+    ) -> set[str]:
+        """Claim the free or expired ones of `tenants` (with `same_name`, expired claims of this
+        projector name only); the ones now ours."""
         tenants = sorted(tenants)
         if not tenants:
             return set()
-        rows = await session.execute(_TAKE, {**self._args(tenants), "lease": self.lease})
-        return set(rows.scalars())
+        args = {**self._args(tenants), "lease": self.lease, "same_name": same_name}
+        return set((await session.execute(_TAKE, args)).scalars())
 
     async def hold(self, session: AsyncSession, tenants: Sequence[str]) -> set[str]:
         """In a batch's transaction: the ones of `tenants` this process feeds, their claims
         locked until the batch ends. Whole-ledger mode claims the free ones first; otherwise a
         claim lost raises ProjectorLeaseLost."""
         if self.discover:
+            # Mid-run, only a new tenant or one of this name: its checkpoints are this name's,
+            # and the events of another name's tenant already passed would never be read again.
             fresh = [t for t in tenants if t not in self.held]
-            self.held |= await self._take(session, fresh)
+            self.held |= await self._take(session, fresh, same_name=True)
         mine = set((await session.execute(_MINE, self._args(sorted(tenants)))).scalars())
         lost = (self.held & set(tenants)) - mine
         if lost:
@@ -175,8 +185,8 @@ _TAKE = text(
     'ON CONFLICT ("tenantId", channel) DO UPDATE SET "projectorName" = EXCLUDED."projectorName", '
     '"ownerId" = EXCLUDED."ownerId", "claimedAt" = EXCLUDED."claimedAt", '
     '"heartbeatAt" = EXCLUDED."heartbeatAt", "expiresAt" = EXCLUDED."expiresAt" '
-    'WHERE "ProjectorClaim"."ownerId" = :me OR "ProjectorClaim"."expiresAt" <= CURRENT_TIMESTAMP '
-    'RETURNING "tenantId"'
+    'WHERE "ProjectorClaim"."ownerId" = :me OR ("ProjectorClaim"."expiresAt" <= CURRENT_TIMESTAMP '
+    'AND (NOT :same_name OR "ProjectorClaim"."projectorName" = :name)) RETURNING "tenantId"'
 )
 
 _MINE = text(
