@@ -8,6 +8,7 @@ database.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -210,3 +211,22 @@ async def test_a_whole_ledger_projector_takes_over_mid_run_only_tenants_of_its_o
     await restarted.claim([tenant])  # the same name takes it back at start
     by_group = Projector(db, feed, name="group-y", tenant_id=tenant, claims=restarted)
     assert (await by_group.run(once=True)).applied == len(feed.events)
+
+
+async def test_a_crashed_process_of_this_host_is_taken_over_without_waiting_for_its_lease(
+    db: Database, tenant: str, claims: list[Claims]
+) -> None:
+    ended = await asyncio.create_subprocess_exec("true")
+    await ended.wait()  # its pid now names no process
+    crashed = owner(
+        claims, db, "group-a", lease=600.0, owner_id=f"{socket.gethostname()}:{ended.pid}:x"
+    )
+    await crashed.claim([tenant])
+    elsewhere = owner(claims, db, "group-a", lease=600.0, owner_id="another-host:1:x")
+    await elsewhere.claim([await other_tenant(db)])
+
+    successor = owner(claims, db, "group-a")
+    await successor.claim([tenant])  # at once, though the lease has ten minutes to run
+    assert await holder(db, tenant) == ("group-a", successor.owner_id)
+    with pytest.raises(ProjectorTenantOwned):  # another host's process: only its lease tells
+        await owner(claims, db, "group-a").claim(list(elsewhere.held))

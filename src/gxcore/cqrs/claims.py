@@ -5,7 +5,9 @@ must be fed by one of them only. A process claims its tenants when it starts, al
 is refused (`ProjectorTenantOwned`, PROJECTOR_TENANT_OWNED) when another process holds one of
 them with a lease still running, before it reads a single event. The owner renews its lease
 every third of it (`renew`); a crashed or hung owner stops renewing, and once its lease has
-expired the next process to start takes the claim over (logged with the previous owner).
+expired the next process to start takes the claim over (logged with the previous owner). An
+owner id names host and pid: a process of this host that no longer runs is taken over at once
+(a supervisor's restart need not wait for the lease).
 
 Every batch re-checks its tenants' claims (`hold`) in its own transaction, locking them
 `FOR SHARE`: a takeover waits for that batch to commit, and an owner whose claim was taken over
@@ -30,6 +32,7 @@ import socket
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,7 +83,14 @@ class Claims:
     async def _claim(
         self, session: AsyncSession, wanted: list[str], *, refuse_any_holder: bool
     ) -> None:
-        holders = (await session.execute(_HOLDERS, self._args(wanted))).all()
+        rows = (await session.execute(_HOLDERS, self._args(wanted))).all()
+        dead = sorted({r.owner for r in rows if r.live and _crashed_here(r.owner)})
+        if dead:  # a crashed process of this host: no need to wait for its lease
+            await session.execute(_EXPIRE, {"owners": dead, "channel": self.channel})
+        holders = [
+            _Holder(r.tenant, r.name, r.owner, r.expires, r.live and r.owner not in dead)
+            for r in rows
+        ]
         live = [h for h in holders if h.live and (refuse_any_holder or h.name == self.name)]
         if live:
             raise ProjectorTenantOwned(_owned_message(self.name, live))
@@ -88,7 +98,8 @@ class Claims:
         for h in holders:
             if not h.live:
                 log.warning(
-                    "projector %s (%s): taking over tenant %s from %s (%s), whose lease expired",
+                    "projector %s (%s): taking over tenant %s from %s (%s), whose lease expired "
+                    "or whose process ended",
                     self.name, self.owner_id, h.tenant, h.name, h.owner,
                 )  # fmt: skip
         wanted = [t for t in wanted if t not in others]
@@ -149,9 +160,34 @@ class Claims:
         return {"t": tenants, "channel": self.channel, "me": self.owner_id, "name": self.name}
 
 
-def _owned_message(name: str, holders: Sequence[object]) -> str:
+@dataclass(frozen=True)
+class _Holder:
+    tenant: str
+    name: str
+    owner: str
+    expires: datetime
+    live: bool
+
+
+def _crashed_here(owner_id: str) -> bool:
+    """Whether `owner_id` names a process of this host that no longer runs. A reused pid reads
+    as alive: then the lease decides, as for another host's process."""
+    host, _, rest = owner_id.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _owned_message(name: str, holders: Sequence[_Holder]) -> str:
     held = "; ".join(
-        f"tenant {h.tenant} by projector {h.name!r} ({h.owner}) until {h.expires:%H:%M:%S} UTC"  # type: ignore[attr-defined]
+        f"tenant {h.tenant} by projector {h.name!r} ({h.owner}) until {h.expires:%H:%M:%S} UTC"
         for h in holders
     )
     return (
@@ -198,6 +234,11 @@ _RENEW = text(
     'UPDATE "ProjectorClaim" SET "heartbeatAt" = CURRENT_TIMESTAMP, '
     '"expiresAt" = CURRENT_TIMESTAMP + make_interval(secs => :lease) '
     'WHERE channel = :channel AND "ownerId" = :me RETURNING "tenantId"'
+)
+
+_EXPIRE = text(
+    'UPDATE "ProjectorClaim" SET "expiresAt" = CURRENT_TIMESTAMP - interval \'1 second\' '
+    'WHERE channel = :channel AND "ownerId" = ANY(CAST(:owners AS text[]))'
 )
 
 _RELEASE = text('DELETE FROM "ProjectorClaim" WHERE channel = :channel AND "ownerId" = :me')
