@@ -153,10 +153,11 @@ async def test_a_whole_ledger_projector_leaves_tenants_another_process_holds(
 
     group = owner(claims, db, "group-x")
     await group.claim([held_elsewhere])
-    whole = owner(claims, db, "whole", discover=True)
-    progress = await Projector(db, feed, name="whole", claims=whole).run(once=True)
+    name = f"whole-{tenant}"  # a name of its own: whole-ledger checkpoints span tenants
+    whole = owner(claims, db, name, discover=True)
+    progress = await Projector(db, feed, name=name, claims=whole).run(once=True)
     assert progress.applied == len(mine) and progress.skipped == len(theirs)
-    assert await holder(db, tenant) == ("whole", whole.owner_id)  # met, free: claimed
+    assert await holder(db, tenant) == (name, whole.owner_id)  # met, free: claimed
     assert await logged(db, tenant) == positions(mine)
     assert await logged(db, held_elsewhere) == []
 
@@ -173,7 +174,7 @@ async def test_gx_projector_run_is_refused_for_a_tenant_another_process_holds(
     db = Database.connect(scratch_url, role_key=ROLE_KEY)
     try:
         tenant = await other_tenant(db)
-        first = Claims(db, "group-a")
+        first = Claims(db, "group-a", lease=3600.0)  # the gx process may take long to start
         await first.claim([tenant])
         refused = await asyncio.to_thread(
             gx, "run", "--once", "--tenants", tenant, "--name", "group-b", database_url=scratch_url
@@ -202,8 +203,9 @@ async def test_a_whole_ledger_projector_takes_over_mid_run_only_tenants_of_its_o
     await gone.claim([tenant])
     await asyncio.sleep(1.2)  # its lease expired; its checkpoints are group-y's, not whole's
 
-    whole = owner(claims, db, "whole", discover=True)
-    progress = await Projector(db, feed, name="whole", claims=whole).run(once=True)
+    name = f"whole-{tenant}"  # a name of its own: whole-ledger checkpoints span tenants
+    whole = owner(claims, db, name, discover=True)
+    progress = await Projector(db, feed, name=name, claims=whole).run(once=True)
     assert progress.applied == 0 and progress.skipped == len(feed.events)
     assert await holder(db, tenant) == ("group-y", gone.owner_id)
 
