@@ -197,7 +197,7 @@ async def relay_stage(url: str, db: Database, conn: asyncpg.Connection, k: int, 
     if profile:  # one worker in this process: its steps add up to the elapsed time
         await enqueue_many(conn, commands)
         timings = Timings()
-        timings.wrap(store, "lock_head", "ledger: wait for and lock the head")
+        timings.wrap(store, "lock_tenants", "ledger: wait for and lock the tenants' heads")
         timings.wrap(block, "execute", "ledger: execute the block")
         timings.statements(db.system_engine)
         async with await EmbeddedLedger.open(url) as ledger:

@@ -26,8 +26,8 @@ PROJECTED = (
 )  # fmt: skip
 
 LEDGER = (
-    "accounts", "blocks", "chains", "countries", "events", "head", "loans", "multisig_txs",
-    "organizations", "parameters", "proposals", "transactions", "votes",
+    "accounts", "blocks", "chains", "countries", "events", "loans", "multisig_txs",
+    "organizations", "parameters", "proposals", "tenant_heads", "transactions", "votes",
 )  # fmt: skip
 
 #: The application's own tables, under row-level security.
@@ -52,6 +52,7 @@ APP_PRIVILEGES: dict[str, frozenset[str]] = {
     "public.TransferHold": frozenset({"SELECT", "INSERT", "DELETE"}),  # placed, never edited
     # Written by the velocity-tax run, marked paid by the projector only (revision ca853486a303).
     "public.HoardingTaxSnapshot": APPEND,
+    "public.ProjectorClaim": NONE,  # which projector process feeds a tenant: the projector's own
     **{f"public.{t}": READ for t in PROJECTED},
     **{f"public.{t}": WRITE for t in APP_WRITES},
 }

@@ -44,6 +44,7 @@ from tests.conftest import ROLE_KEY, TEMPLATE_DB
 from tests.ledger_contract import LedgerContract, ManualClock, Script
 
 LEDGER_REVISION = "e9c3a4b5d6f7"
+TENANT_HEADS_REVISION = "70e9ae4e8a7d"
 
 
 class TestEmbeddedLedger(LedgerContract):
@@ -122,7 +123,9 @@ async def test_an_injected_fault_commits_nothing_and_the_same_batch_goes_through
 
         outcomes = await healthy.submit(batch)
         assert all(o.committed for o in outcomes)
-        assert {o.block_number for o in outcomes} == {height + 1}
+        # One block; the failed attempt's number stays unused (numbers are drawn, not counted).
+        (number,) = {o.block_number for o in outcomes}
+        assert number > height and await healthy.height() == number
         assert await healthy.submit(batch) == outcomes
     assert (await _balances(migrated_url, tenant))["a"] == Decimal(500)
 
@@ -296,6 +299,100 @@ async def _dump(url: str) -> dict[str, list[tuple[object, ...]]]:
         await conn.close()
 
 
+async def test_a_block_in_flight_holds_readers_of_every_tenant_but_not_other_tenants(
+    scratch_url: str,
+) -> None:
+    slow, fast = "t-slow", "t-fast"
+    async with await EmbeddedLedger.open(scratch_url) as ledger:
+        for t in (slow, fast):
+            await ledger.submit([_cmd(t, "boot", "BOOTSTRAP_SYSTEM")])
+        passed = (await ledger.events_after(None, 1000))[-1].position
+        before = await ledger.height()
+
+        for ending in ("commit", "rollback"):
+            conn = await _connect(scratch_url)
+            try:
+                tx = conn.transaction()
+                await tx.start()
+                # The slow tenant's block has drawn its number and waits to commit.
+                held = await block.execute(
+                    conn, lambda: datetime.now(UTC), _user(slow, f"held-{ending}")
+                )
+                # Another tenant's block neither waits for it nor becomes readable before it...
+                done = await asyncio.wait_for(ledger.submit(_user(fast, f"quick-{ending}")), 10)
+                assert done[0].block_number > held[0].block_number
+                assert await ledger.events_after(passed, 1000) == []
+                assert await ledger.height() == before
+                # ... except to a reader of its own tenant: one tenant commits in number order.
+                own = await ledger.events_after(passed, 1000, tenant_id=fast)
+                assert {e.block_number for e in own} == {done[0].block_number}
+                # The slow tenant's next block waits for the one in flight.
+                queued = asyncio.create_task(ledger.submit(_user(slow, f"next-{ending}")))
+                await asyncio.sleep(0.3)
+                assert not queued.done()
+                if ending == "commit":
+                    await tx.commit()
+                else:
+                    await tx.rollback()
+            finally:
+                await conn.close()
+            after = await asyncio.wait_for(queued, 10)
+            assert after[0].block_number > done[0].block_number
+            seen = await ledger.events_after(passed, 1000)
+            blocks = [e.block_number for e in seen]
+            expected = [done[0].block_number, after[0].block_number]
+            if ending == "commit":
+                expected.insert(0, held[0].block_number)  # read in number order after all
+            assert sorted(set(blocks)) == expected and blocks == sorted(blocks)
+            passed, before = seen[-1].position, await ledger.height()
+            assert before == after[0].block_number
+
+
+async def test_tenants_submitting_at_once_make_one_order_every_reader_follows(
+    scratch_url: str,
+) -> None:
+    tenants = [f"t-many-{i}" for i in range(4)]
+    ledgers = [await EmbeddedLedger.open(scratch_url) for _ in range(2)]
+    try:
+        for t in tenants:
+            await ledgers[0].submit([_cmd(t, "boot", "BOOTSTRAP_SYSTEM")])
+        start = (await ledgers[0].events_after(None, 1000))[-1].position
+        finished = asyncio.Event()
+        reads: list[LedgerEvent] = []
+
+        async def submitter(ledger: EmbeddedLedger, tenant: str, name: str) -> None:
+            for i in range(6):
+                await ledger.submit(_user(tenant, f"{name}-{i}"))
+
+        async def reader() -> None:
+            position = start
+            while True:
+                last_round = finished.is_set()
+                batch = await ledgers[1].events_after(position, 7)
+                if batch:
+                    reads.extend(batch)
+                    position = batch[-1].position
+                elif last_round:
+                    return
+                await asyncio.sleep(0)
+
+        reading = asyncio.create_task(reader())
+        await asyncio.gather(
+            *(submitter(ledgers[k % 2], t, f"s{k}") for k, t in enumerate(tenants * 2))
+        )
+        finished.set()
+        await reading
+        everything = await ledgers[0].events_after(start, 100_000)
+        assert len(everything) == 4 * 2 * 6 * 2  # UserCreated and GenesisDistributed each
+        assert reads == everything  # read while blocks committed out of number order: none missed
+        for t in tenants:
+            own = [e.position for e in everything if e.tenant_id == t]
+            assert own == sorted(own)
+    finally:
+        for ledger in ledgers:
+            await ledger.close()
+
+
 async def test_replaying_the_same_commands_gives_the_same_chain_and_state(
     scratch_url: str, twin_url: str
 ) -> None:
@@ -417,17 +514,17 @@ async def test_a_block_of_200_transfers_costs_a_handful_of_statements(
         for logged in (False, True):  # the first run warms asyncpg's type cache, then rolls back
             tx = conn.transaction()
             await tx.start()
-            height = await store.lock_head(conn)
             if logged:
                 conn.add_query_logger(lambda record: statements.append(record.query))
-            outcomes = await block.execute(conn, height, datetime.now(UTC), transfers)
+            outcomes = await block.execute(conn, lambda: datetime.now(UTC), transfers)
             cost = list(statements)
             await tx.rollback()
     finally:
         await conn.close()
     assert all(o.committed for o in outcomes), [o for o in outcomes if not o.committed][:1]
-    # Seen requests, chains, parameters, accounts; then accounts written, the block appended.
-    assert len(cost) <= 6, "\n".join(q[:90].strip() for q in cost)
+    # The tenant's head, seen requests, chains, parameters, accounts; then the block's number,
+    # accounts written, the block appended.
+    assert len(cost) <= 8, "\n".join(q[:90].strip() for q in cost)
 
 
 # --- schema and roles ---------------------------------------------------------------------------
@@ -441,7 +538,8 @@ async def test_the_application_roles_cannot_touch_the_ledger(migrated_url: str, 
         for sql in (
             "SELECT * FROM ledger.accounts",
             "UPDATE ledger.accounts SET balance = balance + 1",
-            "UPDATE ledger.head SET height = 0",
+            "UPDATE ledger.tenant_heads SET height = 0",
+            "SELECT ledger.draw_block()",
             "INSERT INTO ledger.events (block_number) VALUES (0)",
         ):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
@@ -471,8 +569,18 @@ async def test_the_ledger_migration_round_trips(empty_url: str) -> None:
     finally:
         await conn.close()
     await migrate.upgrade(empty_url, LEDGER_REVISION, role_key=ROLE_KEY)
+    # The tenant heads' revision replaces the global head, and gives it back on the way down.
+    await migrate.upgrade(empty_url, TENANT_HEADS_REVISION, role_key=ROLE_KEY)
+    tables = await _ledger_tables(empty_url)
+    assert "tenant_heads" in tables and "head" not in tables
+    await migrate.downgrade(empty_url, "-1")
+    tables = await _ledger_tables(empty_url)
+    assert "head" in tables and "tenant_heads" not in tables
+    await migrate.upgrade(empty_url, role_key=ROLE_KEY)
     async with await EmbeddedLedger.open(empty_url) as ledger:
         assert await ledger.height() == 0
+        boot = await ledger.submit([_cmd("t-round-trip", "boot", "BOOTSTRAP_SYSTEM")])
+        assert await ledger.height() == boot[0].block_number
 
 
 async def test_drift_checks_leave_the_ledger_schema_alone(migrated_url: str) -> None:

@@ -269,6 +269,56 @@ async def test_two_relays_in_parallel_never_hand_a_command_over_twice(
         await second.dispose()
 
 
+class CountingLedger(EmbeddedLedger):
+    """The embedded ledger, counting how many times each command was handed to it."""
+
+    handed: Counter[tuple[str, str]]
+
+    async def submit(self, commands: Sequence[Command]) -> list[Outcome]:
+        if not hasattr(self, "handed"):
+            self.handed = Counter()
+        self.handed.update((c.tenant_id, c.request_id) for c in commands)
+        return await super().submit(commands)
+
+
+async def test_two_relays_on_the_ledger_with_tenants_committing_side_by_side_submit_once(
+    scratch_url: str, tenant: str
+) -> None:
+    tenants = [tenant, f"{tenant}-b", f"{tenant}-c"]
+    first, second = (
+        Database.connect(scratch_url, role_key=ROLE_KEY),
+        Database.connect(scratch_url, role_key=ROLE_KEY),
+    )
+    one = await CountingLedger.open(scratch_url)
+    two = await CountingLedger.open(scratch_url)
+    try:
+        for t in tenants:
+            await one.submit([Command(t, "boot", CommandType.BOOTSTRAP_SYSTEM, {})])
+        for k, t in enumerate(tenants):
+            await put(first, t, 60, prefix=f"p{k}")
+        small = RelayConfig(batch_size=7, poll_interval=0.01, listen=False)
+        a, b = Relay(first, one, small), Relay(second, two, small)
+        await asyncio.gather(a.drain(), b.drain())
+
+        assert a.stats.committed > 0 and b.stats.committed > 0
+        assert a.stats.committed + b.stats.committed == 180
+        handed = one.handed + two.handed
+        del handed[(tenants[0], "boot")], handed[(tenants[1], "boot")], handed[(tenants[2], "boot")]
+        assert len(handed) == 180 and set(handed.values()) == {1}
+        rows = (await commands(first)).values()
+        assert {(c.status, c.attempts) for c in rows} == {(S.COMMITTED, 1)}
+        events = await one.events_after(None, 100_000)
+        for t in tenants:  # each tenant's users, once each, in its order
+            created = [e for e in events if e.tenant_id == t and e.name == "UserCreated"]
+            assert len({e.payload["userId"] for e in created}) == len(created) == 60
+            assert [e.position for e in created] == sorted(e.position for e in created)
+    finally:
+        await one.close()
+        await two.close()
+        await first.dispose()
+        await second.dispose()
+
+
 async def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_overwrite(
     rdb: Database, tenant: str
 ) -> None:

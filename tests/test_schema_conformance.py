@@ -422,6 +422,11 @@ DEPARTURES: tuple[Departure, ...] = (
         "operations an administrator opens to a partner's application are kept one per row",
     ),
     AddTable(
+        "ProjectorClaim",
+        "several projector processes feed disjoint tenant groups; which process feeds a tenant "
+        "is a claim with a lease, so a second one is refused at start (revision 3e0cb13a83e2)",
+    ),
+    AddTable(
         "TransferHold",
         "a requested transfer reserves its amount and fee until the ledger's answer is "
         "projected, so parallel requests cannot spend one balance twice",

@@ -386,6 +386,18 @@ class ProjectorStopped(GxError):
     code = "PROJECTOR_STOPPED"
 
 
+class ProjectorTenantOwned(GxError):
+    """A projector was started for a tenant another live projector process already feeds."""
+
+    code = "PROJECTOR_TENANT_OWNED"
+
+
+class ProjectorLeaseLost(GxError):
+    """A projector's claim on a tenant expired and another process took it over."""
+
+    code = "PROJECTOR_LEASE_LOST"
+
+
 class DlqEntryNotFound(NotFound):
     code = "DLQ_ENTRY_NOT_FOUND"
 

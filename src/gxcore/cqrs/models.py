@@ -56,6 +56,20 @@ class ProjectorState(TenantScoped, Base):
     updated_at: Mapped[UpdatedAt]
 
 
+class ProjectorClaim(TenantScoped, Base):
+    """Which projector process feeds a tenant's read models on a channel: one owner at a time,
+    for as long as it renews its lease (gxcore.cqrs.claims)."""
+
+    __tablename__ = "ProjectorClaim"
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(primary_key=True)
+    projector_name: Mapped[str]
+    owner_id: Mapped[str]
+    claimed_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    heartbeat_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    expires_at: Mapped[datetime]
+
+
 class HttpIdempotency(TenantScoped, Base):
     """A response kept under its client's Idempotency-Key (`gxcore.cqrs.idempotency`)."""
 

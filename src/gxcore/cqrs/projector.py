@@ -17,6 +17,10 @@ Exactly once, even with two projectors on one name: a batch locks the checkpoint
 tenants first and skips events at or before them; and `EventLog`'s unique position refuses a
 second copy of an event, which rolls the batch back.
 
+Ownership: with `claims` (as `gx projector run` gives it), the process feeds only the tenants it
+holds a claim on (gxcore.cqrs.claims): each batch re-checks them, skips the events of tenants
+another process holds, and stops with `ProjectorLeaseLost` if one of its own was taken over.
+
 Failures: an event with an unknown name or version, or a payload its schema refuses, goes to
 `EventDLQ` with the reason and the event as received, and the projector moves on; so does an
 event the read models refuse (`ProjectionRejected`: an unknown profile, say), except that an
@@ -41,11 +45,12 @@ from typing import Protocol
 from sqlalchemy import func, select
 
 from gxcore.cqrs.checkpoints import advance_checkpoints, lock_checkpoints, resume_position
+from gxcore.cqrs.claims import Claims
 from gxcore.cqrs.models import EventDLQ, ProjectorState
 from gxcore.cqrs.projection import Batch, Checked, Projection, check
 from gxcore.cqrs.registry import PROJECTIONS
 from gxcore.db.tenancy import Database
-from gxcore.errors import ProjectorStopped
+from gxcore.errors import ProjectorLeaseLost, ProjectorStopped
 from gxcore.ledger.port import CHANNEL, LedgerEvent, Position
 
 log = logging.getLogger(__name__)
@@ -96,6 +101,7 @@ class Projector:
         retries: int = 3,
         retry_delay: float = 0.2,
         table: Mapping[str, Projection] = PROJECTIONS,
+        claims: Claims | None = None,
     ) -> None:
         if batch_size < 1 or retries < 0:
             raise ValueError("batch_size must be >= 1 and retries >= 0")
@@ -108,6 +114,9 @@ class Projector:
         self.retries = retries
         self.retry_delay = retry_delay
         self.table = table
+        #: The process's claims on its tenants (gxcore.cqrs.claims); None: no ownership check
+        #: (one projector in-process, as tests and rebuilds run it).
+        self.claims = claims
         self._cursor: Position | None = None
         self._started = False
         # After a batch failed for good: one event per transaction up to this position.
@@ -172,6 +181,9 @@ class Projector:
                         self._read(batch[-1][0].position, self.batch_size)
                     )
                 progress = await self._apply(batch)
+            except ProjectorLeaseLost:
+                await self._drop_prefetch()
+                raise  # another process feeds these tenants now: retrying cannot help
             except Exception as e:  # the batch's transaction rolled back: nothing of it stuck
                 await self._drop_prefetch()
                 failures += 1
@@ -235,11 +247,17 @@ class Projector:
         events = [event for event, _ in batch]
         tenants = sorted({e.tenant_id for e in events})
         async with self.db.system(reason=f"projector {self.name}") as session:
-            done = await lock_checkpoints(session, self.name, self.channel, tenants)
+            mine = set(tenants)
+            if self.claims is not None:
+                mine = await self.claims.hold(session, tenants)
+            done = await lock_checkpoints(session, self.name, self.channel, sorted(mine))
             work = Batch(session, self.table)
             last: dict[str, Position] = {}
             skipped = 0
             for event, checked in batch:
+                if event.tenant_id not in mine:  # another projector process feeds this tenant
+                    skipped += 1
+                    continue
                 checkpoint = done.get(event.tenant_id)
                 if checkpoint is not None and event.position <= checkpoint:
                     skipped += 1

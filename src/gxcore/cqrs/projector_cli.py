@@ -8,14 +8,16 @@ differs from the live read models (without --apply); 2 bad usage.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from gxcore.cli_common import (
     DataDir,
@@ -30,6 +32,7 @@ from gxcore.cli_common import (
 )
 from gxcore.config import Settings
 from gxcore.cqrs import metrics
+from gxcore.cqrs.claims import DEFAULT_LEASE, Claims
 from gxcore.cqrs.dlq import ReplayResult, replay_dlq
 from gxcore.cqrs.health import Probe
 from gxcore.cqrs.ops_api import serving_ops
@@ -38,8 +41,10 @@ from gxcore.cqrs.rebuild import RebuildReport, rebuild
 from gxcore.db import migrate, server
 from gxcore.db.cli import open_database
 from gxcore.db.tenancy import Database
-from gxcore.errors import ProductionGuard
+from gxcore.errors import GxError, ProductionGuard, ProjectorLeaseLost, ProjectorTenantOwned
 from gxcore.ledger.port import Ledger
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(help="The projector: ledger events into the read models.", no_args_is_help=True)
 
@@ -72,11 +77,32 @@ def run_cmd(
         float, typer.Option(min=0.001, help="Seconds between polls of the ledger when caught up.")
     ] = 0.05,
     name: Name = DEFAULT_NAME,
+    tenants: Annotated[
+        str | None,
+        typer.Option(
+            help="Feed only these tenants (comma-separated): a tenant group. Default: every "
+            "tenant no other projector process holds."
+        ),
+    ] = None,
+    lease: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            help="Seconds a claim on a tenant outlives this process's last heartbeat (renewed "
+            "every third of it); a crashed process's tenants can be taken over after it.",
+        ),
+    ] = DEFAULT_LEASE,
     metrics_port: MetricsPort = None,
     data_dir: DataDir = None,
 ) -> None:
     """Project ledger events into the read models until SIGTERM/SIGINT (or, with --once, until
-    caught up). The batch in hand is finished before exiting."""
+    caught up). The batch in hand is finished before exiting.
+
+    The process claims its tenants first and is refused (PROJECTOR_TENANT_OWNED) when another
+    live projector process holds one of them."""
+    group = sorted({t.strip() for t in tenants.split(",") if t.strip()}) if tenants else None
+    if tenants is not None and not group:
+        raise fail("--tenants names no tenant", code=2)
     cfg = settings(data_dir)
     configure_logging(cfg, info=("gxcore.cqrs.ops_api",))
     started = time.perf_counter()
@@ -88,6 +114,8 @@ def run_cmd(
             name=name,
             poll_interval=poll_interval,
             metrics_port=metrics_port,
+            tenants=group,
+            lease=lease,
         )
     )
     elapsed = time.perf_counter() - started
@@ -105,13 +133,66 @@ async def _run(
     name: str,
     poll_interval: float,
     metrics_port: int | None,
+    tenants: list[str] | None,
+    lease: float,
 ) -> Progress:
     stop = asyncio.Event()
     on_stop_signals(stop.set)
     async with _open(cfg) as (db, ledger, url):
+        claims = Claims(db, name, lease=lease, discover=tenants is None)
+        try:
+            if tenants is None:
+                await claims.claim_all()
+            else:
+                await claims.claim(tenants)
+        except ProjectorTenantOwned as e:
+            raise fail(f"{e.code}: {e}") from None
+        console.print(
+            f"projector {name!r} ({claims.owner_id}) feeds "
+            + (", ".join(tenants) if tenants else "every tenant no other projector holds")
+        )
         probe = Probe(db, cfg, owner_url=url, ledger=ledger, projector_name=name)
-        async with serving_ops(probe, port=metrics_port, host=cfg.metrics_host):
-            return await _project(db, ledger, stop, once=once, batch=batch, name=name, poll_interval=poll_interval)  # fmt: skip
+        try:
+            async with (
+                serving_ops(probe, port=metrics_port, host=cfg.metrics_host),
+                _heartbeat(claims, stop) as lost,
+            ):
+                progress = await _project(db, ledger, stop, once=once, batch=batch, name=name, poll_interval=poll_interval, tenants=tenants, claims=claims)  # fmt: skip
+            if lost:
+                raise lost[0]
+            return progress
+        except ProjectorLeaseLost as e:
+            raise fail(f"{e.code}: {e}") from None
+        finally:
+            with suppress(Exception):  # a lost claim stays with its new owner
+                await claims.release()
+
+
+@asynccontextmanager
+async def _heartbeat(claims: Claims, stop: asyncio.Event) -> AsyncIterator[list[Exception]]:
+    """Renew the claims every third of the lease while the body runs; a claim lost sets `stop`
+    and is reported in the list yielded."""
+    lost: list[Exception] = []
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(claims.lease / 3)
+            try:
+                await claims.renew()
+            except ProjectorLeaseLost as e:
+                lost.append(e)
+                stop.set()
+                return
+            except (GxError, DBAPIError, OSError) as e:  # a hiccup: the next beat tries again
+                log.warning("projector %s: lease renewal failed: %s", claims.name, e)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield lost
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
 
 
 async def _project(
@@ -123,8 +204,14 @@ async def _project(
     batch: int,
     name: str,
     poll_interval: float,
+    tenants: list[str] | None = None,
+    claims: Claims | None = None,
 ) -> Progress:
-    projector = Projector(db, ledger, name=name, batch_size=batch)
+    """One projector for the whole ledger, or one per tenant of the group side by side."""
+    projectors = [
+        Projector(db, ledger, name=name, batch_size=batch, tenant_id=tenant, claims=claims)
+        for tenant in (tenants if tenants else [None])
+    ]
     freeze_startup()
     window = Progress()
     last = time.monotonic()
@@ -139,7 +226,19 @@ async def _project(
             console.print(f"{window.applied} applied, {window.dead} to the DLQ; at {_at(window)}")
             window, last = Progress(), time.monotonic()
 
-    return await projector.run(once=once, stop=stop, on_batch=report, idle_delay=poll_interval)
+    tasks = [
+        asyncio.create_task(p.run(once=once, stop=stop, on_batch=report, idle_delay=poll_interval))
+        for p in projectors
+    ]
+    try:
+        totals = await asyncio.gather(*tasks)
+    finally:  # one stopped for good (a claim lost, an event it cannot apply): stop the others
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    total = Progress()
+    for part in totals:
+        total.add(part)
+    return total
 
 
 def _entries(count: int) -> str:

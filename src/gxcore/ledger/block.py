@@ -1,7 +1,8 @@
 """One block: the fresh commands of a batch executed in order, then appended to the chain.
 
-The embedded ledger `prepare`s a batch (parses payloads, names accounts) before it takes the
-head lock, then calls `execute` with the head locked. A command seen before (in an earlier block
+The embedded ledger `prepare`s a batch (parses payloads, names accounts) before it takes any
+lock, then calls `execute`, which holds the batch's tenants' heads while it runs the commands,
+then draws the block's number and appends the block. A command seen before (in an earlier block
 or earlier in the same batch) is not executed again: it gets its first outcome. A rule a command
 breaks rejects that command only; its changes are undone in memory and it emits nothing, while
 the rest of the block goes on.
@@ -9,7 +10,7 @@ the rest of the block goes on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,7 +36,7 @@ def _parse(command: Command) -> Payload | Rejected:
 
 @dataclass(frozen=True)
 class Batch:
-    """A batch made ready before the head lock is taken: all of it depends on the commands
+    """A batch made ready before any lock is taken: all of it depends on the commands
     alone, so the locked section only reads state, runs rules and writes."""
 
     keys: list[Key]
@@ -93,54 +94,64 @@ async def _run(state: BlockState, tx: Tx, command: Command, payload: Payload | R
 
 
 async def execute(
-    conn: asyncpg.Connection, height: int, now: datetime, commands: Batch | Sequence[Command]
+    conn: asyncpg.Connection, clock: Callable[[], datetime], commands: Batch | Sequence[Command]
 ) -> list[Outcome]:
-    """Run `commands` as block `height + 1` (none is appended when every command was seen)."""
+    """Run `commands` as the next block (none is appended when every command was seen), in the
+    caller's transaction; `clock` gives the block time once the tenants' heads are held.
+
+    The work runs, and commits, under the heads of the batch's tenants only, so blocks of other
+    tenants run and commit beside it; the block's number is drawn once its commands have run
+    (`store.draw_block`)."""
     batch = commands if isinstance(commands, Batch) else prepare(commands)
+    await store.lock_tenants(conn, (key[0] for key in batch.unique))
     known = await store.find_outcomes(conn, list(batch.unique))
     fresh = [key for key in batch.unique if key not in known]
     if not fresh:
         return [known[key] for key in batch.keys]
 
-    number = height + 1
-    state = BlockState(conn, number, now)
+    now = clock()
+    state = BlockState(conn, now)
     await _preload(state, batch, fresh)
 
-    outcomes: dict[Key, Outcome] = {}
-    events: list[LedgerEvent] = []
-    transactions: list[tuple[Outcome, str]] = []
+    ran: list[tuple[Key, Tx, str | None, str | None]] = []  # (key, tx, code, message)
     for key in fresh:
         command = batch.unique[key]
         tx = Tx(state, command.tenant_id, batch.tx_ids[key])
-        code: str | None
-        message: str | None
         try:
             await _run(state, tx, command, batch.parsed[key])
         except Rejected as rejected:
             state.end_command(committed=False)
-            status, code, message = OutcomeStatus.REJECTED, rejected.code, rejected.message
+            ran.append((key, tx, rejected.code, rejected.message))
         else:
             state.end_command(committed=True)
-            status, code, message = OutcomeStatus.COMMITTED, None, None
-            for event in tx.events:
-                events.append(
-                    LedgerEvent(
-                        tenant_id=command.tenant_id,
-                        tx_id=tx.tx_id,
-                        block_number=number,
-                        event_index=len(events),
-                        name=event.name,
-                        version=event.version,
-                        timestamp=now,
-                        payload=event.to_json(),
-                    )
+            ran.append((key, tx, None, None))
+
+    number = await store.draw_block(conn)
+    outcomes: dict[Key, Outcome] = {}
+    events: list[LedgerEvent] = []
+    transactions: list[tuple[Outcome, str]] = []
+    for key, tx, code, message in ran:
+        command = batch.unique[key]
+        status = OutcomeStatus.COMMITTED if code is None else OutcomeStatus.REJECTED
+        for event in tx.events if code is None else ():
+            events.append(
+                LedgerEvent(
+                    tenant_id=command.tenant_id,
+                    tx_id=tx.tx_id,
+                    block_number=number,
+                    event_index=len(events),
+                    name=event.name,
+                    version=event.version,
+                    timestamp=now,
+                    payload=event.to_json(),
                 )
+            )
         outcome = Outcome(
             command.tenant_id, command.request_id, tx.tx_id, number, status, code, message
         )
         outcomes[key] = outcome
         transactions.append((outcome, str(command.command_type)))
 
-    await state.flush()
+    await state.flush(number)
     await store.append_block(conn, number, now, transactions, events)
     return [known.get(key) or outcomes[key] for key in batch.keys]

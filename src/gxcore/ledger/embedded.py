@@ -6,9 +6,15 @@
     await ledger.close()
 
 It connects as the database owner (the application roles cannot reach schema `ledger`). Each
-`submit` is one database transaction that first locks the head row, so submitters in any number
-of processes produce blocks strictly one after the other, each readable only once committed.
-A block costs a handful of statements whatever its size (see `gxcore.ledger.store`).
+`submit` is one database transaction. It first locks the heads of its commands' tenants (rows
+of `ledger.tenant_heads`), so one tenant's blocks run and commit strictly one after the other,
+in number order, while other tenants' blocks run and commit beside them. Block numbers are
+global; a reader of every tenant reads up to the stable height (every block up to it committed
+or rolled back), so it never sees a block appear before a position it passed. A block costs a
+handful of statements whatever its size (see `gxcore.ledger.store`).
+
+Block time is read once the tenants' heads are held, so one tenant's block times never go
+back; across tenants, a later block number may carry an earlier time.
 
 Block time is the `clock`'s reading when the block executes (UTC now by default; Fabric likewise
 takes the proposal's timestamp). Every rule that reads time (multisig expiry, voting periods, the
@@ -147,9 +153,7 @@ class EmbeddedLedger:
         batch = block.prepare(commands)  # before the lock: parsing reads no state
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                height = await store.lock_head(conn)
-                now = self._block_time()
-                outcomes = await block.execute(conn, height, now, batch)
+                outcomes = await block.execute(conn, self._block_time, batch)
                 if fail:  # after the work, so the rollback is what keeps the batch out
                     raise LedgerUnavailable("injected ledger fault (GX_LEDGER_FAULT_RATE)")
                 return outcomes

@@ -44,10 +44,14 @@ def tx_id_of(tenant_id: str, request_id: str) -> str:
     return hashlib.sha256(f"{tenant_id}\x1f{request_id}".encode()).hexdigest()
 
 
+#: `created_block` of a row added by the running block, until `flush` gives it the block's
+#: number (drawn only when the block is appended: see gxcore.ledger.block).
+UNNUMBERED = -1
+
+
 class BlockState:
-    def __init__(self, conn: asyncpg.Connection, block_number: int, now: datetime) -> None:
+    def __init__(self, conn: asyncpg.Connection, now: datetime) -> None:
         self.conn = conn
-        self.block_number = block_number
         self.now = now
         self.today: date = now.date()
         self._rows: dict[tuple[type[Row], tuple[str, ...]], Row | None] = {}
@@ -99,7 +103,7 @@ class BlockState:
     def add(self, row: R) -> R:
         slot = (type(row), row.primary_key)
         previous = self._rows.get(slot)
-        row.created_block = row.updated_block = self.block_number
+        row.created_block = row.updated_block = UNNUMBERED
         self._rows[slot] = row
         self._dirty[id(row)] = row
 
@@ -117,7 +121,6 @@ class BlockState:
             self._snapshotted.add(key)
             # (row, snapshot, was dirty): a tuple, not a closure, on this hot path.
             self._journal.append((row, dict(row.__dict__), key in self._dirty))
-        row.updated_block = self.block_number
         self._dirty[key] = row
         return row
 
@@ -169,13 +172,17 @@ class BlockState:
 
     # --- writing ------------------------------------------------------------------------------
 
-    async def flush(self) -> None:
-        """Write every new or changed row: a statement or two per table touched."""
+    async def flush(self, block_number: int) -> None:
+        """Write every new or changed row, stamped with `block_number`: a statement or two per
+        table touched."""
         by_type: dict[type[Row], list[Row]] = {}
         for row in self._dirty.values():
+            if row.created_block == UNNUMBERED:
+                row.created_block = block_number
+            row.updated_block = block_number
             by_type.setdefault(type(row), []).append(row)
         for cls in ROW_TYPES:
-            await store.write_rows(self.conn, cls, by_type.get(cls, []), self.block_number)
+            await store.write_rows(self.conn, cls, by_type.get(cls, []), block_number)
 
 
 @dataclass
@@ -190,10 +197,6 @@ class Tx:
     @property
     def now(self) -> datetime:
         return self.state.now
-
-    @property
-    def block_number(self) -> int:
-        return self.state.block_number
 
     @property
     def params(self) -> Params:

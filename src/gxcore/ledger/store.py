@@ -2,8 +2,9 @@
 
 Rows of a batch are read and written with `unnest` over arrays, a statement per table (two when
 a block both creates and changes rows of one table), never one round trip per row. The block
-itself (blocks, transactions, events, head) is written by one statement. The tables are created
-by the migration `20261125_1400_ledger_schema` (revision e9c3a4b5d6f7).
+itself (blocks, transactions, events, heads) is written by one statement. The tables are created
+by the migrations `20261125_1400_ledger_schema` (revision e9c3a4b5d6f7) and
+`20261207_0225_ledger_tenant_heads`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 import asyncpg
 
 from gxcore.db.arrays import pack, split_sql
-from gxcore.errors import LedgerError
 from gxcore.ledger.port import LedgerEvent, Outcome, OutcomeStatus, Position
 from gxcore.ledger.rows import Row
 
@@ -62,21 +62,55 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-async def lock_head(conn: asyncpg.Connection) -> int:
-    """Take the head row for the rest of the transaction and return the last block number.
+async def lock_tenants(conn: asyncpg.Connection, tenants: Iterable[str]) -> None:
+    """Take the heads of `tenants` for the rest of the transaction, in tenant order (no
+    deadlocks), creating a tenant's head on its first block.
 
-    Every submit takes this lock before reading any state, so blocks execute and commit strictly
-    one after the other, in number order: a reader can never see block N+1 before block N. Under
-    READ COMMITTED, each statement after the lock sees every block committed before it.
+    A block runs under its tenants' heads: its reads of their state, its rules and its writes.
+    Blocks of other tenants run meanwhile; blocks of one tenant run and commit one after the
+    other. Under READ COMMITTED, each statement after the lock sees every block of these tenants
+    committed before it.
     """
-    height = await conn.fetchval("SELECT height FROM ledger.head WHERE id = 1 FOR UPDATE")
-    if height is None:
-        raise LedgerError("ledger.head has no row; run `gx db migrate`")
-    return int(height)
+    wanted = sorted(set(tenants))
+    if await conn.fetchval(_LOCK_TENANTS, wanted) == len(wanted):
+        return
+    # First blocks of new tenants: a concurrent first block waits on our row, then finds it.
+    await conn.execute(
+        "INSERT INTO ledger.tenant_heads (tenant_id, height) SELECT t, 0 "
+        "FROM unnest($1::text[]) AS t ON CONFLICT (tenant_id) DO NOTHING",
+        wanted,
+    )
+    await conn.fetchval(_LOCK_TENANTS, wanted)
+
+
+_LOCK_TENANTS = (
+    "SELECT count(*) FROM (SELECT 1 FROM ledger.tenant_heads WHERE tenant_id = ANY($1::text[]) "
+    "ORDER BY tenant_id FOR UPDATE) AS locked"
+)
+
+
+async def draw_block(conn: asyncpg.Connection) -> int:
+    """The number of the block this transaction appends, held until it ends.
+
+    Drawn under the tenants' heads, so one tenant's blocks commit in number order; across
+    tenants they may commit out of it, which is why readers of the whole ledger stop at
+    `height` (migration `20261207_0214_ledger_tenant_heads` has the protocol)."""
+    return int(await conn.fetchval("SELECT ledger.draw_block()"))
+
+
+async def stable_height(conn: asyncpg.Connection) -> int:
+    """Every block numbered up to this one has committed or rolled back: no block at or below
+    it can appear later."""
+    return int(await conn.fetchval("SELECT ledger.stable_height()"))
 
 
 async def height(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SELECT height FROM ledger.head WHERE id = 1") or 0)
+    """The last committed block at or below the stable height (0 while the ledger is empty)."""
+    stable = await stable_height(conn)
+    found = await conn.fetchval(
+        "SELECT max(block_number) FROM ledger.blocks WHERE block_number <= $1", stable
+    )
+    return int(found or 0)
 
 
 async def find_outcomes(
@@ -114,7 +148,7 @@ async def select_rows(
     cls: type[Row],
     keys: Iterable[tuple[str, ...]],
 ) -> list[Any]:
-    """Rows of `cls` with these keys. No row locks: the head lock already serializes writers."""
+    """Rows of `cls` with these keys. No row locks: the tenants' heads serialize their writers."""
     keys = list(keys)
     if not keys:
         return []
@@ -207,9 +241,10 @@ async def append_block(
     transactions: Sequence[tuple[Outcome, str]],
     events: Sequence[LedgerEvent],
 ) -> None:
-    """The block, its transactions (with their outcomes) and events, and the new head: one
-    statement, so the block appears whole when the transaction commits."""
+    """The block, its transactions (with their outcomes) and events, and its tenants' heads:
+    one statement, so the block appears whole when the transaction commits."""
     p = _Params(block_number, committed_at, len(transactions), len(events))
+    tenants = p.array([o.tenant_id for o, _ in transactions], "text")
     t = ", ".join(
         [
             p.array([o.tenant_id for o, _ in transactions], "text"),
@@ -248,7 +283,8 @@ async def append_block(
           SELECT $1, event_index, tenant_id, tx_id, name, version, $2, payload::jsonb
           FROM unnest({e}) AS y(event_index, tenant_id, tx_id, name, version, payload)
         )
-        UPDATE ledger.head SET height = $1 WHERE id = 1
+        UPDATE ledger.tenant_heads SET height = $1
+        WHERE tenant_id IN (SELECT DISTINCT tenant_id FROM unnest({tenants}) AS z(tenant_id))
         """,
         *p.args,
     )
@@ -257,11 +293,17 @@ async def append_block(
 async def events_after(
     conn: asyncpg.Connection, position: Position | None, limit: int, tenant_id: str | None
 ) -> list[LedgerEvent]:
+    """Events after `position`, in order. One tenant's blocks commit in number order, so its
+    reader takes whatever is committed; a reader of every tenant stops at the stable height,
+    read first in a statement of its own (a later statement sees every block up to it)."""
     after = position or Position(0, -1)
-    tenant_filter = "" if tenant_id is None else "AND tenant_id = $4 "
     args: list[Any] = [after.block_number, after.event_index, limit]
     if tenant_id is not None:
+        tenant_filter = "AND tenant_id = $4 "
         args.append(tenant_id)
+    else:
+        tenant_filter = "AND block_number <= $4 "
+        args.append(await stable_height(conn))
     rows = await conn.fetch(
         'SELECT block_number, event_index, tenant_id, tx_id, name, version, "timestamp", payload '
         "FROM ledger.events WHERE (block_number, event_index) > ($1, $2) "
