@@ -277,7 +277,9 @@ def api(
                 raise fail("the database is not at head; run `gx db migrate`")
 
     run(preflight())
-    configure_logging(cfg, info=("gxcore.access",))  # GX_LOG_FORMAT: text or JSON lines
+    configure_logging(
+        cfg, info=("gxcore.access",), service="gxcore-api"
+    )  # GX_LOG_FORMAT: text or JSON lines
     uvicorn.run(
         create_served_app(cfg),
         host=host,

@@ -25,6 +25,7 @@ from typing import Annotated, Protocol
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gxcore import tracing
 from gxcore.business import approvals
 from gxcore.cli_common import DataDir, console, on_stop_signals, run, settings
 from gxcore.cqrs import idempotency
@@ -149,7 +150,12 @@ class Scheduler:
         started = time.perf_counter()
         try:
             # Shielded: a cancelled scheduler still lets the job's transaction end on its own.
-            summary = await asyncio.shield(job.run(self.database, datetime.now(UTC)))
+            work = job.run(self.database, datetime.now(UTC))
+            if tracing.enabled():  # the commands a job enqueues join the job's trace
+                with tracing.tracer().start_as_current_span(f"job {job.name}"):
+                    summary = await asyncio.shield(work)
+            else:
+                summary = await asyncio.shield(work)
         except Exception:
             self.failures[job.name] += 1
             log.exception("job %s failed; next try in %s", job.name, job.every)
@@ -170,6 +176,8 @@ def scheduler_command(
 
     async def go() -> dict[str, int]:
         cfg = settings(data_dir)
+        if cfg.tracing_enabled:
+            tracing.configure("gxcore-scheduler")
         stopping = asyncio.Event()
         on_stop_signals(stopping.set)  # a stop asked for while connecting is honoured
         async with open_database(cfg, create=False) as url:

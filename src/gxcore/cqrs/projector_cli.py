@@ -78,7 +78,7 @@ def run_cmd(
     """Project ledger events into the read models until SIGTERM/SIGINT (or, with --once, until
     caught up). The batch in hand is finished before exiting."""
     cfg = settings(data_dir)
-    configure_logging(cfg, info=("gxcore.cqrs.ops_api",))
+    configure_logging(cfg, info=("gxcore.cqrs.ops_api",), service="gxcore-projector")
     started = time.perf_counter()
     total = run(
         _run(
