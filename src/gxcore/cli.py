@@ -302,6 +302,7 @@ def cleanup_command(
     business transfers past their approval time (their holds released), in every tenant."""
     from datetime import UTC, datetime
 
+    from gxcore.cli_progress import progress
     from gxcore.db.cli import open_database
     from gxcore.db.tenancy import Database
     from gxcore.scheduler import cleanup, described
@@ -311,7 +312,13 @@ def cleanup_command(
         async with open_database(cfg, create=False) as url:
             database = Database.for_settings(url, cfg)
             try:
-                return await cleanup(database, datetime.now(UTC), batch=batch)
+                with progress("cleanup", unit="rows", interval=cfg.progress_interval) as shown:
+                    return await cleanup(
+                        database,
+                        datetime.now(UTC),
+                        batch=batch,
+                        on_batch=lambda what, done: shown.advance(done, note=what),
+                    )
             finally:
                 await database.dispose()
 

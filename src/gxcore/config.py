@@ -125,6 +125,9 @@ class Settings(BaseSettings):
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
         ),
     )
+    #: Seconds between two progress lines of a long-running command (`gx projector rebuild`,
+    #: `gx jobs ...`, `gx trust rebuild`) when its stderr is not a terminal; a terminal gets a bar.
+    progress_interval: float = Field(default=10.0, ge=0)
     #: Largest request body the API accepts, in bytes (413 REQUEST_TOO_LARGE beyond it).
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     #: Origins allowed to call the API from a browser (CORS), comma-separated; empty: CORS off.

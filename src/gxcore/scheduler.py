@@ -57,21 +57,32 @@ CLEANUPS: dict[str, DeleteExpired] = {
 CLOSED_APPROVALS = "business approval(s) (expired, or refused by the ledger)"
 
 
-async def cleanup(database: Database, now: datetime, *, batch: int = 1000) -> dict[str, int]:
+async def cleanup(
+    database: Database,
+    now: datetime,
+    *,
+    batch: int = 1000,
+    on_batch: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
     """Delete what expired before `now` in every tenant, and close business transfers past
-    their approval time (their holds released); how many of each kind."""
+    their approval time (their holds released); how many of each kind. `on_batch` hears each
+    batch's kind and count."""
     counts = dict.fromkeys(CLEANUPS, 0)
     for what, delete_expired in CLEANUPS.items():
         while True:  # one short transaction per batch: no long lock or rollback
             async with database.system(reason=f"job: {what}") as session:
                 done = await delete_expired(session=session, now=now, limit=batch)
             counts[what] += done
+            if on_batch is not None:
+                on_batch(what, done)
             if done < batch:
                 break
     counts[CLOSED_APPROVALS] = 0
     while True:  # each approval in its own tenant transaction
         done = await approvals.expire_due(database, now=now, limit=batch)
         counts[CLOSED_APPROVALS] += done
+        if on_batch is not None:
+            on_batch(CLOSED_APPROVALS, done)
         if done < batch:
             break
     return counts

@@ -28,6 +28,7 @@ from gxcore.cli_common import (
     run,
     settings,
 )
+from gxcore.cli_progress import progress
 from gxcore.config import Settings
 from gxcore.cqrs import metrics
 from gxcore.cqrs.dlq import ReplayResult, replay_dlq
@@ -220,7 +221,17 @@ def rebuild_cmd(
                     "this is a production database; a rebuild holds the projector for its whole "
                     "run. Run again with --force if that is really meant"
                 )
-            return await rebuild(db, ledger, name=name, tenant_id=tenant, apply=apply)
+            with progress(
+                "projector rebuild", unit="blocks", interval=cfg.progress_interval
+            ) as shown:
+                return await rebuild(
+                    db,
+                    ledger,
+                    name=name,
+                    tenant_id=tenant,
+                    apply=apply,
+                    on_progress=lambda block, last: shown.update(block, total=last),
+                )
 
     report = run(go())
     console.print(
