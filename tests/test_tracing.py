@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
 
+import asyncpg
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -25,7 +26,9 @@ from gxcore import tracing
 from gxcore.config import Settings
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.outbox import enqueue
+from gxcore.db.engine import libpq_url
 from gxcore.enums import CommandType
+from tests.test_cli import gx
 from tests.test_logs import json_lines, parsed  # noqa: F401  (the fixture)
 from tests.test_money_api import Loop, loop  # noqa: F401  (the whole money loop)
 
@@ -249,21 +252,10 @@ async def test_configured_tracing_exports_spans_by_otlp_http_to_the_collector(
         tracing.shutdown()  # flushes the batch processor's queue
     assert not tracing.enabled()
     assert received and {path for path, _ in received} == {"/v1/traces"}
-    names: set[str] = set()
-    services: set[str] = set()
-    commands: set[str] = set()
-    for _, body in received:
-        request = ExportTraceServiceRequest.FromString(body)
-        for resource_spans in request.resource_spans:
-            for attr in resource_spans.resource.attributes:
-                if attr.key == "service.name":
-                    services.add(attr.value.string_value)
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    names.add(span.name)
-                    for attr in span.attributes:
-                        if attr.key == tracing.COMMAND_ID:
-                            commands.add(attr.value.string_value)
+    spans = [span for _, body in received for span in _spans_of(body)]
+    names = {s["name"] for s in spans}
+    services = {s["service"] for s in spans}
+    commands = {s.get(tracing.COMMAND_ID) for s in spans}
     assert services == {"gxcore-test"}
     assert {
         "POST /api/v1/transfers",
@@ -271,3 +263,52 @@ async def test_configured_tracing_exports_spans_by_otlp_http_to_the_collector(
         "ledger.execute TRANSFER_TOKENS",
     } <= names
     assert command_id in commands
+
+
+async def test_gx_relay_exports_its_spans_to_the_configured_collector(
+    scratch_url: str, collector: tuple[str, list[tuple[str, bytes]]]
+) -> None:
+    url, received = collector
+    assert gx("tenant", "create", "acme", database_url=scratch_url).returncode == 0
+    ran = gx(
+        "relay",
+        "--once",
+        database_url=scratch_url,
+        OTEL_EXPORTER_OTLP_ENDPOINT=url,
+        OTEL_SERVICE_NAME="",
+        OTEL_RESOURCE_ATTRIBUTES="",
+    )
+    assert ran.returncode == 0, ran.stderr
+    sent = [_spans_of(body) for path, body in received if path == "/v1/traces"]
+    spans = [span for batch in sent for span in batch]
+    # The embedded ledger runs inside the relay's process: its span leaves from there too.
+    assert sorted((s["service"], s["name"]) for s in spans) == [
+        ("gxcore-relay", "ledger.execute BOOTSTRAP_SYSTEM"),
+        ("gxcore-relay", "relay.submit BOOTSTRAP_SYSTEM"),
+    ]
+    conn = await asyncpg.connect(libpq_url(scratch_url))
+    try:
+        command_id = await conn.fetchval('SELECT id FROM "OutboxCommand"')
+    finally:
+        await conn.close()
+    assert {s[tracing.COMMAND_ID] for s in spans} == {command_id}
+
+    untraced = gx("relay", "--once", database_url=scratch_url, GX_OTEL="0",
+                  OTEL_EXPORTER_OTLP_ENDPOINT=url)  # fmt: skip
+    assert untraced.returncode == 0 and len(received) == len(sent)
+
+
+def _spans_of(body: bytes) -> list[dict[str, str]]:
+    """Each span of an OTLP export: its service, name and string attributes."""
+    found = []
+    for resource_spans in ExportTraceServiceRequest.FromString(body).resource_spans:
+        service = next(
+            a.value.string_value
+            for a in resource_spans.resource.attributes
+            if a.key == "service.name"
+        )
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                attributes = {a.key: a.value.string_value for a in span.attributes}
+                found.append({**attributes, "service": service, "name": span.name})
+    return found
