@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from rich.console import Console
 
 from gxcore.admin.parameters import DEFAULTS
+from gxcore.cli_progress import progress
 from gxcore.db import server
 from gxcore.db.engine import libpq_url
 
@@ -190,3 +193,70 @@ def test_gx_up_serves_a_migrated_seeded_database_until_interrupted(tmp_path: Pat
     assert "server stopped" in out
     with pytest.raises(OSError):
         asyncio.run(_count(url, "SELECT 1"))
+
+
+def test_progress_is_periodic_plain_lines_off_a_terminal_and_a_bar_on_one() -> None:
+    plain = io.StringIO()
+    with progress("replay", unit="blocks", interval=0, console=Console(file=plain)) as shown:
+        shown.update(1, total=4)
+        shown.update(3, note="tenant acme")
+    assert plain.getvalue().splitlines()[:2] == [
+        "replay: 1/4 blocks (25%)",
+        "replay: 3/4 blocks (75%), tenant acme",
+    ]
+    assert plain.getvalue().splitlines()[2].startswith("replay: done, 3/4 blocks (75%), tenant")
+
+    quiet = io.StringIO()
+    with progress("replay", unit="blocks", interval=3600, console=Console(file=quiet)) as shown:
+        shown.update(2, total=2)
+    assert quiet.getvalue().splitlines() == [quiet.getvalue().splitlines()[0]]
+    assert quiet.getvalue().startswith("replay: done, 2/2 blocks (100%) in ")
+
+    failed = io.StringIO()
+    with (
+        pytest.raises(RuntimeError),
+        progress("replay", interval=0, console=Console(file=failed)) as shown,
+    ):
+        shown.update(1)
+        raise RuntimeError("boom")
+    assert "done" not in failed.getvalue()  # an error is the last word, not a progress line
+
+    terminal = io.StringIO()
+    console = Console(file=terminal, force_terminal=True, width=100)
+    with progress("replay", unit="blocks", interval=0, console=console) as shown:
+        shown.update(1, total=4)
+    # The bar draws and clears itself; no plain progress line, then the summary.
+    assert "replay: 1/4 blocks" not in terminal.getvalue()
+    assert "replay: done, 1/4 blocks (25%) in " in terminal.getvalue()
+
+
+async def test_long_running_commands_show_progress_and_keep_their_results(
+    scratch_url: str,
+) -> None:
+    every = {"GX_PROGRESS_INTERVAL": "0"}
+    assert gx("tenant", "create", "acme", database_url=scratch_url).returncode == 0
+    assert gx("relay", "--once", database_url=scratch_url).returncode == 0
+    assert gx("projector", "run", "--once", database_url=scratch_url).returncode == 0
+
+    rebuilt = gx("projector", "rebuild", database_url=scratch_url, **every)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "the rebuilt read models equal the live ones" in rebuilt.stdout
+    assert "projector rebuild: 1/1 blocks (100%)" in rebuilt.stderr.splitlines()
+    assert "projector rebuild: done, 1/1 blocks (100%) in " in rebuilt.stderr
+
+    trust = gx("trust", "rebuild", database_url=scratch_url, **every)
+    assert trust.returncode == 0, trust.stderr
+    assert "checked trust scores of 1 tenant(s): all equal the rule" in trust.stdout
+    assert "trust rebuild: 1/1 tenants (100%), tenant acme" in trust.stderr.splitlines()
+
+    cleaned = gx("jobs", "cleanup", database_url=scratch_url, **every)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "deleted 0 expired registration(s)" in cleaned.stdout
+    assert "cleanup: 0 rows, expired registration(s)" in cleaned.stderr.splitlines()
+    assert "cleanup: done, 0 rows" in cleaned.stderr
+
+    taxed = gx("jobs", "velocity-tax", database_url=scratch_url)  # default interval: one line
+    assert taxed.returncode == 0, taxed.stderr
+    assert "velocity tax" in taxed.stdout and "acme" in taxed.stdout
+    progress_lines = [line for line in taxed.stderr.splitlines() if "velocity tax" in line]
+    assert len(progress_lines) == 1 and ": done, " in progress_lines[0]

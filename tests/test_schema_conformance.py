@@ -207,6 +207,10 @@ _RELAY_DUE = (
     "the outbox relay retries with backoff and takes over expired leases: when each command is "
     "next due, and a partial index over the commands still in flight, by that time"
 )
+_TRACE_CONTEXT = (
+    "tracing: the W3C trace context of the span that enqueued a command, so the relay, the "
+    "ledger and the projector join the trace of the request that caused it"
+)
 _MESSAGE_QUEUE = (
     "emails and SMS leave after commit, from a queue written in the transaction that causes them "
     "and delivered by a worker with retries (never sent while a transaction or lock is open)"
@@ -335,6 +339,7 @@ DEPARTURES: tuple[Departure, ...] = (
         predicate="(status = ANY (ARRAY['PENDING'::\"OutboxStatus\", 'LOCKED'::\"OutboxStatus\", "
         "'SUBMITTED'::\"OutboxStatus\"]))",
     ),
+    AddColumn("OutboxCommand", "traceparent", "text", True, _TRACE_CONTEXT),
     ReplaceUnique(
         "Transaction",
         ("tenantId", "onChainTxId"),

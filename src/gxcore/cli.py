@@ -277,7 +277,9 @@ def api(
                 raise fail("the database is not at head; run `gx db migrate`")
 
     run(preflight())
-    configure_logging(cfg, info=("gxcore.access",))  # GX_LOG_FORMAT: text or JSON lines
+    configure_logging(
+        cfg, info=("gxcore.access",), service="gxcore-api"
+    )  # GX_LOG_FORMAT: text or JSON lines
     uvicorn.run(
         create_served_app(cfg),
         host=host,
@@ -300,6 +302,7 @@ def cleanup_command(
     business transfers past their approval time (their holds released), in every tenant."""
     from datetime import UTC, datetime
 
+    from gxcore.cli_progress import progress
     from gxcore.db.cli import open_database
     from gxcore.db.tenancy import Database
     from gxcore.scheduler import cleanup, described
@@ -309,7 +312,13 @@ def cleanup_command(
         async with open_database(cfg, create=False) as url:
             database = Database.for_settings(url, cfg)
             try:
-                return await cleanup(database, datetime.now(UTC), batch=batch)
+                with progress("cleanup", unit="rows", interval=cfg.progress_interval) as shown:
+                    return await cleanup(
+                        database,
+                        datetime.now(UTC),
+                        batch=batch,
+                        on_batch=lambda what, done: shown.advance(done, note=what),
+                    )
             finally:
                 await database.dispose()
 

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 
-from gxcore import logs
+from gxcore import logs, tracing
 from gxcore.config import LogFormat, Settings
 from gxcore.errors import GxError
 
@@ -61,12 +61,17 @@ def settings(data_dir: str | None = None) -> Settings:
     return Settings(**overrides)
 
 
-def configure_logging(cfg: Settings, *, info: tuple[str, ...] = ()) -> None:
+def configure_logging(
+    cfg: Settings, *, info: tuple[str, ...] = (), service: str | None = None
+) -> None:
     """Log lines in `GX_LOG_FORMAT` on stderr: warnings and above, and the info lines of the
-    loggers named in `info`."""
+    loggers named in `info`. A long-running process names itself (`service`): it then also
+    exports traces when tracing is on (`GX_OTEL`, gxcore.tracing)."""
     logs.configure(json_lines=cfg.log_format is LogFormat.JSON, level=logging.WARNING)
     for name in info:
         logging.getLogger(name).setLevel(logging.INFO)
+    if service is not None and cfg.tracing_enabled:
+        tracing.configure(service)
 
 
 #: What stops a long-running command cleanly (the work in hand is finished first).

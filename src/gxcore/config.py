@@ -115,6 +115,19 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     #: Log lines as `text` (for a terminal) or `json` (one object a line, for a log collector).
     log_format: LogFormat = LogFormat.TEXT
+    #: OpenTelemetry traces (gxcore.tracing): `GX_OTEL=1` on, `0` off; unset, on exactly when an
+    #: OTLP endpoint is configured. The exporter itself reads the standard `OTEL_*` variables.
+    otel: bool | None = None
+    #: Where spans go (OTLP over HTTP); read here only to switch tracing on by its presence.
+    otel_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+    )
+    #: Seconds between two progress lines of a long-running command (`gx projector rebuild`,
+    #: `gx jobs ...`, `gx trust rebuild`) when its stderr is not a terminal; a terminal gets a bar.
+    progress_interval: float = Field(default=10.0, ge=0)
     #: Largest request body the API accepts, in bytes (413 REQUEST_TOO_LARGE beyond it).
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     #: Origins allowed to call the API from a browser (CORS), comma-separated; empty: CORS off.
@@ -130,6 +143,10 @@ class Settings(BaseSettings):
     @cached_property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    @property
+    def tracing_enabled(self) -> bool:
+        return bool(self.otel_endpoint) if self.otel is None else self.otel
 
     @property
     def mailbox_file(self) -> Path:

@@ -6,6 +6,9 @@ latency, the body size limit and CORS (gxcore.app installs them, outermost first
 - one access log line per request (logger `gxcore.access`), and the latency histogram labelled by
   the route's template (`/api/v1/wallets/{profile_id}/balance`, or `unmatched`), never the raw
   path, so the label set stays bounded;
+- with tracing on, a server span per request (`GET /api/v1/...` by the route's template), child
+  of the caller's W3C `traceparent` when it sends one; its trace id is echoed as
+  `X-Trace-Id`, and the command the request enqueued is on it as `gx.command_id`;
 - the body limit (`GX_MAX_BODY_BYTES`): a declared `Content-Length` above it is refused before
   anything is read; a body without one is counted while it streams and refused once it passes
   the limit. Either way a 413 problem+json `REQUEST_TOO_LARGE`.
@@ -17,6 +20,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -24,7 +28,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gxcore import logs
+from gxcore import logs, tracing
 from gxcore.config import Settings
 from gxcore.cqrs.metrics import HTTP_LATENCY
 from gxcore.errors import RequestTooLarge
@@ -74,6 +78,53 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         request_id = request_id_of(scope)
+        if tracing.enabled():
+            await self._traced(scope, receive, send, request_id)
+        else:
+            await self._serve(scope, receive, send, request_id, {})
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope.get("headers", ())
+            if name in (b"traceparent", b"tracestate")
+        }
+        method = scope["method"]
+        span = tracing.tracer().start_span(
+            method,
+            context=tracing.context_of_carrier(headers),
+            kind=tracing.SpanKind.SERVER,
+            attributes={"http.request.method": method, "gx.request_id": request_id},
+        )
+        trace_id = format(span.get_span_context().trace_id, "032x").encode()
+
+        async def send_with_trace(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), (b"x-trace-id", trace_id)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        fields: dict[str, Any] = {}
+        with tracing.span_in(span):
+            try:
+                await self._serve(scope, receive, send_with_trace, request_id, fields)
+            finally:
+                template = fields.get("route", UNMATCHED)
+                span.update_name(f"{method} {template}")
+                span.set_attribute("http.route", template)
+                if (status := fields.get("status")) is not None:
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(tracing.StatusCode.ERROR)
+                for name, key in (("command_id", tracing.COMMAND_ID), ("tenant", tracing.TENANT)):
+                    if (value := fields.get(name)) is not None:
+                        span.set_attribute(key, value)
+                span.end()
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, seen: dict[str, Any]
+    ) -> None:
+        """Serve the request in its log context; `seen` gets the context's last fields."""
         status = 500  # what the client gets if the app dies before answering
         started = time.perf_counter()
 
@@ -101,6 +152,7 @@ class RequestContext:
                 access_log.info(
                     "%s %s %d", method, template, status, extra={"duration_ms": duration_ms}
                 )
+                seen.update(context)
 
 
 class _BodyTooLarge(HTTPException):

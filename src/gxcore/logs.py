@@ -6,6 +6,9 @@
         log.info("...")                    # -> {"ts", "level", "logger", "message",
                                            #     "request_id", "tenant", "command_id", ...}
 
+With tracing on (gxcore.tracing), a line written while a span is current also carries its
+`trace_id` and `span_id`, so a log collector can join the line to the trace.
+
 The context is one mutable record per request (or unit of work), held in a context variable:
 what a dependency or a service notes is seen by every later line of that request, the access
 line written at its end included. A line may also carry fields of its own through `extra=`.
@@ -21,6 +24,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+from gxcore import tracing
 
 #: The fields a line carries from its context, and from `extra=` when given there.
 FIELDS = ("request_id", "tenant", "command_id", "method", "route", "status", "duration_ms")
@@ -50,6 +55,13 @@ def current() -> dict[str, Any]:
     return dict(_context.get() or {})
 
 
+def _with_trace(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` plus the current span's ids, when tracing is on and a span is current."""
+    if tracing.enabled() and (ids := tracing.current_ids()) is not None:
+        fields["trace_id"], fields["span_id"] = ids
+    return fields
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the context, the exception."""
 
@@ -60,7 +72,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        line.update(current())
+        line.update(_with_trace(current()))
         for name in FIELDS:
             if (value := getattr(record, name, None)) is not None:
                 line[name] = value
@@ -76,7 +88,7 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = current()
+        fields = _with_trace(current())
         for name in FIELDS:
             if (value := getattr(record, name, None)) is not None:
                 fields[name] = value

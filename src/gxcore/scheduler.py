@@ -25,6 +25,7 @@ from typing import Annotated, Protocol
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gxcore import tracing
 from gxcore.business import approvals
 from gxcore.cli_common import DataDir, console, on_stop_signals, run, settings
 from gxcore.cqrs import idempotency
@@ -56,21 +57,32 @@ CLEANUPS: dict[str, DeleteExpired] = {
 CLOSED_APPROVALS = "business approval(s) (expired, or refused by the ledger)"
 
 
-async def cleanup(database: Database, now: datetime, *, batch: int = 1000) -> dict[str, int]:
+async def cleanup(
+    database: Database,
+    now: datetime,
+    *,
+    batch: int = 1000,
+    on_batch: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
     """Delete what expired before `now` in every tenant, and close business transfers past
-    their approval time (their holds released); how many of each kind."""
+    their approval time (their holds released); how many of each kind. `on_batch` hears each
+    batch's kind and count."""
     counts = dict.fromkeys(CLEANUPS, 0)
     for what, delete_expired in CLEANUPS.items():
         while True:  # one short transaction per batch: no long lock or rollback
             async with database.system(reason=f"job: {what}") as session:
                 done = await delete_expired(session=session, now=now, limit=batch)
             counts[what] += done
+            if on_batch is not None:
+                on_batch(what, done)
             if done < batch:
                 break
     counts[CLOSED_APPROVALS] = 0
     while True:  # each approval in its own tenant transaction
         done = await approvals.expire_due(database, now=now, limit=batch)
         counts[CLOSED_APPROVALS] += done
+        if on_batch is not None:
+            on_batch(CLOSED_APPROVALS, done)
         if done < batch:
             break
     return counts
@@ -149,7 +161,12 @@ class Scheduler:
         started = time.perf_counter()
         try:
             # Shielded: a cancelled scheduler still lets the job's transaction end on its own.
-            summary = await asyncio.shield(job.run(self.database, datetime.now(UTC)))
+            work = job.run(self.database, datetime.now(UTC))
+            if tracing.enabled():  # the commands a job enqueues join the job's trace
+                with tracing.tracer().start_as_current_span(f"job {job.name}"):
+                    summary = await asyncio.shield(work)
+            else:
+                summary = await asyncio.shield(work)
         except Exception:
             self.failures[job.name] += 1
             log.exception("job %s failed; next try in %s", job.name, job.every)
@@ -170,6 +187,8 @@ def scheduler_command(
 
     async def go() -> dict[str, int]:
         cfg = settings(data_dir)
+        if cfg.tracing_enabled:
+            tracing.configure("gxcore-scheduler")
         stopping = asyncio.Event()
         on_stop_signals(stopping.set)  # a stop asked for while connecting is honoured
         async with open_database(cfg, create=False) as url:

@@ -44,6 +44,8 @@ class OutboxCommand(TenantScoped, Base):
     updated_at: Mapped[UpdatedAt]
     #: When the relay may (re)try it: the backoff's end for PENDING, the lease's end for LOCKED.
     next_attempt_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    #: W3C trace context of the span that enqueued it (gxcore.tracing); NULL with tracing off.
+    traceparent: Mapped[str | None]
 
 
 class ProjectorState(TenantScoped, Base):

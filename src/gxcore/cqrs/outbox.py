@@ -8,6 +8,10 @@ returns the first row; with a different command it is an `IdempotencyConflict`.
 A command sent again after a failure goes under a successor of its request id,
 `<request id>:<suffix>` (the ledger keeps the first outcome of each id); `latest` finds the newest
 of a request id and its successors.
+
+With tracing on, `enqueue` runs in an `outbox.enqueue` span (a child of the request's) and
+stores that span's W3C `traceparent` with the command: the relay, the ledger and the projector
+continue the trace from it (gxcore.tracing).
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gxcore import logs
+from gxcore import logs, tracing
 from gxcore.cqrs.models import OutboxCommand
+from gxcore.db.base import new_cuid
 from gxcore.db.scope import tenant_of
 from gxcore.enums import CommandType
 from gxcore.errors import IdempotencyConflict, ValidationFailed
@@ -57,7 +62,39 @@ async def enqueue(
         payload = json.loads(json.dumps(payload))
     except (TypeError, ValueError) as e:
         raise ValidationFailed(f"command payload is not JSON: {e}") from e
+    if not tracing.enabled():
+        return await _insert(session, tenant_id, service, command_type, request_id, payload, {})
 
+    command_id = new_cuid()  # known before the insert, so the span names it from the start
+    with tracing.tracer().start_as_current_span(
+        f"outbox.enqueue {command_type.value}",
+        kind=tracing.SpanKind.PRODUCER,
+        attributes={
+            tracing.COMMAND_ID: command_id,
+            tracing.TENANT: tenant_id,
+            "gx.command_type": command_type.value,
+            "gx.request_id": request_id,
+        },
+    ) as span:
+        traced = {"id": command_id, "traceparent": tracing.traceparent(span)}
+        row = await _insert(session, tenant_id, service, command_type, request_id, payload, traced)
+        if row.id != command_id:  # the request id was used before: the first command stands
+            span.set_attribute(tracing.COMMAND_ID, row.id)
+            span.set_attribute("gx.replayed", True)
+        return row
+
+
+async def _insert(
+    session: AsyncSession,
+    tenant_id: str,
+    service: str,
+    command_type: CommandType,
+    request_id: str,
+    payload: dict[str, Any],
+    traced: dict[str, Any],
+) -> OutboxCommand:
+    """The command's row: a new one, or the one already under `request_id` if it is the same
+    command. `traced` adds the id and trace context chosen by a traced `enqueue`."""
     inserted = await session.scalar(
         insert(OutboxCommand)
         .values(
@@ -66,6 +103,7 @@ async def enqueue(
             command_type=command_type,
             request_id=request_id,
             payload=payload,
+            **traced,
         )
         .on_conflict_do_nothing(index_elements=["tenantId", "requestId"])
         .returning(OutboxCommand)

@@ -30,6 +30,10 @@ then the batch is retried one event per transaction up to where it ended, so the
 the culprit commit, and on the culprit's last failure the projector stops with
 `ProjectorStopped`, naming the event, its checkpoint just before it. A balance change is never
 skipped.
+
+Tracing (gxcore.tracing), when on: each batch is a `projector.apply` span, linked to the trace
+context of every outbox command behind its events (a batch covers many commands, so a link
+each, not a parent), with their ids in `gx.command_ids`.
 """
 
 from __future__ import annotations
@@ -43,10 +47,12 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from gxcore import tracing
 from gxcore.cqrs.checkpoints import advance_checkpoints, lock_checkpoints, resume_position
 from gxcore.cqrs.claims import Claims
-from gxcore.cqrs.models import EventDLQ, ProjectorState
+from gxcore.cqrs.models import EventDLQ, OutboxCommand, ProjectorState
 from gxcore.cqrs.projection import Batch, Checked, Projection, check
 from gxcore.cqrs.registry import PROJECTIONS
 from gxcore.db.tenancy import Database
@@ -244,6 +250,32 @@ class Projector:
                 await task
 
     async def _apply(self, batch: list[tuple[LedgerEvent, Checked]]) -> Progress:
+        if not tracing.enabled():
+            return await self._apply_batch(batch, None)
+        first, last = batch[0][0].position, batch[-1][0].position
+        with tracing.tracer().start_as_current_span(
+            "projector.apply",
+            kind=tracing.SpanKind.CONSUMER,
+            attributes={
+                "gx.projector": self.name,
+                "gx.events": len(batch),
+                "gx.block_from": first.block_number,
+                "gx.block_to": last.block_number,
+            },
+        ) as span:
+            progress = await self._apply_batch(batch, span)
+            span.set_attributes(
+                {
+                    "gx.applied": progress.applied,
+                    "gx.dead": progress.dead,
+                    "gx.skipped": progress.skipped,
+                }
+            )
+            return progress
+
+    async def _apply_batch(
+        self, batch: list[tuple[LedgerEvent, Checked]], span: tracing.Span | None
+    ) -> Progress:
         events = [event for event, _ in batch]
         tenants = sorted({e.tenant_id for e in events})
         async with self.db.system(reason=f"projector {self.name}") as session:
@@ -267,6 +299,8 @@ class Projector:
             async with self._read_ahead_allowed():  # the batch's writes: the database's turn
                 await work.flush()
             await advance_checkpoints(session, self.name, self.channel, last)
+            if span is not None:
+                await _link_commands(session, span, events)
         for dead in work.dead:
             log.warning(
                 "projector %s: %s at %s (tenant %s) sent to the DLQ: %s",
@@ -291,6 +325,27 @@ class Projector:
             f"attempts: {cause}. Nothing of this event was applied and the checkpoint stays just "
             "before it; fix the cause, then run the projector again"
         )
+
+
+async def _link_commands(
+    session: AsyncSession, span: tracing.Span, events: list[LedgerEvent]
+) -> None:
+    """Link `span` to the trace of each outbox command behind `events`. Found by tx id: the
+    relay records it with the outcome, and the batch has just recorded it (`Batch.flush`) for
+    commands the relay has not finished with."""
+    tenants = sorted({e.tenant_id for e in events})
+    txs = sorted({e.tx_id for e in events})
+    rows = await session.execute(
+        select(OutboxCommand.id, OutboxCommand.traceparent)
+        .where(OutboxCommand.tenant_id.in_(tenants), OutboxCommand.fabric_tx_id.in_(txs))
+        .order_by(OutboxCommand.id)
+    )
+    ids = []
+    for command_id, traceparent in rows:
+        ids.append(command_id)
+        if (link := tracing.link_to(traceparent, **{tracing.COMMAND_ID: command_id})) is not None:
+            span.add_link(link.context, link.attributes)
+    span.set_attribute(tracing.COMMAND_IDS, ids)
 
 
 def first_line(error: BaseException) -> str:

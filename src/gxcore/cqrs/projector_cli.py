@@ -30,6 +30,7 @@ from gxcore.cli_common import (
     run,
     settings,
 )
+from gxcore.cli_progress import progress
 from gxcore.config import Settings
 from gxcore.cqrs import metrics
 from gxcore.cqrs.claims import DEFAULT_LEASE, Claims
@@ -104,7 +105,7 @@ def run_cmd(
     if tenants is not None and not group:
         raise fail("--tenants names no tenant", code=2)
     cfg = settings(data_dir)
-    configure_logging(cfg, info=("gxcore.cqrs.ops_api",))
+    configure_logging(cfg, info=("gxcore.cqrs.ops_api",), service="gxcore-projector")
     started = time.perf_counter()
     total = run(
         _run(
@@ -319,7 +320,17 @@ def rebuild_cmd(
                     "this is a production database; a rebuild holds the projector for its whole "
                     "run. Run again with --force if that is really meant"
                 )
-            return await rebuild(db, ledger, name=name, tenant_id=tenant, apply=apply)
+            with progress(
+                "projector rebuild", unit="blocks", interval=cfg.progress_interval
+            ) as shown:
+                return await rebuild(
+                    db,
+                    ledger,
+                    name=name,
+                    tenant_id=tenant,
+                    apply=apply,
+                    on_progress=lambda block, last: shown.update(block, total=last),
+                )
 
     report = run(go())
     console.print(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,12 +94,16 @@ async def rebuild(
     apply: bool = False,
     batch_size: int = 1000,
     table: Mapping[str, Projection] = PROJECTIONS,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> RebuildReport:
-    """Recompute, compare, and commit only with `apply` (see the module doc)."""
+    """Recompute, compare, and commit only with `apply` (see the module doc). `on_progress`
+    hears, after each batch, the block replayed up to and the last block to replay."""
     report = RebuildReport()
     try:
         async with db.system(reason=f"projector {name}: rebuild") as session:
-            await _rebuild(session, source, report, name, channel, tenant_id, batch_size, table)
+            await _rebuild(
+                session, source, report, name, channel, tenant_id, batch_size, table, on_progress
+            )
             if not apply:
                 raise _DryRun
             report.committed = True
@@ -117,6 +121,7 @@ async def _rebuild(
     tenant_id: str | None,
     batch_size: int,
     table: Mapping[str, Projection],
+    on_progress: Callable[[int, int], None] | None,
 ) -> None:
     rows = await session.execute(
         text(
@@ -150,6 +155,8 @@ async def _rebuild(
         report.events += len(batch.seen)
         report.dead += len(batch.dead)
         cursor = events[-1].position
+        if on_progress is not None:
+            on_progress(min(cursor.block_number, end.block_number), end.block_number)
         if cursor >= end:
             break
     await _delete_unimplied_entries(session, tenants, entries)

@@ -27,6 +27,10 @@ Wake-up: a dedicated asyncpg connection LISTENs on `NOTIFY_CHANNEL` (sent by `en
 poll every `poll_interval` as the fallback that alone suffices (`listen=False`, e.g. behind a
 transaction-mode pooler, where LISTEN is unavailable). `stop()` (SIGTERM) lets the batch in hand
 finish; the worker then exits holding no lease.
+
+Tracing (gxcore.tracing), when on: each claimed command gets a `relay.submit` span, a child of
+the context stored when it was enqueued, from the submit to the record of its outcome; the
+command goes to the ledger with that span's context.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -47,6 +51,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from gxcore import tracing
 from gxcore.cqrs import metrics
 from gxcore.cqrs.outbox import LOCK_IN_ID_ORDER, NOTIFY_CHANNEL
 from gxcore.db import lifecycle
@@ -128,6 +133,8 @@ class Claimed:
     id: str
     attempts: int
     command: Command
+    #: The trace context stored with the command when it was enqueued (None: not traced).
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,7 +181,7 @@ FROM (
 ) AS due
 WHERE o.id = due.id
 RETURNING o.id, o."tenantId", o."requestId", o."commandType", o.payload, o.attempts,
-          o."createdAt"
+          o."createdAt", o.traceparent
 """
 )
 
@@ -245,9 +252,21 @@ class Relay:
         batch = Stats(batches=1, claimed=len(claimed))
         if not claimed:
             return batch
-        submitted_at = datetime.now(UTC)
-        results = await self._deliver(claimed, lease_ends)
-        written = await self._record(results, submitted_at)
+        spans: dict[str, tracing.Span] = {}
+        if tracing.enabled():
+            claimed, spans = self._traced(claimed)
+        try:
+            submitted_at = datetime.now(UTC)
+            results = await self._deliver(claimed, lease_ends)
+            written = await self._record(results, submitted_at)
+        except BaseException as e:
+            for span in spans.values():
+                span.record_exception(e)
+                span.set_status(tracing.StatusCode.ERROR, type(e).__name__)
+                span.end()
+            raise
+        if spans:
+            _end_spans(spans, results, written)
         commands = {c.id: c.command for c in claimed}
         for r in results:
             if r.id in written and r.status is not S.COMMITTED and r.code:
@@ -277,6 +296,30 @@ class Relay:
         self.stats.add(batch)
         return batch
 
+    def _traced(self, claimed: list[Claimed]) -> tuple[list[Claimed], dict[str, tracing.Span]]:
+        """A `relay.submit` span per command, each a child of the command's stored context;
+        the commands then carry their span's context to the ledger."""
+        spans: dict[str, tracing.Span] = {}
+        out: list[Claimed] = []
+        for c in claimed:
+            span = tracing.tracer().start_span(
+                f"relay.submit {c.command.command_type.value}",
+                context=tracing.context_of(c.traceparent),
+                kind=tracing.SpanKind.CLIENT,
+                attributes={
+                    tracing.COMMAND_ID: c.id,
+                    tracing.TENANT: c.command.tenant_id,
+                    "gx.command_type": c.command.command_type.value,
+                    "gx.attempt": c.attempts,
+                    "gx.worker": self.worker_id,
+                },
+            )
+            spans[c.id] = span
+            out.append(
+                replace(c, command=replace(c.command, traceparent=tracing.traceparent(span)))
+            )
+        return out, spans
+
     async def _claim(self) -> list[Claimed]:
         params = {
             "worker": self.worker_id,
@@ -292,7 +335,8 @@ class Relay:
             Claimed(
                 r.id,
                 r.attempts,
-                Command(r.tenantId, r.requestId, r.commandType, r.payload or {}),
+                Command(r.tenantId, r.requestId, r.commandType, r.payload or {}, command_id=r.id),
+                r.traceparent,
             )
             for r in rows
         ]
@@ -440,6 +484,27 @@ class Relay:
         if self._listener is not None:
             await self._listener.close()
             self._listener = None
+
+
+def _end_spans(
+    spans: dict[str, tracing.Span], results: Sequence[Result], written: set[str]
+) -> None:
+    for r in results:
+        span = spans.pop(r.id)
+        span.set_attribute("gx.outcome", r.status.value)
+        if r.tx_id is not None:
+            span.set_attribute("gx.tx_id", r.tx_id)
+        if r.block is not None:
+            span.set_attribute("gx.block", r.block)
+        if r.code is not None:
+            span.set_attribute("gx.error_code", r.code)
+        if r.id not in written:
+            span.set_attribute("gx.lost", True)  # another worker had taken the command over
+        if r.status is not S.COMMITTED:
+            span.set_status(tracing.StatusCode.ERROR, r.code or r.status.value)
+        span.end()
+    for span in spans.values():  # no result: cannot happen, but a span is never left open
+        span.end()
 
 
 def _check_outcomes(commands: Sequence[Command], outcomes: Sequence[Outcome]) -> None:

@@ -99,7 +99,9 @@ def relay_command(
     except GxError as e:
         raise fail(str(e), code=2) from None
     cfg = settings(data_dir)
-    configure_logging(cfg, info=("gxcore.cqrs.relay", "gxcore.cqrs.ops_api"))
+    configure_logging(
+        cfg, info=("gxcore.cqrs.relay", "gxcore.cqrs.ops_api"), service="gxcore-relay"
+    )
     if workers == 1:
         stats = run(_relay(cfg, config, once=once, metrics_port=metrics_port))
         console.print(

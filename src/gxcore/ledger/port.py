@@ -35,12 +35,18 @@ _COMMAND_TYPES = {t.value: t for t in CommandType}
 
 @dataclass(frozen=True)
 class Command:
-    """One contract call. `payload` keys are camelCase as in `gxcore.ledger.commands`."""
+    """One contract call. `payload` keys are camelCase as in `gxcore.ledger.commands`.
+
+    `command_id` (the outbox row) and `traceparent` (the W3C trace context of the caller's span)
+    travel with the call for tracing only, as a gateway's call metadata would: they are no part
+    of the command, its identity or its outcome."""
 
     tenant_id: str
     request_id: str
     command_type: CommandType
     payload: Mapping[str, Any] = field(default_factory=dict)
+    command_id: str | None = field(default=None, compare=False)
+    traceparent: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.tenant_id or not self.request_id:

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from gxcore.cli_common import DataDir, console, fail, run, settings
+from gxcore.cli_progress import progress
 from gxcore.db.cli import open_database
 from gxcore.db.tenancy import Database
 from gxcore.tax import service
@@ -38,7 +39,16 @@ def velocity_tax_command(
         async with open_database(cfg, create=False) as url:
             database = Database.for_settings(url, cfg)
             try:
-                return await service.run_job(database, on=day, today=today, tenant_id=tenant)
+                with progress(
+                    f"velocity tax {day}", unit="wallets", interval=cfg.progress_interval
+                ) as shown:
+                    return await service.run_job(
+                        database,
+                        on=day,
+                        today=today,
+                        tenant_id=tenant,
+                        on_page=lambda t, wallets: shown.advance(wallets, note=f"tenant {t}"),
+                    )
             finally:
                 await database.dispose()
 

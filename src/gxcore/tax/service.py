@@ -11,6 +11,7 @@ The ledger decides and moves the money; the projector marks the snapshot paid
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -208,11 +209,16 @@ def _snapshot(tenant: str, wallet_id: str, on: date, a: Assessment) -> dict[str,
 
 
 async def run_job(
-    db: Database, *, on: date, today: date, tenant_id: str | None = None
+    db: Database,
+    *,
+    on: date,
+    today: date,
+    tenant_id: str | None = None,
+    on_page: Callable[[str, int], None] | None = None,
 ) -> dict[str, VelocityTaxReport]:
     """`gx jobs velocity-tax`: the run of `on` for one tenant or every tenant, each page of
     wallets in a transaction of its own (a crash leaves whole pages; running again finishes
-    the rest, writing nothing twice)."""
+    the rest, writing nothing twice). `on_page` hears each page's tenant and wallet count."""
     check_date(on, today)
     async with db.system(reason="job: velocity tax, list tenants") as session:
         if tenant_id is not None:
@@ -224,7 +230,10 @@ async def run_job(
     for tenant in tenants:
         progress = Progress(on)
         while not progress.done:
+            before = progress.wallets
             async with db.tenant(tenant) as session:
                 await run_page(session, progress)
+            if on_page is not None:
+                on_page(tenant, progress.wallets - before)
         reports[tenant] = progress.report()
     return reports

@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from gxcore.admin.service import list_tenants, require_tenant
 from gxcore.cli_common import DataDir, console, fail, run, settings
+from gxcore.cli_progress import Tracker, progress
 from gxcore.db import migrate
 from gxcore.db.cli import open_database
 from gxcore.db.tenancy import Database
@@ -24,18 +25,28 @@ app = typer.Typer(help="Trust scores.", no_args_is_help=True)
 
 
 async def rebuild_tenants(
-    db: Database, *, tenant: str | None, write: bool, now: datetime
+    db: Database,
+    *,
+    tenant: str | None,
+    write: bool,
+    now: datetime,
+    shown: Tracker | None = None,
 ) -> dict[str, list[Difference]]:
-    """Per tenant (each in its own transaction, in its own scope), the scores that differed."""
+    """Per tenant (each in its own transaction, in its own scope), the scores that differed;
+    `shown` counts the tenants done."""
     if tenant is None:
         async with db.system(reason="gx trust rebuild: list tenants") as session:
             tenants = [t.id for t in await list_tenants(session)]
     else:
         tenants = [tenant]
     found = {}
+    if shown is not None:
+        shown.update(0, total=len(tenants))
     for t in tenants:
         async with db.tenant(t) as session:
             found[t] = await rebuild(session, now=now, write=write)
+        if shown is not None:
+            shown.advance(note=f"tenant {t}")
     return found
 
 
@@ -51,7 +62,10 @@ async def _rebuild(
             if tenant is not None:
                 async with db.system(reason="gx trust rebuild: check tenant") as session:
                     await require_tenant(session, tenant)
-            return await rebuild_tenants(db, tenant=tenant, write=write, now=datetime.now(UTC))
+            with progress("trust rebuild", unit="tenants", interval=cfg.progress_interval) as shown:
+                return await rebuild_tenants(
+                    db, tenant=tenant, write=write, now=datetime.now(UTC), shown=shown
+                )
         finally:
             await db.dispose()
 
