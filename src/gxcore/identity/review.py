@@ -52,6 +52,7 @@ from gxcore.identity.models import UserProfile
 from gxcore.identity.registration import age_on
 from gxcore.identity.schemas import UserPage, UserRead
 from gxcore.identity.users import get_or_raise, read
+from gxcore.referrals import service as referrals
 
 S = UserProfileStatus
 SERVICE = "svc-identity"
@@ -121,6 +122,8 @@ async def approve(profile_id: str, *, review: Review) -> UserRead:
     payload = create_user_payload(profile, review.now)
     if profile.status is not S.APPROVED_PENDING_ONCHAIN:
         transition(profile, S.APPROVED_PENDING_ONCHAIN)
+        # The referral that brought this user in earns its referrer's points now.
+        await referrals.on_approved(review.session, profile_id=profile.profile_id, now=review.now)
     profile.reviewed_by = review.admin.profile_id
     profile.reviewed_at = review.now
     await enqueue(
