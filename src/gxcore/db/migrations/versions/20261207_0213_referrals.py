@@ -5,7 +5,7 @@ one invited address per referrer, unique per (tenant, referrer, address); `Refer
 counter per (tenant, user), incremented when a referral is rewarded. Points are not coins: they
 never reach the ledger, so neither table is a read model, and the application writes both. Both
 under RLS like every tenant table; new, empty tables, so their indexes are built in the same
-transaction.
+transaction. The application may read, add and update rows, never delete them.
 
 Revision ID: 5c2ad9a00909
 Revises: 639a5f906bd9
@@ -50,7 +50,8 @@ def _profile_fk(column: str, table: str, on_delete: str) -> sa.ForeignKeyConstra
 
 
 def _secure(table: str) -> None:
-    op.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{table}" TO gx_app')
+    # No DELETE: a referral, once sent, stays (its email is out); points only grow.
+    op.execute(f'GRANT SELECT, INSERT, UPDATE ON "{table}" TO gx_app')
     op.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{table}" TO gx_system')
     op.execute(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
     op.execute(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
