@@ -93,7 +93,12 @@ PARAMETERS: tuple[Parameter, ...] = (
         int,
         "referral points a referrer earns when an invitee's registration is approved",
     ),
-    Parameter("referralMaxPerReferrer", "10", int, "referrals one user may hold at a time"),
+    Parameter(
+        "referralMaxPerReferrer",
+        "10",
+        int,
+        "referrals one user may make (a sent referral is never withdrawn)",
+    ),
     *(
         Parameter(key, str(value), int, _trust_meaning(key))
         for key, value in TRUST_DEFAULTS.items()
