@@ -271,7 +271,7 @@ async def test_another_tenant_cannot_see_or_touch_a_referral(
 
 
 async def _register_invited(
-    client: httpx.AsyncClient, mail: Mailbox, referrers: list[dict[str, Any]]
+    client: httpx.AsyncClient, mail: Mailbox, referrers: list[dict[str, Any]], clock: Any = None
 ) -> tuple[str, list[str]]:
     """A registration through the real OTP flow, invited by each of `referrers` before it
     completes; (the new profile's id, the referral ids in the order given)."""
@@ -281,6 +281,8 @@ async def _register_invited(
         response = await refer(client, who, email)
         assert response.status_code == 201, response.text
         referral_ids.append(response.json()["referralId"])
+        if clock is not None:
+            clock.advance(seconds=1)  # one invitation plainly earlier than the next
     done = await advance(client, mail, rid, email, "phone/verify")
     assert done.status_code == 200 and done.json()["currentStep"] == "COMPLETED", done.text
     return done.json()["profileId"], referral_ids
@@ -307,7 +309,7 @@ async def test_the_earliest_invitation_of_an_address_wins_its_registration(
     client: httpx.AsyncClient, db: Database, tenant: str, mail: Mailbox, clock: Any
 ) -> None:
     ada, bob = await person(db, tenant, client), await person(db, tenant, client)
-    _, [first, second] = await _register_invited(client, mail, [ada, bob])
+    _, [first, second] = await _register_invited(client, mail, [ada, bob], clock)
     assert (await client.get(f"/referrals/{first}", headers=ada["headers"])).json()[
         "status"
     ] == "REGISTERED"
@@ -339,11 +341,13 @@ async def test_approving_the_invitee_rewards_the_referrer_with_the_parameter_amo
         assert balance is not None and balance.points == 25
         changes = (
             await s.scalars(
-                select(AuditLog).where(
+                select(AuditLog)
+                .where(
                     AuditLog.resource_type == "Referral",
                     AuditLog.resource_id == rid,
                     AuditLog.event_type == AuditEventType.RECORD_UPDATED,
                 )
+                .order_by(AuditLog.append_seq)
             )
         ).all()
     assert [c.new_value["status"] for c in changes] == ["REGISTERED", "REWARDED"]
