@@ -53,6 +53,11 @@ APP_PRIVILEGES: dict[str, frozenset[str]] = {
     # Written by the velocity-tax run, marked paid by the projector only (revision ca853486a303).
     "public.HoardingTaxSnapshot": APPEND,
     "public.ProjectorClaim": NONE,  # which projector process feeds a tenant: the projector's own
+    # A referral, once sent, stays; points only grow (revision 5c2ad9a00909).
+    **{
+        f"public.{t}": frozenset({"SELECT", "INSERT", "UPDATE"})
+        for t in ("Referral", "ReferralPoints")
+    },
     **{f"public.{t}": READ for t in PROJECTED},
     **{f"public.{t}": WRITE for t in APP_WRITES},
 }

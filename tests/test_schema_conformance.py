@@ -436,6 +436,20 @@ DEPARTURES: tuple[Departure, ...] = (
         "a requested transfer reserves its amount and fee until the ledger's answer is "
         "projected, so parallel requests cannot spend one balance twice",
     ),
+    AddModel(
+        "- enum `ReferralStatus`: PENDING, REGISTERED, REWARDED",
+        "the referral program (the lecture's Exercise 1): an invitation's status",
+    ),
+    AddTable(
+        "Referral",
+        "the referral program (the lecture's Exercise 1): one invited address per referrer, "
+        "unique per (tenantId, referrerProfileId, inviteeEmail)",
+    ),
+    AddTable(
+        "ReferralPoints",
+        "the referral program's points, one counter per (tenantId, profileId); points are not "
+        "coins, so they never reach the ledger",
+    ),
     # 7. Enum labels the reference lacks.
     AddEnumValues(
         "AuditEventType",

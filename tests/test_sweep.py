@@ -52,6 +52,7 @@ from gxcore.loans.models import Collateral, Loan
 from gxcore.notifications.inbox import notify
 from gxcore.notifications.models import Notification, PushToken
 from gxcore.partners.models import Application, Credential, License, LicensedPartner
+from gxcore.referrals.models import Referral
 from gxcore.trust.models import FamilyRelationship
 from gxcore.wallet.models import (
     Beneficiary,
@@ -167,6 +168,8 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/relationships/{relationship_id}/reject"): None,
     ("POST", "/relationships/{relationship_id}/mark"): {"status": "NOT_APPLICABLE"},
     ("DELETE", "/relationships/{relationship_id}"): None,
+    ("GET", "/referrals/{referral_id}"): None,
+    ("GET", "/admin/referrals/{referral_id}"): None,
     ("GET", "/organization-profiles/{org_profile_id}"): None,
     ("GET", "/organization-profiles/{org_profile_id}/members"): None,
     ("POST", "/organization-profiles/{org_profile_id}/members"): {"profileId": "{profile}"},
@@ -254,6 +257,7 @@ PATH_KINDS = {
     "kyc_id": "kyc",
     "document_id": "document",
     "relationship_id": "relationship",
+    "referral_id": "referral",
     "org_profile_id": "org_profile",
     "business_account_id": "business_account",
     "signatory_id": "signatory",
@@ -478,9 +482,19 @@ async def victim(app: Any, db: Database, tenant: str, migrated_url: str) -> dict
         "kyc": kyc.kyc_id,
         "document": document.document_id,
         "relationship": kin.relationship_id,
+        "referral": await _referral(db, tenant, user.profile_id),
         "parameter": VICTIM_PARAMETER[0],
         "account": wallet.primary_account_id,
     }
+
+
+async def _referral(db: Database, tenant: str, referrer: str) -> str:
+    """The victim's referral of an address."""
+    async with db.tenant(tenant) as s:
+        referral = Referral(referrer_profile_id=referrer, invitee_email="sweep@example.com")
+        s.add(referral)
+        await s.flush()
+        return referral.referral_id
 
 
 async def _partner(db: Database, tenant: str) -> dict[str, str]:

@@ -55,6 +55,8 @@ def _build(settings: Settings, **fastapi_kwargs: object) -> FastAPI:
     from gxcore.notifications.api import tokens as push_tokens
     from gxcore.partners.admin_api import router as partners_admin
     from gxcore.partners.oauth_api import router as partner_oauth
+    from gxcore.referrals.api import admin as referrals_admin
+    from gxcore.referrals.api import router as referrals
     from gxcore.tax.api import router as tax
     from gxcore.trust.api import admin as trust_admin
     from gxcore.trust.api import router as relationships
@@ -75,6 +77,7 @@ def _build(settings: Settings, **fastapi_kwargs: object) -> FastAPI:
         registration, auth, users, admin_users, money, address_book, transfer_review, inbox,
         push_tokens, governance, loans, kyc, kyc_review, relationships, trust_admin, business,
         ledger_organizations, admin_system, admin_batches, tax, partners_admin, partner_oauth,
+        referrals, referrals_admin,
     )  # fmt: skip
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

@@ -165,6 +165,14 @@ class RelationshipStatus(StrEnum):
     NOT_APPLICABLE = "NOT_APPLICABLE"
 
 
+class ReferralStatus(StrEnum):
+    """gxcore's referral program (not in the reference schema)."""
+
+    PENDING = "PENDING"
+    REGISTERED = "REGISTERED"
+    REWARDED = "REWARDED"
+
+
 class SignatoryRole(StrEnum):
     OWNER = "OWNER"
     DIRECTOR = "DIRECTOR"
@@ -321,4 +329,5 @@ ALL: tuple[type[StrEnum], ...] = (
     ContactStatus,
     MessageChannel,
     MessageStatus,
+    ReferralStatus,
 )

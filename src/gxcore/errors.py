@@ -805,3 +805,30 @@ class PartnerAccessRevoked(Unauthorized):
     """The partner's credential is revoked, or its license expired or is no longer ACTIVE."""
 
     code = "PARTNER_ACCESS_REVOKED"
+
+
+# --------------------------------------------------------------------------------------------
+# Referrals (gxcore.referrals)
+# --------------------------------------------------------------------------------------------
+
+
+class ReferralNotFound(NotFound):
+    """No such referral of the caller's (or, for an administrator, of the tenant's)."""
+
+    code = "REFERRAL_NOT_FOUND"
+
+
+class SelfReferral(ValidationFailed):
+    code = "SELF_REFERRAL"
+
+
+class ReferralDuplicate(Conflict):
+    """The caller already invited this address."""
+
+    code = "REFERRAL_DUPLICATE"
+
+
+class ReferralLimitReached(Conflict):
+    """The referrer has `referralMaxPerReferrer` referrals already."""
+
+    code = "REFERRAL_LIMIT_REACHED"

@@ -86,6 +86,19 @@ PARAMETERS: tuple[Parameter, ...] = (
         int,
         "days before a rejected inviter may invite the same person again",
     ),
+    # Referrals (gxcore.referrals).
+    Parameter(
+        "referralRewardPoints",
+        "10",
+        int,
+        "referral points a referrer earns when an invitee's registration is approved",
+    ),
+    Parameter(
+        "referralMaxPerReferrer",
+        "10",
+        int,
+        "referrals one user may make (a sent referral is never withdrawn)",
+    ),
     *(
         Parameter(key, str(value), int, _trust_meaning(key))
         for key, value in TRUST_DEFAULTS.items()

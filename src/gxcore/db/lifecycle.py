@@ -18,6 +18,7 @@ from gxcore.enums import (
     NotificationStatus,
     OrgProfileStatus,
     OutboxStatus,
+    ReferralStatus,
     RegistrationStep,
     RelationshipStatus,
     SessionStatus,
@@ -89,6 +90,11 @@ LIFECYCLES: Mapping[type[StrEnum], Mapping[StrEnum, frozenset[StrEnum]]] = {
             {NotificationStatus.ARCHIVED, NotificationStatus.ACTIONED}
         ),
         NotificationStatus.ACTIONED: frozenset({NotificationStatus.ARCHIVED}),
+    },
+    # An invitee registers, then the referrer is rewarded once; nothing goes back.
+    ReferralStatus: {
+        ReferralStatus.PENDING: frozenset({ReferralStatus.REGISTERED}),
+        ReferralStatus.REGISTERED: frozenset({ReferralStatus.REWARDED}),
     },
     RelationshipStatus: {
         RelationshipStatus.PENDING: frozenset(

@@ -11,6 +11,7 @@ from gxcore.kyc import models as kyc
 from gxcore.loans import models as loans
 from gxcore.notifications import models as notifications
 from gxcore.partners import models as partners
+from gxcore.referrals import models as referrals
 from gxcore.tax import models as tax
 from gxcore.trust import models as trust
 from gxcore.wallet import models as wallet
@@ -26,6 +27,7 @@ FEATURES = (
     loans,
     notifications,
     partners,
+    referrals,
     tax,
     trust,
     wallet,

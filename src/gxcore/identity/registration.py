@@ -69,6 +69,7 @@ from gxcore.identity.schemas import (
     RegistrationStatus,
 )
 from gxcore.notifications import service as messages
+from gxcore.referrals import service as referrals
 from gxcore.trust import relationships
 
 Step = RegistrationStep
@@ -516,7 +517,7 @@ async def verify_phone(data: OtpVerify, *, ctx: Context) -> RegistrationStatus:
 
 async def _complete(ctx: Context, row: PendingRegistration) -> None:
     """PHONE_VERIFIED -> COMPLETED: the profile (audited as USER_REGISTERED), the migration mark,
-    and the relationship invitations waiting for the email address."""
+    the relationship invitations waiting for the email address, and the referral that invited it."""
     assert row.password_hash and row.first_name and row.last_name and row.phone_num
     profile = UserProfile(
         profile_id=new_uuid(),
@@ -545,6 +546,9 @@ async def _complete(ctx: Context, row: PendingRegistration) -> None:
     row.migrated_at = ctx.now
     # Relationship invitations sent to this address before it had an account are now theirs.
     await relationships.attach_invitations(
+        ctx.session, profile_id=profile.profile_id, email=row.email, now=ctx.now
+    )
+    await referrals.on_registered(
         ctx.session, profile_id=profile.profile_id, email=row.email, now=ctx.now
     )
     # No audit.record() here: the tenant session's flush hook already writes USER_REGISTERED

@@ -52,6 +52,7 @@ from gxcore.identity.models import UserProfile
 from gxcore.identity.registration import age_on
 from gxcore.identity.schemas import UserPage, UserRead
 from gxcore.identity.users import get_or_raise, read
+from gxcore.referrals import service as referrals
 
 S = UserProfileStatus
 SERVICE = "svc-identity"
@@ -119,10 +120,13 @@ async def approve(profile_id: str, *, review: Review) -> UserRead:
         # command, under a new request id, since the ledger keeps the old one's outcome.
         request_id = f"{request_id}:{sent.id}"
     payload = create_user_payload(profile, review.now)
-    if profile.status is not S.APPROVED_PENDING_ONCHAIN:
+    first_approval = profile.status is not S.APPROVED_PENDING_ONCHAIN
+    if first_approval:
         transition(profile, S.APPROVED_PENDING_ONCHAIN)
     profile.reviewed_by = review.admin.profile_id
     profile.reviewed_at = review.now
+    if first_approval:  # the referral that brought this user in earns its referrer's points
+        await referrals.on_approved(review.session, profile_id=profile.profile_id, now=review.now)
     await enqueue(
         review.session,
         service=SERVICE,

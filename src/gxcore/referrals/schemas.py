@@ -1,0 +1,54 @@
+"""Referral bodies for /api/v1/referrals and /api/v1/admin/referrals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from gxcore.enums import ReferralStatus
+from gxcore.http import RequestBody
+from gxcore.identity.schemas import Email
+
+
+class ReferralIn(RequestBody):
+    """Invite someone to the platform by email (normalized as registration normalizes it)."""
+
+    email: Email
+
+
+class ReferralRead(BaseModel):
+    referralId: str
+    referrerProfileId: str
+    inviteeEmail: str
+    #: PENDING until the invitee completes registration with this address (REGISTERED), then
+    #: REWARDED once an administrator approves the invitee's profile.
+    status: ReferralStatus
+    pointsAwarded: int
+    registeredAt: datetime | None
+    rewardedAt: datetime | None
+    createdAt: datetime
+    updatedAt: datetime
+
+
+class ReferralAdminRead(ReferralRead):
+    #: The profile that registered with the address (administrators only).
+    inviteeProfileId: str | None
+
+
+class ReferralPage(BaseModel):
+    items: list[ReferralRead]
+    nextCursor: str | None
+
+
+class ReferralAdminPage(BaseModel):
+    items: list[ReferralAdminRead]
+    nextCursor: str | None
+
+
+class ReferralSummary(BaseModel):
+    """The caller's points and how many more referrals they may make."""
+
+    points: int
+    referrals: int
+    maxReferrals: int
