@@ -224,6 +224,7 @@ async def _announce(
         lines += [
             f"  API       {base}/api/v1  (tenant {tenant}: X-Tenant-Id)",
             f"  API docs  {base}/docs",
+            f"  console   {base}/console  (sign in as an administrator)",
         ]
     lines += [
         "  mailbox   gx dev mailbox   (emails and SMS, outside production)",
