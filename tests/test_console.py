@@ -5,6 +5,7 @@ pages in tests/test_console_browser.py."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -326,7 +327,7 @@ async def test_the_audit_page_shows_the_tenants_chain_status(
 
 
 async def test_every_page_renders_for_an_admin(
-    browser: httpx.AsyncClient, db: Database, tenant: str
+    browser: httpx.AsyncClient, db: Database, tenant: str, clock: Any
 ) -> None:
     await signed_in_admin(browser, db, tenant)
     await failed_command(db, tenant)
@@ -343,6 +344,9 @@ async def test_every_page_renders_for_an_admin(
         answer = await browser.get(path)
         assert answer.status_code == 200, (path, answer.text[:500])
     assert (await browser.get("/console/outbox?status=NOPE")).status_code == 422
+    # The failed command is in the outbox's depth now (the chart's last point).
+    clock.now = datetime.now(UTC)  # the app's clock was set before the command was written
+    assert "latest 1.0" in (await browser.get("/console")).text
 
 
 async def test_the_console_is_left_out_of_the_openapi_document(app: Any) -> None:

@@ -61,18 +61,13 @@ _LAG = text(
 )
 
 
-def _minutes(now: datetime) -> tuple[datetime, datetime]:
-    end = now.replace(second=0, microsecond=0)
-    return end - WINDOW, end
-
-
 async def outbox_depth(session: AsyncSession, now: datetime) -> list[Point]:
-    start, end = _minutes(now)
-    rows = await session.execute(_DEPTH, {"start": start, "end": end})
+    """61 points, a minute apart, the last at `now`."""
+    rows = await session.execute(_DEPTH, {"start": now - WINDOW, "end": now})
     return [Point(t, float(n)) for t, n in rows.all()]
 
 
 async def projector_lag(session: AsyncSession, now: datetime) -> list[Point]:
-    start, _ = _minutes(now)
+    start = (now - WINDOW).replace(second=0, microsecond=0)
     rows = await session.execute(_LAG, {"start": start, "sample": LAG_SAMPLE})
     return [Point(t, max(0.0, float(s))) for t, s in rows.all()]
