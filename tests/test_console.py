@@ -5,9 +5,9 @@ pages in tests/test_console_browser.py."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
