@@ -230,6 +230,24 @@ async def test_signing_out_ends_the_session_and_the_cookie_no_longer_works(
     assert (await browser.get("/console")).status_code == 303
 
 
+async def test_an_expired_access_token_is_rotated_by_the_refresh_cookie_and_then_signs_out(
+    browser: httpx.AsyncClient, db: Database, tenant: str, clock: Any
+) -> None:
+    await signed_in_admin(browser, db, tenant)
+    first = browser.cookies.get("gx_console")
+    clock.advance(minutes=16)  # past the access token's 15 minutes
+    page = await browser.get("/console")
+    assert page.status_code == 200, page.text
+    assert browser.cookies.get("gx_console") != first  # a new pair, in the cookies
+    refreshed = next(
+        v for k, v in page.headers.multi_items() if v.startswith("gx_console_refresh=")
+    )
+    assert "HttpOnly" in refreshed and "SameSite=strict" in refreshed
+    clock.advance(days=8)  # past the refresh token's 7 days: sign in again
+    gone = await browser.get("/console")
+    assert gone.status_code == 303 and gone.headers["location"] == "/console/sign-in"
+
+
 # --------------------------------------------------------------------------------------------
 # Actions: the API's use cases
 # --------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from gxcore.console.charts import Chart
 from gxcore.console.session import (
     FORM_COOKIE,
     PREFIX,
+    REFRESH_COOKIE,
     SIGN_IN,
     TOKEN_COOKIE,
     Console,
@@ -35,6 +36,8 @@ from gxcore.console.session import (
     SignInRequired,
     auth_context,
     clear_cookie,
+    keep_rotated,
+    keep_tokens,
     new_form_token,
     set_cookie,
 )
@@ -81,10 +84,11 @@ class _ConsoleRoute(APIRoute):
 
         async def guarded(request: Request) -> Response:
             try:
-                return await handler(request)
+                response = await handler(request)
             except SignInRequired:
                 response = RedirectResponse(SIGN_IN, status_code=SEE_OTHER)
                 clear_cookie(response, request, TOKEN_COOKIE)
+                clear_cookie(response, request, REFRESH_COOKIE)
                 return response
             except GxError as error:
                 return templates.TemplateResponse(
@@ -93,6 +97,8 @@ class _ConsoleRoute(APIRoute):
                     {"error": error, "status": status_for(error)},
                     status_code=status_for(error),
                 )
+            keep_rotated(response, request)  # the pair this request rotated, if it did
+            return response
 
         return guarded
 
@@ -177,7 +183,7 @@ async def sign_in(request: Request) -> Response:
     except GxError as e:
         return _sign_in_form(request, error=e.message, status=status_for(e), tenant=tenant)
     response = RedirectResponse(PREFIX, status_code=SEE_OTHER)
-    set_cookie(response, request, TOKEN_COOKIE, signed.accessToken)
+    keep_tokens(response, request, tenant, signed)
     clear_cookie(response, request, FORM_COOKIE)
     return response
 
@@ -190,6 +196,7 @@ async def sign_out(console: SignedIn) -> Response:
     )
     response = RedirectResponse(SIGN_IN, status_code=SEE_OTHER)
     clear_cookie(response, console.request, TOKEN_COOKIE)
+    clear_cookie(response, console.request, REFRESH_COOKIE)
     return response
 
 

@@ -28,18 +28,24 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gxcore.db.scope import scope_of
-from gxcore.errors import Forbidden, GxError, Unauthorized
+from gxcore.db.scope import scope_of, valid_tenant_id
+from gxcore.errors import Forbidden, GxError, TokenExpired, Unauthorized
 from gxcore.http import app_context, request_now, tenant_transaction
 from gxcore.identity import auth, tokens
 from gxcore.identity.access import Principal, UserRole, require_role
 from gxcore.identity.principal import current_principal
+from gxcore.identity.schemas import RefreshRequest, TokenPair
+
+#: Where a request that rotated its tokens leaves them for the response's cookies.
+_ROTATED = "console_tokens"
 
 PREFIX = "/console"
 SIGN_IN = f"{PREFIX}/sign-in"
 TOKEN_COOKIE = "gx_console"
+REFRESH_COOKIE = "gx_console_refresh"  # "<tenant>:<refresh token>"
 FORM_COOKIE = "gx_console_form"  # the pre-sign-in CSRF value (double submit)
 CSRF_FIELD = "csrf"
 
@@ -119,23 +125,54 @@ def auth_context(request: Request, session: AsyncSession, now: datetime) -> auth
     )
 
 
-def _token(request: Request) -> tuple[str, str]:
-    """The cookie's access token and the tenant it names (signature and expiry checked)."""
+def keep_tokens(response: Response, request: Request, tenant: str, pair: TokenPair) -> None:
+    """The session's cookies: the access token, and the refresh token with its tenant."""
+    set_cookie(response, request, TOKEN_COOKIE, pair.accessToken)
+    set_cookie(response, request, REFRESH_COOKIE, f"{tenant}:{pair.refreshToken}")
+
+
+def keep_rotated(response: Response, request: Request) -> None:
+    """Set the cookies of a pair this request rotated (`signed_in`), if it did."""
+    if rotated := getattr(request.state, _ROTATED, None):
+        keep_tokens(response, request, *rotated)
+
+
+async def _token(request: Request) -> tuple[str, str]:
+    """The cookie's access token and the tenant it names (signature and expiry checked); an
+    expired one is replaced by rotating the refresh token."""
     token = request.cookies.get(TOKEN_COOKIE)
     if not token:
         raise SignInRequired("sign in to use the console")
     gx = app_context(request)
     try:
         claims = tokens.read_access(gx.jwt_key, token, now=gx.clock())
-    except GxError as e:  # expired, forged, another key: sign in again
+    except TokenExpired:
+        return await _rotated(request)
+    except GxError as e:  # forged, another key: sign in again
         raise SignInRequired(f"sign in again ({e.code})") from e
     return token, claims.tenant
+
+
+async def _rotated(request: Request) -> tuple[str, str]:
+    """`POST /auth/refresh`'s rotation, committed on its own (a reused token revokes the
+    session there too); the new pair goes into the response's cookies."""
+    tenant, _, refresh = request.cookies.get(REFRESH_COOKIE, "").partition(":")
+    try:
+        body = RefreshRequest(refreshToken=refresh)
+        tenant = valid_tenant_id(tenant)
+        async with tenant_transaction(request, tenant) as session:
+            ctx = auth_context(request, session, request_now(request))
+            pair = await auth.refresh(body, ctx=ctx)
+    except (GxError, ValidationError) as e:
+        raise SignInRequired("the console session has ended; sign in again") from e
+    setattr(request.state, _ROTATED, (tenant, pair))
+    return pair.accessToken, tenant
 
 
 async def signed_in(request: Request) -> AsyncIterator[Console]:
     """The request's unit of work in the signed-in administrator's tenant; POSTs must carry the
     session's CSRF token. Anything refused rolls the unit of work back."""
-    token, tenant = _token(request)
+    token, tenant = await _token(request)
     async with tenant_transaction(request, tenant) as session:
         credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
         try:
