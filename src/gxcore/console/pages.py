@@ -9,7 +9,9 @@ the status the API would answer (another tenant's id: 404).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine
+from hmac import compare_digest
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,7 @@ from gxcore.errors import Conflict, DlqEntryNotFound, Forbidden, GxError, Valida
 from gxcore.http import (
     DEFAULT_TENANT,
     WHILE_PAUSED,
+    Ident,
     app_context,
     request_now,
     status_for,
@@ -59,9 +62,11 @@ from gxcore.http import (
 from gxcore.identity import auth
 from gxcore.identity import review as users
 from gxcore.identity.access import UserRole, holds
-from gxcore.identity.schemas import LoginRequest, ReviewReason
+from gxcore.identity.schemas import LoginRequest, OptionalReason, ReviewReason
 from gxcore.kyc import verification as kyc
 from gxcore.wallet import risk
+
+log = logging.getLogger(__name__)
 
 SEE_OTHER = 303
 PAGE = 50
@@ -127,8 +132,19 @@ async def _field(request: Request, name: str) -> str | None:
 
 async def _reason(request: Request) -> str:
     """The form's `reason`, checked as the API's ReviewReason body is (422 naming the field)."""
+    reason = await _checked(request, ReviewReason)
+    assert reason is not None
+    return reason
+
+
+async def _notes(request: Request) -> str | None:
+    """The form's optional `reason`, checked as the API's OptionalReason body is."""
+    return await _checked(request, OptionalReason)
+
+
+async def _checked(request: Request, body: type[ReviewReason | OptionalReason]) -> str | None:
     try:
-        return ReviewReason(reason=await _field(request, "reason") or "").reason
+        return body(reason=await _field(request, "reason")).reason
     except ValidationError as e:
         raise ValidationFailed("reason: " + e.errors()[0]["msg"], field="reason") from None
 
@@ -162,7 +178,7 @@ async def sign_in(request: Request) -> Response:
     """The API's login; only an ADMIN (or SUPER_ADMIN) gets a console session."""
     form = await request.form()
     sent, expected = form.get("csrf"), request.cookies.get(FORM_COOKIE)
-    if not isinstance(sent, str) or not expected or sent != expected:
+    if not isinstance(sent, str) or not expected or not compare_digest(sent, expected):
         raise CsrfRefused("this form's CSRF token is missing or wrong; reload the page")
     tenant = str(form.get("tenant") or DEFAULT_TENANT)
     try:
@@ -236,12 +252,16 @@ async def _projector_now(console: Console) -> str:
     probe = getattr(console.request.app.state, "probe", None)
     if probe is None or probe.ledger is None:
         return "unknown: this server has no ledger connected"
-    found = await projector_status(
-        app_context(console.request).database,
-        probe.ledger,
-        name=probe.projector_name,
-        tenant_id=console.tenant,
-    )
+    try:
+        found = await projector_status(
+            app_context(console.request).database,
+            probe.ledger,
+            name=probe.projector_name,
+            tenant_id=console.tenant,
+        )
+    except Exception as e:  # noqa: BLE001  (the page still shows the rest)
+        log.warning("console: projector status unavailable: %s", e)
+        return f"unavailable: {type(e).__name__}"
     return (
         f"{found.lag} block(s), {found.lag_seconds(console.now):.1f} s behind the ledger "
         f"at block {found.height}"
@@ -269,13 +289,13 @@ async def users_page(console: SignedIn, cursor: str | None = None) -> HTMLRespon
 
 
 @router.post("/users/{profile_id}/approve")
-async def approve_user(profile_id: str, console: SignedIn) -> Response:
+async def approve_user(profile_id: Ident, console: SignedIn) -> Response:
     await users.approve(profile_id, review=_users(console))
     return _back("/users", "approved")
 
 
 @router.post("/users/{profile_id}/deny")
-async def deny_user(profile_id: str, console: SignedIn) -> Response:
+async def deny_user(profile_id: Ident, console: SignedIn) -> Response:
     await users.reject(profile_id, await _reason(console.request), review=_users(console))
     return _back("/users", "denied")
 
@@ -298,13 +318,13 @@ async def kyc_page(console: SignedIn, cursor: str | None = None) -> HTMLResponse
 
 
 @router.post("/kyc/{kyc_id}/approve")
-async def approve_kyc(kyc_id: str, console: SignedIn) -> Response:
+async def approve_kyc(kyc_id: Ident, console: SignedIn) -> Response:
     await kyc.approve(kyc_id, review=_kyc(console))
     return _back("/kyc", "approved")
 
 
 @router.post("/kyc/{kyc_id}/reject")
-async def reject_kyc(kyc_id: str, console: SignedIn) -> Response:
+async def reject_kyc(kyc_id: Ident, console: SignedIn) -> Response:
     await kyc.reject(kyc_id, await _reason(console.request), review=_kyc(console))
     return _back("/kyc", "rejected")
 
@@ -321,8 +341,8 @@ async def transfers_page(console: SignedIn, cursor: str | None = None) -> HTMLRe
 
 
 @router.post("/transfers/{command_id}/release")
-async def release_transfer(command_id: str, console: SignedIn) -> Response:
-    notes = await _field(console.request, "reason")
+async def release_transfer(command_id: Ident, console: SignedIn) -> Response:
+    notes = await _notes(console.request)
     await risk.release(
         command_id, notes, session=console.session, admin=console.admin, now=console.now
     )
@@ -330,7 +350,7 @@ async def release_transfer(command_id: str, console: SignedIn) -> Response:
 
 
 @router.post("/transfers/{command_id}/reject")
-async def reject_transfer(command_id: str, console: SignedIn) -> Response:
+async def reject_transfer(command_id: Ident, console: SignedIn) -> Response:
     reason = await _reason(console.request)
     await risk.reject(
         command_id, reason, session=console.session, admin=console.admin, now=console.now
@@ -359,7 +379,7 @@ async def outbox_page(
 
 
 @router.post("/outbox/{command_id}/retry")
-async def retry_command(command_id: str, console: SignedIn) -> Response:
+async def retry_command(command_id: Ident, console: SignedIn) -> Response:
     """Re-queue a FAILED command (`gx relay retry`'s use case), in the tenant's scope: another
     tenant's command is not found. The re-queue is one UPDATE, so its audit entry is explicit."""
     before = await operator.get_or_raise(console.session, command_id)
@@ -392,7 +412,7 @@ async def dlq_page(console: SignedIn) -> HTMLResponse:
 
 
 @router.post("/dlq/{entry_id}/replay")
-async def replay_entry(entry_id: str, console: SignedIn) -> Response:
+async def replay_entry(entry_id: Ident, console: SignedIn) -> Response:
     """`gx projector replay-dlq --id`'s use case, for an entry of this tenant only."""
     seen = await console.session.scalar(select(EventDLQ.id).where(EventDLQ.id == entry_id))
     if seen is None:
