@@ -179,7 +179,7 @@ async def test_an_admin_approves_a_user_and_retries_a_command_in_a_real_browser(
                 f"command-{command.id}",
                 "button.retry",
             )
-            assert "retried" in done
+            assert "re-queued" in done
             retried = await one(db, tenant, OutboxCommand, OutboxCommand.id == command.id)
             assert retried.status is OutboxStatus.PENDING
             await asyncio.to_thread(driver.save_screenshot, str(shots / "outbox.png"))

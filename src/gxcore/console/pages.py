@@ -70,6 +70,16 @@ log = logging.getLogger(__name__)
 
 SEE_OTHER = 303
 PAGE = 50
+#: What an action's redirect may confirm (`?done=`): a fixed text, never the query's own.
+DONE = {
+    "approved": "approved",
+    "denied": "denied",
+    "rejected": "rejected",
+    "released": "released",
+    "retried": "re-queued",
+    "replayed": "replayed: applied and removed from the queue",
+    "still-failing": "replayed, but it still fails; its reason is updated",
+}
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 
@@ -116,7 +126,7 @@ def _page(console: Console, name: str, **context: Any) -> HTMLResponse:
         "admin": console.admin,
         "tenant": console.tenant,
         "csrf": console.csrf,
-        "done": console.request.query_params.get("done"),
+        "done": DONE.get(console.request.query_params.get("done", "")),
     }
     return templates.TemplateResponse(console.request, name, {**base, **context})
 
