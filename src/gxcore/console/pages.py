@@ -188,7 +188,11 @@ async def sign_in(request: Request) -> Response:
     """The API's login; only an ADMIN (or SUPER_ADMIN) gets a console session."""
     form = await request.form()
     sent, expected = form.get("csrf"), request.cookies.get(FORM_COOKIE)
-    if not isinstance(sent, str) or not expected or not compare_digest(sent, expected):
+    if (
+        not isinstance(sent, str)
+        or not expected
+        or not compare_digest(sent.encode(), expected.encode())
+    ):
         raise CsrfRefused("this form's CSRF token is missing or wrong; reload the page")
     tenant = str(form.get("tenant") or DEFAULT_TENANT)
     try:
