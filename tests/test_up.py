@@ -99,13 +99,15 @@ def test_gx_up_runs_everything_restarts_a_crashed_service_and_stops_without_orph
         email = up.wait_for(r"email\s+(\S+@\S+)").group(1)
         base = f"http://127.0.0.1:{port}"
         assert f"API docs  {base}/docs" in up.output
-        assert "console" not in up.output.lower()  # there is none yet: no dead address
+        assert f"console   {base}/console" in up.output
         assert json.loads((data_dir / "up.json").read_text()) == {
             "pid": up.proc.pid,
             "tenant": "default",
             "api": base,
         }
         assert httpx.get(f"{base}/docs").status_code == 200
+        console = httpx.get(f"{base}/console")  # asks for sign-in
+        assert (console.status_code, console.headers["location"]) == (303, "/console/sign-in")
         login = httpx.post(
             f"{base}/api/v1/auth/login", json={"email": email, "password": password}, timeout=30
         )

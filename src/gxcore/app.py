@@ -41,6 +41,7 @@ def _build(settings: Settings, **fastapi_kwargs: object) -> FastAPI:
     from gxcore.admin.api import router as admin_system
     from gxcore.business.api import router as business
     from gxcore.business.organizations_api import router as ledger_organizations
+    from gxcore.console.pages import router as console
     from gxcore.cqrs.ops_api import router as operations
     from gxcore.governance.api import router as governance
     from gxcore.identity.admin_api import batches as admin_batches
@@ -82,6 +83,7 @@ def _build(settings: Settings, **fastapi_kwargs: object) -> FastAPI:
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(operations)  # /livez, /readyz, /health, /metrics: outside the API
+    app.include_router(console)  # /console: HTML pages, outside the API and its OpenAPI
     return app
 
 

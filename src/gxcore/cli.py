@@ -224,6 +224,7 @@ async def _announce(
         lines += [
             f"  API       {base}/api/v1  (tenant {tenant}: X-Tenant-Id)",
             f"  API docs  {base}/docs",
+            f"  console   {base}/console  (sign in with an ADMIN account)",
         ]
     lines += [
         "  mailbox   gx dev mailbox   (emails and SMS, outside production)",

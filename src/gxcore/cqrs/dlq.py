@@ -24,6 +24,15 @@ from gxcore.errors import DlqEntryNotFound, ProjectorStopped
 from gxcore.ledger.port import LedgerEvent, Position
 
 
+async def list_entries(session: AsyncSession, *, limit: int = 100) -> list[EventDLQ]:
+    """The entries the session sees (a tenant's, under its scope), oldest first, at most
+    `limit`: the order replay applies them in."""
+    stmt = select(EventDLQ).order_by(
+        EventDLQ.block_number, EventDLQ.event_index, EventDLQ.created_at
+    )
+    return list((await session.scalars(stmt.limit(limit))).all())
+
+
 @dataclass
 class ReplayResult:
     applied: list[str] = field(default_factory=list)  # DLQ entry ids, now applied and removed
