@@ -382,7 +382,7 @@ async def test_history_pages_newest_first_and_filters_by_type(loop: Loop) -> Non
     sent_only = await loop.client.get(path, params={"type": "SENT"}, headers=alice["headers"])
     assert [i["type"] for i in sent_only.json()["items"]] == ["SENT"] * 3
     bad = await loop.client.get(path, params={"cursor": "nonsense"}, headers=alice["headers"])
-    assert_problem(bad, 422, "VALIDATION_FAILED")
+    assert_problem(bad, 400, "INVALID_CURSOR")
 
 
 async def test_the_balance_at_an_instant_is_the_sum_of_the_history_until_then(

@@ -787,3 +787,9 @@ class PartnerAccessRevoked(Unauthorized):
     """The partner's credential is revoked, or its license expired or is no longer ACTIVE."""
 
     code = "PARTNER_ACCESS_REVOKED"
+
+
+class InvalidCursor(GxError):
+    """A page cursor that is not one the list returned: changed, forged, or another list's."""
+
+    code = "INVALID_CURSOR"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from gxcore.business import accounts, approvals, profiles
 from gxcore.business.schemas import (
@@ -24,11 +22,10 @@ from gxcore.business.schemas import (
     VoteIn,
 )
 from gxcore.enums import ApprovalStatus, OrgProfileStatus
-from gxcore.http import ACCEPTED, CREATED, Ident, Now, Session
+from gxcore.http import ACCEPTED, CREATED, Ident, Now, Paging, Session
 from gxcore.identity.principal import CurrentAdmin, CurrentUser
 from gxcore.identity.schemas import OptionalReason, ReviewReason
 
-MAX_PAGE = 200
 router = APIRouter(tags=["business"])
 
 
@@ -193,12 +190,12 @@ async def list_approvals(
     business_account_id: Ident,
     user: CurrentUser,
     session: Session,
+    paging: Paging,
     status: ApprovalStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> ApprovalPage:
     """The account's approvals, newest first; `status=PENDING` for those awaiting votes."""
     return await approvals.page(
-        business_account_id, status=status, session=session, principal=user, limit=limit
+        business_account_id, status=status, session=session, principal=user, paging=paging
     )
 
 

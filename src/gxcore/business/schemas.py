@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, model_validator
 
+from gxcore.db.pages import Page
 from gxcore.db.types import to_money
 from gxcore.enums import ApprovalStatus, OffChainTxType, OrgProfileStatus, SignatoryRole
 from gxcore.errors import InvalidAmount
@@ -163,8 +164,8 @@ class ApprovalRead(BaseModel):
     votes: list[VoteRead]
 
 
-class ApprovalPage(BaseModel):
-    items: list[ApprovalRead]
+class ApprovalPage(Page[ApprovalRead]):
+    pass
 
 
 # Organizations on the ledger ------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from gxcore.enums import NotificationStatus
-from gxcore.http import CREATED, NO_CONTENT, Ident, Now, Session
+from gxcore.http import CREATED, NO_CONTENT, Ident, Now, Paging, Session
 from gxcore.identity.principal import CurrentUser
 from gxcore.notifications import inbox
 from gxcore.notifications import push_tokens as push
@@ -20,8 +20,6 @@ from gxcore.notifications.schemas import (
     UnreadCount,
 )
 
-DEFAULT_PAGE, MAX_PAGE = 50, 200
-
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
 
@@ -30,14 +28,11 @@ async def notifications(
     user: CurrentUser,
     session: Session,
     now: Now,
+    paging: Paging,
     unread: Annotated[bool, Query(description="UNREAD ones only")] = False,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> NotificationPage:
-    """Newest first, in keyset pages; expired ones are left out."""
-    return await inbox.page(
-        session=session, principal=user, now=now, limit=limit, cursor=cursor, unread=unread
-    )
+    """Newest first, in pages; expired ones are left out."""
+    return await inbox.page(session=session, principal=user, now=now, paging=paging, unread=unread)
 
 
 @router.get("/unread-count")

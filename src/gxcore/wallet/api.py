@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from gxcore.enums import OffChainTxType
-from gxcore.http import ACCEPTED, CREATED, WHILE_PAUSED, Ident, Session
+from gxcore.http import ACCEPTED, CREATED, WHILE_PAUSED, Ident, Paging, Session
 from gxcore.identity.access import Principal, UserRole
 from gxcore.identity.principal import CurrentAdmin, CurrentSuperAdmin, CurrentUser
 from gxcore.identity.schemas import ReviewReason
@@ -28,7 +28,6 @@ from gxcore.wallet.schemas import (
     TreasuryResponse,
 )
 
-DEFAULT_PAGE, MAX_PAGE = 50, 200
 #: A client's idempotency key: printable ASCII, as IETF's Idempotency-Key draft suggests.
 IdempotencyKey = Annotated[
     str | None,
@@ -106,19 +105,17 @@ async def transactions(
     profile_id: Ident,
     user: CurrentUser,
     session: Session,
+    paging: Paging,
     since: Annotated[datetime | None, Query()] = None,
     until: Annotated[datetime | None, Query()] = None,
     type: Annotated[list[OffChainTxType] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> TransactionPage:
-    """Newest first; `type` is repeatable; keyset pages of `limit`."""
+    """Newest first; `type` is repeatable; pages of `limit` by `cursor` (or `page`)."""
     return await service.history(
         profile_id,
         session=session,
         principal=user,
-        limit=limit,
-        cursor=cursor,
+        paging=paging,
         since=since,
         until=until,
         types=type,
