@@ -124,7 +124,10 @@ def _b64(raw: bytes) -> str:
 def _unb64(text: str) -> bytes:
     if not text.isascii():
         raise ValueError("not base64")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(raw) != text:  # only the one spelling: a changed padding bit is a changed cursor
+        raise ValueError("not the canonical base64 of its bytes")
+    return raw
 
 
 def _dump(value: object) -> object:
