@@ -521,7 +521,7 @@ async def test_the_most_specific_limit_wins(loop: Loop) -> None:
     await _limit(loop, limitType="SINGLE_TRANSACTION", limitAmount="100", walletId=wallet_id)
     assert (await loop.send(alice, bob, "60")).status_code == 202  # the wallet's 100
     listed = await loop.client.get("/limits", params={"profileId": alice["id"]}, headers=loop.admin)
-    assert [entry["limitAmount"] for entry in listed.json()] == ["1.000000000"]
+    assert [entry["limitAmount"] for entry in listed.json()["items"]] == ["1.000000000"]
 
 
 async def test_a_receive_limit_and_a_velocity_check(loop: Loop) -> None:

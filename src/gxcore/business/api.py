@@ -12,6 +12,7 @@ from gxcore.business.schemas import (
     BusinessAccountRead,
     BusinessTransferIn,
     MemberIn,
+    MemberPage,
     MemberRead,
     OrganizationProfileIn,
     OrganizationProfileRead,
@@ -49,9 +50,10 @@ async def get_profile(
 
 @router.get("/organization-profiles/{org_profile_id}/members")
 async def list_members(
-    org_profile_id: Ident, user: CurrentUser, session: Session
-) -> list[MemberRead]:
-    return await profiles.members(org_profile_id, session=session, principal=user)
+    org_profile_id: Ident, user: CurrentUser, session: Session, paging: Paging
+) -> MemberPage:
+    """In the order they were added, in pages."""
+    return await profiles.members(org_profile_id, session=session, principal=user, paging=paging)
 
 
 @router.post("/organization-profiles/{org_profile_id}/members", status_code=CREATED)

@@ -246,3 +246,11 @@ class MultisigRead(BaseModel):
     params: dict[str, object]
     executedAt: datetime | None
     createdAt: datetime
+
+
+class MemberPage(Page[MemberRead]):
+    pass
+
+
+class MultisigPage(Page[MultisigRead]):
+    pass

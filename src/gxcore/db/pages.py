@@ -136,7 +136,7 @@ def _dump(value: object) -> object:
         return {"t": value.isoformat()}
     if isinstance(value, Decimal):
         return {"d": str(value)}
-    if value is None or isinstance(value, bool) or not isinstance(value, (str, int)):
+    if not isinstance(value, (str, int)):  # None too: keyset columns are NOT NULL
         raise TypeError(f"a keyset column holds {type(value).__name__}: not orderable here")
     return str(value) if isinstance(value, str) else value  # a StrEnum as its value
 
@@ -149,7 +149,7 @@ def _load(value: object) -> object:
                 raise ValueError("a naive instant")
             return moment
         return Decimal(value["d"])
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
+    if isinstance(value, (str, int)):  # bool is an int
         return value
     raise ValueError("not a position")
 
@@ -186,7 +186,8 @@ class PageRequest:
 
 @dataclass(frozen=True)
 class Order:
-    """A unique ordering: `(column, descending)` pairs, the last one the row's id."""
+    """A unique ordering: `(column, descending)` pairs, the last one the row's id. Every column
+    is NOT NULL (a NULL has no place in a row comparison)."""
 
     keys: tuple[tuple[Column, bool], ...]
 

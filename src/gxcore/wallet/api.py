@@ -20,6 +20,7 @@ from gxcore.wallet.schemas import (
     CommandAccepted,
     GenesisRequest,
     LimitIn,
+    LimitPage,
     LimitRead,
     TransactionPage,
     TransferRequest,
@@ -144,11 +145,15 @@ async def treasury_balance(
 async def limits(
     admin: CurrentAdmin,
     session: Session,
+    paging: Paging,
     profileId: Annotated[str | None, Query(max_length=200)] = None,
     walletId: Annotated[str | None, Query(max_length=200)] = None,
-) -> list[LimitRead]:
-    """Active transaction limits (administrators), optionally of one profile or wallet."""
-    return await service.list_limits(session=session, profile_id=profileId, wallet_id=walletId)
+) -> LimitPage:
+    """Active transaction limits (administrators), optionally of one profile or wallet, oldest
+    first, in pages."""
+    return await service.list_limits(
+        session=session, paging=paging, profile_id=profileId, wallet_id=walletId
+    )
 
 
 @router.post("/limits", status_code=CREATED)

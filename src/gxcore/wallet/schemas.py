@@ -234,6 +234,10 @@ class BeneficiaryUpdate(RequestBody):
     nickname: Nickname
 
 
+class LimitPage(Page[LimitRead]):
+    pass
+
+
 class BeneficiaryRead(BaseModel):
     beneficiaryId: str
     beneficiaryIdentityId: str
@@ -271,3 +275,11 @@ class ContactRead(BaseModel):
     lastTransactionAt: datetime | None
     status: ContactStatus
     createdAt: datetime
+
+
+class BeneficiaryPage(Page[BeneficiaryRead]):
+    pass
+
+
+class ContactPage(Page[ContactRead]):
+    pass

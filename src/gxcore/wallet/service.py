@@ -57,6 +57,7 @@ from gxcore.wallet.schemas import (
     CommandAccepted,
     GenesisRequest,
     LimitIn,
+    LimitPage,
     LimitRead,
     TransactionPage,
     TransactionRead,
@@ -519,17 +520,21 @@ async def set_limit(body: LimitIn, *, session: AsyncSession) -> LimitRead:
 
 
 async def list_limits(
-    *, session: AsyncSession, profile_id: str | None = None, wallet_id: str | None = None
-) -> list[LimitRead]:
+    *,
+    session: AsyncSession,
+    paging: pages.PageRequest,
+    profile_id: str | None = None,
+    wallet_id: str | None = None,
+) -> LimitPage:
+    """Active limits, oldest first, in pages."""
     query = select(TransactionLimit).where(TransactionLimit.is_active)
     if profile_id is not None:
         query = query.where(TransactionLimit.profile_id == profile_id)
     if wallet_id is not None:
         query = query.where(TransactionLimit.wallet_id == wallet_id)
-    rows = await session.scalars(
-        query.order_by(TransactionLimit.created_at, TransactionLimit.limit_id)
-    )
-    return [_limit_read(limit) for limit in rows]
+    order = pages.Order.oldest_first(TransactionLimit.created_at, TransactionLimit.limit_id)
+    found = await pages.fetch_scalars(session, query, order, paging)
+    return LimitPage.of(found, [_limit_read(limit) for limit in found.rows])
 
 
 async def end_limit(limit_id: str, *, session: AsyncSession) -> LimitRead:
