@@ -81,7 +81,7 @@ async def test_a_low_risk_transfer_is_scored_with_its_factors_and_flows_as_befor
 ) -> None:
     alice, bob = await loop.user(), await loop.user()
     devices = await loop.client.get(f"/users/{alice['id']}/devices", headers=alice["headers"])
-    device = devices.json()[0]["deviceId"]
+    device = devices.json()["items"][0]["deviceId"]
     trusted = await loop.client.post(
         f"/users/{alice['id']}/devices/{device}/trust", headers=alice["headers"]
     )

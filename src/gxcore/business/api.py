@@ -17,8 +17,10 @@ from gxcore.business.schemas import (
     OrganizationProfileIn,
     OrganizationProfileRead,
     RuleIn,
+    RulePage,
     RuleRead,
     SignatoryIn,
+    SignatoryPage,
     SignatoryRead,
     VoteIn,
 )
@@ -115,9 +117,12 @@ async def get_account(
 
 @router.get("/business-accounts/{business_account_id}/signatories")
 async def list_signatories(
-    business_account_id: Ident, user: CurrentUser, session: Session
-) -> list[SignatoryRead]:
-    return await accounts.signatories(business_account_id, session=session, principal=user)
+    business_account_id: Ident, user: CurrentUser, session: Session, paging: Paging
+) -> SignatoryPage:
+    """In the order they were invited, in pages."""
+    return await accounts.signatories(
+        business_account_id, session=session, principal=user, paging=paging
+    )
 
 
 @router.post("/business-accounts/{business_account_id}/signatories", status_code=CREATED)
@@ -148,9 +153,10 @@ async def revoke_signatory(
 
 @router.get("/business-accounts/{business_account_id}/rules")
 async def list_rules(
-    business_account_id: Ident, user: CurrentUser, session: Session
-) -> list[RuleRead]:
-    return await accounts.rules(business_account_id, session=session, principal=user)
+    business_account_id: Ident, user: CurrentUser, session: Session, paging: Paging
+) -> RulePage:
+    """Oldest first, in pages."""
+    return await accounts.rules(business_account_id, session=session, principal=user, paging=paging)
 
 
 @router.post("/business-accounts/{business_account_id}/rules", status_code=CREATED)

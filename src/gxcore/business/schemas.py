@@ -254,3 +254,11 @@ class MemberPage(Page[MemberRead]):
 
 class MultisigPage(Page[MultisigRead]):
     pass
+
+
+class SignatoryPage(Page[SignatoryRead]):
+    pass
+
+
+class RulePage(Page[RuleRead]):
+    pass

@@ -257,3 +257,7 @@ class UserBatch(RequestBody):
 
 class BatchResult(BaseModel):
     items: list[UserRead]
+
+
+class DevicePage(Page[DeviceRead]):
+    pass

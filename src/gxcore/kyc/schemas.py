@@ -88,3 +88,7 @@ class NationalIdResult(BaseModel):
     format: str = Field(description="the format checked; `generic` for an unlisted country")
     available: bool = Field(description="no other user of this tenant holds it")
     reason: str | None = Field(description="why it is not valid")
+
+
+class DocumentPage(Page[DocumentRead]):
+    pass

@@ -16,6 +16,7 @@ from gxcore.notifications.schemas import (
     NotificationPage,
     NotificationRead,
     PushTokenIn,
+    PushTokenPage,
     PushTokenRead,
     UnreadCount,
 )
@@ -77,9 +78,10 @@ tokens = APIRouter(prefix="/push-tokens", tags=["notifications"])
 
 
 @tokens.get("")
-async def push_tokens(user: CurrentUser, session: Session) -> list[PushTokenRead]:
-    """The signed-in user's active push tokens (the tokens themselves are not shown)."""
-    return await push.mine(session=session, principal=user)
+async def push_tokens(user: CurrentUser, session: Session, paging: Paging) -> PushTokenPage:
+    """The signed-in user's active push tokens, the one used last first, in pages (the tokens
+    themselves are not shown)."""
+    return await push.mine(session=session, principal=user, paging=paging)
 
 
 @tokens.post("", status_code=CREATED)

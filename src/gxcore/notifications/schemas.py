@@ -56,3 +56,7 @@ class PushTokenRead(BaseModel):
     isActive: bool
     createdAt: datetime
     lastUsedAt: datetime
+
+
+class PushTokenPage(Page[PushTokenRead]):
+    pass
