@@ -122,7 +122,7 @@ def _problem_response(description: str) -> dict[str, Any]:
 
 # The error answers any operation may give, documented once for every router (see gxcore.app).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem_response("Bad request"),
+    400: _problem_response("Bad request (e.g. `INVALID_CURSOR`: not a cursor this list returned)"),
     401: _problem_response("Missing, invalid or revoked access token"),
     403: _problem_response("Not allowed for this caller or account state"),
     404: _problem_response("No such resource in this tenant"),

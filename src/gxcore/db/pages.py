@@ -38,7 +38,7 @@ from typing import Any, Generic, Self, TypeVar, TypeVarTuple
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Row, Select, and_, or_, tuple_
+from sqlalchemy import ColumnElement, Row, Select, Table, and_, or_, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
@@ -225,8 +225,11 @@ class Order:
 
 
 def _name(column: Column) -> str:
+    # The same in every process (cursors outlive one): an alias's generated name is not.
+    if isinstance(column, QueryableAttribute):
+        return f"{column.parent.class_.__name__}.{column.key}"
     table = getattr(column, "table", None)
-    return f"{getattr(table, 'name', '')}.{getattr(column, 'key', None) or column}"
+    return f"{table.name if isinstance(table, Table) else ''}.{getattr(column, 'key', '')}"
 
 
 # --------------------------------------------------------------------------------------------
