@@ -214,6 +214,7 @@ async def test_a_released_transfer_is_delivered_and_its_sender_told(loop: Loop) 
     assert (await loop.client.get("/admin/transfers/held", headers=loop.admin)).json() == {
         "items": [],
         "nextCursor": None,
+        "nextPage": None,
     }
 
 
