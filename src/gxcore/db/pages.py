@@ -38,7 +38,7 @@ from typing import Any, Generic, Self, TypeVar, TypeVarTuple
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Row, Select, Table, and_, or_, tuple_
+from sqlalchemy import ColumnElement, Row, Select, Table, and_, literal, or_, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
@@ -216,11 +216,13 @@ class Order:
         if len(directions) == 1:  # a row comparison: one index range scan
             row, at = tuple_(*columns), tuple_(*position)
             return row < at if directions.pop() else row > at
-        # Mixed directions: (a after x) or (a = x and (b after y)) ...
+        # Mixed directions: (a after x) or (a = x and (b after y)) ... Values are bound as
+        # literals of their column's type (SQLAlchemy refuses `<` against a bare True).
+        bound = [literal(v, c.type) for v, c in zip(position, columns, strict=True)]
         terms = []
         for i, (column, desc) in enumerate(self.keys):
-            ahead = column < position[i] if desc else column > position[i]
-            terms.append(and_(*(c == position[j] for j, c in enumerate(columns[:i])), ahead))
+            ahead = column < bound[i] if desc else column > bound[i]
+            terms.append(and_(*(c == bound[j] for j, c in enumerate(columns[:i])), ahead))
         return or_(*terms)
 
 
