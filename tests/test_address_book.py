@@ -59,11 +59,11 @@ async def test_beneficiaries_are_added_renamed_listed_and_removed_by_their_owner
         f"/beneficiaries/{bid}", json={"nickname": "Benjamin"}, headers=ann["headers"]
     )
     assert renamed.json()["nickname"] == "Benjamin"
-    assert (await client.get("/beneficiaries", headers=cat["headers"])).json() == []
+    assert (await client.get("/beneficiaries", headers=cat["headers"])).json()["items"] == []
     theirs = await client.delete(f"/beneficiaries/{bid}", headers=cat["headers"])
     assert_problem(theirs, 404, "BENEFICIARY_NOT_FOUND")
     assert (await client.delete(f"/beneficiaries/{bid}", headers=ann["headers"])).status_code == 204
-    assert (await client.get("/beneficiaries", headers=ann["headers"])).json() == []
+    assert (await client.get("/beneficiaries", headers=ann["headers"])).json()["items"] == []
     kinds = [e.event_type for e in await events(db, tenant)]
     assert AuditEventType.BENEFICIARY_ADDED in kinds and AuditEventType.BENEFICIARY_REMOVED in kinds
 
@@ -79,15 +79,22 @@ async def test_contacts_list_favourites_first_and_filter_by_status(
             headers=ann["headers"],
         )
         assert made.status_code == 201, made.text
-    listed = (await client.get("/contacts", headers=ann["headers"])).json()
+    listed = (await client.get("/contacts", headers=ann["headers"])).json()["items"]
     assert [c["displayName"] for c in listed] == ["Zed", "Amy"]
+    # Mixed directions (favourites first, names ascending) page by cursor all the same.
+    first = (await client.get("/contacts", params={"limit": 1}, headers=ann["headers"])).json()
+    rest = await client.get(
+        "/contacts", params={"limit": 1, "cursor": first["nextCursor"]}, headers=ann["headers"]
+    )
+    assert [c["displayName"] for c in first["items"] + rest.json()["items"]] == ["Zed", "Amy"]
+    assert rest.json()["nextCursor"] is None
     amy = listed[1]["contactId"]
     blocked = await client.patch(
         f"/contacts/{amy}", json={"status": "BLOCKED"}, headers=ann["headers"]
     )
     assert blocked.json()["status"] == "BLOCKED" and blocked.json()["displayName"] == "Amy"
     only = await client.get("/contacts", params={"status": "BLOCKED"}, headers=ann["headers"])
-    assert [c["contactId"] for c in only.json()] == [amy]
+    assert [c["contactId"] for c in only.json()["items"]] == [amy]
     assert_problem(
         await client.patch(f"/contacts/{amy}", json={"notes": "x"}, headers=ben["headers"]),
         404,
@@ -106,7 +113,7 @@ async def test_a_blocked_sender_cannot_pay_and_a_transfer_counts_on_the_contact(
     )
     contact = made.json()["contactId"]
     assert (await loop.send(ann, ben, "5")).status_code == 202
-    counted = (await loop.client.get("/contacts", headers=ann["headers"])).json()[0]
+    counted = (await loop.client.get("/contacts", headers=ann["headers"])).json()["items"][0]
     assert counted["transactionCount"] == 1 and counted["lastTransactionAt"]
     await loop.client.patch(
         f"/contacts/{contact}", json={"status": "BLOCKED"}, headers=ann["headers"]

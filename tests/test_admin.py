@@ -17,6 +17,7 @@ from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.projector import Projector
 from gxcore.cqrs.rebuild import rebuild
 from gxcore.cqrs.relay import Relay, RelayConfig
+from gxcore.db import pages
 from gxcore.db.tenancy import Database
 from gxcore.enums import AuditEventType, CommandType, OutboxStatus, UserProfileStatus
 from gxcore.identity import review
@@ -112,13 +113,16 @@ async def test_the_list_filters_by_status_in_keyset_pages(
 
     for params, field in [
         ({"limit": 0}, "limit"),
-        ({"limit": 101}, "limit"),
+        ({"limit": pages.MAX_LIMIT + 1}, "limit"),
         ({"status": "SLEEPING"}, "status"),
-        ({"cursor": "not-a-cursor"}, "cursor"),
     ]:
         response = await client.get("/admin/users", params=params, headers=boss["headers"])
         problem = assert_problem(response, 422, "VALIDATION_FAILED")
         assert any(field in e["field"].split(".") for e in problem["errors"]), problem
+    response = await client.get(
+        "/admin/users", params={"cursor": "not-a-cursor"}, headers=boss["headers"]
+    )
+    assert assert_problem(response, 400, "INVALID_CURSOR")["errors"][0]["field"] == "cursor"
 
 
 # --------------------------------------------------------------------------------------------
@@ -398,13 +402,13 @@ ADMIN_CALLS = [
 ]
 
 
-async def test_a_cursor_or_id_postgresql_cannot_hold_is_a_422_not_a_500(
+async def test_a_forged_cursor_or_an_id_postgresql_cannot_hold_is_a_4xx_not_a_500(
     client: httpx.AsyncClient, db: Database, tenant: str, boss: dict[str, Any]
 ) -> None:
-    # A well-formed cursor whose profile id holds a NUL would reach the keyset query.
+    # A cursor that is not signed never reaches the keyset query, whatever it holds.
     forged = base64.urlsafe_b64encode(b'["2026-01-01T00:00:00+00:00", "a\\u0000b"]').decode()
     response = await client.get("/admin/users", params={"cursor": forged}, headers=boss["headers"])
-    assert assert_problem(response, 422, "VALIDATION_FAILED")["errors"][0]["field"] == "cursor"
+    assert assert_problem(response, 400, "INVALID_CURSOR")["errors"][0]["field"] == "cursor"
     target = await make_user(db, tenant)
     response = await client.post(
         f"/admin/users/{target.profile_id}%00/approve", headers=boss["headers"]

@@ -574,7 +574,7 @@ async def test_a_new_device_is_recorded_and_reported_once(
         rows = (await session.scalars(select(TrustedDevice))).all()
     assert len(rows) == 3 and not any(r.is_trusted for r in rows)
     listed = await client.get(f"/users/{user.profile_id}/devices", headers=bearer(body))
-    assert {d["deviceId"] for d in listed.json()} == {r.device_id for r in rows}
+    assert {d["deviceId"] for d in listed.json()["items"]} == {r.device_id for r in rows}
 
     path = f"/users/{user.profile_id}/devices/{body['device']['deviceId']}/trust"
     trusted = await client.post(path, headers=bearer(body))

@@ -118,14 +118,14 @@ async def test_push_tokens_are_registered_refreshed_moved_and_deactivated(
     # A new token on the same device replaces the old one.
     newer = {**body, "token": "fcm-token-bbbbbbbb"}
     replaced = await loop.client.post("/push-tokens", json=newer, headers=alice["headers"])
-    listed = (await loop.client.get("/push-tokens", headers=alice["headers"])).json()
+    listed = (await loop.client.get("/push-tokens", headers=alice["headers"])).json()["items"]
     assert [t["tokenId"] for t in listed] == [replaced.json()["tokenId"]]
     # The device changes hands: bob registers its token, which is his from now on.
     moved = await loop.client.post(
         "/push-tokens", json={**newer, "deviceId": None}, headers=bob["headers"]
     )
     assert moved.json()["tokenId"] == replaced.json()["tokenId"]
-    assert (await loop.client.get("/push-tokens", headers=alice["headers"])).json() == []
+    assert (await loop.client.get("/push-tokens", headers=alice["headers"])).json()["items"] == []
     # Only its owner refreshes or deactivates it.
     path = f"/push-tokens/{moved.json()['tokenId']}"
     assert_problem(await loop.client.post(f"{path}/refresh", headers=alice["headers"]), 404,
@@ -134,7 +134,7 @@ async def test_push_tokens_are_registered_refreshed_moved_and_deactivated(
                    "PUSH_TOKEN_NOT_FOUND")  # fmt: skip
     assert (await loop.client.post(f"{path}/refresh", headers=bob["headers"])).status_code == 200
     assert (await loop.client.delete(path, headers=bob["headers"])).status_code == 204
-    assert (await loop.client.get("/push-tokens", headers=bob["headers"])).json() == []
+    assert (await loop.client.get("/push-tokens", headers=bob["headers"])).json()["items"] == []
     bad = await loop.client.post(
         "/push-tokens", json={**body, "platform": "pager"}, headers=bob["headers"]
     )

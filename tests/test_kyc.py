@@ -273,7 +273,10 @@ async def test_a_new_version_points_to_the_document_it_replaces(
     )
     assert_problem(again, 409, "CONFLICT")  # each version is replaced once
     listed = await client.get(f"/users/{alice.id}/documents", headers=alice.headers)
-    assert [d["documentId"] for d in listed.json()] == [second["documentId"], first["documentId"]]
+    assert [d["documentId"] for d in listed.json()["items"]] == [
+        second["documentId"],
+        first["documentId"],
+    ]
 
 
 # --------------------------------------------------------------------------------------------

@@ -382,7 +382,7 @@ async def test_history_pages_newest_first_and_filters_by_type(loop: Loop) -> Non
     sent_only = await loop.client.get(path, params={"type": "SENT"}, headers=alice["headers"])
     assert [i["type"] for i in sent_only.json()["items"]] == ["SENT"] * 3
     bad = await loop.client.get(path, params={"cursor": "nonsense"}, headers=alice["headers"])
-    assert_problem(bad, 422, "VALIDATION_FAILED")
+    assert_problem(bad, 400, "INVALID_CURSOR")
 
 
 async def test_the_balance_at_an_instant_is_the_sum_of_the_history_until_then(
@@ -521,7 +521,7 @@ async def test_the_most_specific_limit_wins(loop: Loop) -> None:
     await _limit(loop, limitType="SINGLE_TRANSACTION", limitAmount="100", walletId=wallet_id)
     assert (await loop.send(alice, bob, "60")).status_code == 202  # the wallet's 100
     listed = await loop.client.get("/limits", params={"profileId": alice["id"]}, headers=loop.admin)
-    assert [entry["limitAmount"] for entry in listed.json()] == ["1.000000000"]
+    assert [entry["limitAmount"] for entry in listed.json()["items"]] == ["1.000000000"]
 
 
 async def test_a_receive_limit_and_a_velocity_check(loop: Loop) -> None:

@@ -129,8 +129,8 @@ async def test_a_multisig_transfer_executes_once_at_the_threshold_and_moves_the_
     listed = await loop.client.get(
         f"/organizations/{org_id}/transactions/pending", headers=carol["headers"]
     )
-    assert [t["multisigTxId"] for t in listed.json()] == [tx_id]
-    assert listed.json()[0]["currentSignatures"] == 1  # the initiator's
+    assert [t["multisigTxId"] for t in listed.json()["items"]] == [tx_id]
+    assert listed.json()["items"][0]["currentSignatures"] == 1  # the initiator's
 
     # Only members initiate; an approver approves once.
     assert_problem(
@@ -167,7 +167,7 @@ async def test_a_multisig_transfer_executes_once_at_the_threshold_and_moves_the_
     listed = await loop.client.get(
         f"/organizations/{org_id}/transactions/pending", headers=alice["headers"]
     )
-    assert listed.json() == []
+    assert listed.json()["items"] == []
     assert_problem(await _post(loop, carol, f"/transactions/{tx_id}/approve"), 409,
                    "ORGANIZATION_STATE")  # fmt: skip
 

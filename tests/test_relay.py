@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -30,6 +31,7 @@ from gxcore.cqrs.outbox import enqueue
 from gxcore.cqrs.projection import Batch
 from gxcore.cqrs.registry import PROJECTIONS
 from gxcore.cqrs.relay import Relay, RelayConfig, backoff_seconds
+from gxcore.db import pages
 from gxcore.db.tenancy import Database
 from gxcore.enums import CommandType, OutboxStatus
 from gxcore.errors import InvalidTransition, LedgerUnavailable, ValidationFailed
@@ -648,25 +650,29 @@ async def _fail_some(db: Database, tenant: str) -> list[str]:
     return ids
 
 
+def paging(**asked: Any) -> pages.PageRequest:
+    return pages.PageRequest(pages.Cursors.from_secret(b"k" * 32), operator.LIST, **asked)
+
+
 async def test_operator_lists_pages_shows_and_requeues(rdb: Database, tenant: str) -> None:
     ids = await _fail_some(rdb, tenant)
     other = await put(rdb, f"{tenant}-x", 2, prefix="x")
     async with rdb.system(reason="test: operator") as session:
-        failed = await operator.list_page(session, status=S.FAILED)
-        assert {c.id for c in failed.items} == {ids[0], ids[3]} and failed.next_after is None
+        failed = await operator.list_page(session, paging(), status=S.FAILED)
+        assert {c.id for c in failed.rows} == {ids[0], ids[3]} and failed.next_cursor is None
         assert await operator.counts(session, tenant_id=tenant) == {
             S.PENDING: 0, S.LOCKED: 0, S.SUBMITTED: 0, S.COMMITTED: 2, S.FAILED: 2, S.HELD: 0,
         }  # fmt: skip
-        pages, after = [], None
+        walked, cursor = [], None
         while True:
-            page = await operator.list_page(session, limit=4, after=after)
-            pages.append([c.id for c in page.items])
-            if (after := page.next_after) is None:
+            page = await operator.list_page(session, paging(limit=4, cursor=cursor))
+            walked.append([c.id for c in page.rows])
+            if (cursor := page.next_cursor) is None:
                 break
-        assert [len(p) for p in pages] == [4, 2]
-        assert sorted(i for p in pages for i in p) == sorted(ids + other)
-        only = await operator.list_page(session, tenant_id=f"{tenant}-x")
-        assert {c.id for c in only.items} == set(other)
+        assert [len(p) for p in walked] == [4, 2]
+        assert sorted(i for p in walked for i in p) == sorted(ids + other)
+        only = await operator.list_page(session, paging(), tenant_id=f"{tenant}-x")
+        assert {c.id for c in only.rows} == set(other)
 
     async with rdb.system(reason="test: retry one") as session:
         again = await operator.retry(session, ids[3])

@@ -328,7 +328,7 @@ async def test_countries_are_initialized_on_the_ledger_listed_and_counted(loop: 
         "COUNTRY_NOT_FOUND",
     )
     await loop.settle()
-    listed = (await loop.client.get("/admin/countries", headers=loop.admin)).json()
+    listed = (await loop.client.get("/admin/countries", headers=loop.admin)).json()["items"]
     assert [(c["countryCode"], c["status"], c["treasuryActive"]) for c in listed] == [
         ("GB", "RECOGNIZED", False),
         ("NG", "RECOGNIZED", False),

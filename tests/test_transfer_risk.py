@@ -81,7 +81,7 @@ async def test_a_low_risk_transfer_is_scored_with_its_factors_and_flows_as_befor
 ) -> None:
     alice, bob = await loop.user(), await loop.user()
     devices = await loop.client.get(f"/users/{alice['id']}/devices", headers=alice["headers"])
-    device = devices.json()[0]["deviceId"]
+    device = devices.json()["items"][0]["deviceId"]
     trusted = await loop.client.post(
         f"/users/{alice['id']}/devices/{device}/trust", headers=alice["headers"]
     )
@@ -214,6 +214,7 @@ async def test_a_released_transfer_is_delivered_and_its_sender_told(loop: Loop) 
     assert (await loop.client.get("/admin/transfers/held", headers=loop.admin)).json() == {
         "items": [],
         "nextCursor": None,
+        "nextPage": None,
     }
 
 

@@ -21,6 +21,7 @@ from gxcore.audit.linker import AuditLinker
 from gxcore.config import Settings
 from gxcore.cqrs.health import Probe
 from gxcore.cqrs.projector import EventSource
+from gxcore.db.pages import Cursors
 from gxcore.db.tenancy import Database
 from gxcore.edge import install_edge
 from gxcore.http import ERROR_RESPONSES, AppContext, install_error_handlers
@@ -96,7 +97,8 @@ def _context(
         settings=settings,
         clock=clock or utc_now,
         otp_key=otp_key(settings),  # fails here too when a key is weak
-        jwt_key=jwt_key(settings),
+        jwt_key=(jwt := jwt_key(settings)),
+        cursors=Cursors.from_secret(jwt),
     )
 
 

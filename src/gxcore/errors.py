@@ -832,3 +832,9 @@ class ReferralLimitReached(Conflict):
     """The referrer has `referralMaxPerReferrer` referrals already."""
 
     code = "REFERRAL_LIMIT_REACHED"
+
+
+class InvalidCursor(GxError):
+    """A page cursor that is not one the list returned: changed, forged, or another list's."""
+
+    code = "INVALID_CURSOR"

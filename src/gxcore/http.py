@@ -17,7 +17,7 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
@@ -28,6 +28,7 @@ from gxcore import logs
 from gxcore.admin.service import tenant_paused
 from gxcore.audit.chain import truncate_ms
 from gxcore.config import Settings
+from gxcore.db import pages
 from gxcore.db.scope import RequestMeta, valid_tenant_id
 from gxcore.db.tenancy import Database
 from gxcore.db.types import storable
@@ -121,7 +122,7 @@ def _problem_response(description: str) -> dict[str, Any]:
 
 # The error answers any operation may give, documented once for every router (see gxcore.app).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem_response("Bad request"),
+    400: _problem_response("Bad request (e.g. `INVALID_CURSOR`: not a cursor this list returned)"),
     401: _problem_response("Missing, invalid or revoked access token"),
     403: _problem_response("Not allowed for this caller or account state"),
     404: _problem_response("No such resource in this tenant"),
@@ -255,6 +256,7 @@ class AppContext:
     clock: Callable[[], datetime]
     otp_key: bytes
     jwt_key: bytes
+    cursors: pages.Cursors
 
 
 def app_context(request: Request) -> AppContext:
@@ -327,3 +329,34 @@ def request_now(request: Request) -> datetime:
 
 
 Now = Annotated[datetime, Depends(request_now)]
+
+
+def page_request(
+    request: Request,
+    tenant: Annotated[str, Depends(tenant_id)],
+    limit: Annotated[
+        int, Query(ge=1, le=pages.MAX_LIMIT, description="rows per page")
+    ] = pages.DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=pages.MAX_CURSOR_LENGTH, description="the previous page's `nextCursor`"),
+    ] = None,
+    page: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=pages.MAX_PAGE_NUMBER,
+            description="a page number (offset pages); without it, pages go by `cursor`",
+        ),
+    ] = None,
+) -> pages.PageRequest:
+    """`limit`, `cursor` and `page` of a list endpoint. Its cursors are bound to the tenant and
+    the path they were served on: another list's cursor, or this list's of another wallet or
+    user, is INVALID_CURSOR."""
+    binding = f"{tenant}\n{request.url.path}"
+    return pages.PageRequest(
+        app_context(request).cursors, binding, limit=limit, cursor=cursor, page=page
+    )
+
+
+Paging = Annotated[pages.PageRequest, Depends(page_request)]

@@ -18,14 +18,14 @@ from gxcore.admin.schemas import (
     Appointment,
     Counters,
     CountriesInit,
-    CountryRead,
+    CountryPage,
     CountryStats,
     ParameterRead,
     ParameterUpdate,
     PauseRequest,
     SystemStatus,
 )
-from gxcore.http import ACCEPTED, WHILE_PAUSED, Now, Session
+from gxcore.http import ACCEPTED, WHILE_PAUSED, Now, Paging, Session
 from gxcore.identity import review
 from gxcore.identity.access import UserRole
 from gxcore.identity.principal import CurrentAdmin, CurrentSuperAdmin
@@ -73,8 +73,9 @@ async def initialize_countries(
 
 
 @router.get("/countries")
-async def list_countries(admin: CurrentAdmin, session: Session) -> list[CountryRead]:
-    return await countries.list_countries(session)
+async def list_countries(admin: CurrentAdmin, session: Session, paging: Paging) -> CountryPage:
+    """By code, in pages."""
+    return await countries.list_countries(session, paging)
 
 
 @router.get("/countries/{country_code}/stats")

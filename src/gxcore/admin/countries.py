@@ -15,13 +15,14 @@ import hashlib
 import json
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin import system
 from gxcore.admin.models import Country, LegalTenderStatus
-from gxcore.admin.schemas import CountriesInit, CountryRead, CountryStats
+from gxcore.admin.schemas import CountriesInit, CountryPage, CountryRead, CountryStats
+from gxcore.db import pages
 from gxcore.enums import CommandType
 from gxcore.errors import CountryNotFound, ValidationFailed
 from gxcore.identity.models import UserProfile
@@ -60,7 +61,9 @@ async def initialize(session: AsyncSession, body: CountriesInit) -> CommandAccep
     )
 
 
-async def _rows(session: AsyncSession, code: str | None = None) -> list[CountryRead]:
+def _query(code: str | None = None) -> Select[LegalTenderStatus, Country, str | None]:
+    """Each country with its latest status (DISTINCT ON the code, so the code leads the
+    ordering) and whether its treasury is open."""
     stmt = (
         select(LegalTenderStatus, Country, TreasuryAccount.account_id)
         .join(Country, Country.country_code == LegalTenderStatus.country_code)
@@ -74,22 +77,29 @@ async def _rows(session: AsyncSession, code: str | None = None) -> list[CountryR
     )
     if code is not None:
         stmt = stmt.where(LegalTenderStatus.country_code == code)
-    return [
-        CountryRead(
-            countryCode=country.country_code,
-            countryName=country.country_name,
-            region=country.region,
-            status=status.status,
-            effectiveDate=status.effective_date,
-            treasuryActive=treasury is not None,
-        )
-        for status, country, treasury in (await session.execute(stmt)).all()
-    ]
+    return stmt
 
 
-async def list_countries(session: AsyncSession) -> list[CountryRead]:
+def _read(status: LegalTenderStatus, country: Country, treasury: str | None) -> CountryRead:
+    return CountryRead(
+        countryCode=country.country_code,
+        countryName=country.country_name,
+        region=country.region,
+        status=status.status,
+        effectiveDate=status.effective_date,
+        treasuryActive=treasury is not None,
+    )
+
+
+async def _rows(session: AsyncSession, code: str | None = None) -> list[CountryRead]:
+    return [_read(*r) for r in (await session.execute(_query(code))).all()]
+
+
+async def list_countries(session: AsyncSession, paging: pages.PageRequest) -> CountryPage:
     """The countries the tenant's ledger knows, by code, each with its current status."""
-    return await _rows(session)
+    order = pages.Order.oldest_first(LegalTenderStatus.country_code)
+    found = await pages.fetch(session, _query(), order, paging)
+    return CountryPage.of(found, [_read(r[0], r[1], r[2]) for r in found.rows])
 
 
 async def stats(session: AsyncSession, code: str) -> CountryStats:

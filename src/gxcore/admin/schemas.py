@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from gxcore.db.pages import Page
 from gxcore.enums import CommandType, LegalTenderStatusEnum, OutboxStatus
 from gxcore.http import RequestBody
 
@@ -57,6 +58,10 @@ class CountryRead(BaseModel):
     status: LegalTenderStatusEnum
     effectiveDate: datetime
     treasuryActive: bool
+
+
+class CountryPage(Page[CountryRead]):
+    pass
 
 
 class CountryStats(BaseModel):

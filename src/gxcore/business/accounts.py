@@ -32,10 +32,13 @@ from gxcore.business.schemas import (
     BusinessAccountIn,
     BusinessAccountRead,
     RuleIn,
+    RulePage,
     RuleRead,
     SignatoryIn,
+    SignatoryPage,
     SignatoryRead,
 )
+from gxcore.db import pages
 from gxcore.enums import (
     AuditEventType,
     NotificationType,
@@ -428,15 +431,20 @@ async def revoke(
 
 
 async def signatories(
-    business_account_id: str, *, session: AsyncSession, principal: Principal
-) -> list[SignatoryRead]:
+    business_account_id: str,
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    paging: pages.PageRequest,
+) -> SignatoryPage:
+    """In the order they were invited, in pages."""
     account, _, _ = await get_visible(session, business_account_id, principal)
-    rows = await session.scalars(
-        select(BusinessSignatory)
-        .where(BusinessSignatory.business_account_id == account.business_account_id)
-        .order_by(BusinessSignatory.invited_at, BusinessSignatory.signatory_id)
+    query = select(BusinessSignatory).where(
+        BusinessSignatory.business_account_id == account.business_account_id
     )
-    return [signatory_read(s) for s in rows.all()]
+    order = pages.Order.oldest_first(BusinessSignatory.invited_at, BusinessSignatory.signatory_id)
+    found = await pages.fetch_scalars(session, query, order, paging)
+    return SignatoryPage.of(found, [signatory_read(s) for s in found.rows])
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,15 +513,20 @@ async def deactivate_rule(
 
 
 async def rules(
-    business_account_id: str, *, session: AsyncSession, principal: Principal
-) -> list[RuleRead]:
+    business_account_id: str,
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    paging: pages.PageRequest,
+) -> RulePage:
+    """Oldest first, in pages."""
     account, _, _ = await get_visible(session, business_account_id, principal)
-    rows = await session.scalars(
-        select(SignatoryRule)
-        .where(SignatoryRule.business_account_id == account.business_account_id)
-        .order_by(SignatoryRule.created_at, SignatoryRule.rule_id)
+    query = select(SignatoryRule).where(
+        SignatoryRule.business_account_id == account.business_account_id
     )
-    return [rule_read(r) for r in rows.all()]
+    order = pages.Order.oldest_first(SignatoryRule.created_at, SignatoryRule.rule_id)
+    found = await pages.fetch_scalars(session, query, order, paging)
+    return RulePage.of(found, [rule_read(r) for r in found.rows])
 
 
 async def matching_rule(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from gxcore.business import accounts, approvals, profiles
 from gxcore.business.schemas import (
@@ -14,21 +12,23 @@ from gxcore.business.schemas import (
     BusinessAccountRead,
     BusinessTransferIn,
     MemberIn,
+    MemberPage,
     MemberRead,
     OrganizationProfileIn,
     OrganizationProfileRead,
     RuleIn,
+    RulePage,
     RuleRead,
     SignatoryIn,
+    SignatoryPage,
     SignatoryRead,
     VoteIn,
 )
 from gxcore.enums import ApprovalStatus, OrgProfileStatus
-from gxcore.http import ACCEPTED, CREATED, Ident, Now, Session
+from gxcore.http import ACCEPTED, CREATED, Ident, Now, Paging, Session
 from gxcore.identity.principal import CurrentAdmin, CurrentUser
 from gxcore.identity.schemas import OptionalReason, ReviewReason
 
-MAX_PAGE = 200
 router = APIRouter(tags=["business"])
 
 
@@ -52,9 +52,10 @@ async def get_profile(
 
 @router.get("/organization-profiles/{org_profile_id}/members")
 async def list_members(
-    org_profile_id: Ident, user: CurrentUser, session: Session
-) -> list[MemberRead]:
-    return await profiles.members(org_profile_id, session=session, principal=user)
+    org_profile_id: Ident, user: CurrentUser, session: Session, paging: Paging
+) -> MemberPage:
+    """In the order they were added, in pages."""
+    return await profiles.members(org_profile_id, session=session, principal=user, paging=paging)
 
 
 @router.post("/organization-profiles/{org_profile_id}/members", status_code=CREATED)
@@ -116,9 +117,12 @@ async def get_account(
 
 @router.get("/business-accounts/{business_account_id}/signatories")
 async def list_signatories(
-    business_account_id: Ident, user: CurrentUser, session: Session
-) -> list[SignatoryRead]:
-    return await accounts.signatories(business_account_id, session=session, principal=user)
+    business_account_id: Ident, user: CurrentUser, session: Session, paging: Paging
+) -> SignatoryPage:
+    """In the order they were invited, in pages."""
+    return await accounts.signatories(
+        business_account_id, session=session, principal=user, paging=paging
+    )
 
 
 @router.post("/business-accounts/{business_account_id}/signatories", status_code=CREATED)
@@ -149,9 +153,10 @@ async def revoke_signatory(
 
 @router.get("/business-accounts/{business_account_id}/rules")
 async def list_rules(
-    business_account_id: Ident, user: CurrentUser, session: Session
-) -> list[RuleRead]:
-    return await accounts.rules(business_account_id, session=session, principal=user)
+    business_account_id: Ident, user: CurrentUser, session: Session, paging: Paging
+) -> RulePage:
+    """Oldest first, in pages."""
+    return await accounts.rules(business_account_id, session=session, principal=user, paging=paging)
 
 
 @router.post("/business-accounts/{business_account_id}/rules", status_code=CREATED)
@@ -193,12 +198,12 @@ async def list_approvals(
     business_account_id: Ident,
     user: CurrentUser,
     session: Session,
+    paging: Paging,
     status: ApprovalStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> ApprovalPage:
     """The account's approvals, newest first; `status=PENDING` for those awaiting votes."""
     return await approvals.page(
-        business_account_id, status=status, session=session, principal=user, limit=limit
+        business_account_id, status=status, session=session, principal=user, paging=paging
     )
 
 

@@ -37,6 +37,7 @@ from gxcore.business.models import (
 from gxcore.business.schemas import ApprovalPage, ApprovalRead, BusinessTransferIn, VoteRead
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.outbox import enqueue, wake_relay
+from gxcore.db import pages
 from gxcore.db.base import new_uuid
 from gxcore.db.lifecycle import transition
 from gxcore.db.scope import tenant_of
@@ -472,7 +473,7 @@ async def page(
     status: ApprovalStatus | None,
     session: AsyncSession,
     principal: Principal,
-    limit: int,
+    paging: pages.PageRequest,
 ) -> ApprovalPage:
     """The account's approvals, newest first (PENDING ones with `status=PENDING`)."""
     account, _, _ = await accounts.get_visible(session, business_account_id, principal)
@@ -481,12 +482,11 @@ async def page(
     )
     if status is not None:
         query = query.where(TransactionApproval.status == status)
-    rows = await session.scalars(
-        query.order_by(
-            TransactionApproval.created_at.desc(), TransactionApproval.approval_id.desc()
-        ).limit(limit)
+    order = pages.Order.newest_first(
+        TransactionApproval.created_at, TransactionApproval.approval_id
     )
-    return ApprovalPage(items=[await _read(session, a) for a in rows.all()])
+    found = await pages.fetch_scalars(session, query, order, paging)
+    return ApprovalPage.of(found, [await _read(session, a) for a in found.rows])
 
 
 # --------------------------------------------------------------------------------------------

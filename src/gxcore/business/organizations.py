@@ -23,6 +23,7 @@ from gxcore.audit import service as audit
 from gxcore.business.models import BusinessAccount, MultiSigTransaction, Organization
 from gxcore.business.schemas import (
     AuthRuleIn,
+    MultisigPage,
     MultisigRead,
     MultisigTransferIn,
     OrganizationIn,
@@ -32,6 +33,7 @@ from gxcore.business.schemas import (
 )
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.outbox import enqueue
+from gxcore.db import pages
 from gxcore.enums import AuditEventType, CommandType, UserProfileStatus
 from gxcore.errors import (
     AlreadyExists,
@@ -309,18 +311,17 @@ async def initiate(
 
 
 async def pending(
-    org_id: str, *, session: AsyncSession, principal: Principal
-) -> list[MultisigRead]:
+    org_id: str, *, session: AsyncSession, principal: Principal, paging: pages.PageRequest
+) -> MultisigPage:
+    """Transactions waiting for approvals or execution, oldest first, in pages."""
     org, _ = await _visible(session, org_id, principal)
-    rows = await session.scalars(
-        select(MultiSigTransaction)
-        .where(
-            MultiSigTransaction.org_id == org.org_id,
-            MultiSigTransaction.status.in_([PENDING, APPROVED]),
-        )
-        .order_by(MultiSigTransaction.created_at, MultiSigTransaction.tx_id)
+    query = select(MultiSigTransaction).where(
+        MultiSigTransaction.org_id == org.org_id,
+        MultiSigTransaction.status.in_([PENDING, APPROVED]),
     )
-    return [_multisig(tx) for tx in rows.all()]
+    order = pages.Order.oldest_first(MultiSigTransaction.created_at, MultiSigTransaction.tx_id)
+    found = await pages.fetch_scalars(session, query, order, paging)
+    return MultisigPage.of(found, [_multisig(tx) for tx in found.rows])
 
 
 async def approve(tx_id: str, *, session: AsyncSession, principal: Principal) -> OrgCommandAccepted:

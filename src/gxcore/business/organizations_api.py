@@ -8,14 +8,14 @@ from fastapi import APIRouter
 from gxcore.business import organizations
 from gxcore.business.schemas import (
     AuthRuleIn,
-    MultisigRead,
+    MultisigPage,
     MultisigTransferIn,
     OrganizationIn,
     OrganizationRead,
     OrgCommandAccepted,
     OrgCommandStatus,
 )
-from gxcore.http import ACCEPTED, Ident, Session
+from gxcore.http import ACCEPTED, Ident, Paging, Session
 from gxcore.identity.principal import CurrentUser
 
 router = APIRouter(tags=["organizations"])
@@ -62,9 +62,11 @@ async def initiate(
 
 
 @router.get("/organizations/{org_id}/transactions/pending")
-async def pending(org_id: Ident, user: CurrentUser, session: Session) -> list[MultisigRead]:
+async def pending(
+    org_id: Ident, user: CurrentUser, session: Session, paging: Paging
+) -> MultisigPage:
     """Transfers not executed yet, oldest first."""
-    return await organizations.pending(org_id, session=session, principal=user)
+    return await organizations.pending(org_id, session=session, principal=user, paging=paging)
 
 
 @router.get("/organizations/{org_id}/commands/{command_id}")

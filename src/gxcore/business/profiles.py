@@ -16,11 +16,13 @@ from gxcore.business.models import OrganizationProfile, UserOrganizationLink
 from gxcore.business.schemas import (
     MANAGERS,
     MemberIn,
+    MemberPage,
     MemberRead,
     MemberRole,
     OrganizationProfileIn,
     OrganizationProfileRead,
 )
+from gxcore.db import pages
 from gxcore.db.lifecycle import transition
 from gxcore.enums import AuditEventType, NotificationType, OrgProfileStatus, UserProfileStatus
 from gxcore.errors import (
@@ -192,12 +194,13 @@ async def add_member(
 
 
 async def members(
-    org_profile_id: str, *, session: AsyncSession, principal: Principal
-) -> list[MemberRead]:
+    org_profile_id: str, *, session: AsyncSession, principal: Principal, paging: pages.PageRequest
+) -> MemberPage:
+    """In the order they were added, in pages."""
     org, _ = await get_visible(session, org_profile_id, principal)
-    links = await session.scalars(
-        select(UserOrganizationLink)
-        .where(UserOrganizationLink.org_profile_id == org.org_profile_id)
-        .order_by(UserOrganizationLink.added_at, UserOrganizationLink.id)
+    query = select(UserOrganizationLink).where(
+        UserOrganizationLink.org_profile_id == org.org_profile_id
     )
-    return [_member(link) for link in links.all()]
+    order = pages.Order.oldest_first(UserOrganizationLink.added_at, UserOrganizationLink.id)
+    found = await pages.fetch_scalars(session, query, order, paging)
+    return MemberPage.of(found, [_member(link) for link in found.rows])

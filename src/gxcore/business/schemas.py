@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, model_validator
 
+from gxcore.db.pages import Page
 from gxcore.db.types import to_money
 from gxcore.enums import ApprovalStatus, OffChainTxType, OrgProfileStatus, SignatoryRole
 from gxcore.errors import InvalidAmount
@@ -163,8 +164,8 @@ class ApprovalRead(BaseModel):
     votes: list[VoteRead]
 
 
-class ApprovalPage(BaseModel):
-    items: list[ApprovalRead]
+class ApprovalPage(Page[ApprovalRead]):
+    pass
 
 
 # Organizations on the ledger ------------------------------------------------------------------
@@ -245,3 +246,19 @@ class MultisigRead(BaseModel):
     params: dict[str, object]
     executedAt: datetime | None
     createdAt: datetime
+
+
+class MemberPage(Page[MemberRead]):
+    pass
+
+
+class MultisigPage(Page[MultisigRead]):
+    pass
+
+
+class SignatoryPage(Page[SignatoryRead]):
+    pass
+
+
+class RulePage(Page[RuleRead]):
+    pass

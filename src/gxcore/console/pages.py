@@ -47,6 +47,7 @@ from gxcore.cqrs import operator
 from gxcore.cqrs.dlq import list_entries, replay_dlq
 from gxcore.cqrs.models import EventDLQ
 from gxcore.cqrs.projector import status as projector_status
+from gxcore.db import pages
 from gxcore.db.scope import valid_tenant_id
 from gxcore.enums import AuditEventType, KycStatus, OutboxStatus, UserProfileStatus
 from gxcore.errors import Conflict, DlqEntryNotFound, Forbidden, GxError, ValidationFailed
@@ -230,6 +231,13 @@ async def sign_out(console: SignedIn) -> Response:
     return response
 
 
+def _paging(console: Console, cursor: str | None = None, view: str = "") -> pages.PageRequest:
+    """A page of PAGE rows from `cursor`, its cursors bound to the tenant and this page (and
+    `view`, the filter it was served under), as the API's lists bind theirs."""
+    binding = f"{console.tenant}\n{console.request.url.path}\n{view}"
+    return pages.PageRequest(app_context(console.request).cursors, binding, PAGE, cursor)
+
+
 # --------------------------------------------------------------------------------------------
 # Overview
 # --------------------------------------------------------------------------------------------
@@ -244,9 +252,9 @@ async def overview(console: SignedIn) -> HTMLResponse:
         Chart("Projector lag", "seconds", await history.projector_lag(session, now)),
     ]
     pending = await users.list_page(
-        session, statuses=[UserProfileStatus.PENDING_ADMIN_APPROVAL], limit=PAGE
+        session, paging=_paging(console), statuses=[UserProfileStatus.PENDING_ADMIN_APPROVAL]
     )
-    held = await risk.held_page(session=session, limit=PAGE)
+    held = await risk.held_page(session=session, paging=_paging(console))
     dlq = await list_entries(session, limit=PAGE)
     return _page(
         console,
@@ -295,9 +303,8 @@ def _users(console: Console) -> users.Review:
 async def users_page(console: SignedIn, cursor: str | None = None) -> HTMLResponse:
     found = await users.list_page(
         console.session,
+        paging=_paging(console, cursor),
         statuses=[UserProfileStatus.PENDING_ADMIN_APPROVAL],
-        limit=PAGE,
-        cursor=cursor,
     )
     return _page(console, "users.html", page=found)
 
@@ -326,7 +333,7 @@ def _kyc(console: Console) -> kyc.Review:
 @router.get("/kyc")
 async def kyc_page(console: SignedIn, cursor: str | None = None) -> HTMLResponse:
     found = await kyc.list_page(
-        console.session, statuses=[KycStatus.PENDING], submitted=True, limit=PAGE, cursor=cursor
+        console.session, _paging(console, cursor), statuses=[KycStatus.PENDING], submitted=True
     )
     return _page(console, "kyc.html", page=found)
 
@@ -350,7 +357,7 @@ async def reject_kyc(kyc_id: Ident, console: SignedIn) -> Response:
 
 @router.get("/transfers")
 async def transfers_page(console: SignedIn, cursor: str | None = None) -> HTMLResponse:
-    found = await risk.held_page(session=console.session, limit=PAGE, cursor=cursor)
+    found = await risk.held_page(session=console.session, paging=_paging(console, cursor))
     return _page(console, "transfers.html", page=found)
 
 
@@ -379,7 +386,7 @@ async def reject_transfer(command_id: Ident, console: SignedIn) -> Response:
 
 @router.get("/outbox")
 async def outbox_page(
-    console: SignedIn, status: str | None = None, after: str | None = None
+    console: SignedIn, status: str | None = None, cursor: str | None = None
 ) -> HTMLResponse:
     try:
         wanted = OutboxStatus(status) if status else OutboxStatus.FAILED
@@ -387,7 +394,10 @@ async def outbox_page(
         raise ValidationFailed(f"no outbox status {status!r}", field="status") from None
     counts = await operator.counts(console.session, tenant_id=console.tenant)
     found = await operator.list_page(
-        console.session, status=wanted, tenant_id=console.tenant, limit=PAGE, after=after
+        console.session,
+        _paging(console, cursor, f"status={wanted.value}"),
+        status=wanted,
+        tenant_id=console.tenant,
     )
     return _page(console, "outbox.html", counts=counts, status=wanted, page=found)
 

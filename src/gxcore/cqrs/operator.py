@@ -15,20 +15,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
 
-from sqlalchemy import Text, and_, cast, func, or_, select, tuple_, update
+from sqlalchemy import Text, and_, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.cqrs.models import OutboxCommand
-from gxcore.db import lifecycle
+from gxcore.db import lifecycle, pages
 from gxcore.enums import OutboxStatus
-from gxcore.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from gxcore.errors import Conflict, InvalidTransition, NotFound
 from gxcore.ledger.contract import STATE_DEPENDENT
 
 log = logging.getLogger(__name__)
-
-MAX_PAGE = 1000
 
 
 class OutboxCommandNotFound(NotFound):
@@ -47,39 +44,25 @@ class RefusedInReview(Conflict):
     code = "REFUSED_IN_REVIEW"
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[OutboxCommand]
-    #: Pass as `after` for the next page; None on the last page.
-    next_after: str | None
+#: What `gx outbox list` binds its cursors to (gxcore.db.pages).
+LIST = "gx outbox list"
+NEWEST_FIRST = pages.Order.newest_first(OutboxCommand.created_at, OutboxCommand.id)
 
 
 async def list_page(
     session: AsyncSession,
+    paging: pages.PageRequest,
     *,
     status: OutboxStatus | None = None,
     tenant_id: str | None = None,
-    limit: int = 50,
-    after: str | None = None,
-) -> Page:
-    """Commands newest first, optionally of one status and one tenant; keyset pagination."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}")
+) -> pages.Slice[OutboxCommand]:
+    """Commands newest first, optionally of one status and one tenant, in pages."""
     query = select(OutboxCommand)
     if status is not None:
         query = query.where(OutboxCommand.status == status)
     if tenant_id is not None:
         query = query.where(OutboxCommand.tenant_id == tenant_id)
-    if after is not None:
-        cursor = await get_or_raise(session, after)
-        query = query.where(
-            tuple_(OutboxCommand.created_at, OutboxCommand.id) < (cursor.created_at, cursor.id)
-        )
-    query = query.order_by(OutboxCommand.created_at.desc(), OutboxCommand.id.desc())
-    rows = list((await session.scalars(query.limit(limit + 1))).all())
-    more = len(rows) > limit
-    items = rows[:limit]
-    return Page(items, items[-1].id if more else None)
+    return await pages.fetch_scalars(session, query, NEWEST_FIRST, paging)
 
 
 async def counts(

@@ -37,7 +37,7 @@ from gxcore.config import Settings
 from gxcore.cqrs import operator
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.relay import Relay, RelayConfig, Stats
-from gxcore.db import migrate
+from gxcore.db import migrate, pages
 from gxcore.db.cli import open_database
 from gxcore.db.tenancy import Database
 from gxcore.enums import OutboxStatus
@@ -216,27 +216,32 @@ Tenant = Annotated[str | None, typer.Option("--tenant", help="Only this tenant's
 def list_cmd(
     status: Status = None,
     tenant: Tenant = None,
-    limit: Annotated[int, typer.Option(min=1, max=operator.MAX_PAGE, help="Rows per page.")] = 50,
-    after: Annotated[
-        str | None, typer.Option(help="Continue after this command id (the previous page's end).")
+    limit: Annotated[
+        int, typer.Option(min=1, max=pages.MAX_LIMIT, help="Rows per page.")
+    ] = pages.DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, typer.Option(help="Continue where the previous page ended (its `more:`).")
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Commands newest first, with counts per status."""
+    paging = pages.PageRequest(
+        pages.Cursors.from_settings(settings(data_dir)), operator.LIST, limit=limit, cursor=cursor
+    )
 
-    async def work(session: AsyncSession) -> tuple[operator.Page, dict[OutboxStatus, int]]:
-        page = await operator.list_page(
-            session, status=status, tenant_id=tenant, limit=limit, after=after
-        )
+    async def work(
+        session: AsyncSession,
+    ) -> tuple[pages.Slice[OutboxCommand], dict[OutboxStatus, int]]:
+        page = await operator.list_page(session, paging, status=status, tenant_id=tenant)
         return page, await operator.counts(session, tenant_id=tenant)
 
     page, counts = _in_system_scope(data_dir, "gx outbox list", work)
     console.print("  ".join(f"{s.value} {n}" for s, n in counts.items()))
-    if not page.items:
+    if not page.rows:
         console.print("no commands")
         return
     table = Table("id", "tenant", "command", "status", "attempts", "error", "updated")
-    for c in page.items:
+    for c in page.rows:
         table.add_row(
             c.id,
             escape(c.tenant_id),
@@ -247,8 +252,8 @@ def list_cmd(
             c.updated_at.isoformat(timespec="seconds"),
         )
     console.print(table)
-    if page.next_after:
-        console.print(f"more: --after {page.next_after}")
+    if page.next_cursor:
+        console.print(f"more: --cursor {page.next_cursor}")
 
 
 @outbox_app.command("show")

@@ -14,11 +14,9 @@ from gxcore.governance.schemas import (
     ProposalRead,
     VoteIn,
 )
-from gxcore.http import ACCEPTED, Ident, Now, Session
+from gxcore.http import ACCEPTED, Ident, Now, Paging, Session
 from gxcore.identity.principal import CurrentUser
 from gxcore.wallet.schemas import CommandAccepted
-
-DEFAULT_PAGE, MAX_PAGE = 50, 200
 
 router = APIRouter(tags=["governance"])
 
@@ -34,14 +32,11 @@ async def proposals(
     user: CurrentUser,
     session: Session,
     now: Now,
+    paging: Paging,
     status: Annotated[Literal["OPEN", "EXECUTED"], Query()] = "OPEN",
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> ProposalPage:
     """Proposals not yet executed (or, with `status=EXECUTED`, executed), newest first."""
-    return await service.list_page(
-        session=session, now=now, status=status, limit=limit, cursor=cursor
-    )
+    return await service.list_page(session=session, now=now, status=status, paging=paging)
 
 
 @router.get("/proposals/{proposal_id}")

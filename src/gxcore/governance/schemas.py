@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from gxcore.cqrs.models import OutboxCommand
+from gxcore.db.pages import Page
 from gxcore.enums import CommandType, OutboxStatus
 from gxcore.http import RequestBody
 from gxcore.wallet.schemas import CommandAccepted
@@ -91,8 +92,5 @@ class ProposalRead(BaseModel):
     execution: CommandProgress | None = None
 
 
-class ProposalPage(BaseModel):
-    items: list[ProposalRead]
-    nextCursor: str | None = Field(
-        description="pass as `cursor` for the next page; null at the end"
-    )
+class ProposalPage(Page[ProposalRead]):
+    pass

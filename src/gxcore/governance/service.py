@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, select, tuple_
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.audit import service as audit
 from gxcore.cqrs.models import EventLog, OutboxCommand
 from gxcore.cqrs.outbox import enqueue, latest
-from gxcore.db import keyset
+from gxcore.db import pages
 from gxcore.db.base import new_uuid
 from gxcore.enums import AuditEventType, CommandType, OutboxStatus
 from gxcore.errors import (
@@ -194,23 +194,14 @@ async def list_page(
     session: AsyncSession,
     now: datetime,
     status: str = OPEN,
-    limit: int,
-    cursor: str | None = None,
+    paging: pages.PageRequest,
 ) -> ProposalPage:
-    """Proposals of one status (OPEN by default: not executed yet), newest first, keyset pages
-    on (createdAt, proposalId)."""
+    """Proposals of one status (OPEN by default: not executed yet), newest first, in pages on
+    (createdAt, proposalId)."""
     query = select(Proposal).where(Proposal.status == status)
-    if cursor is not None:
-        query = query.where(
-            tuple_(Proposal.created_at, Proposal.proposal_id) < keyset.decode(cursor)
-        )
-    rows = (
-        await session.scalars(
-            query.order_by(Proposal.created_at.desc(), Proposal.proposal_id.desc()).limit(limit + 1)
-        )
-    ).all()
-    page, next_cursor = keyset.page_of(rows, limit, lambda p: (p.created_at, p.proposal_id))
-    return ProposalPage(items=[_read(p, now) for p in page], nextCursor=next_cursor)
+    order = pages.Order.newest_first(Proposal.created_at, Proposal.proposal_id)
+    found = await pages.fetch_scalars(session, query, order, paging)
+    return ProposalPage.of(found, [_read(p, now) for p in found.rows])
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,10 +11,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 
 from gxcore.enums import UserProfileStatus
-from gxcore.http import Ident, Now, Session
+from gxcore.http import Ident, Now, Paging, Session
 from gxcore.identity import review as service
 from gxcore.identity.principal import CurrentAdmin
-from gxcore.identity.review import DEFAULT_PAGE, MAX_PAGE, Review
+from gxcore.identity.review import Review
 from gxcore.identity.schemas import (
     BatchResult,
     OptionalReason,
@@ -42,44 +42,29 @@ Rev = Annotated[Review, Depends(_review, scope="function")]
 async def list_users(
     admin: CurrentAdmin,
     session: Session,
+    paging: Paging,
     status: Annotated[list[UserProfileStatus] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> UserPage:
-    """Profiles, oldest first, filtered by `status` (repeatable); keyset pages of `limit`."""
-    return await service.list_page(session, statuses=status, limit=limit, cursor=cursor)
-
-
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
-Cursor = Annotated[str | None, Query(max_length=500)]
+    """Profiles, oldest first, filtered by `status` (repeatable); in pages of `limit`."""
+    return await service.list_page(session, paging=paging, statuses=status)
 
 
 @router.get("/pending-blockchain")
-async def pending_blockchain(
-    admin: CurrentAdmin, session: Session, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
-) -> UserPage:
+async def pending_blockchain(admin: CurrentAdmin, session: Session, paging: Paging) -> UserPage:
     """Profiles awaiting an administrator's approval (PENDING_ADMIN_APPROVAL), oldest first."""
-    return await service.list_page(
-        session, statuses=[S.PENDING_ADMIN_APPROVAL], limit=limit, cursor=cursor
-    )
+    return await service.list_page(session, paging=paging, statuses=[S.PENDING_ADMIN_APPROVAL])
 
 
 @router.get("/pending-onchain")
-async def pending_onchain(
-    admin: CurrentAdmin, session: Session, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
-) -> UserPage:
+async def pending_onchain(admin: CurrentAdmin, session: Session, paging: Paging) -> UserPage:
     """Approved profiles the ledger has not registered yet (APPROVED_PENDING_ONCHAIN)."""
-    return await service.list_page(
-        session, statuses=[S.APPROVED_PENDING_ONCHAIN], limit=limit, cursor=cursor
-    )
+    return await service.list_page(session, paging=paging, statuses=[S.APPROVED_PENDING_ONCHAIN])
 
 
 @router.get("/frozen")
-async def frozen(
-    admin: CurrentAdmin, session: Session, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
-) -> UserPage:
+async def frozen(admin: CurrentAdmin, session: Session, paging: Paging) -> UserPage:
     """Frozen profiles (FROZEN), oldest first."""
-    return await service.list_page(session, statuses=[S.FROZEN], limit=limit, cursor=cursor)
+    return await service.list_page(session, paging=paging, statuses=[S.FROZEN])
 
 
 @router.post("/batch-register-onchain")

@@ -36,12 +36,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.audit import service as audit
 from gxcore.cqrs.outbox import enqueue, latest
-from gxcore.db import keyset
+from gxcore.db import pages
 from gxcore.db.base import new_uuid
 from gxcore.db.lifecycle import transition
 from gxcore.enums import AuditEventType, CommandType, OutboxStatus, UserProfileStatus
@@ -56,8 +56,6 @@ from gxcore.referrals import service as referrals
 
 S = UserProfileStatus
 SERVICE = "svc-identity"
-DEFAULT_PAGE = 50
-MAX_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -75,20 +73,15 @@ class Review:
 async def list_page(
     session: AsyncSession,
     *,
+    paging: pages.PageRequest,
     statuses: list[UserProfileStatus] | None = None,
-    limit: int = DEFAULT_PAGE,
-    cursor: str | None = None,
 ) -> UserPage:
-    stmt = select(UserProfile).order_by(UserProfile.created_at, UserProfile.profile_id)
+    stmt = select(UserProfile)
     if statuses:
         stmt = stmt.where(UserProfile.status.in_(statuses))
-    if cursor is not None:
-        stmt = stmt.where(
-            tuple_(UserProfile.created_at, UserProfile.profile_id) > keyset.decode(cursor)
-        )
-    rows = (await session.scalars(stmt.limit(limit + 1))).all()
-    page, next_cursor = keyset.page_of(rows, limit, lambda p: (p.created_at, p.profile_id))
-    return UserPage(items=[read(p) for p in page], nextCursor=next_cursor)
+    order = pages.Order.oldest_first(UserProfile.created_at, UserProfile.profile_id)
+    found = await pages.fetch_scalars(session, stmt, order, paging)
+    return UserPage.of(found, [read(p) for p in found.rows])
 
 
 # --------------------------------------------------------------------------------------------

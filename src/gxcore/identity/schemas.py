@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
 )
 
+from gxcore.db.pages import Page
 from gxcore.enums import EmploymentStatus, Gender, RegistrationStep, UserProfileStatus
 from gxcore.http import RequestBody
 
@@ -228,11 +229,8 @@ class UserUpdate(RequestBody):
         return value
 
 
-class UserPage(BaseModel):
-    items: list[UserRead]
-    nextCursor: str | None = Field(
-        description="pass as `cursor` for the next page; null at the end"
-    )
+class UserPage(Page[UserRead]):
+    pass
 
 
 class ReviewReason(RequestBody):
@@ -259,3 +257,7 @@ class UserBatch(RequestBody):
 
 class BatchResult(BaseModel):
     items: list[UserRead]
+
+
+class DevicePage(Page[DeviceRead]):
+    pass

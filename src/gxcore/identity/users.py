@@ -12,12 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.audit import service as audit
+from gxcore.db import pages
 from gxcore.enums import AuditEventType
 from gxcore.errors import DeviceNotFound, UserNotFound
 from gxcore.identity.access import Principal
 from gxcore.identity.auth import device_read
 from gxcore.identity.models import NATIONAL_ID_PLACEHOLDER, TrustedDevice, UserProfile
-from gxcore.identity.schemas import DeviceRead, UserRead, UserUpdate
+from gxcore.identity.schemas import DevicePage, DeviceRead, UserRead, UserUpdate
 
 # UserUpdate's fields and the profile attributes they set.
 _UPDATABLE = {
@@ -102,16 +103,15 @@ async def update(
 
 
 async def devices(
-    profile_id: str, *, session: AsyncSession, principal: Principal
-) -> list[DeviceRead]:
+    profile_id: str, *, session: AsyncSession, principal: Principal, paging: pages.PageRequest
+) -> DevicePage:
+    """In the order they were first seen, in pages."""
     _require_access(principal, profile_id)
     await get_or_raise(session, profile_id)
-    rows = await session.scalars(
-        select(TrustedDevice)
-        .where(TrustedDevice.profile_id == profile_id)
-        .order_by(TrustedDevice.first_seen_at, TrustedDevice.device_id)
-    )
-    return [DeviceRead(**device_read(d)) for d in rows]
+    query = select(TrustedDevice).where(TrustedDevice.profile_id == profile_id)
+    order = pages.Order.oldest_first(TrustedDevice.first_seen_at, TrustedDevice.device_id)
+    found = await pages.fetch_scalars(session, query, order, paging)
+    return DevicePage.of(found, [DeviceRead(**device_read(d)) for d in found.rows])
 
 
 async def set_trust(

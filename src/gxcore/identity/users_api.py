@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from gxcore.http import Ident, Session, app_context
+from gxcore.http import Ident, Paging, Session, app_context
 from gxcore.identity import users as service
 from gxcore.identity.principal import CurrentUser
-from gxcore.identity.schemas import DeviceRead, UserRead, UserUpdate
+from gxcore.identity.schemas import DevicePage, DeviceRead, UserRead, UserUpdate
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -26,8 +26,11 @@ async def update(
 
 
 @router.get("/{profile_id}/devices")
-async def devices(profile_id: Ident, user: CurrentUser, session: Session) -> list[DeviceRead]:
-    return await service.devices(profile_id, session=session, principal=user)
+async def devices(
+    profile_id: Ident, user: CurrentUser, session: Session, paging: Paging
+) -> DevicePage:
+    """In the order they were first seen, in pages."""
+    return await service.devices(profile_id, session=session, principal=user, paging=paging)
 
 
 @router.post("/{profile_id}/devices/{device_id}/trust")

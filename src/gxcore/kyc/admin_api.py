@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from gxcore.enums import KycStatus
-from gxcore.http import Ident, Now, Session
+from gxcore.http import Ident, Now, Paging, Session
 from gxcore.identity.principal import CurrentAdmin
 from gxcore.identity.schemas import ReviewReason
 from gxcore.kyc import verification as service
 from gxcore.kyc.schemas import KycPage, KycRead
-from gxcore.kyc.verification import DEFAULT_PAGE, MAX_PAGE, Review
+from gxcore.kyc.verification import Review
 
 router = APIRouter(prefix="/admin/kyc", tags=["admin"])
 
@@ -28,15 +28,12 @@ Rev = Annotated[Review, Depends(_review, scope="function")]
 async def list_verifications(
     admin: CurrentAdmin,
     session: Session,
+    paging: Paging,
     status: Annotated[list[KycStatus] | None, Query()] = None,
     submitted: Annotated[bool | None, Query(description="submitted by the user")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> KycPage:
-    """Verifications, oldest first, filtered by `status` (repeatable); keyset pages."""
-    return await service.list_page(
-        session, statuses=status, submitted=submitted, limit=limit, cursor=cursor
-    )
+    """Verifications, oldest first, filtered by `status` (repeatable); in pages."""
+    return await service.list_page(session, paging, statuses=status, submitted=submitted)
 
 
 @router.get("/{kyc_id}")

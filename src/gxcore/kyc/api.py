@@ -23,6 +23,7 @@ from gxcore.http import (
     NO_CONTENT,
     Ident,
     Now,
+    Paging,
     Session,
     app_context,
     tenant_id,
@@ -32,6 +33,7 @@ from gxcore.identity.principal import Credentials, CurrentUser, current_principa
 from gxcore.kyc import documents, national_id, verification
 from gxcore.kyc.schemas import (
     DocumentConstraints,
+    DocumentPage,
     DocumentRead,
     DocumentUrl,
     KycRead,
@@ -129,10 +131,10 @@ async def upload(
 
 @router.get("/users/{profile_id}/documents")
 async def list_documents(
-    profile_id: Ident, user: CurrentUser, session: Session
-) -> list[DocumentRead]:
-    """The user's documents, newest first, every version."""
-    return await documents.list_for(profile_id, session=session, principal=user)
+    profile_id: Ident, user: CurrentUser, session: Session, paging: Paging
+) -> DocumentPage:
+    """The user's documents, newest first, every version, in pages."""
+    return await documents.list_for(profile_id, session=session, principal=user, paging=paging)
 
 
 @router.get("/documents/constraints")

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from gxcore.admin.models import Country
+from gxcore.db import pages
 from gxcore.db.scope import tenant_of
 from gxcore.enums import DocumentType, KycStatus
 from gxcore.errors import (
@@ -44,11 +45,9 @@ from gxcore.identity.users import get_or_raise
 from gxcore.kyc import national_id
 from gxcore.kyc.models import KYCDocument, KYCVerification
 from gxcore.kyc.scanner import ScanStatus
-from gxcore.kyc.schemas import DocumentFields, DocumentRead
+from gxcore.kyc.schemas import DocumentFields, DocumentPage, DocumentRead
 from gxcore.kyc.upload import Received
 from gxcore.kyc.vault import StoredRef, Vault
-
-MAX_LISTED = 500
 
 
 def read(d: KYCDocument) -> DocumentRead:
@@ -308,19 +307,22 @@ async def documents_of(session: AsyncSession, kyc_ids: list[str]) -> dict[str, l
     return out
 
 
+#: Newest first; one instant's documents by id.
+_NEWEST = pages.Order(((KYCDocument.uploaded_at, True), (KYCDocument.document_id, False)))
+
+
 async def list_for(
-    profile_id: str, *, session: AsyncSession, principal: Principal
-) -> list[DocumentRead]:
-    """The profile's documents, newest first (every version)."""
+    profile_id: str, *, session: AsyncSession, principal: Principal, paging: pages.PageRequest
+) -> DocumentPage:
+    """The profile's documents, newest first (every version), in pages."""
     await require_profile(session, principal, profile_id)
-    rows = await session.scalars(
+    query = (
         select(KYCDocument)
         .join(KYCVerification, KYCVerification.kyc_id == KYCDocument.kyc_id)
         .where(KYCVerification.profile_id == profile_id)
-        .order_by(KYCDocument.uploaded_at.desc(), KYCDocument.document_id)
-        .limit(MAX_LISTED)
     )
-    return [read(r) for r in rows]
+    found = await pages.fetch_scalars(session, query, _NEWEST, paging)
+    return DocumentPage.of(found, [read(r) for r in found.rows])
 
 
 def servable(document: KYCDocument) -> None:

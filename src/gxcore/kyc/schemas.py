@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from gxcore.db.pages import Page
 from gxcore.enums import DocumentType, KycStatus
 from gxcore.http import RequestBody
 
@@ -58,11 +59,8 @@ class KycRead(BaseModel):
     documents: list[DocumentRead]
 
 
-class KycPage(BaseModel):
-    items: list[KycRead]
-    nextCursor: str | None = Field(
-        description="pass as `cursor` for the next page; null at the end"
-    )
+class KycPage(Page[KycRead]):
+    pass
 
 
 class DocumentUrl(BaseModel):
@@ -90,3 +88,7 @@ class NationalIdResult(BaseModel):
     format: str = Field(description="the format checked; `generic` for an unlisted country")
     available: bool = Field(description="no other user of this tenant holds it")
     reason: str | None = Field(description="why it is not valid")
+
+
+class DocumentPage(Page[DocumentRead]):
+    pass

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Exists, exists, select, tuple_
+from sqlalchemy import Exists, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.audit import service as audit
-from gxcore.db import keyset
+from gxcore.db import pages
 from gxcore.db.lifecycle import check, transition
 from gxcore.enums import AuditEventType, DocumentType, KycStatus, NotificationType
 from gxcore.errors import DocumentInfected, KycNotFound, KycNotReady
@@ -32,7 +32,6 @@ from gxcore.kyc.scanner import ScanStatus
 from gxcore.kyc.schemas import KycPage, KycRead
 from gxcore.notifications.inbox import notify
 
-DEFAULT_PAGE, MAX_PAGE = 50, 100
 EVIDENCE_MIME = "application/vnd.gx.kyc-evidence+json"
 
 
@@ -135,27 +134,22 @@ class Review:
 
 async def list_page(
     session: AsyncSession,
+    paging: pages.PageRequest,
     *,
     statuses: list[KycStatus] | None = None,
     submitted: bool | None = None,
-    limit: int = DEFAULT_PAGE,
-    cursor: str | None = None,
 ) -> KycPage:
-    """Oldest first (the review queue's order), by keyset on (createdAt, kycId)."""
-    stmt = select(KYCVerification).order_by(KYCVerification.created_at, KYCVerification.kyc_id)
+    """Oldest first (the review queue's order), in pages on (createdAt, kycId)."""
+    stmt = select(KYCVerification)
     if statuses:
         stmt = stmt.where(KYCVerification.status.in_(statuses))
     if submitted is not None:
         col = KYCVerification.evidence_hash
         stmt = stmt.where(col.is_not(None) if submitted else col.is_(None))
-    if cursor is not None:
-        stmt = stmt.where(
-            tuple_(KYCVerification.created_at, KYCVerification.kyc_id) > keyset.decode(cursor)
-        )
-    rows = (await session.scalars(stmt.limit(limit + 1))).all()
-    page, next_cursor = keyset.page_of(rows, limit, lambda k: (k.created_at, k.kyc_id))
-    docs = await documents_of(session, [k.kyc_id for k in page])
-    return KycPage(items=[to_read(k, docs[k.kyc_id]) for k in page], nextCursor=next_cursor)
+    order = pages.Order.oldest_first(KYCVerification.created_at, KYCVerification.kyc_id)
+    found = await pages.fetch_scalars(session, stmt, order, paging)
+    docs = await documents_of(session, [k.kyc_id for k in found.rows])
+    return KycPage.of(found, [to_read(k, docs[k.kyc_id]) for k in found.rows])
 
 
 async def get(kyc_id: str, *, session: AsyncSession) -> KycRead:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from gxcore.http import ACCEPTED, Ident, Session
+from gxcore.http import ACCEPTED, Ident, Paging, Session
 from gxcore.identity.principal import CurrentAdmin, CurrentUser
 from gxcore.loans import service
 from gxcore.loans.schemas import LoanAccepted, LoanApplication, LoanPage, LoanRead
 from gxcore.wallet.schemas import CommandAccepted
-
-DEFAULT_PAGE, MAX_PAGE = 50, 200
 
 router = APIRouter(tags=["loans"])
 
@@ -40,10 +36,7 @@ async def borrower_loans(
     borrower_id: Ident,
     user: CurrentUser,
     session: Session,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    paging: Paging,
 ) -> LoanPage:
     """A borrower's loans (the borrower or an administrator), newest first."""
-    return await service.list_for(
-        borrower_id, session=session, principal=user, limit=limit, cursor=cursor
-    )
+    return await service.list_for(borrower_id, session=session, principal=user, paging=paging)

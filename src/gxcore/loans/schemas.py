@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from gxcore.db.pages import Page
 from gxcore.enums import CollateralStatus
 from gxcore.governance.schemas import CommandProgress
 from gxcore.http import RequestBody
@@ -63,8 +64,5 @@ class LoanRead(BaseModel):
     approval: CommandProgress | None
 
 
-class LoanPage(BaseModel):
-    items: list[LoanRead]
-    nextCursor: str | None = Field(
-        description="pass as `cursor` for the next page; null at the end"
-    )
+class LoanPage(Page[LoanRead]):
+    pass

@@ -14,13 +14,13 @@ command answers; after a FAILED one, a successor id).
 
 from __future__ import annotations
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.audit import service as audit
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.outbox import enqueue, latest
-from gxcore.db import keyset
+from gxcore.db import pages
 from gxcore.db.base import new_uuid
 from gxcore.db.types import to_money
 from gxcore.enums import AuditEventType, CollateralStatus, CommandType, OutboxStatus
@@ -140,10 +140,9 @@ async def list_for(
     *,
     session: AsyncSession,
     principal: Principal,
-    limit: int,
-    cursor: str | None = None,
+    paging: pages.PageRequest,
 ) -> LoanPage:
-    """A borrower's loans on the ledger (applied or approved), newest first, keyset pages on
+    """A borrower's loans on the ledger (applied or approved), newest first, in pages on
     (appliedAt, loanId); applications still on their way are read one by one (`get`)."""
     borrower = None
     if principal.may_see(borrower_id):
@@ -169,15 +168,9 @@ async def list_for(
         )
         .where(Loan.borrower_id == account)
     )
-    if cursor is not None:
-        query = query.where(tuple_(Loan.applied_at, Loan.loan_id) < keyset.decode(cursor))
-    rows = (
-        await session.execute(
-            query.order_by(Loan.applied_at.desc(), Loan.loan_id.desc()).limit(limit + 1)
-        )
-    ).all()
-    page, next_cursor = keyset.page_of(rows, limit, lambda r: (r[0].applied_at, r[0].loan_id))
-    return LoanPage(items=[_read(r[0], r[1]) for r in page], nextCursor=next_cursor)
+    order = pages.Order.newest_first(Loan.applied_at, Loan.loan_id)
+    found = await pages.fetch(session, query, order, paging)
+    return LoanPage.of(found, [_read(r[0], r[1]) for r in found.rows])
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from gxcore.enums import NotificationStatus
-from gxcore.http import CREATED, NO_CONTENT, Ident, Now, Session
+from gxcore.http import CREATED, NO_CONTENT, Ident, Now, Paging, Session
 from gxcore.identity.principal import CurrentUser
 from gxcore.notifications import inbox
 from gxcore.notifications import push_tokens as push
@@ -16,11 +16,10 @@ from gxcore.notifications.schemas import (
     NotificationPage,
     NotificationRead,
     PushTokenIn,
+    PushTokenPage,
     PushTokenRead,
     UnreadCount,
 )
-
-DEFAULT_PAGE, MAX_PAGE = 50, 200
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
@@ -30,14 +29,11 @@ async def notifications(
     user: CurrentUser,
     session: Session,
     now: Now,
+    paging: Paging,
     unread: Annotated[bool, Query(description="UNREAD ones only")] = False,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> NotificationPage:
-    """Newest first, in keyset pages; expired ones are left out."""
-    return await inbox.page(
-        session=session, principal=user, now=now, limit=limit, cursor=cursor, unread=unread
-    )
+    """Newest first, in pages; expired ones are left out."""
+    return await inbox.page(session=session, principal=user, now=now, paging=paging, unread=unread)
 
 
 @router.get("/unread-count")
@@ -82,9 +78,10 @@ tokens = APIRouter(prefix="/push-tokens", tags=["notifications"])
 
 
 @tokens.get("")
-async def push_tokens(user: CurrentUser, session: Session) -> list[PushTokenRead]:
-    """The signed-in user's active push tokens (the tokens themselves are not shown)."""
-    return await push.mine(session=session, principal=user)
+async def push_tokens(user: CurrentUser, session: Session, paging: Paging) -> PushTokenPage:
+    """The signed-in user's active push tokens, the one used last first, in pages (the tokens
+    themselves are not shown)."""
+    return await push.mine(session=session, principal=user, paging=paging)
 
 
 @tokens.post("", status_code=CREATED)

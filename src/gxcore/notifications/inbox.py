@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gxcore.db import keyset
+from gxcore.db import pages
 from gxcore.db.base import new_uuid
 from gxcore.db.lifecycle import transition
 from gxcore.db.scope import tenant_of
@@ -119,27 +119,16 @@ async def page(
     session: AsyncSession,
     principal: Principal,
     now: datetime,
-    limit: int,
-    cursor: str | None = None,
+    paging: pages.PageRequest,
     unread: bool = False,
 ) -> NotificationPage:
-    """Newest first, in keyset pages on (createdAt, notificationId); `unread` only UNREAD."""
+    """Newest first, in pages on (createdAt, notificationId); `unread` only UNREAD."""
     query = select(Notification).where(*_mine(principal, now))
     if unread:
         query = query.where(Notification.status == NotificationStatus.UNREAD)
-    if cursor is not None:
-        query = query.where(
-            tuple_(Notification.created_at, Notification.notification_id) < keyset.decode(cursor)
-        )
-    rows = (
-        await session.scalars(
-            query.order_by(
-                Notification.created_at.desc(), Notification.notification_id.desc()
-            ).limit(limit + 1)
-        )
-    ).all()
-    items, next_cursor = keyset.page_of(rows, limit, lambda n: (n.created_at, n.notification_id))
-    return NotificationPage(items=[_read(n) for n in items], nextCursor=next_cursor)
+    order = pages.Order.newest_first(Notification.created_at, Notification.notification_id)
+    found = await pages.fetch_scalars(session, query, order, paging)
+    return NotificationPage.of(found, [_read(n) for n in found.rows])
 
 
 async def unread_count(*, session: AsyncSession, principal: Principal, now: datetime) -> int:

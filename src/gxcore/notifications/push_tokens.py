@@ -15,11 +15,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gxcore.db import pages
 from gxcore.errors import DeviceNotFound, PushTokenNotFound
 from gxcore.identity.access import Principal
 from gxcore.identity.models import TrustedDevice
 from gxcore.notifications.models import PushToken
-from gxcore.notifications.schemas import PushTokenIn, PushTokenRead
+from gxcore.notifications.schemas import PushTokenIn, PushTokenPage, PushTokenRead
 
 
 def _read(t: PushToken) -> PushTokenRead:
@@ -71,13 +72,18 @@ async def register(
     return _read(token)
 
 
-async def mine(*, session: AsyncSession, principal: Principal) -> list[PushTokenRead]:
-    rows = await session.scalars(
-        select(PushToken)
-        .where(PushToken.profile_id == principal.profile_id, PushToken.is_active)
-        .order_by(PushToken.last_used_at.desc(), PushToken.token_id)
+#: The one used last first.
+_MINE = pages.Order(((PushToken.last_used_at, True), (PushToken.token_id, False)))
+
+
+async def mine(
+    *, session: AsyncSession, principal: Principal, paging: pages.PageRequest
+) -> PushTokenPage:
+    query = select(PushToken).where(
+        PushToken.profile_id == principal.profile_id, PushToken.is_active
     )
-    return [_read(t) for t in rows]
+    found = await pages.fetch_scalars(session, query, _MINE, paging)
+    return PushTokenPage.of(found, [_read(t) for t in found.rows])
 
 
 async def _own(session: AsyncSession, principal: Principal, token_id: str) -> PushToken:

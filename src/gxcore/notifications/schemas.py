@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, StringConstraints
 
+from gxcore.db.pages import Page
 from gxcore.enums import NotificationStatus, NotificationType
 from gxcore.http import Ident, RequestBody
 
@@ -27,9 +28,8 @@ class NotificationRead(BaseModel):
     expiresAt: datetime | None
 
 
-class NotificationPage(BaseModel):
-    items: list[NotificationRead]
-    nextCursor: str | None
+class NotificationPage(Page[NotificationRead]):
+    pass
 
 
 class UnreadCount(BaseModel):
@@ -56,3 +56,7 @@ class PushTokenRead(BaseModel):
     isActive: bool
     createdAt: datetime
     lastUsedAt: datetime
+
+
+class PushTokenPage(Page[PushTokenRead]):
+    pass

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from gxcore.enums import ReferralStatus
-from gxcore.http import CREATED, Ident, Now, Session
+from gxcore.http import CREATED, Ident, Now, Paging, Session
 from gxcore.identity.principal import CurrentAdmin, CurrentUser
 from gxcore.referrals import service
 from gxcore.referrals.schemas import (
@@ -20,10 +18,6 @@ from gxcore.referrals.schemas import (
 )
 from gxcore.referrals.service import Actor
 
-DEFAULT_PAGE, MAX_PAGE = 50, 200
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
-Cursor = Annotated[str | None, Query(max_length=500)]
-
 router = APIRouter(prefix="/referrals", tags=["referrals"])
 
 
@@ -32,14 +26,11 @@ async def referrals(
     user: CurrentUser,
     session: Session,
     now: Now,
+    paging: Paging,
     status: ReferralStatus | None = None,
-    limit: Limit = DEFAULT_PAGE,
-    cursor: Cursor = None,
 ) -> ReferralPage:
     """The caller's referrals, newest first."""
-    return await service.page(
-        actor=Actor(session, user, now), limit=limit, cursor=cursor, status=status
-    )
+    return await service.page(actor=Actor(session, user, now), paging=paging, status=status)
 
 
 @router.post("", status_code=CREATED)
@@ -68,12 +59,11 @@ admin = APIRouter(prefix="/admin/referrals", tags=["admin"])
 async def all_referrals(
     admin: CurrentAdmin,
     session: Session,
+    paging: Paging,
     status: ReferralStatus | None = None,
-    limit: Limit = DEFAULT_PAGE,
-    cursor: Cursor = None,
 ) -> ReferralAdminPage:
     """The tenant's referrals, newest first."""
-    return await service.admin_page(session, limit=limit, cursor=cursor, status=status)
+    return await service.admin_page(session, paging=paging, status=status)
 
 
 @admin.get("/{referral_id}")

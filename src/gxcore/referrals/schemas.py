@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from gxcore.db.pages import Page
 from gxcore.enums import ReferralStatus
 from gxcore.http import RequestBody
 from gxcore.identity.schemas import Email
@@ -36,14 +37,12 @@ class ReferralAdminRead(ReferralRead):
     inviteeProfileId: str | None
 
 
-class ReferralPage(BaseModel):
-    items: list[ReferralRead]
-    nextCursor: str | None
+class ReferralPage(Page[ReferralRead]):
+    pass
 
 
-class ReferralAdminPage(BaseModel):
-    items: list[ReferralAdminRead]
-    nextCursor: str | None
+class ReferralAdminPage(Page[ReferralAdminRead]):
+    pass
 
 
 class ReferralSummary(BaseModel):

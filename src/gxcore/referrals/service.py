@@ -28,15 +28,14 @@ and leaves after commit. Every row change is audited by the tenant session's flu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select, text, tuple_
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin.service import read_ints
-from gxcore.db import keyset
+from gxcore.db import pages
 from gxcore.db.lifecycle import transition
 from gxcore.db.scope import tenant_of
 from gxcore.enums import ReferralStatus
@@ -105,26 +104,17 @@ async def _lock_referrer(session: AsyncSession, profile_id: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-async def keyset_page(
-    session: AsyncSession, stmt: Select[Referral], *, limit: int, cursor: str | None
-) -> tuple[Sequence[Referral], str | None]:
-    """One page of `stmt`'s referrals, newest first, by keyset on (createdAt, referralId)."""
-    if cursor is not None:
-        stmt = stmt.where(tuple_(Referral.created_at, Referral.referral_id) < keyset.decode(cursor))
-    stmt = stmt.order_by(Referral.created_at.desc(), Referral.referral_id.desc())
-    rows = (await session.scalars(stmt.limit(limit + 1))).all()
-    return keyset.page_of(rows, limit, lambda r: (r.created_at, r.referral_id))
+def _newest_first() -> pages.Order:
+    return pages.Order.newest_first(Referral.created_at, Referral.referral_id)
 
 
-async def page(
-    *, actor: Actor, limit: int, cursor: str | None = None, status: S | None = None
-) -> ReferralPage:
+async def page(*, actor: Actor, paging: pages.PageRequest, status: S | None = None) -> ReferralPage:
     """The caller's referrals, newest first."""
     stmt = select(Referral).where(Referral.referrer_profile_id == actor.me)
     if status is not None:
         stmt = stmt.where(Referral.status == status)
-    rows, next_cursor = await keyset_page(actor.session, stmt, limit=limit, cursor=cursor)
-    return ReferralPage(items=[read(r) for r in rows], nextCursor=next_cursor)
+    found = await pages.fetch_scalars(actor.session, stmt, _newest_first(), paging)
+    return ReferralPage.of(found, [read(r) for r in found.rows])
 
 
 async def get(referral_id: str, *, actor: Actor) -> ReferralRead:
@@ -151,14 +141,14 @@ async def summary(*, actor: Actor) -> ReferralSummary:
 
 
 async def admin_page(
-    session: AsyncSession, *, limit: int, cursor: str | None = None, status: S | None = None
+    session: AsyncSession, *, paging: pages.PageRequest, status: S | None = None
 ) -> ReferralAdminPage:
     """The tenant's referrals, newest first."""
     stmt = select(Referral)
     if status is not None:
         stmt = stmt.where(Referral.status == status)
-    rows, next_cursor = await keyset_page(session, stmt, limit=limit, cursor=cursor)
-    return ReferralAdminPage(items=[admin_read(r) for r in rows], nextCursor=next_cursor)
+    found = await pages.fetch_scalars(session, stmt, _newest_first(), paging)
+    return ReferralAdminPage.of(found, [admin_read(r) for r in found.rows])
 
 
 async def admin_get(session: AsyncSession, referral_id: str) -> ReferralAdminRead:

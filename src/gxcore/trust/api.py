@@ -3,12 +3,10 @@ view of the tenant's trust scores."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from gxcore.enums import RelationshipStatus
-from gxcore.http import CREATED, NO_CONTENT, Ident, Now, Session
+from gxcore.http import CREATED, NO_CONTENT, Ident, Now, Paging, Session
 from gxcore.identity.principal import CurrentAdmin, CurrentUser
 from gxcore.trust import relationships as service
 from gxcore.trust import scores
@@ -23,8 +21,6 @@ from gxcore.trust.schemas import (
     TrustScoreRead,
 )
 
-DEFAULT_PAGE, MAX_PAGE = 50, 200
-
 router = APIRouter(prefix="/relationships", tags=["relationships"])
 
 
@@ -33,14 +29,11 @@ async def relationships(
     user: CurrentUser,
     session: Session,
     now: Now,
+    paging: Paging,
     status: RelationshipStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> RelationshipPage:
     """The caller's relationships (sent, received) and markings, newest first."""
-    return await service.page(
-        actor=Actor(session, user, now), limit=limit, cursor=cursor, status=status
-    )
+    return await service.page(actor=Actor(session, user, now), paging=paging, status=status)
 
 
 @router.post("", status_code=CREATED)

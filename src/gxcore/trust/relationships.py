@@ -29,12 +29,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin.service import read_ints
 from gxcore.audit import service as audit
-from gxcore.db import keyset
+from gxcore.db import pages
 from gxcore.db.lifecycle import transition
 from gxcore.enums import AuditEventType, MessageChannel, NotificationType, RelationshipStatus
 from gxcore.enums import RelationType as R
@@ -109,27 +109,18 @@ async def _party_row(actor: Actor, relationship_id: str, *, lock: bool = False) 
 async def page(
     *,
     actor: Actor,
-    limit: int,
-    cursor: str | None = None,
+    paging: pages.PageRequest,
     status: RelationshipStatus | None = None,
 ) -> RelationshipPage:
-    """The caller's relationships and markings, newest first, in keyset pages."""
+    """The caller's relationships and markings, newest first, in pages."""
     stmt = with_gender().where(involving(actor.me))
     if status is not None:
         stmt = stmt.where(FamilyRelationship.status == status)
-    if cursor is not None:
-        stmt = stmt.where(
-            tuple_(FamilyRelationship.created_at, FamilyRelationship.relationship_id)
-            < keyset.decode(cursor)
-        )
-    stmt = stmt.order_by(
-        FamilyRelationship.created_at.desc(), FamilyRelationship.relationship_id.desc()
-    ).limit(limit + 1)
-    rows = [Seen(r, g) for r, g in (await actor.session.execute(stmt)).all()]
-    items, next_cursor = keyset.page_of(
-        rows, limit, lambda s: (s.row.created_at, s.row.relationship_id)
+    order = pages.Order.newest_first(
+        FamilyRelationship.created_at, FamilyRelationship.relationship_id
     )
-    return RelationshipPage(items=[read(s, actor.me) for s in items], nextCursor=next_cursor)
+    found = await pages.fetch(actor.session, stmt, order, paging)
+    return RelationshipPage.of(found, [read(Seen(r[0], r[1]), actor.me) for r in found.rows])
 
 
 async def get(relationship_id: str, *, actor: Actor) -> RelationshipRead:

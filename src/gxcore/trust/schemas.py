@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, HttpUrl, StringConstraints, model_validator
 
+from gxcore.db.pages import Page
 from gxcore.enums import RelationshipStatus, RelationType
 from gxcore.http import Ident, RequestBody
 from gxcore.identity.schemas import Email
@@ -80,9 +81,8 @@ class RelationshipRead(BaseModel):
     updatedAt: datetime
 
 
-class RelationshipPage(BaseModel):
-    items: list[RelationshipRead]
-    nextCursor: str | None
+class RelationshipPage(Page[RelationshipRead]):
+    pass
 
 
 class TrustScoreRead(BaseModel):

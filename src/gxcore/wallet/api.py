@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from gxcore.enums import OffChainTxType
-from gxcore.http import ACCEPTED, CREATED, WHILE_PAUSED, Ident, Session
+from gxcore.http import ACCEPTED, CREATED, WHILE_PAUSED, Ident, Paging, Session
 from gxcore.identity.access import Principal, UserRole
 from gxcore.identity.principal import CurrentAdmin, CurrentSuperAdmin, CurrentUser
 from gxcore.identity.schemas import ReviewReason
@@ -20,6 +20,7 @@ from gxcore.wallet.schemas import (
     CommandAccepted,
     GenesisRequest,
     LimitIn,
+    LimitPage,
     LimitRead,
     TransactionPage,
     TransferRequest,
@@ -28,7 +29,6 @@ from gxcore.wallet.schemas import (
     TreasuryResponse,
 )
 
-DEFAULT_PAGE, MAX_PAGE = 50, 200
 #: A client's idempotency key: printable ASCII, as IETF's Idempotency-Key draft suggests.
 IdempotencyKey = Annotated[
     str | None,
@@ -106,19 +106,17 @@ async def transactions(
     profile_id: Ident,
     user: CurrentUser,
     session: Session,
+    paging: Paging,
     since: Annotated[datetime | None, Query()] = None,
     until: Annotated[datetime | None, Query()] = None,
     type: Annotated[list[OffChainTxType] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> TransactionPage:
-    """Newest first; `type` is repeatable; keyset pages of `limit`."""
+    """Newest first; `type` is repeatable; pages of `limit` by `cursor` (or `page`)."""
     return await service.history(
         profile_id,
         session=session,
         principal=user,
-        limit=limit,
-        cursor=cursor,
+        paging=paging,
         since=since,
         until=until,
         types=type,
@@ -147,11 +145,15 @@ async def treasury_balance(
 async def limits(
     admin: CurrentAdmin,
     session: Session,
+    paging: Paging,
     profileId: Annotated[str | None, Query(max_length=200)] = None,
     walletId: Annotated[str | None, Query(max_length=200)] = None,
-) -> list[LimitRead]:
-    """Active transaction limits (administrators), optionally of one profile or wallet."""
-    return await service.list_limits(session=session, profile_id=profileId, wallet_id=walletId)
+) -> LimitPage:
+    """Active transaction limits (administrators), optionally of one profile or wallet, oldest
+    first, in pages."""
+    return await service.list_limits(
+        session=session, paging=paging, profile_id=profileId, wallet_id=walletId
+    )
 
 
 @router.post("/limits", status_code=CREATED)

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.audit import service as audit
+from gxcore.db import pages
 from gxcore.enums import AuditEventType, ContactStatus
 from gxcore.errors import AlreadyExists, BeneficiaryNotFound, ContactNotFound, UserNotFound
 from gxcore.identity.access import Principal
@@ -17,9 +18,11 @@ from gxcore.identity.models import UserProfile
 from gxcore.wallet.models import Beneficiary, Contact
 from gxcore.wallet.schemas import (
     BeneficiaryIn,
+    BeneficiaryPage,
     BeneficiaryRead,
     BeneficiaryUpdate,
     ContactIn,
+    ContactPage,
     ContactRead,
     ContactUpdate,
 )
@@ -70,13 +73,14 @@ async def _add(session: AsyncSession, row: Beneficiary | Contact, what: str) -> 
 # --------------------------------------------------------------------------------------------
 
 
-async def beneficiaries(*, session: AsyncSession, principal: Principal) -> list[BeneficiaryRead]:
-    rows = await session.scalars(
-        select(Beneficiary)
-        .where(Beneficiary.owner_profile_id == principal.profile_id)
-        .order_by(Beneficiary.nickname, Beneficiary.beneficiary_id)
-    )
-    return [_beneficiary(b) for b in rows]
+async def beneficiaries(
+    *, session: AsyncSession, principal: Principal, paging: pages.PageRequest
+) -> BeneficiaryPage:
+    """By nickname."""
+    query = select(Beneficiary).where(Beneficiary.owner_profile_id == principal.profile_id)
+    order = pages.Order.oldest_first(Beneficiary.nickname, Beneficiary.beneficiary_id)
+    found = await pages.fetch_scalars(session, query, order, paging)
+    return BeneficiaryPage.of(found, [_beneficiary(b) for b in found.rows])
 
 
 async def add_beneficiary(
@@ -137,17 +141,25 @@ async def remove_beneficiary(
 # --------------------------------------------------------------------------------------------
 
 
+#: Favourites first, then by name.
+_CONTACTS = pages.Order(
+    ((Contact.is_favorite, True), (Contact.display_name, False), (Contact.contact_id, False))
+)
+
+
 async def contacts(
-    *, session: AsyncSession, principal: Principal, status: ContactStatus | None = None
-) -> list[ContactRead]:
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    paging: pages.PageRequest,
+    status: ContactStatus | None = None,
+) -> ContactPage:
     """Favourites first, then by name."""
     query = select(Contact).where(Contact.owner_profile_id == principal.profile_id)
     if status is not None:
         query = query.where(Contact.status == status)
-    rows = await session.scalars(
-        query.order_by(Contact.is_favorite.desc(), Contact.display_name, Contact.contact_id)
-    )
-    return [_contact(c) for c in rows]
+    found = await pages.fetch_scalars(session, query, _CONTACTS, paging)
+    return ContactPage.of(found, [_contact(c) for c in found.rows])
 
 
 async def add_contact(

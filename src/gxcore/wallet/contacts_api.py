@@ -7,14 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from gxcore.enums import ContactStatus
-from gxcore.http import CREATED, NO_CONTENT, Ident, Session
+from gxcore.http import CREATED, NO_CONTENT, Ident, Paging, Session
 from gxcore.identity.principal import CurrentUser
 from gxcore.wallet import contacts as service
 from gxcore.wallet.schemas import (
     BeneficiaryIn,
+    BeneficiaryPage,
     BeneficiaryRead,
     BeneficiaryUpdate,
     ContactIn,
+    ContactPage,
     ContactRead,
     ContactUpdate,
 )
@@ -23,8 +25,9 @@ router = APIRouter(tags=["address book"])
 
 
 @router.get("/beneficiaries")
-async def beneficiaries(user: CurrentUser, session: Session) -> list[BeneficiaryRead]:
-    return await service.beneficiaries(session=session, principal=user)
+async def beneficiaries(user: CurrentUser, session: Session, paging: Paging) -> BeneficiaryPage:
+    """By nickname, in pages."""
+    return await service.beneficiaries(session=session, principal=user, paging=paging)
 
 
 @router.post("/beneficiaries", status_code=CREATED)
@@ -50,10 +53,11 @@ async def remove_beneficiary(beneficiary_id: Ident, user: CurrentUser, session: 
 async def contacts(
     user: CurrentUser,
     session: Session,
+    paging: Paging,
     status: Annotated[ContactStatus | None, Query()] = None,
-) -> list[ContactRead]:
-    """Favourites first, then by name; `status` filters (e.g. BLOCKED)."""
-    return await service.contacts(session=session, principal=user, status=status)
+) -> ContactPage:
+    """Favourites first, then by name, in pages; `status` filters (e.g. BLOCKED)."""
+    return await service.contacts(session=session, principal=user, paging=paging, status=status)
 
 
 @router.post("/contacts", status_code=CREATED)

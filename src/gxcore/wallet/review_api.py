@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from gxcore.http import Ident, Now, Session
+from gxcore.http import Ident, Now, Paging, Session
 from gxcore.identity.principal import CurrentAdmin
 from gxcore.identity.schemas import OptionalReason, ReviewReason
 from gxcore.wallet import risk
-from gxcore.wallet.api import DEFAULT_PAGE, MAX_PAGE
 from gxcore.wallet.schemas import TransferReview, TransferReviewPage
 
 router = APIRouter(prefix="/admin/transfers", tags=["admin"])
@@ -20,11 +17,10 @@ router = APIRouter(prefix="/admin/transfers", tags=["admin"])
 async def held(
     admin: CurrentAdmin,
     session: Session,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    paging: Paging,
 ) -> TransferReviewPage:
-    """Transfers held for review, oldest first, with their risk factors; keyset pages."""
-    return await risk.held_page(session=session, limit=limit, cursor=cursor)
+    """Transfers held for review, oldest first, with their risk factors; in pages."""
+    return await risk.held_page(session=session, paging=paging)
 
 
 @router.post("/{command_id}/release")

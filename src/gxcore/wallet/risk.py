@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -35,7 +35,7 @@ from gxcore.audit import service as audit
 from gxcore.business.models import BusinessAccount
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.outbox import wake_relay
-from gxcore.db import keyset
+from gxcore.db import pages
 from gxcore.db.lifecycle import transition
 from gxcore.db.scope import scope_of
 from gxcore.enums import AuditEventType, NotificationType, OutboxStatus
@@ -253,22 +253,12 @@ def _read(
     )
 
 
-async def held_page(
-    *, session: AsyncSession, limit: int, cursor: str | None = None
-) -> TransferReviewPage:
-    """Transfers waiting for review, oldest first (the queue's order), in keyset pages."""
+async def held_page(*, session: AsyncSession, paging: pages.PageRequest) -> TransferReviewPage:
+    """Transfers waiting for review, oldest first (the queue's order)."""
     query = _REVIEW.where(OutboxCommand.status == OutboxStatus.HELD)
-    if cursor is not None:
-        query = query.where(
-            tuple_(OutboxCommand.created_at, OutboxCommand.id) > keyset.decode(cursor)
-        )
-    rows = (
-        await session.execute(
-            query.order_by(OutboxCommand.created_at, OutboxCommand.id).limit(limit + 1)
-        )
-    ).all()
-    page, next_cursor = keyset.page_of(rows, limit, lambda r: (r[0].created_at, r[0].id))
-    return TransferReviewPage(items=[_read(*r) for r in page], nextCursor=next_cursor)
+    order = pages.Order.oldest_first(OutboxCommand.created_at, OutboxCommand.id)
+    found = await pages.fetch(session, query, order, paging)
+    return TransferReviewPage.of(found, [_read(*r[:6]) for r in found.rows])
 
 
 async def release(

@@ -17,6 +17,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from gxcore.db.pages import Page
 from gxcore.db.types import to_money
 from gxcore.enums import CommandType, ContactStatus, LimitType, OffChainTxType, OutboxStatus
 from gxcore.errors import InvalidAmount
@@ -152,11 +153,8 @@ class TransferReview(BaseModel):
     reviewNotes: str | None
 
 
-class TransferReviewPage(BaseModel):
-    items: list[TransferReview]
-    nextCursor: str | None = Field(
-        description="pass as `cursor` for the next page; null at the end"
-    )
+class TransferReviewPage(Page[TransferReview]):
+    pass
 
 
 class Balance(BaseModel):
@@ -185,11 +183,8 @@ class TransactionRead(BaseModel):
     blockNumber: int | None
 
 
-class TransactionPage(BaseModel):
-    items: list[TransactionRead]
-    nextCursor: str | None = Field(
-        description="pass as `cursor` for the next page; null at the end"
-    )
+class TransactionPage(Page[TransactionRead]):
+    pass
 
 
 def _limit_amount(value: Any) -> Decimal:
@@ -239,6 +234,10 @@ class BeneficiaryUpdate(RequestBody):
     nickname: Nickname
 
 
+class LimitPage(Page[LimitRead]):
+    pass
+
+
 class BeneficiaryRead(BaseModel):
     beneficiaryId: str
     beneficiaryIdentityId: str
@@ -276,3 +275,11 @@ class ContactRead(BaseModel):
     lastTransactionAt: datetime | None
     status: ContactStatus
     createdAt: datetime
+
+
+class BeneficiaryPage(Page[BeneficiaryRead]):
+    pass
+
+
+class ContactPage(Page[ContactRead]):
+    pass

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, func, select, tuple_
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin import service as admin
@@ -22,7 +22,7 @@ from gxcore.business import accounts as business
 from gxcore.cqrs import idempotency
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.outbox import enqueue, latest
-from gxcore.db import keyset
+from gxcore.db import pages
 from gxcore.db.scope import tenant_of
 from gxcore.enums import (
     DEBITS,
@@ -57,6 +57,7 @@ from gxcore.wallet.schemas import (
     CommandAccepted,
     GenesisRequest,
     LimitIn,
+    LimitPage,
     LimitRead,
     TransactionPage,
     TransactionRead,
@@ -85,6 +86,7 @@ _HISTORY_COLUMNS = (
     Transaction.timestamp,
     Transaction.block_number,
 )
+_HISTORY_ORDER = pages.Order.newest_first(Transaction.timestamp, Transaction.off_tx_id)
 
 
 @dataclass(frozen=True)
@@ -190,13 +192,12 @@ async def history(
     *,
     session: AsyncSession,
     principal: Principal,
-    limit: int,
-    cursor: str | None = None,
+    paging: pages.PageRequest,
     since: datetime | None = None,
     until: datetime | None = None,
     types: list[OffChainTxType] | None = None,
 ) -> TransactionPage:
-    """Newest first, in keyset pages on (timestamp, offTxId); only the listed columns fetched."""
+    """Newest first, in pages on (timestamp, offTxId); only the listed columns fetched."""
     wallet, _ = await _visible_wallet(session, profile_id, principal)
     query = select(*_HISTORY_COLUMNS).where(Transaction.wallet_id == wallet.wallet_id)
     if since is not None:
@@ -205,20 +206,10 @@ async def history(
         query = query.where(Transaction.timestamp < until)
     if types:
         query = query.where(Transaction.type.in_(types))
-    if cursor is not None:
-        query = query.where(
-            tuple_(Transaction.timestamp, Transaction.off_tx_id) < keyset.decode(cursor)
-        )
-    rows = (
-        await session.execute(
-            query.order_by(Transaction.timestamp.desc(), Transaction.off_tx_id.desc()).limit(
-                limit + 1
-            )
-        )
-    ).all()
-    page, next_cursor = keyset.page_of(rows, limit, lambda r: (r.timestamp, r.off_tx_id))
-    return TransactionPage(
-        items=[
+    found = await pages.fetch(session, query, _HISTORY_ORDER, paging)
+    return TransactionPage.of(
+        found,
+        [
             TransactionRead(
                 offTxId=r.off_tx_id,
                 onChainTxId=r.on_chain_tx_id,
@@ -230,9 +221,8 @@ async def history(
                 timestamp=r.timestamp,
                 blockNumber=r.block_number,
             )
-            for r in page
+            for r in found.rows
         ],
-        nextCursor=next_cursor,
     )
 
 
@@ -530,17 +520,21 @@ async def set_limit(body: LimitIn, *, session: AsyncSession) -> LimitRead:
 
 
 async def list_limits(
-    *, session: AsyncSession, profile_id: str | None = None, wallet_id: str | None = None
-) -> list[LimitRead]:
+    *,
+    session: AsyncSession,
+    paging: pages.PageRequest,
+    profile_id: str | None = None,
+    wallet_id: str | None = None,
+) -> LimitPage:
+    """Active limits, oldest first, in pages."""
     query = select(TransactionLimit).where(TransactionLimit.is_active)
     if profile_id is not None:
         query = query.where(TransactionLimit.profile_id == profile_id)
     if wallet_id is not None:
         query = query.where(TransactionLimit.wallet_id == wallet_id)
-    rows = await session.scalars(
-        query.order_by(TransactionLimit.created_at, TransactionLimit.limit_id)
-    )
-    return [_limit_read(limit) for limit in rows]
+    order = pages.Order.oldest_first(TransactionLimit.created_at, TransactionLimit.limit_id)
+    found = await pages.fetch_scalars(session, query, order, paging)
+    return LimitPage.of(found, [_limit_read(limit) for limit in found.rows])
 
 
 async def end_limit(limit_id: str, *, session: AsyncSession) -> LimitRead:
