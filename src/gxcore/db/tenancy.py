@@ -209,9 +209,9 @@ async def _stale(session: AsyncSession, error: StaleDataError) -> ConcurrentModi
             for cls, identity, read_at in written:
                 keys = inspect(cls).primary_key
                 now = await session.scalar(
-                    select(cls.version).where(
-                        *(k == v for k, v in zip(keys, identity, strict=True))
-                    )
+                    select(cls.version)
+                    .where(*(k == v for k, v in zip(keys, identity, strict=True)))
+                    .execution_options(include_deleted=True)
                 )
                 if now != read_at:
                     table = cls.__table__.name  # type: ignore[attr-defined]
