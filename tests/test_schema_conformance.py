@@ -203,6 +203,10 @@ _OTP_LIMITS = (
     "OTP resends need a cooldown and a daily cap: when the last code went out and how many went "
     "out in the current 24 h window"
 )
+_OPTIMISTIC_LOCK = (
+    "optimistic locking (lecture 10.2): every update checks and bumps the row's version, so a "
+    "stale write fails (CONCURRENT_MODIFICATION) instead of overwriting; HTTP's ETag / If-Match"
+)
 _RELAY_DUE = (
     "the outbox relay retries with backoff and takes over expired leases: when each command is "
     "next due, and a partial index over the commands still in flight, by that time"
@@ -404,6 +408,10 @@ DEPARTURES: tuple[Departure, ...] = (
         True,
         "the velocity tax falls due after velocityTaxCycleDays above the threshold: the "
         "projector keeps the day the balance last rose above it, as the ledger keeps its own",
+    ),
+    *(
+        AddColumn(table, "version", "integer", False, _OPTIMISTIC_LOCK, default="1")
+        for table in ("OutboxCommand", "UserProfile", "Wallet", "BusinessAccount", "SignatoryRule")
     ),
     # 6. Tables of gxcore's own that reference tables outside them, or that no tenant owns.
     AddTable(

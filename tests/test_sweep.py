@@ -181,6 +181,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
         "organizationId": "{organization}",
     },
     ("GET", "/business-accounts/{business_account_id}"): None,
+    ("PATCH", "/business-accounts/{business_account_id}"): {"defaultRequiredApprovals": 2},
     ("GET", "/business-accounts/{business_account_id}/signatories"): None,
     ("POST", "/business-accounts/{business_account_id}/signatories"): {
         "profileId": "{profile}",

@@ -152,6 +152,19 @@ class Conflict(GxError):
     code = "CONFLICT"
 
 
+class ConcurrentModification(Conflict):
+    """The row changed since it was read: another writer's update won. `currentVersion` is the
+    row's version now (absent if the row is gone); read it again and retry from there."""
+
+    code = "CONCURRENT_MODIFICATION"
+
+
+class PreconditionFailed(ConcurrentModification):
+    """`If-Match` named a version the resource no longer has; `currentVersion` is the one it has."""
+
+    code = "PRECONDITION_FAILED"
+
+
 class Gone(GxError):
     code = "GONE"
 

@@ -10,6 +10,7 @@ validation failure.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from gxcore.errors import (
     IdempotencyConflict,
     InvalidTransition,
     NotFound,
+    PreconditionFailed,
     SystemPaused,
     TenantScopeRequired,
     TooLarge,
@@ -72,6 +74,7 @@ _STATUS: dict[type[GxError], int] = {
     InvalidTransition: 409,
     IdempotencyConflict: 409,
     Gone: 410,
+    PreconditionFailed: 412,
     TooLarge: 413,
     TooManyRequests: 429,
     # Another tenant's row is, for this caller, a row that does not exist.
@@ -135,6 +138,69 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "The tenant's system is paused (SYSTEM_PAUSED), or a dependency is down"
     ),
 }
+
+
+# Optimistic locking over HTTP: a versioned resource answers its version as a strong ETag, and
+# an update that sends it back in If-Match is made only if the resource is still at it.
+ETAG = "ETag"
+IF_MATCH = "If-Match"
+_ENTITY_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*')
+
+ETAG_HEADER: dict[str, Any] = {
+    ETAG: {
+        "description": 'the resource\'s version, quoted (`"3"`): send it back in `If-Match`',
+        "schema": {"type": "string"},
+    }
+}
+#: `responses=` of a route answering a versioned resource.
+VERSIONED: dict[int | str, dict[str, Any]] = {200: {"description": "OK", "headers": ETAG_HEADER}}
+#: `responses=` of a route updating one, under `If-Match`.
+CONDITIONAL: dict[int | str, dict[str, Any]] = {
+    **VERSIONED,
+    409: _problem_response(
+        "The resource's state does not allow the call, or it changed while this update ran "
+        "(CONCURRENT_MODIFICATION, with `currentVersion`)"
+    ),
+    412: _problem_response(
+        "If-Match names a version the resource no longer has (PRECONDITION_FAILED, with "
+        "`currentVersion`)"
+    ),
+}
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _expected_versions(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias=IF_MATCH,
+            description='the ETag read (`"3"`; several comma-separated, or `*`): the update is '
+            "made only if the resource is still at that version, else 412",
+        ),
+    ] = None,
+) -> frozenset[int] | None:
+    """The versions `If-Match` accepts; None for any (no header, or `*`). Weak tags never
+    match (If-Match compares strongly, RFC 9110 13.1.1); a malformed header is a 422."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    versions: set[int] = set()
+    for tag in if_match.split(","):
+        found = _ENTITY_TAG.fullmatch(tag)
+        if found is None:
+            raise ValidationFailed(
+                'If-Match must be "*" or quoted entity tags such as "3"', field=IF_MATCH
+            )
+        weak, opaque = found.groups()
+        if not weak and opaque.isascii() and opaque.isdigit() and len(opaque) <= 10:
+            versions.add(int(opaque))
+    return frozenset(versions)
+
+
+#: The versions an update's `If-Match` accepts (None: any), for `gxcore.db.versions.require`.
+IfMatch = Annotated[frozenset[int] | None, Depends(_expected_versions)]
 
 
 def status_for(error: GxError) -> int:

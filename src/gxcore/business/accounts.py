@@ -12,6 +12,7 @@ signatory changes) never both pass a check that only one of them would.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -31,6 +32,7 @@ from gxcore.business.models import (
 from gxcore.business.schemas import (
     BusinessAccountIn,
     BusinessAccountRead,
+    BusinessAccountUpdate,
     RuleIn,
     RulePage,
     RuleRead,
@@ -38,7 +40,7 @@ from gxcore.business.schemas import (
     SignatoryPage,
     SignatoryRead,
 )
-from gxcore.db import pages
+from gxcore.db import pages, versions
 from gxcore.enums import (
     AuditEventType,
     NotificationType,
@@ -76,6 +78,7 @@ def read(account: BusinessAccount, wallet: Wallet) -> BusinessAccountRead:
         accountId=wallet.primary_account_id,
         defaultRequiredApprovals=account.default_required_approvals,
         createdAt=account.created_at,
+        version=account.version,
     )
 
 
@@ -105,6 +108,7 @@ def rule_read(r: SignatoryRule) -> RuleRead:
         dailyLimit=r.daily_limit,
         isActive=r.is_active,
         createdAt=r.created_at,
+        version=r.version,
     )
 
 
@@ -309,6 +313,23 @@ async def get(
     return read(account, wallet)
 
 
+async def update_account(
+    business_account_id: str,
+    body: BusinessAccountUpdate,
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    expected: Collection[int] | None = None,
+) -> BusinessAccountRead:
+    """Change the account's settings (owner and admins), if it is at a version `expected` (any
+    when None); audited by the flush, per column."""
+    account, wallet = await get_managed(session, business_account_id, principal, lock=True)
+    versions.require(account, expected, what=f"business account {business_account_id}")
+    account.default_required_approvals = body.defaultRequiredApprovals
+    await session.flush()  # the version moves on here, or CONCURRENT_MODIFICATION
+    return read(account, wallet)
+
+
 # --------------------------------------------------------------------------------------------
 # Signatories
 # --------------------------------------------------------------------------------------------
@@ -495,8 +516,14 @@ async def add_rule(
 
 
 async def deactivate_rule(
-    business_account_id: str, rule_id: str, *, session: AsyncSession, principal: Principal
+    business_account_id: str,
+    rule_id: str,
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    expected: Collection[int] | None = None,
 ) -> RuleRead:
+    """Retire a rule, if it is at a version `expected` (any when None)."""
     account, _ = await get_managed(session, business_account_id, principal, lock=True)
     rule = await session.scalar(
         select(SignatoryRule).where(
@@ -506,6 +533,7 @@ async def deactivate_rule(
     )
     if rule is None:
         raise SignatoryRuleNotFound(f"no rule {rule_id!r}", ruleId=rule_id)
+    versions.require(rule, expected, what=f"rule {rule_id}")
     rule.is_active = False
     await session.flush()
     await session.refresh(rule)

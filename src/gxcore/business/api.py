@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from gxcore.business import accounts, approvals, profiles
 from gxcore.business.schemas import (
@@ -10,6 +10,7 @@ from gxcore.business.schemas import (
     ApprovalRead,
     BusinessAccountIn,
     BusinessAccountRead,
+    BusinessAccountUpdate,
     BusinessTransferIn,
     MemberIn,
     MemberPage,
@@ -25,7 +26,19 @@ from gxcore.business.schemas import (
     VoteIn,
 )
 from gxcore.enums import ApprovalStatus, OrgProfileStatus
-from gxcore.http import ACCEPTED, CREATED, Ident, Now, Paging, Session
+from gxcore.http import (
+    ACCEPTED,
+    CONDITIONAL,
+    CREATED,
+    ETAG,
+    VERSIONED,
+    Ident,
+    IfMatch,
+    Now,
+    Paging,
+    Session,
+    etag,
+)
 from gxcore.identity.principal import CurrentAdmin, CurrentUser
 from gxcore.identity.schemas import OptionalReason, ReviewReason
 
@@ -108,11 +121,31 @@ async def open_account(
     return await accounts.open_account(body, session=session, principal=user)
 
 
-@router.get("/business-accounts/{business_account_id}")
+@router.get("/business-accounts/{business_account_id}", responses=VERSIONED)
 async def get_account(
-    business_account_id: Ident, user: CurrentUser, session: Session
+    business_account_id: Ident, user: CurrentUser, session: Session, response: Response
 ) -> BusinessAccountRead:
-    return await accounts.get(business_account_id, session=session, principal=user)
+    found = await accounts.get(business_account_id, session=session, principal=user)
+    response.headers[ETAG] = etag(found.version)
+    return found
+
+
+@router.patch("/business-accounts/{business_account_id}", responses=CONDITIONAL)
+async def update_account(
+    business_account_id: Ident,
+    body: BusinessAccountUpdate,
+    user: CurrentUser,
+    session: Session,
+    expected: IfMatch,
+    response: Response,
+) -> BusinessAccountRead:
+    """Owner and admins change the account's settings; with `If-Match`, only if it is still at
+    that version (else 412 PRECONDITION_FAILED)."""
+    updated = await accounts.update_account(
+        business_account_id, body, session=session, principal=user, expected=expected
+    )
+    response.headers[ETAG] = etag(updated.version)
+    return updated
 
 
 @router.get("/business-accounts/{business_account_id}/signatories")
@@ -167,13 +200,24 @@ async def add_rule(
     return await accounts.add_rule(business_account_id, body, session=session, principal=user)
 
 
-@router.post("/business-accounts/{business_account_id}/rules/{rule_id}/deactivate")
+@router.post(
+    "/business-accounts/{business_account_id}/rules/{rule_id}/deactivate", responses=CONDITIONAL
+)
 async def deactivate_rule(
-    business_account_id: Ident, rule_id: Ident, user: CurrentUser, session: Session
+    business_account_id: Ident,
+    rule_id: Ident,
+    user: CurrentUser,
+    session: Session,
+    expected: IfMatch,
+    response: Response,
 ) -> RuleRead:
-    return await accounts.deactivate_rule(
-        business_account_id, rule_id, session=session, principal=user
+    """Retire a rule; with `If-Match` (the rule's `version`, quoted), only if it is still at
+    that version (else 412 PRECONDITION_FAILED)."""
+    retired = await accounts.deactivate_rule(
+        business_account_id, rule_id, session=session, principal=user, expected=expected
     )
+    response.headers[ETAG] = etag(retired.version)
+    return retired
 
 
 # Transfers and their approvals ---------------------------------------------------------------

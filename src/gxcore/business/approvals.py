@@ -497,7 +497,7 @@ async def page(
 # approval row is locked: a vote deciding it right now finishes first and is then seen.
 _RELEASE = text(
     'UPDATE "OutboxCommand" SET "status" = \'PENDING\', "nextAttemptAt" = CURRENT_TIMESTAMP, '
-    '"updatedAt" = CURRENT_TIMESTAMP '
+    '"updatedAt" = CURRENT_TIMESTAMP, "version" = "version" + 1 '
     'WHERE "tenantId" = :tenant AND "status" = \'HELD\' AND "id" = ('
     'SELECT a."outboxCommandId" FROM "TransactionApproval" a WHERE a."tenantId" = :tenant '
     'AND a."approvalId" = :approval AND a."status" = \'APPROVED\' FOR UPDATE) '

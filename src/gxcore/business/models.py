@@ -16,6 +16,7 @@ from gxcore.db.base import (
     SoftDeletable,
     TenantScoped,
     UpdatedAt,
+    Versioned,
     new_cuid,
     new_uuid,
 )
@@ -71,7 +72,7 @@ class UserOrganizationLink(TenantScoped, Base):
     organization_profile: Mapped[OrganizationProfile] = relationship(foreign_keys=[org_profile_id])
 
 
-class BusinessAccount(TenantScoped, Base):
+class BusinessAccount(TenantScoped, Versioned, Base):
     __tablename__ = "BusinessAccount"
     __table_args__ = (
         Index(None, "tenant_id", "org_profile_id", unique=True),
@@ -121,7 +122,7 @@ class BusinessSignatory(TenantScoped, Base):
     user_profile: Mapped[UserProfile] = relationship(foreign_keys=[profile_id])
 
 
-class SignatoryRule(TenantScoped, Base):
+class SignatoryRule(TenantScoped, Versioned, Base):
     __tablename__ = "SignatoryRule"
     __table_args__ = (
         CheckConstraint('"minAmount" >= 0', name="minAmount"),

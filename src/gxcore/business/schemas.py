@@ -76,6 +76,15 @@ class BusinessAccountRead(BaseModel):
     accountId: str
     defaultRequiredApprovals: int
     createdAt: datetime
+    version: int = Field(description="bumped by every update; the ETag, for If-Match")
+
+
+class BusinessAccountUpdate(RequestBody):
+    """What the owner and admins may change on a business account."""
+
+    defaultRequiredApprovals: Count = Field(
+        description="approvals a transfer needs when no active rule covers its amount"
+    )
 
 
 class SignatoryIn(RequestBody):
@@ -127,6 +136,7 @@ class RuleRead(BaseModel):
     dailyLimit: Money | None
     isActive: bool
     createdAt: datetime
+    version: int = Field(description="bumped by every update; the ETag, for If-Match")
 
 
 class BusinessTransferIn(RequestBody):

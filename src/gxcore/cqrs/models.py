@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gxcore.db.base import NOW, Base, Json, TenantScoped, UpdatedAt, new_cuid
+from gxcore.db.base import NOW, Base, Json, TenantScoped, UpdatedAt, Versioned, new_cuid
 from gxcore.enums import CommandType, OutboxStatus
 
 
-class OutboxCommand(TenantScoped, Base):
+class OutboxCommand(TenantScoped, Versioned, Base):
     __tablename__ = "OutboxCommand"
     __table_args__ = (
         Index(None, "tenant_id", "request_id", unique=True),

@@ -113,6 +113,8 @@ _REQUEUED = {
     "fabric_tx_id": None,
     "commit_block": None,
     "updated_at": func.now(),
+    # Set-based: the ORM's version check sees only its own unit-of-work updates.
+    "version": OutboxCommand.version + 1,
 }
 
 #: FAILED commands worth sending again: never answered by the ledger, or rejected for its state.

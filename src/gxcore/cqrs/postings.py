@@ -182,7 +182,8 @@ _STEPS = (
 )
 _WRITE = (
     'wallets AS (UPDATE "Wallet" AS w SET "cachedBalance" = v.balance, '
-    f'"aboveThresholdSince" = {_SINCE}, "updatedAt" = CURRENT_TIMESTAMP FROM v '
+    f'"aboveThresholdSince" = {_SINCE}, "updatedAt" = CURRENT_TIMESTAMP, '
+    '"version" = w."version" + 1 FROM v '
     'WHERE w."tenantId" = v.tenant AND w."primaryAccountId" = v.account '
     'AND (w."cachedBalance" IS DISTINCT FROM v.balance '
     f'OR w."aboveThresholdSince" IS DISTINCT FROM {_SINCE})) '

@@ -361,7 +361,7 @@ _IN_FLIGHT = text(
 # Locked in id order, as the relay locks the rows it records (`LOCK_IN_ID_ORDER`).
 _MARK_COMMITTED = text(
     'UPDATE "OutboxCommand" AS o SET "status" = \'COMMITTED\', "fabricTxId" = u.tx, '
-    '"commitBlock" = u.block, "updatedAt" = CURRENT_TIMESTAMP '
+    '"commitBlock" = u.block, "updatedAt" = CURRENT_TIMESTAMP, "version" = o."version" + 1 '
     f"FROM unnest({unpack('ids')}, {unpack('txs')}, {unpack('blocks', 'bigint')}) "
     f"AS u(id, tx, block), ({LOCK_IN_ID_ORDER.format(ids=unpack('ids'))}) AS ordered "
     'WHERE o."id" = u.id AND o."id" = ordered."id" '

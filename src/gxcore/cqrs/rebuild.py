@@ -11,7 +11,8 @@ Everything happens in one transaction of the system scope:
 3. replay every event from block 0 up to each tenant's checkpoint with the projector's own
    handlers (`Mode.REBUILD`: no DLQ rows, no outbox marks); `Transaction` rows are upserted on
    their key, and projected rows no event implies are deleted;
-4. snapshot again and compare, row for row, ignoring only generated ids and bookkeeping times;
+4. snapshot again and compare, row for row, ignoring only generated ids, bookkeeping times and
+   version counters;
 5. commit with `apply` (the read models are now exactly what the ledger implies), else roll
    back: the live data is never touched by a check.
 """
@@ -38,7 +39,7 @@ from gxcore.ledger.port import CHANNEL, Position
 #: Tables compared, and the columns left out (generated ids, bookkeeping times). UserProfile is
 #: compared on the columns the projector writes only.
 COMPARED: dict[str, frozenset[str]] = {
-    "Wallet": frozenset({"createdAt", "updatedAt"}),
+    "Wallet": frozenset({"createdAt", "updatedAt", "version"}),
     "Transaction": frozenset({"offTxId"}),
     "EventLog": frozenset({"id", "ingestedAt"}),
     "Organization": frozenset({"updatedAt"}),
@@ -169,7 +170,8 @@ async def _reset(session: AsyncSession, tenants: list[str]) -> None:
     await session.execute(
         text(
             'UPDATE "Wallet" SET "cachedBalance" = 0, "aboveThresholdSince" = NULL, '
-            '"updatedAt" = CURRENT_TIMESTAMP WHERE "tenantId" = ANY(CAST(:t AS text[])) '
+            '"updatedAt" = CURRENT_TIMESTAMP, "version" = "version" + 1 '
+            'WHERE "tenantId" = ANY(CAST(:t AS text[])) '
             'AND ("cachedBalance" <> 0 OR "aboveThresholdSince" IS NOT NULL)'
         ),
         params,

@@ -171,7 +171,7 @@ _CLAIM = text(
 UPDATE "OutboxCommand" AS o
 SET status = 'LOCKED', "lockedBy" = :worker, "lockedAt" = now(),
     "nextAttemptAt" = now() + make_interval(secs => :lease),
-    attempts = o.attempts + 1, "updatedAt" = now()
+    attempts = o.attempts + 1, "updatedAt" = now(), "version" = o."version" + 1
 FROM (
     SELECT id FROM "OutboxCommand"
     WHERE status IN ('PENDING', 'LOCKED', 'SUBMITTED') AND "nextAttemptAt" <= now()
@@ -199,7 +199,7 @@ SET status = r.status::"OutboxStatus",
     "nextAttemptAt" = COALESCE(now() + make_interval(secs => r.retry_in), o."nextAttemptAt"),
     "lockedBy" = CASE WHEN r.status = 'PENDING' THEN NULL ELSE o."lockedBy" END,
     "lockedAt" = CASE WHEN r.status = 'PENDING' THEN NULL ELSE o."lockedAt" END,
-    "updatedAt" = now()
+    "updatedAt" = now(), "version" = o."version" + 1
 FROM unnest({unpack("ids")}, {unpack("statuses")}, {unpack("tx_ids")},
             {unpack("blocks", "bigint")}, {unpack("codes")}, {unpack("messages")},
             {unpack("submitted", "boolean")}, {unpack("retry_in", "float8")})

@@ -129,6 +129,24 @@ class SoftDeletable:
         return self.deleted_at is not None
 
 
+class Versioned:
+    """Models under optimistic locking: a `version` the ORM checks and bumps on every update.
+
+    Every ORM UPDATE (and DELETE) of the row says `WHERE version = <the version read>` and sets
+    it one higher; no row matched raises SQLAlchemy's StaleDataError, which the unit of work
+    turns into CONCURRENT_MODIFICATION (`gxcore.db.tenancy`). Set-based SQL that updates these
+    tables bumps it itself (`"version" = "version" + 1`).
+    """
+
+    @declared_attr
+    def version(cls) -> Mapped[int]:
+        return mapped_column(server_default=text("1"))
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
 _SNAKE = re.compile(r"_([a-z0-9])")
 
 
@@ -151,6 +169,7 @@ __all__ = [
     "SoftDeletable",
     "TenantScoped",
     "UpdatedAt",
+    "Versioned",
     "camel",
     "metadata",
     "new_cuid",

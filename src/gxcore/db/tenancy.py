@@ -12,7 +12,9 @@ Two layers keep tenants apart:
    with the scope's tenant, and refuses (CROSS_TENANT) to write or attach another tenant's row.
    A session without a scope refuses to touch tenant tables at all. Every flush appends its
    changes to the tenant's audit chain in the same transaction: `gxcore.audit` registers itself
-   with `record_flushes_with`, and a tenant flush with no recorder registered is refused.
+   with `record_flushes_with`, and a tenant flush with no recorder registered is refused. A
+   versioned row (`Versioned`) written after another writer changed it fails the flush; the
+   unit of work raises CONCURRENT_MODIFICATION with the row's current version (`_stale`).
 2. Row-level security underneath: tenant sessions connect as `gx_app`, whose policy shows only
    rows of the tenant in `app.tenant_id`. That setting is transaction-local and travels in the
    same round trip as the transaction's BEGIN (see `ScopedConnection`), so it costs no extra
@@ -28,20 +30,21 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.orm.exc import StaleDataError
 
 from gxcore.config import Settings
 from gxcore.db import roles
-from gxcore.db.base import SoftDeletable, TenantScoped
+from gxcore.db.base import SoftDeletable, TenantScoped, Versioned
 from gxcore.db.engine import PoolConfig, create_engine, libpq_url
 from gxcore.db.roles import APP_ROLE, SYSTEM_ROLE, role_url
 from gxcore.db.scope import SCOPE_KEY, RequestMeta, Scope, scope_of
-from gxcore.errors import CrossTenant, DatabaseBusy, TenantScopeRequired
+from gxcore.errors import ConcurrentModification, CrossTenant, DatabaseBusy, TenantScopeRequired
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +181,53 @@ def _stamp_and_check(session: Session, flush_context: Any, instances: Any) -> No
                 f"{type(obj).__name__} of tenant {obj.tenant_id!r} "
                 f"cannot be written in scope {scope.tenant_id!r}"
             )
+
+
+#: session.info key: the versioned rows the current flush writes, with the version each was read at.
+_WRITTEN_VERSIONS = "gx_written_versions"
+
+WrittenVersion = tuple[type[Versioned], tuple[Any, ...], int]
+
+
+@event.listens_for(GuardedSession, "before_flush")
+def _note_versions(session: Session, flush_context: Any, instances: Any) -> None:
+    # Kept so a stale flush can name the row that changed and its version now (`_stale`).
+    session.info[_WRITTEN_VERSIONS] = [
+        (type(obj), inspect(obj).identity, obj.version)
+        for obj in (*session.dirty, *session.deleted)
+        if isinstance(obj, Versioned) and inspect(obj).identity is not None
+    ]
+
+
+async def _stale(session: AsyncSession, error: StaleDataError) -> ConcurrentModification:
+    """The CONCURRENT_MODIFICATION for a flush whose versioned UPDATE matched no row: the row
+    whose version moved on, with that version, read in a fresh transaction (the failed one
+    has been rolled back). The error itself names no row, only the statement's table."""
+    written: list[WrittenVersion] = session.sync_session.info.pop(_WRITTEN_VERSIONS, [])
+    try:
+        async with session.begin():
+            for cls, identity, read_at in written:
+                keys = inspect(cls).primary_key
+                now = await session.scalar(
+                    select(cls.version)
+                    .where(*(k == v for k, v in zip(keys, identity, strict=True)))
+                    .execution_options(include_deleted=True)
+                )
+                if now != read_at:
+                    table = cls.__table__.name  # type: ignore[attr-defined]
+                    row_id = "/".join(str(v) for v in identity)
+                    state = "was deleted" if now is None else f"is at version {now}"
+                    details: dict[str, object] = {"resource": table, "resourceId": row_id}
+                    if now is not None:
+                        details["currentVersion"] = now
+                    return ConcurrentModification(
+                        f"{table} {row_id} was changed by another writer: it {state}, this "
+                        f"write read version {read_at}; read it again and retry",
+                        **details,
+                    )
+    except SQLAlchemyError:
+        log.warning("could not read the current version after a stale write", exc_info=True)
+    return ConcurrentModification(f"a row was changed by another writer: {error}")
 
 
 FlushRecorder = Callable[[Session], None]
@@ -354,5 +404,7 @@ class Database:
                 if getattr(e.orig, "sqlstate", None) == QUERY_CANCELED:
                     raise DatabaseBusy(f"a statement was cancelled: {e.orig}") from e
                 raise
+            except StaleDataError as e:
+                raise await _stale(session, e) from e
             except PoolTimeout as e:
                 raise DatabaseBusy("no database connection came free in time; retry") from e

@@ -145,7 +145,7 @@ _ACTIVATE = text(
     '"fabricUserId" = u.account, '
     '"onchainRegisteredAt" = COALESCE(p."onchainRegisteredAt", u.at), '
     "\"onchainStatus\" = CASE WHEN p.\"onchainStatus\" = 'FROZEN' THEN 'FROZEN' ELSE 'ACTIVE' END, "
-    '"updatedAt" = CURRENT_TIMESTAMP '
+    '"updatedAt" = CURRENT_TIMESTAMP, "version" = p."version" + 1 '
     f"FROM unnest({unpack('ids')}, {unpack('statuses')}, {unpack('accounts')}, "
     "CAST(:ats AS timestamptz[])) AS u(id, status, account, at) "
     'WHERE p."profileId" = u.id'

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import CHAR, ForeignKey, Index, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gxcore.db.base import NOW, Base, SoftDeletable, TenantScoped, UpdatedAt, new_uuid
+from gxcore.db.base import NOW, Base, SoftDeletable, TenantScoped, UpdatedAt, Versioned, new_uuid
 from gxcore.enums import (
     AddressType,
     EmploymentStatus,
@@ -84,7 +84,7 @@ def _national_id_default(context: Any) -> str:
     return national_id_placeholder(params.get("profile_id") or params["profileId"])
 
 
-class UserProfile(TenantScoped, SoftDeletable, Base):
+class UserProfile(TenantScoped, SoftDeletable, Versioned, Base):
     __tablename__ = "UserProfile"
     __table_args__ = (
         Index(None, "tenant_id", "email", unique=True),

@@ -201,6 +201,7 @@ class UserRead(BaseModel):
     denialReason: str | None
     createdAt: datetime
     updatedAt: datetime
+    version: int = Field(description="bumped by every update; the ETag, for If-Match")
 
 
 class UserUpdate(RequestBody):

@@ -6,13 +6,14 @@ found even by this tenant's administrators (the tenant scope never sees it).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.audit import service as audit
-from gxcore.db import pages
+from gxcore.db import pages, versions
 from gxcore.enums import AuditEventType
 from gxcore.errors import DeviceNotFound, UserNotFound
 from gxcore.identity.access import Principal
@@ -60,6 +61,7 @@ def read(profile: UserProfile) -> UserRead:
         denialReason=profile.denial_reason,
         createdAt=profile.created_at,
         updatedAt=profile.updated_at,
+        version=profile.version,
     )
 
 
@@ -85,11 +87,18 @@ async def get(profile_id: str, *, session: AsyncSession, principal: Principal) -
 
 
 async def update(
-    profile_id: str, data: UserUpdate, *, session: AsyncSession, principal: Principal
+    profile_id: str,
+    data: UserUpdate,
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    expected: Collection[int] | None = None,
 ) -> UserRead:
-    """Set the fields the request names; PROFILE_UPDATED is audited by the flush, per column."""
+    """Set the fields the request names, if the profile is at a version `expected` (any when
+    None); PROFILE_UPDATED is audited by the flush, per column."""
     _require_access(principal, profile_id)
     profile = await get_or_raise(session, profile_id, lock=True)
+    versions.require(profile, expected, what=f"user {profile_id}")
     for field in data.model_fields_set:
         setattr(profile, _UPDATABLE[field], getattr(data, field))
     await session.flush()

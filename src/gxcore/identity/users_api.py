@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
-from gxcore.http import Ident, Paging, Session, app_context
+from gxcore.http import (
+    CONDITIONAL,
+    ETAG,
+    VERSIONED,
+    Ident,
+    IfMatch,
+    Paging,
+    Session,
+    app_context,
+    etag,
+)
 from gxcore.identity import users as service
 from gxcore.identity.principal import CurrentUser
 from gxcore.identity.schemas import DevicePage, DeviceRead, UserRead, UserUpdate
@@ -12,17 +22,31 @@ from gxcore.identity.schemas import DevicePage, DeviceRead, UserRead, UserUpdate
 router = APIRouter(prefix="/users", tags=["users"])
 
 
-@router.get("/{profile_id}")
-async def get(profile_id: Ident, user: CurrentUser, session: Session) -> UserRead:
-    return await service.get(profile_id, session=session, principal=user)
-
-
-@router.patch("/{profile_id}")
-async def update(
-    profile_id: Ident, body: UserUpdate, user: CurrentUser, session: Session
+@router.get("/{profile_id}", responses=VERSIONED)
+async def get(
+    profile_id: Ident, user: CurrentUser, session: Session, response: Response
 ) -> UserRead:
-    """Change the fields given; `null` clears an optional one."""
-    return await service.update(profile_id, body, session=session, principal=user)
+    found = await service.get(profile_id, session=session, principal=user)
+    response.headers[ETAG] = etag(found.version)
+    return found
+
+
+@router.patch("/{profile_id}", responses=CONDITIONAL)
+async def update(
+    profile_id: Ident,
+    body: UserUpdate,
+    user: CurrentUser,
+    session: Session,
+    expected: IfMatch,
+    response: Response,
+) -> UserRead:
+    """Change the fields given; `null` clears an optional one. With `If-Match`, only if the
+    profile is still at that version (else 412 PRECONDITION_FAILED)."""
+    updated = await service.update(
+        profile_id, body, session=session, principal=user, expected=expected
+    )
+    response.headers[ETAG] = etag(updated.version)
+    return updated
 
 
 @router.get("/{profile_id}/devices")

@@ -9,14 +9,23 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CHAR, BigInteger, CheckConstraint, ForeignKey, Index, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gxcore.db.base import NOW, Base, Json, SoftDeletable, TenantScoped, UpdatedAt, new_uuid
+from gxcore.db.base import (
+    NOW,
+    Base,
+    Json,
+    SoftDeletable,
+    TenantScoped,
+    UpdatedAt,
+    Versioned,
+    new_uuid,
+)
 from gxcore.enums import ContactStatus, LimitType, OffChainTxType
 
 if TYPE_CHECKING:
     from gxcore.identity.models import UserProfile
 
 
-class Wallet(TenantScoped, SoftDeletable, Base):
+class Wallet(TenantScoped, SoftDeletable, Versioned, Base):
     __tablename__ = "Wallet"
     __table_args__ = (
         CheckConstraint('"cachedBalance" >= 0', name="cachedBalance"),
