@@ -36,6 +36,8 @@ def test_a_replica_login_takes_the_replicas_server_and_drops_read_write() -> Non
     ("error", "away"),
     [
         (ConnectionRefusedError(111, "refused"), True),
+        (OSError(113, "No route to host"), True),
+        (FileNotFoundError(2, "no such file"), False),  # a bug, not an outage
         (asyncpg.exceptions.CannotConnectNowError("the database system is starting up"), True),
         (asyncpg.exceptions.AdminShutdownError("terminating connection"), True),
         (asyncpg.exceptions.ReadOnlySQLTransactionError("read-only transaction"), True),

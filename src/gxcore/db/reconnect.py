@@ -9,8 +9,10 @@ wait with backoff, bounded, then reconnect through the multi-host URL to the new
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import random
+import socket
 from dataclasses import dataclass
 
 import asyncpg
@@ -25,6 +27,9 @@ log = logging.getLogger(__name__)
 #: shut down by an administrator or a crash, starting up or shutting down (57P01-57P03), and a
 #: write on a standby (25006: read_only_sql_transaction).
 _AWAY_STATES = ("08", "57P01", "57P02", "57P03", "25006")
+_NETWORK_ERRNOS = frozenset(
+    {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTDOWN, errno.ETIMEDOUT}
+)
 
 
 def is_disconnect(error: BaseException) -> bool:
@@ -36,8 +41,13 @@ def is_disconnect(error: BaseException) -> bool:
         if e is None or id(e) in seen:
             continue
         seen.add(id(e))
-        if isinstance(e, (DatabaseUnavailable, OSError, PoolTimeout, asyncpg.InterfaceError)):
-            return True  # TimeoutError is an OSError
+        if isinstance(e, (DatabaseUnavailable, PoolTimeout, asyncpg.InterfaceError)):
+            return True
+        if isinstance(e, (ConnectionError, TimeoutError, socket.gaierror)) or (
+            isinstance(e, OSError)
+            and (e.errno in _NETWORK_ERRNOS or str(e).startswith("Multiple exceptions"))
+        ):  # the second: asyncio failing every address of a host name
+            return True  # not any OSError: a missing file is a bug, not an outage
         if isinstance(e, DBAPIError) and e.connection_invalidated:
             return True
         state = getattr(e, "sqlstate", None)

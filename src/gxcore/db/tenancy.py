@@ -444,7 +444,9 @@ class Database:
             except PoolTimeout as e:
                 raise DatabaseBusy("no database connection came free in time; retry") from e
             except (OSError, asyncpg.InterfaceError) as e:  # connecting failed, or mid-commit
-                raise _away(e) from e
+                if is_disconnect(e):
+                    raise _away(e) from e
+                raise
 
 
 def _away(error: BaseException) -> DatabaseUnavailable:
