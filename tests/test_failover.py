@@ -107,8 +107,9 @@ class Traffic:
 
     def longest_gap(self, since: float) -> float:
         """Longest wait between two accepted writes, from the last one before `since` on."""
-        times = sorted(self.accepted_at)
-        return max((b - a for a, b in itertools.pairwise(times) if b >= since), default=0.0)
+        last_before = max((t for t in self.accepted_at if t < since), default=since)
+        times = [last_before, *sorted(t for t in self.accepted_at if t >= since)]
+        return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
 
 
 @pytest.fixture
@@ -166,7 +167,10 @@ async def _through(
         asyncio.create_task(projector.run(stop=stop_projector, idle_delay=0.05)),
     ]
     senders = [asyncio.create_task(traffic.sender(i)) for i in range(USERS)]
-    await asyncio.sleep(2)  # traffic flowing before the primary moves
+    deadline = time.monotonic() + SEND_TIMEOUT
+    while len(traffic.accepted) < USERS:  # traffic flowing before the primary moves
+        assert time.monotonic() < deadline, "no traffic before the disruption"
+        await asyncio.sleep(0.05)
     started = time.monotonic()
     before = len(traffic.accepted)
     await asyncio.to_thread(disrupt)

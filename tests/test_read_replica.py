@@ -109,6 +109,21 @@ def replica(server_url: str) -> Iterator[Replica]:
         r.stop()
 
 
+async def _pause(replica: Replica, primary_url: str) -> None:
+    """Pause replay, and wait until it has paused: a pause is only requested until the startup
+    process reaches its next record, so one is written (a WAL message) to get it there."""
+    await replica.sql("SELECT pg_wal_replay_pause()")
+    conn = await asyncpg.connect(libpq_url(primary_url))
+    try:
+        await conn.execute("SELECT pg_logical_emit_message(false, 'gx', 'pause')")
+    finally:
+        await conn.close()
+    deadline = time.monotonic() + 30
+    while await replica.sql("SELECT pg_get_wal_replay_pause_state()") != "paused":
+        assert time.monotonic() < deadline, "replay does not pause"
+        await asyncio.sleep(0.05)
+
+
 async def _caught_up(replica: Replica, primary_url: str) -> None:
     conn = await asyncpg.connect(libpq_url(primary_url))
     try:
@@ -171,7 +186,7 @@ async def test_a_caller_reads_its_own_write_while_others_read_the_replica(
     await _caught_up(replica, scratch_url)
     # Caught up: everyone, the sign-in's writer included, reads from the replica.
     assert (await _profile(a, alice, tokens["alice"])).headers[READ_FROM] == "replica"
-    await replica.sql("SELECT pg_wal_replay_pause()")
+    await _pause(replica, scratch_url)
     try:
         changed = await a.patch(
             f"/users/{alice.profile_id}", json={"jobTitle": "Auditor"}, headers=tokens["alice"]
@@ -212,7 +227,7 @@ async def test_a_replica_lagging_past_the_bound_is_skipped(
         async with _client(_app(db, tmp_path), setup["tenant"]) as client:
             await _caught_up(replica, scratch_url)
             assert (await _profile(client, bob, tokens["bob"])).headers[READ_FROM] == "replica"
-            await replica.sql("SELECT pg_wal_replay_pause()")
+            await _pause(replica, scratch_url)
             try:
                 written = await setup["a"].patch(
                     f"/users/{alice.profile_id}", json={"jobTitle": "Clerk"},
