@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     #: its host, port and, if given, database replace DATABASE_URL's for the role connections
     #: (requests, relay, projector); migrations and LISTEN go to the server directly.
     pooler_url: str | None = None
+    #: A streaming replica of DATABASE_URL's server (`GX_READ_REPLICA_URL`: its host, port and,
+    #: if given, database; the roles log in with the primary's passwords): the API's reads go
+    #: there, unless it lags more than `read_replica_max_lag_seconds` behind the WAL it has
+    #: received, or has not yet replayed the caller's own last write (read-your-writes).
+    read_replica_url: str | None = None
+    read_replica_max_lag_seconds: float = Field(default=5.0, ge=0)
 
     #: Readiness (`/readyz`): how far the projector may trail the ledger, in blocks and in
     #: seconds since the first event it has not projected yet was committed.

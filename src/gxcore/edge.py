@@ -32,7 +32,7 @@ from gxcore import logs, tracing
 from gxcore.config import Settings
 from gxcore.cqrs.metrics import HTTP_LATENCY
 from gxcore.errors import RequestTooLarge
-from gxcore.http import TENANT_HEADER, error_response
+from gxcore.http import EXTRA_HEADERS, TENANT_HEADER, error_response
 
 access_log = logging.getLogger("gxcore.access")
 
@@ -134,6 +134,7 @@ class RequestContext:
                 status = message["status"]
                 headers = list(message.get("headers", ()))
                 headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(scope.get("state", {}).get(EXTRA_HEADERS, ()))
                 message = {**message, "headers": headers}
             await send(message)
 

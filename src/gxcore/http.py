@@ -10,9 +10,10 @@ validation failure.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
@@ -30,8 +31,9 @@ from gxcore.admin.service import tenant_paused
 from gxcore.audit.chain import truncate_ms
 from gxcore.config import Settings
 from gxcore.db import pages
+from gxcore.db.reconnect import is_disconnect
 from gxcore.db.scope import RequestMeta, valid_tenant_id
-from gxcore.db.tenancy import Database
+from gxcore.db.tenancy import READ_FROM, Database
 from gxcore.db.types import storable
 from gxcore.errors import (
     Conflict,
@@ -283,6 +285,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        if is_disconnect(error):  # outside a unit of work (a middleware, a probe): still a 503
+            log.warning("database away on %s %s: %s", request.method, request.url.path, error)
+            return error_response(DatabaseUnavailable(f"the database is not reachable: {error}"))
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(SERVER_ERROR, code="INTERNAL_ERROR", detail="internal error")
 
@@ -374,13 +379,73 @@ async def tenant_transaction(request: Request, tenant: str) -> AsyncIterator[Asy
         ip_address=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
-    async with gx.database.tenant(tenant, request=meta) as session:
+    database = gx.database
+    replicated = database.replica_engine is not None
+    reads = replicated and request.method in _READS
+    unit: AbstractAsyncContextManager[AsyncSession] = (
+        database.reading(tenant, request=meta, after_lsn=_seen_lsn(request))
+        if reads
+        else database.tenant(tenant, request=meta)
+    )
+    async with unit as session:
         if await tenant_paused(session, tenant) and not served_while_paused(request):
             raise SystemPaused(
                 f"the system of tenant {tenant!r} is paused: writes are refused until an "
                 "administrator resumes it; reads are served"
             )
+        if reads:
+            respond_with_header(request, READ_FROM_HEADER, session.info[READ_FROM])
         yield session
+    if replicated and not reads:
+        await _remember_write(request, database)
+
+
+# --------------------------------------------------------------------------------------------
+# Read replicas: where reads go is decided here and in Database.reading, for every route.
+# --------------------------------------------------------------------------------------------
+
+#: After a write: the primary's WAL position (bytes), as a response header and a short-lived
+#: cookie. A read that brings it back (cookie or header) is served by the replica only once the
+#: replica has replayed that far: the caller always sees its own writes.
+LSN_HEADER = "X-GX-LSN"
+LSN_COOKIE = "gx_lsn"
+#: On each read when a replica is configured: `replica` or `primary`.
+READ_FROM_HEADER = "X-GX-Read-From"
+#: `request.state` key of the headers the request's unit of work adds to its response (sent by
+#: gxcore.edge.RequestContext: by then FastAPI has built the response).
+EXTRA_HEADERS = "gx_headers"
+# Past this LSN nothing is served by a replica: what an unreadable token asks for.
+_EVERYTHING = 2**64
+
+
+def respond_with_header(request: Request, name: str, value: str) -> None:
+    headers = request.scope.setdefault("state", {}).setdefault(EXTRA_HEADERS, [])
+    headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+
+
+def _seen_lsn(request: Request) -> int:
+    seen = 0
+    for token in (request.headers.get(LSN_HEADER), request.cookies.get(LSN_COOKIE)):
+        if token is None:
+            continue
+        try:
+            seen = max(seen, int(token))
+        except ValueError:
+            return _EVERYTHING  # garbled: the primary, to be sure the caller's writes show
+    return seen
+
+
+async def _remember_write(request: Request, database: Database) -> None:
+    try:
+        lsn = await database.primary_lsn()
+    except Exception as e:  # noqa: BLE001  the write committed: its answer must not become a 503
+        log.warning("no WAL position after a write (reads may miss it on a replica): %s", e)
+        return
+    # The cookie outlives no usable replica: one lagging more than the bound is skipped anyway.
+    max_age = math.ceil(database.replica_max_lag) + 1
+    respond_with_header(request, LSN_HEADER, str(lsn))
+    cookie = f"{LSN_COOKIE}={lsn}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax"
+    respond_with_header(request, "set-cookie", cookie)
 
 
 # scope="function": the transaction ends before the response is sent, so a client never sees

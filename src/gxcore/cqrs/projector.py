@@ -55,6 +55,7 @@ from gxcore.cqrs.claims import Claims
 from gxcore.cqrs.models import EventDLQ, OutboxCommand, ProjectorState
 from gxcore.cqrs.projection import Batch, Checked, Projection, check
 from gxcore.cqrs.registry import PROJECTIONS
+from gxcore.db.reconnect import Reconnect, is_disconnect
 from gxcore.db.tenancy import Database
 from gxcore.errors import ProjectorLeaseLost, ProjectorStopped
 from gxcore.ledger.port import CHANNEL, LedgerEvent, Position
@@ -129,6 +130,7 @@ class Projector:
         self._isolate_until: Position | None = None
         self._prefetch: asyncio.Task[list[tuple[LedgerEvent, Checked]]] | None = None
         self._may_read_ahead = asyncio.Event()
+        self._reconnect = Reconnect(f"projector {name}")
 
     async def run(
         self,
@@ -163,7 +165,23 @@ class Projector:
 
         While a batch's writes run on the database, the next batch is read and validated
         (`_prefetch`, `_read`): that Python work overlaps the database's instead of adding to
-        it."""
+        it. While the database is away (the primary moving), the batch waits with bounded
+        backoff (`Reconnect`) without spending its retries, then resumes from the stored
+        checkpoint: a commit cut off mid-answer may have landed."""
+        while True:
+            try:
+                progress = await self._step()
+            except Exception as e:
+                if not is_disconnect(e):
+                    raise
+                await self._drop_prefetch()
+                self._started = False
+                await self._reconnect.wait(e)
+                continue
+            self._reconnect.reset()
+            return progress
+
+    async def _step(self) -> Progress:
         if not self._started:
             async with self.db.system(reason=f"projector {self.name}: resume") as session:
                 self._cursor = await resume_position(
@@ -192,6 +210,8 @@ class Projector:
                 raise  # another process feeds these tenants now: retrying cannot help
             except Exception as e:  # the batch's transaction rolled back: nothing of it stuck
                 await self._drop_prefetch()
+                if is_disconnect(e):
+                    raise
                 failures += 1
                 events = [event for event, _ in batch]
                 if failures <= self.retries:

@@ -56,6 +56,7 @@ from gxcore.cqrs import metrics
 from gxcore.cqrs.outbox import LOCK_IN_ID_ORDER, NOTIFY_CHANNEL
 from gxcore.db import lifecycle
 from gxcore.db.arrays import as_text, packed, unpack
+from gxcore.db.reconnect import Reconnect, is_disconnect
 from gxcore.db.tenancy import Database
 from gxcore.enums import OutboxStatus
 from gxcore.errors import GxError, ValidationFailed
@@ -233,6 +234,7 @@ class Relay:
         self.ledger = ledger
         self.config = config or RelayConfig()
         self.worker_id = worker_id or new_worker_id()
+        self._reconnect = Reconnect(f"relay {self.worker_id}")
         self.stats = Stats()
         self._rng = rng or random.Random()
         self._clock = clock  # seconds, for the lease's end; tests pass one they move by hand
@@ -431,11 +433,14 @@ class Relay:
             while not self._stop.is_set():
                 try:
                     batch = await self.run_batch()
-                except (DBAPIError, OSError, asyncpg.PostgresError) as e:
+                except (DBAPIError, OSError, asyncpg.PostgresError, GxError) as e:
+                    if not is_disconnect(e) and isinstance(e, GxError):
+                        raise
                     # The database is away: claimed rows keep their lease and are taken over
-                    # when it expires. Wait and try again.
-                    log.warning("%s: database error, retrying: %s", self.worker_id, e)
-                    batch = Stats()
+                    # when it expires. Wait (bounded backoff) and try again.
+                    await self._reconnect.wait(e)
+                    continue
+                self._reconnect.reset()
                 if batch.claimed < self.config.batch_size:
                     await self._idle()
         finally:

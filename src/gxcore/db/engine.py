@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -14,10 +16,37 @@ from gxcore.errors import ConfigurationError
 ASYNC_DRIVER = "postgresql+asyncpg"
 
 
+# `scheme://[userinfo@]host:port,host:port[/db][?query]`: libpq's list of servers to try in turn.
+_HOST_LIST = re.compile(r"^(?P<head>[^:/]+://(?:[^@/]*@)?)(?P<hosts>[^/?@]*,[^/?@]*)(?P<tail>.*)$")
+
+
+def _hosts_to_query(url: str) -> str:
+    """libpq's multi-host form, which SQLAlchemy cannot parse, as SQLAlchemy's: every server a
+    `host=name:port` query item (what its asyncpg dialect hands asyncpg as a host list)."""
+    found = _HOST_LIST.match(url)
+    if found is None:
+        return url
+    tail = found["tail"]
+    path, _, query = tail.partition("?")
+    hosts = "&".join(f"host={quote(h, safe=':[]')}" for h in found["hosts"].split(",") if h)
+    return f"{found['head']}{path or '/'}?{hosts}{'&' + query if query else ''}"
+
+
+def hosts_of(url: URL) -> list[str]:
+    """`host:port` of each server `url` names, in order (one for a plain URL)."""
+    listed = url.query.get("host")
+    if isinstance(listed, tuple) and len(listed) > 1:
+        return list(listed)
+    return [f"{url.host}:{url.port or 5432}"]
+
+
 def async_url(url: str | URL) -> URL:
-    """Normalise a `postgresql://` (or `postgres://`) address to the asyncpg dialect."""
+    """Normalise a `postgresql://` (or `postgres://`) address to the asyncpg dialect.
+
+    A multi-host address (`host1:port1,host2:port2`, as libpq takes it, with
+    `target_session_attrs=read-write` to find the primary) is kept as a list of servers."""
     try:
-        parsed = make_url(url) if isinstance(url, str) else url
+        parsed = make_url(_hosts_to_query(url)) if isinstance(url, str) else url
     except Exception as e:  # sqlalchemy raises ArgumentError with a long message
         raise ConfigurationError(f"not a database URL: {url!s}") from e
     if parsed.get_backend_name() not in ("postgresql", "postgres"):
@@ -26,13 +55,32 @@ def async_url(url: str | URL) -> URL:
 
 
 def libpq_url(url: str | URL) -> str:
-    """The plain `postgresql://` form other tools (psql, pgbench, asyncpg) understand."""
-    return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The plain `postgresql://` form other tools (psql, pgbench, asyncpg) understand; several
+    servers are written as libpq's host list, the form asyncpg's own parser reads."""
+    parsed = async_url(url).set(drivername="postgresql")
+    hosts = hosts_of(parsed)
+    if len(hosts) == 1:
+        return parsed.render_as_string(hide_password=False)
+    query = {k: v for k, v in parsed.query.items() if k != "host"}
+    single = parsed.set(host="HOSTS", port=None, query=query)
+    return single.render_as_string(hide_password=False).replace("@HOSTS", "@" + ",".join(hosts), 1)
 
 
 def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(async_url(url), **kwargs)
+
+
+def on_server(url: str | URL, server: str | URL) -> URL:
+    """`url`'s login (user, password, options) on another server: `server`'s host(s) and port,
+    and its database if it names one (a replica)."""
+    login, there = async_url(url), async_url(server)
+    # Which servers to try, and what kind (target_session_attrs), are the server's to say.
+    kept = {k: v for k, v in login.query.items() if k not in ("host", "target_session_attrs")}
+    query = kept | dict(there.query)
+    return login.set(
+        host=there.host, port=there.port, database=there.database or login.database, query=query
+    )
 
 
 @dataclass(frozen=True)

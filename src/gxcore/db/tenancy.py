@@ -41,10 +41,17 @@ from sqlalchemy.orm.exc import StaleDataError
 from gxcore.config import Settings
 from gxcore.db import roles
 from gxcore.db.base import SoftDeletable, TenantScoped, Versioned
-from gxcore.db.engine import PoolConfig, create_engine, libpq_url
+from gxcore.db.engine import PoolConfig, create_engine, libpq_url, on_server
+from gxcore.db.reconnect import is_disconnect
 from gxcore.db.roles import APP_ROLE, SYSTEM_ROLE, role_url
 from gxcore.db.scope import SCOPE_KEY, RequestMeta, Scope, scope_of
-from gxcore.errors import ConcurrentModification, CrossTenant, DatabaseBusy, TenantScopeRequired
+from gxcore.errors import (
+    ConcurrentModification,
+    CrossTenant,
+    DatabaseBusy,
+    DatabaseUnavailable,
+    TenantScopeRequired,
+)
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +265,21 @@ QUERY_CANCELED = "57014"
 _HAS_XID = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
 
 
+#: `session.info` key of where `Database.reading` served from: REPLICA or PRIMARY.
+READ_FROM = "gx_read_from"
+REPLICA, PRIMARY = "replica", "primary"
+
+# Whether a standby, how far it has replayed (bytes), and how many seconds the newest WAL it
+# has received but not replayed waits (0 when it has replayed all it has).
+_REPLICA_STATE = text(
+    "SELECT pg_is_in_recovery(), COALESCE(pg_last_wal_replay_lsn() - '0/0'::pg_lsn, 0), "
+    "CASE WHEN pg_last_wal_receive_lsn() IS NULL "
+    "OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0 "
+    "ELSE COALESCE(EXTRACT(epoch FROM now() - pg_last_xact_replay_timestamp()), 'Infinity') END"
+)
+_CURRENT_LSN = text("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+
+
 def _is_rls_violation(error: DBAPIError) -> bool:
     return "row-level security" in str(error.orig)
 
@@ -288,10 +310,15 @@ class Database:
         apart_engine: AsyncEngine,
         *,
         listen_url: str | None = None,
+        replica_engine: AsyncEngine | None = None,
+        replica_max_lag: float = 5.0,
     ) -> None:
         self.app_engine = app_engine
         self.system_engine = system_engine
         self.apart_engine = apart_engine
+        #: `gx_app` on a streaming replica, for `reading()`; None: every read on the primary.
+        self.replica_engine = replica_engine
+        self.replica_max_lag = replica_max_lag
         #: `gx_system` on the server itself, never through a pooler: for LISTEN, which a
         #: transaction-mode pooler cannot carry.
         self.listen_url = listen_url or libpq_url(system_engine.url)
@@ -303,10 +330,13 @@ class Database:
         *,
         role_key: bytes,
         pool: PoolConfig | None = None,
+        replica_url: str | URL | None = None,
+        replica_max_lag: float = 5.0,
         **engine_kwargs: Any,
     ) -> Database:
         """Engines logged in as the roles, with the passwords `role_key` derives (roles.role_key),
-        pooled as `pool` says (defaults otherwise); `engine_kwargs` override it."""
+        pooled as `pool` says (defaults otherwise); `engine_kwargs` override it. With
+        `replica_url`, reads may go to that streaming replica (see `reading`)."""
         pool = pool or PoolConfig()
         kwargs = pool.engine_kwargs() | engine_kwargs
         kwargs["connect_args"] = {
@@ -318,30 +348,52 @@ class Database:
         system_url = role_url(owner_url, SYSTEM_ROLE, key=role_key)
         app, apart = (create_engine(app_url, **kwargs) for _ in range(2))
         system = create_engine(pool.route(system_url), **kwargs)
-        for engine in (app, apart):
+        replica = None
+        if replica_url is not None:  # a physical replica: the same roles, the same passwords
+            direct_app_url = role_url(owner_url, APP_ROLE, key=role_key)
+            replica = create_engine(on_server(direct_app_url, replica_url), **kwargs)
+        tenant_engines = [e for e in (app, apart, replica) if e is not None]
+        for engine in tenant_engines:
             event.listen(engine.sync_engine, "reset", _forget_pending)
         if pool.statement_timeout_ms:
             on_connect = functools.partial(_limit_statements, ms=pool.statement_timeout_ms)
-            for engine in (app, apart, system):
+            for engine in (*tenant_engines, system):
                 event.listen(engine.sync_engine, "connect", on_connect)
-        return cls(app, system, apart, listen_url=libpq_url(system_url))
+        return cls(
+            app,
+            system,
+            apart,
+            listen_url=libpq_url(system_url),
+            replica_engine=replica,
+            replica_max_lag=replica_max_lag,
+        )
 
     @classmethod
     def for_settings(cls, owner_url: str | URL, settings: Settings) -> Database:
         """`connect` with the role key and the pool `settings` give (what the `gx` commands use)."""
         return cls.connect(
-            owner_url, role_key=roles.role_key(settings), pool=PoolConfig.from_settings(settings)
+            owner_url,
+            role_key=roles.role_key(settings),
+            pool=PoolConfig.from_settings(settings),
+            replica_url=settings.read_replica_url,
+            replica_max_lag=settings.read_replica_max_lag_seconds,
         )
 
     async def dispose(self) -> None:
         await self.app_engine.dispose()
         await self.system_engine.dispose()
         await self.apart_engine.dispose()
+        if self.replica_engine is not None:
+            await self.replica_engine.dispose()
 
-    def session(self, scope: Scope | None = None, *, apart: bool = False) -> AsyncSession:
+    def session(
+        self, scope: Scope | None = None, *, apart: bool = False, replica: bool = False
+    ) -> AsyncSession:
         """A guarded session, not yet in a transaction. Prefer `tenant()` / `system()`."""
         if scope is not None and scope.system:
             engine = self.system_engine
+        elif replica and self.replica_engine is not None:
+            engine = self.replica_engine
         else:
             engine = self.apart_engine if apart else self.app_engine
         session = AsyncSession(engine, sync_session_class=GuardedSession, expire_on_commit=False)
@@ -361,6 +413,45 @@ class Database:
         scope = Scope.for_tenant(tenant_id, actor_profile_id=actor_profile_id, request=request)
         async with self._unit_of_work(scope) as session:
             yield session
+
+    @asynccontextmanager
+    async def reading(
+        self, tenant_id: str, *, request: RequestMeta | None = None, after_lsn: int = 0
+    ) -> AsyncIterator[AsyncSession]:
+        """A unit of work for reads only: on the replica when it has replayed `after_lsn` (the
+        caller's last write, from `primary_lsn`) and lags at most `replica_max_lag` seconds,
+        else on the primary. `session.info[READ_FROM]` says which. The replica's transaction
+        starts with the check, so what it reads is at least as new as what it checked."""
+        scope = Scope.for_tenant(tenant_id, request=request)
+        if self.replica_engine is not None:
+            answered = False
+            try:
+                async with self._unit_of_work(scope, replica=True) as session:
+                    if await self._replica_fresh(session, after_lsn):
+                        session.info[READ_FROM] = REPLICA
+                        answered = True
+                        yield session
+                        return
+            except DatabaseUnavailable as e:
+                if answered:
+                    raise
+                log.warning("read replica unreachable, reading from the primary: %s", e)
+        async with self._unit_of_work(scope) as session:
+            session.info[READ_FROM] = PRIMARY
+            yield session
+
+    async def _replica_fresh(self, session: AsyncSession, after_lsn: int) -> bool:
+        standby, replayed, lag = (await session.execute(_REPLICA_STATE)).one()
+        fresh = bool(standby) and int(replayed) >= after_lsn and float(lag) <= self.replica_max_lag
+        if not fresh:
+            log.debug("replica skipped: replayed %s < %s or lag %.1fs", replayed, after_lsn, lag)
+        return fresh
+
+    async def primary_lsn(self) -> int:
+        """The primary's WAL position now, in bytes: after a commit, a replica that has replayed
+        this far shows it."""
+        async with self.app_engine.connect() as conn:
+            return int(await conn.scalar(_CURRENT_LSN) or 0)
 
     @asynccontextmanager
     async def system(self, reason: str) -> AsyncIterator[AsyncSession]:
@@ -390,9 +481,9 @@ class Database:
 
     @asynccontextmanager
     async def _unit_of_work(
-        self, scope: Scope, *, apart: bool = False
+        self, scope: Scope, *, apart: bool = False, replica: bool = False
     ) -> AsyncIterator[AsyncSession]:
-        async with self.session(scope, apart=apart) as session:
+        async with self.session(scope, apart=apart, replica=replica) as session:
             try:
                 async with session.begin():
                     yield session
@@ -403,8 +494,21 @@ class Database:
                     ) from e
                 if getattr(e.orig, "sqlstate", None) == QUERY_CANCELED:
                     raise DatabaseBusy(f"a statement was cancelled: {e.orig}") from e
+                if is_disconnect(e):
+                    raise _away(e) from e
                 raise
             except StaleDataError as e:
                 raise await _stale(session, e) from e
             except PoolTimeout as e:
                 raise DatabaseBusy("no database connection came free in time; retry") from e
+            except (OSError, asyncpg.InterfaceError) as e:  # connecting failed, or mid-commit
+                if is_disconnect(e):
+                    raise _away(e) from e
+                raise
+
+
+def _away(error: BaseException) -> DatabaseUnavailable:
+    # A commit cut off may or may not have landed: the caller retries with its idempotency key.
+    return DatabaseUnavailable(
+        f"the database is not reachable (the primary may be moving): {error}"
+    )
