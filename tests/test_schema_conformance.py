@@ -32,7 +32,7 @@ MONEY_TYPE = "numeric(36,9)"
 
 
 # --------------------------------------------------------------------------------------------
-# gxcore's deliberate departures from the reference (keep README.md in step with this list)
+# gxcore's deliberate departures from the reference (keep docs/schema.md in step with this list)
 # --------------------------------------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ loop = test_money_api.loop
 SPEC = create_served_app(Settings(environment="test")).openapi()
 PREFIX = "/api/v1"
 #: The writes served while the system is paused: signing in and out, and the administration
-#: the ledger takes while paused. A new one is a decision: list it here and in the README.
+#: the ledger takes while paused. A new one is a decision: list it here and in docs/http-api.md.
 ALLOWED = {
     ("POST", "/auth/login"),
     ("POST", "/auth/refresh"),

@@ -1,6 +1,6 @@
 """audit models.
 
-`chainSeq`, `previousHash` and `appendSeq` are gxcore's additions (README, "Added columns"):
+`chainSeq`, `previousHash` and `appendSeq` are gxcore's additions (docs/schema.md, "Added columns"):
 each tenant's entries form a hash chain in `chainSeq` order (`gxcore.audit.chain`), linked after
 commit in `appendSeq` order by `gxcore.audit.linker`.
 """

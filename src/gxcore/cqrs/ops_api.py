@@ -32,7 +32,7 @@ NOT_READY = "NOT_READY"
 PROBLEM_JSON = "application/problem+json"
 
 # Left out of /openapi.json: they take no input, describe the process rather than the API, and
-# answer none of the API's errors (README, "Health, metrics and logs", documents them).
+# answer none of the API's errors (docs/operations.md, "Health, metrics and logs", documents them).
 router = APIRouter(tags=["operations"], include_in_schema=False)
 
 
