@@ -28,6 +28,9 @@ TEMPLATE_DB = "gx_template"
 ROLE_KEY = os.environ.setdefault(
     "GX_DB_ROLE_SECRET", "test-only-db-role-secret-0123456789abcdef"
 ).encode()
+# `gx` tables in full in every worker, whatever its terminal: Rich reads the width once, when
+# gxcore.cli_common makes its consoles (imported by test modules, after this file).
+os.environ.setdefault("COLUMNS", "200")
 
 
 @pytest.fixture(scope="session")

@@ -282,7 +282,8 @@ async def test_denying_a_user_needs_a_reason_and_records_it(
     url = f"/console/users/{waiting.profile_id}/deny"
     empty = await browser.post(url, data={"csrf": csrf, "reason": ""})
     assert empty.status_code == 422 and "reason" in empty.text
-    assert (await one(db, tenant, UserProfile)).status is S.PENDING_ADMIN_APPROVAL
+    unchanged = await one(db, tenant, UserProfile, UserProfile.profile_id == waiting.profile_id)
+    assert unchanged.status is S.PENDING_ADMIN_APPROVAL
     denied = await browser.post(url, data={"csrf": csrf, "reason": "documents do not match"})
     assert denied.status_code == 303
     found = await one(db, tenant, UserProfile, UserProfile.profile_id == waiting.profile_id)

@@ -16,6 +16,7 @@ from gxcore.enums import (
     NotificationStatus,
     OrgProfileStatus,
     OutboxStatus,
+    ReferralStatus,
     RegistrationStep,
     RelationshipStatus,
     SessionStatus,
@@ -70,6 +71,7 @@ EXPECTED: dict[type, dict[str, set[str]]] = {
     },
     LicenseStatus: {"ACTIVE": {"EXPIRED", "REVOKED"}},
     CredentialStatus: {"ACTIVE": {"REVOKED"}},
+    ReferralStatus: {"PENDING": {"REGISTERED"}, "REGISTERED": {"REWARDED"}},
 }
 
 PAIRS = [

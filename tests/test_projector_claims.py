@@ -232,3 +232,34 @@ async def test_a_crashed_process_of_this_host_is_taken_over_without_waiting_for_
     assert await holder(db, tenant) == ("group-a", successor.owner_id)
     with pytest.raises(ProjectorTenantOwned):  # another host's process: only its lease tells
         await owner(claims, db, "group-a").claim(list(elsewhere.held))
+
+
+async def test_a_tenant_taken_over_mid_run_gets_the_events_skipped_while_another_held_it(
+    db: Database, tenant: str, claims: list[Claims]
+) -> None:
+    name = f"whole-{tenant}"  # a name of its own: whole-ledger checkpoints span tenants
+    free = await other_tenant(db)
+    feed = Feed(tenant)
+    await users(db, feed, "a", "b")
+    story(feed)
+    early = list(feed.events)  # the tenant's events while a stalled process of this name holds it
+    feed.tenant = free
+    await users(db, feed, "a", "b")
+    story(feed)
+    stalled = owner(claims, db, name, lease=1.0, owner_id="another-host:1:x")
+    await stalled.claim([tenant])
+
+    whole = owner(claims, db, name, discover=True)
+    first = await Projector(db, feed, name=name, claims=whole).run(once=True)
+    assert first.skipped == len(early) and await logged(db, tenant) == []
+
+    await asyncio.sleep(1.2)  # the stalled owner's lease runs out
+    feed.tenant = tenant
+    story(feed)  # the tenant's next events: met by a restarted projector, which takes it over
+    late = feed.events[len(early) :]
+    await Projector(db, feed, name=name, claims=whole).run(once=True)
+    assert await holder(db, tenant) == (name, whole.owner_id)
+    mine = [e for e in feed.events if e.tenant_id == tenant]
+    assert len(mine) > len(early) and late
+    assert await logged(db, tenant) == positions(mine)  # the early ones too, each once
+    assert await balances(db, free) == {"a": D(464), "b": D(536)}

@@ -216,11 +216,13 @@ async def test_the_list_pages_newest_first_and_refuses_a_forged_cursor(
         if (cursor := page["nextCursor"]) is None:
             break
     assert seen == made[::-1]
-    for params in ({"cursor": "forged"}, {"limit": 0}, {"limit": 201}, {"status": "LOST"}):
+    forged = await client.get("/referrals", params={"cursor": "forged"}, headers=ada["headers"])
+    assert_problem(forged, 400, "INVALID_CURSOR")
+    for params in ({"limit": 0}, {"limit": 201}, {"status": "LOST"}):
         response = await client.get("/referrals", params=params, headers=ada["headers"])
         assert_problem(response, 422, "VALIDATION_FAILED")
     pending = await client.get("/referrals", params={"status": "REWARDED"}, headers=ada["headers"])
-    assert pending.json() == {"items": [], "nextCursor": None}
+    assert pending.json() == {"items": [], "nextCursor": None, "nextPage": None}
 
 
 async def test_another_user_of_the_tenant_cannot_read_a_referral(

@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -84,9 +85,7 @@ class Claims:
         self, session: AsyncSession, wanted: list[str], *, refuse_any_holder: bool
     ) -> None:
         rows = (await session.execute(_HOLDERS, self._args(wanted))).all()
-        dead = sorted({r.owner for r in rows if r.live and _crashed_here(r.owner)})
-        if dead:  # a crashed process of this host: no need to wait for its lease
-            await session.execute(_EXPIRE, {"owners": dead, "channel": self.channel})
+        dead = await self._expire_crashed(session, rows)
         holders = [
             _Holder(r.tenant, r.name, r.owner, r.expires, r.live and r.owner not in dead)
             for r in rows
@@ -111,6 +110,14 @@ class Claims:
             )
         self.held |= got
 
+    async def _expire_crashed(self, session: AsyncSession, holders: Sequence[Any]) -> list[str]:
+        """End at once the claims of holders that are processes of this host no longer running
+        (a supervisor's restart need not wait for their lease); their owner ids."""
+        dead = sorted({r.owner for r in holders if r.live and _crashed_here(r.owner)})
+        if dead:
+            await session.execute(_EXPIRE, {"owners": dead, "channel": self.channel})
+        return dead
+
     async def _take(
         self, session: AsyncSession, tenants: Iterable[str], *, same_name: bool = False
     ) -> set[str]:
@@ -130,6 +137,10 @@ class Claims:
             # Mid-run, only a new tenant or one of this name: its checkpoints are this name's,
             # and the events of another name's tenant already passed would never be read again.
             fresh = [t for t in tenants if t not in self.held]
+            if fresh:
+                await self._expire_crashed(
+                    session, (await session.execute(_HOLDERS, self._args(fresh))).all()
+                )
             self.held |= await self._take(session, fresh, same_name=True)
         mine = set((await session.execute(_MINE, self._args(sorted(tenants)))).scalars())
         lost = (self.held & set(tenants)) - mine

@@ -125,6 +125,9 @@ class Projector:
         #: (one projector in-process, as tests and rebuilds run it).
         self.claims = claims
         self._cursor: Position | None = None
+        #: Where to read again from after this batch: a tenant taken over mid-run whose events
+        #: before the batch were left to its previous owner (None: nothing to read again).
+        self._rewind: tuple[Position | None] | None = None
         self._started = False
         # After a batch failed for good: one event per transaction up to this position.
         self._isolate_until: Position | None = None
@@ -227,6 +230,9 @@ class Projector:
                     continue
                 raise ProjectorStopped(self._stopped(events, failures, e)) from e
             self._cursor = batch[-1][0].position
+            if self._rewind is not None:
+                (self._cursor,), self._rewind = self._rewind, None
+                await self._drop_prefetch()
             return progress
 
     async def _read(self, after: Position | None, limit: int) -> list[tuple[LedgerEvent, Checked]]:
@@ -299,10 +305,14 @@ class Projector:
         events = [event for event, _ in batch]
         tenants = sorted({e.tenant_id for e in events})
         async with self.db.system(reason=f"projector {self.name}") as session:
-            mine = set(tenants)
+            mine, taken = set(tenants), set[str]()
             if self.claims is not None:
+                before = set(self.claims.held)
                 mine = await self.claims.hold(session, tenants)
+                taken = self.claims.held - before
             done = await lock_checkpoints(session, self.name, self.channel, sorted(mine))
+            if taken:
+                mine -= await self._left_behind(events, taken, done)
             work = Batch(session, self.table)
             last: dict[str, Position] = {}
             skipped = 0
@@ -330,6 +340,28 @@ class Projector:
         return Progress(
             len(events), len(work.applied), len(work.dead), skipped, events[-1].position
         )
+
+    async def _left_behind(
+        self, events: list[LedgerEvent], taken: set[str], done: dict[str, Position]
+    ) -> set[str]:
+        """Of the tenants this batch took over, those with events before it that were skipped
+        while another process held them: this batch leaves them out, and reading starts again
+        at the oldest of their checkpoints (the checkpoints skip what was applied since)."""
+        behind: dict[str, Position | None] = {}
+        for tenant in taken:
+            first_here = next(e.position for e in events if e.tenant_id == tenant)
+            after = done.get(tenant)
+            found = await self.source.events_after(after, 1, tenant_id=tenant)
+            if found and found[0].position < first_here:
+                behind[tenant] = after
+        if behind:
+            starts = list(behind.values())
+            self._rewind = (None if None in starts else min(p for p in starts if p is not None),)
+            log.warning(
+                "projector %s: took over %s mid-run; reading again from %s for their events",
+                self.name, ", ".join(sorted(behind)), self._rewind[0] or "the start",
+            )  # fmt: skip
+        return set(behind)
 
     def _stopped(self, events: list[LedgerEvent], failures: int, error: Exception) -> str:
         cause = f"{type(error).__name__}: {first_line(error)}"

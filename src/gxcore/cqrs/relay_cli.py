@@ -18,7 +18,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.cli_common import (
@@ -240,7 +240,9 @@ def list_cmd(
     if not page.rows:
         console.print("no commands")
         return
-    table = Table("id", "tenant", "command", "status", "attempts", "error", "updated")
+    # Ids whole whatever the terminal's width: they are what `show` and `retry` take.
+    table = Table(Column("id", no_wrap=True, min_width=24), "tenant", "command", "status",
+                  "attempts", "error", "updated")  # fmt: skip
     for c in page.rows:
         table.add_row(
             c.id,
