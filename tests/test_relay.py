@@ -715,7 +715,9 @@ async def test_gx_outbox_list_show_and_retry(scratch_url: str, rdb: Database, te
 
     listed = await asyncio.to_thread(_gx, scratch_url, "outbox", "list", "--status", "failed")
     assert listed.exit_code == 0, listed.output
-    assert ids[0] in listed.output and ids[3] in listed.output and ids[1] not in listed.output, listed.output
+    assert ids[0] in listed.output and ids[3] in listed.output and ids[1] not in listed.output, (
+        listed.output
+    )
     assert "FAILED 2" in listed.output and "USER_EXISTS" in listed.output
 
     shown = await asyncio.to_thread(_gx, scratch_url, "outbox", "show", ids[3])
