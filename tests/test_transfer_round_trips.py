@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import event
 
-from tests.test_money_api import Loop, loop  # noqa: F401  (the fixture)
+# ruff: noqa: F811  (the test takes the `loop` fixture imported below)
+from tests.test_money_api import Loop, loop  # noqa: F401
 
 
 @contextmanager
@@ -41,4 +42,4 @@ async def test_one_transfer_request_costs_a_bounded_number_of_round_trips(loop: 
         sent = await loop.send(alice, bob, "10")
     assert sent.status_code == 202, sent.text
     print(f"\n{len(seen)} statements:\n" + "\n".join(seen))
-    assert len(seen) <= 99, seen
+    assert len(seen) <= 20, seen

@@ -236,10 +236,10 @@ async def check_actions(
         (AuditLog.actor_profile_id, account, actions.per_account_key, "this account"),
         (AuditLog.ip_address, address, actions.per_address_key, "this address"),
     )
+    counted = []
     for column, value, key, who in checks:
         if value is None or key is None or limits[key] <= 0:
             continue
-        limit = limits[key]
         query = select(AuditLog.timestamp).where(
             column == value,
             AuditLog.timestamp > now - actions.window,
@@ -249,9 +249,13 @@ async def check_actions(
         if actions.marked_by is not None:
             query = query.where(AuditLog.new_value.has_key(actions.marked_by))
         # Only the limit-th newest matters (its age is when a slot frees): one row, not `limit`.
-        nth = await session.scalar(
-            query.order_by(AuditLog.timestamp.desc()).offset(limit - 1).limit(1)
-        )
+        nth = query.order_by(AuditLog.timestamp.desc()).offset(limits[key] - 1).limit(1)
+        counted.append((who, nth.scalar_subquery()))
+    if not counted:
+        return
+    # Both windows in one round trip; the account's is answered first.
+    found = (await session.execute(select(*(nth for _, nth in counted)))).one()
+    for (who, _), nth in zip(counted, found, strict=True):
         if nth is not None:
             raise actions.error(
                 f"too many {actions.name} from {who}; try again later",
