@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -199,6 +200,11 @@ class Actions:
     #: transfer's TRANSACTION_INITIATED names its receiver `to`; a genesis one does not).
     marked_by: str | None = None
 
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The SystemParameters holding its limits."""
+        return tuple(k for k in (self.per_account_key, self.per_address_key) if k)
+
 
 TRANSFERS = Actions(
     "transfers",
@@ -222,14 +228,18 @@ REGISTRATION_CHANGES = Actions(
 
 
 async def check_actions(
-    session: AsyncSession, actions: Actions, *, account: str | None = None
+    session: AsyncSession,
+    actions: Actions,
+    *,
+    account: str | None = None,
+    values: Mapping[str, str] | None = None,
 ) -> None:
     """Raise `actions.error` (429, with Retry-After) when the account, or the client address of
-    the session's request, has reached its limit of `actions` within the window."""
+    the session's request, has reached its limit of `actions` within the window. Its limits
+    are read from `values` when given (`admin.parameter_values` holding `actions.keys`)."""
     scope = scope_of(session.sync_session)
     address = scope.request.ip_address if scope is not None and scope.request else None
-    keys = [k for k in (actions.per_account_key, actions.per_address_key) if k]
-    limits = await read_ints(session, keys)
+    limits = await read_ints(session, actions.keys, values)
     # Audit timestamps are the wall clock's: the window is measured on it too.
     now = datetime.now(UTC)
     checks = (

@@ -48,7 +48,7 @@ from gxcore.errors import (
 from gxcore.identity import throttle
 from gxcore.identity.access import Principal
 from gxcore.identity.models import UserProfile
-from gxcore.ledger.contract import transfer_fee
+from gxcore.ledger.contract import PARAMETER_RULES, transfer_fee
 from gxcore.ledger.state import tx_id_of
 from gxcore.wallet import contacts, holds, limits, risk
 from gxcore.wallet.models import Transaction, TransactionLimit, TransferHold, Wallet
@@ -318,7 +318,13 @@ async def request_transfer(
         if kept is not None:
             return Accepted(CommandAccepted.model_validate(kept.body), True)
     # A replay above is no new transfer; a new one counts against the caller and its address.
-    await throttle.check_actions(session, throttle.TRANSFERS, account=principal.profile_id)
+    # Every parameter this request reads, in one round trip.
+    values = await admin.parameter_values(
+        session, [*throttle.TRANSFERS.keys, *PARAMETER_RULES, KEY_HOURS]
+    )
+    await throttle.check_actions(
+        session, throttle.TRANSFERS, account=principal.profile_id, values=values
+    )
     # Unique for each accepted request: the ledger moves money once per request id, whoever
     # retries (the relay, or a client under its key).
     request_id = f"transfer:{sender_id}:{idempotency_key or ''}:{uuid.uuid4().hex}"
@@ -340,7 +346,7 @@ async def request_transfer(
     await limits.check(
         session, receive_limits, wallet_id=receiver_wallet.wallet_id, amount=body.amount
     )
-    fee = transfer_fee(body.amount, await admin.ledger_params(session))
+    fee = transfer_fee(body.amount, await admin.ledger_params(session, values))
     funds = await holds.funds(session, sender_wallet.wallet_id)
     if body.amount + fee > funds.available:
         raise InsufficientFunds(
@@ -394,7 +400,7 @@ async def request_transfer(
     )
     accepted = CommandAccepted(commandId=command.id, status=command.status)
     if kept_as is not None:
-        hours = (await admin.read_ints(session, [KEY_HOURS]))[KEY_HOURS]
+        hours = (await admin.read_ints(session, [KEY_HOURS], values))[KEY_HOURS]
         await idempotency.remember(
             session,
             kept_as,
