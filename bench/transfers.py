@@ -502,6 +502,10 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         postmaster = await postmaster_pid(url)
         try:
             await api.wait_for("Uvicorn running on")
+            # With --workers the socket is bound before the workers start to accept.
+            while api.log.read_text().count("Application startup complete") < args.api_workers:
+                await api.wait_for("Application startup complete")
+                await asyncio.sleep(0.05)
             clients = await signed_in(base, args.clients, 0, args.users)
             cpu = Cpu({"API": api.pid}, postmaster)
             before = cpu.read()

@@ -281,12 +281,12 @@ def api(
                 raise fail("the database is not at head; run `gx db migrate`")
 
     run(preflight())
-    if workers > 1:
-        _serve_workers(cfg, host, port, workers)
-        return
     configure_logging(
         cfg, info=("gxcore.access",), service="gxcore-api"
     )  # GX_LOG_FORMAT: text or JSON lines
+    if workers > 1:
+        _serve_workers(cfg, host, port, workers)
+        return
     uvicorn.run(
         create_served_app(cfg),
         host=host,
