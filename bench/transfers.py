@@ -3,6 +3,7 @@ each against pgbench on the same server, in one run.
 
     .venv/bin/python bench/transfers.py [--users 1000] [--clients 8] [--seconds 20] [--rate R]
                                         [--ledger-seconds 5] [--profile [api|all]]
+                                        [--api-workers 1]
 
 One tenant with `--users` funded wallets (ledger accounts with their genesis, projected), `gx api`
 in its own process as users run it, and `--clients` clients, each with 8 senders of its own
@@ -440,7 +441,8 @@ class Cpu:
         self.processes, self.postmaster = processes, postmaster
 
     def read(self) -> dict[str, float]:
-        seconds = {name: cpu_seconds(pid) for name, pid in self.processes.items()}
+        # With their children: `gx api --workers N` serves from N child processes.
+        seconds = {name: cpu_seconds(pid, children=True) for name, pid in self.processes.items()}
         if self.postmaster is not None:
             seconds["PostgreSQL"] = cpu_seconds(self.postmaster, children=True)
         seconds["this client"] = time.process_time()
@@ -469,6 +471,7 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, help="(b) open-loop at this many requests/s")
     parser.add_argument("--ledger-seconds", type=float, default=5, help="per block size in (c)")
     parser.add_argument("--profile", nargs="?", const="api", choices=["api", "all"])
+    parser.add_argument("--api-workers", type=int, default=1, help="`gx api --workers`")
     args = parser.parse_args()
     senders = args.clients * SENDERS_PER_CLIENT
     if args.users < 2 * senders + 1:
@@ -494,10 +497,15 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         api = GxProcess(url, "api", "--port", str(port), "--data-dir", str(work),
+                        "--workers", str(args.api_workers),
                         profile=profiles.get("api"), env={"GX_ENVIRONMENT": "test"})  # fmt: skip
         postmaster = await postmaster_pid(url)
         try:
             await api.wait_for("Uvicorn running on")
+            # With --workers the socket is bound before the workers start to accept.
+            while api.log.read_text().count("Application startup complete") < args.api_workers:
+                await api.wait_for("Application startup complete")
+                await asyncio.sleep(0.05)
             clients = await signed_in(base, args.clients, 0, args.users)
             cpu = Cpu({"API": api.pid}, postmaster)
             before = cpu.read()

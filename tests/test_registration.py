@@ -930,15 +930,16 @@ async def test_gx_jobs_cleanup_removes_only_expired_registrations(
         await database.dispose()
 
 
+@pytest.mark.parametrize("workers", [1, 2])  # `--workers 2`: two uvicorn processes
 def test_gx_api_serves_the_api_and_delivers_its_messages(
-    migrated_url: str, tmp_path: Path, tenant: str
+    migrated_url: str, tmp_path: Path, tenant: str, workers: int
 ) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GX_DATABASE_URL")}
     env.update(DATABASE_URL=migrated_url, GX_OTP_SECRET=OTP_SECRET)
-    args = [*GX, "api", "--port", str(port), "--data-dir", str(tmp_path)]
+    args = [*GX, "api", "--port", str(port), "--data-dir", str(tmp_path), "--workers", str(workers)]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"

@@ -251,6 +251,9 @@ def _wait_for_signal() -> None:
 def api(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="uvicorn worker processes, each with its own pool.")
+    ] = 1,
     data_dir: DataDir = None,
 ) -> None:
     """Serve the HTTP API (uvicorn) on the database of DATABASE_URL or the embedded server."""
@@ -281,6 +284,9 @@ def api(
     configure_logging(
         cfg, info=("gxcore.access",), service="gxcore-api"
     )  # GX_LOG_FORMAT: text or JSON lines
+    if workers > 1:
+        _serve_workers(cfg, host, port, workers)
+        return
     uvicorn.run(
         create_served_app(cfg),
         host=host,
@@ -289,6 +295,54 @@ def api(
         log_config=None,  # uvicorn's lines go through gxcore's handler too
         access_log=False,  # gxcore.access writes one line a request, with its request id
     )
+
+
+def _serve_workers(cfg: Settings, host: str, port: int, workers: int) -> None:
+    """`gx api --workers N`: N uvicorn processes on one socket, each building the app (and its
+    own pool, message worker and audit linker: both share work safely across processes) from
+    the environment. Without DATABASE_URL the embedded server is started here, once, for the
+    life of this process, and the workers are pointed at it."""
+    import os
+
+    import uvicorn
+
+    from gxcore.db.cli import ensure_database
+    from gxcore.db.embedded import EmbeddedServer, ServerAlreadyRunning
+
+    os.environ["GX_DATA_DIR"] = str(cfg.data_dir)  # the workers read their settings anew
+    owned: EmbeddedServer | None = None
+    if not cfg.database_url:
+        embedded = EmbeddedServer(cfg.data_dir)
+        try:
+            embedded.start()
+            owned = embedded
+        except ServerAlreadyRunning:
+            embedded = EmbeddedServer.running(cfg.data_dir)
+        os.environ["DATABASE_URL"] = run(ensure_database(embedded, cfg.database_name))
+    try:
+        uvicorn.run(
+            "gxcore.cli:worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        if owned is not None:
+            owned.stop()
+
+
+def worker_app() -> object:
+    """The app one `gx api --workers N` process serves (uvicorn's factory)."""
+    from gxcore.app import create_served_app
+    from gxcore.cli_common import configure_logging
+
+    cfg = Settings()
+    configure_logging(cfg, info=("gxcore.access",), service="gxcore-api")
+    return create_served_app(cfg)
 
 
 dev_app = typer.Typer(help="Development helpers.", no_args_is_help=True)

@@ -165,24 +165,30 @@ async def add_missing_parameters(
     return len(added.all())
 
 
-async def read_ints(session: AsyncSession, keys: Iterable[str]) -> dict[str, int]:
-    """The scope's tenant's integer parameters `keys`, each its default where absent."""
+async def parameter_values(session: AsyncSession, keys: Iterable[str]) -> dict[str, str]:
+    """The scope's tenant's parameters `keys` as stored (absent ones left out): one read for
+    a request needing several groups of them, which `read_ints` and `ledger_params` take as
+    `values`."""
+    rows = await session.execute(
+        select(SystemParameter.param_key, SystemParameter.param_value).where(
+            SystemParameter.param_key.in_(tuple(keys))
+        )
+    )
+    return {key: value for key, value in rows}
+
+
+async def read_ints(
+    session: AsyncSession, keys: Iterable[str], values: Mapping[str, str] | None = None
+) -> dict[str, int]:
+    """The scope's tenant's integer parameters `keys`, each its default where absent; from
+    `values` (`parameter_values` holding `keys`) when given."""
     keys = tuple(keys)
-    rows = await session.execute(
-        select(SystemParameter.param_key, SystemParameter.param_value).where(
-            SystemParameter.param_key.in_(keys)
-        )
-    )
-    values = {key: int(DEFAULTS[key]) for key in keys}
-    values.update({key: int(value) for key, value in rows.all()})
-    return values
+    stored = await parameter_values(session, keys) if values is None else values
+    return {key: int(stored.get(key, DEFAULTS[key])) for key in keys}
 
 
-async def ledger_params(session: AsyncSession) -> Params:
-    """The scope's tenant's view of the ledger's parameters (fees, genesis), typed."""
-    rows = await session.execute(
-        select(SystemParameter.param_key, SystemParameter.param_value).where(
-            SystemParameter.param_key.in_(PARAMETER_RULES)
-        )
-    )
-    return Params.of({key: value for key, value in rows})
+async def ledger_params(session: AsyncSession, values: Mapping[str, str] | None = None) -> Params:
+    """The scope's tenant's view of the ledger's parameters (fees, genesis), typed; from
+    `values` (`parameter_values` holding PARAMETER_RULES) when given."""
+    stored = await parameter_values(session, PARAMETER_RULES) if values is None else values
+    return Params.of({key: value for key, value in stored.items() if key in PARAMETER_RULES})

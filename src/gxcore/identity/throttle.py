@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -199,6 +200,11 @@ class Actions:
     #: transfer's TRANSACTION_INITIATED names its receiver `to`; a genesis one does not).
     marked_by: str | None = None
 
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The SystemParameters holding its limits."""
+        return tuple(k for k in (self.per_account_key, self.per_address_key) if k)
+
 
 TRANSFERS = Actions(
     "transfers",
@@ -222,24 +228,28 @@ REGISTRATION_CHANGES = Actions(
 
 
 async def check_actions(
-    session: AsyncSession, actions: Actions, *, account: str | None = None
+    session: AsyncSession,
+    actions: Actions,
+    *,
+    account: str | None = None,
+    values: Mapping[str, str] | None = None,
 ) -> None:
     """Raise `actions.error` (429, with Retry-After) when the account, or the client address of
-    the session's request, has reached its limit of `actions` within the window."""
+    the session's request, has reached its limit of `actions` within the window. Its limits
+    are read from `values` when given (`admin.parameter_values` holding `actions.keys`)."""
     scope = scope_of(session.sync_session)
     address = scope.request.ip_address if scope is not None and scope.request else None
-    keys = [k for k in (actions.per_account_key, actions.per_address_key) if k]
-    limits = await read_ints(session, keys)
+    limits = await read_ints(session, actions.keys, values)
     # Audit timestamps are the wall clock's: the window is measured on it too.
     now = datetime.now(UTC)
     checks = (
         (AuditLog.actor_profile_id, account, actions.per_account_key, "this account"),
         (AuditLog.ip_address, address, actions.per_address_key, "this address"),
     )
+    counted = []
     for column, value, key, who in checks:
         if value is None or key is None or limits[key] <= 0:
             continue
-        limit = limits[key]
         query = select(AuditLog.timestamp).where(
             column == value,
             AuditLog.timestamp > now - actions.window,
@@ -249,9 +259,13 @@ async def check_actions(
         if actions.marked_by is not None:
             query = query.where(AuditLog.new_value.has_key(actions.marked_by))
         # Only the limit-th newest matters (its age is when a slot frees): one row, not `limit`.
-        nth = await session.scalar(
-            query.order_by(AuditLog.timestamp.desc()).offset(limit - 1).limit(1)
-        )
+        nth = query.order_by(AuditLog.timestamp.desc()).offset(limits[key] - 1).limit(1)
+        counted.append((who, nth.scalar_subquery()))
+    if not counted:
+        return
+    # Both windows in one round trip; the account's is answered first.
+    found = (await session.execute(select(*(nth for _, nth in counted)))).one()
+    for (who, _), nth in zip(counted, found, strict=True):
         if nth is not None:
             raise actions.error(
                 f"too many {actions.name} from {who}; try again later",

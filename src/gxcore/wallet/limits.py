@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.enums import LimitType as L
@@ -34,18 +34,52 @@ async def applicable(
         select(TransactionLimit).where(
             TransactionLimit.is_active,
             TransactionLimit.limit_type.in_(types),
-            or_(
-                TransactionLimit.wallet_id == wallet_id,
-                and_(
-                    TransactionLimit.profile_id == profile_id, TransactionLimit.wallet_id.is_(None)
-                ),
-                and_(TransactionLimit.profile_id.is_(None), TransactionLimit.wallet_id.is_(None)),
-            ),
+            _applying(wallet_id, profile_id),
         )
     )
+    return _chosen(list(rows), wallet_id, profile_id, types)
+
+
+Owner = tuple[str, str | None]  # a wallet id, and its owner's profile id (None: a business's)
+
+
+async def applicable_to_transfer(
+    session: AsyncSession, *, sender: Owner, receiver: Owner
+) -> tuple[dict[L, TransactionLimit], dict[L, TransactionLimit]]:
+    """`applicable` for the sender's SEND limits and the receiver's RECEIVE limits, in one
+    round trip."""
+    rows = list(
+        await session.scalars(
+            select(TransactionLimit).where(
+                TransactionLimit.is_active,
+                TransactionLimit.limit_type.in_(SEND | RECEIVE),
+                or_(_applying(*sender), _applying(*receiver)),
+            )
+        )
+    )
+    return _chosen(rows, *sender, SEND), _chosen(rows, *receiver, RECEIVE)
+
+
+def _applying(wallet_id: str, profile_id: str | None) -> ColumnElement[bool]:
+    return or_(
+        TransactionLimit.wallet_id == wallet_id,
+        and_(TransactionLimit.profile_id == profile_id, TransactionLimit.wallet_id.is_(None)),
+        and_(TransactionLimit.profile_id.is_(None), TransactionLimit.wallet_id.is_(None)),
+    )
+
+
+def _chosen(
+    rows: list[TransactionLimit], wallet_id: str, profile_id: str | None, types: frozenset[L]
+) -> dict[L, TransactionLimit]:
+    # The rows `_applying(wallet_id, profile_id)` selects (a None profile id compares as
+    # IS NULL there), the most specific of each type.
     chosen: dict[L, TransactionLimit] = {}
     for limit in sorted(rows, key=_specificity):
-        chosen.setdefault(limit.limit_type, limit)
+        applies = limit.wallet_id == wallet_id or (
+            limit.wallet_id is None and limit.profile_id in (profile_id, None)
+        )
+        if applies and limit.limit_type in types:
+            chosen.setdefault(limit.limit_type, limit)
     return chosen
 
 

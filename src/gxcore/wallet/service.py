@@ -48,7 +48,7 @@ from gxcore.errors import (
 from gxcore.identity import throttle
 from gxcore.identity.access import Principal
 from gxcore.identity.models import UserProfile
-from gxcore.ledger.contract import transfer_fee
+from gxcore.ledger.contract import PARAMETER_RULES, transfer_fee
 from gxcore.ledger.state import tx_id_of
 from gxcore.wallet import contacts, holds, limits, risk
 from gxcore.wallet.models import Transaction, TransactionLimit, TransferHold, Wallet
@@ -107,12 +107,15 @@ class _Receiver:
     business: business.Payee | None
 
 
-async def _receiver(session: AsyncSession, body: TransferRequest) -> _Receiver:
+async def _receiver(
+    session: AsyncSession, body: TransferRequest, users: dict[str, tuple[Wallet, UserProfile]]
+) -> _Receiver:
+    """The receiver; a user's wallet is taken from `users` (read with the sender's)."""
     if body.toBusinessAccountId is not None:
         payee = await business.payee(session, body.toBusinessAccountId)
         return _Receiver(payee.wallet, None, payee)
     assert body.toUserId is not None  # exactly one receiver (TransferRequest)
-    found = await _wallet(session, body.toUserId)
+    found = users.get(body.toUserId)
     if found is None:
         raise UserNotFound(f"no user {body.toUserId!r} with a wallet", field="toUserId")
     return _Receiver(found[0], found[1], None)
@@ -123,19 +126,25 @@ def _is_frozen(profile: UserProfile) -> bool:
 
 
 async def _wallet(session: AsyncSession, profile_id: str) -> tuple[Wallet, UserProfile] | None:
-    # The user's own account's wallet: an organization's wallet (a business account's, opened
-    # for its proposer) shares the owner but not the account.
-    row = (
-        await session.execute(
-            select(Wallet, UserProfile)
-            .join(UserProfile, UserProfile.profile_id == Wallet.profile_id)
-            .where(
-                Wallet.profile_id == profile_id,
-                Wallet.primary_account_id == UserProfile.fabric_user_id,
-            )
+    return (await _wallets(session, profile_id)).get(profile_id)
+
+
+async def _wallets(
+    session: AsyncSession, *profile_ids: str
+) -> dict[str, tuple[Wallet, UserProfile]]:
+    """Each user's own account's wallet with its profile, by profile id, in one round trip.
+
+    The user's own account's: an organization's wallet (a business account's, opened for its
+    proposer) shares the owner but not the account."""
+    rows = await session.execute(
+        select(Wallet, UserProfile)
+        .join(UserProfile, UserProfile.profile_id == Wallet.profile_id)
+        .where(
+            Wallet.profile_id.in_(profile_ids),
+            Wallet.primary_account_id == UserProfile.fabric_user_id,
         )
-    ).first()
-    return None if row is None else (row[0], row[1])
+    )
+    return {profile.profile_id: (wallet, profile) for wallet, profile in rows}
 
 
 async def user_wallet(session: AsyncSession, profile_id: str) -> tuple[Wallet, UserProfile] | None:
@@ -276,20 +285,20 @@ async def request_transfer(
     sender_id = body.fromUserId if principal.is_admin and body.fromUserId else principal.profile_id
     if sender_id == body.toUserId:
         raise SelfTransfer("a wallet cannot send to itself", field="toUserId")
-    sender = await _wallet(session, sender_id)
+    users = await _wallets(session, sender_id, *([body.toUserId] if body.toUserId else []))
+    sender = users.get(sender_id)
     if sender is None:
         raise WalletNotFound(f"no wallet for profile {sender_id!r}", profileId=sender_id)
-    receiver = await _receiver(session, body)
+    receiver = await _receiver(session, body, users)
     (sender_wallet, sender_profile), receiver_wallet = sender, receiver.wallet
 
-    send_limits = await limits.applicable(
-        session, wallet_id=sender_wallet.wallet_id, profile_id=sender_id, types=limits.SEND
-    )
-    receive_limits = await limits.applicable(
+    send_limits, receive_limits = await limits.applicable_to_transfer(
         session,
-        wallet_id=receiver_wallet.wallet_id,
-        profile_id=receiver.user.profile_id if receiver.user else None,
-        types=limits.RECEIVE,
+        sender=(sender_wallet.wallet_id, sender_id),
+        receiver=(
+            receiver_wallet.wallet_id,
+            receiver.user.profile_id if receiver.user else None,
+        ),
     )
     # The receiver is locked only when a receive limit needs its window to stay put.
     locked = [sender_wallet.wallet_id] + ([receiver_wallet.wallet_id] if receive_limits else [])
@@ -309,7 +318,13 @@ async def request_transfer(
         if kept is not None:
             return Accepted(CommandAccepted.model_validate(kept.body), True)
     # A replay above is no new transfer; a new one counts against the caller and its address.
-    await throttle.check_actions(session, throttle.TRANSFERS, account=principal.profile_id)
+    # Every parameter this request reads, in one round trip.
+    values = await admin.parameter_values(
+        session, [*throttle.TRANSFERS.keys, *PARAMETER_RULES, KEY_HOURS]
+    )
+    await throttle.check_actions(
+        session, throttle.TRANSFERS, account=principal.profile_id, values=values
+    )
     # Unique for each accepted request: the ledger moves money once per request id, whoever
     # retries (the relay, or a client under its key).
     request_id = f"transfer:{sender_id}:{idempotency_key or ''}:{uuid.uuid4().hex}"
@@ -331,7 +346,7 @@ async def request_transfer(
     await limits.check(
         session, receive_limits, wallet_id=receiver_wallet.wallet_id, amount=body.amount
     )
-    fee = transfer_fee(body.amount, await admin.ledger_params(session))
+    fee = transfer_fee(body.amount, await admin.ledger_params(session, values))
     funds = await holds.funds(session, sender_wallet.wallet_id)
     if body.amount + fee > funds.available:
         raise InsufficientFunds(
@@ -385,7 +400,7 @@ async def request_transfer(
     )
     accepted = CommandAccepted(commandId=command.id, status=command.status)
     if kept_as is not None:
-        hours = (await admin.read_ints(session, [KEY_HOURS]))[KEY_HOURS]
+        hours = (await admin.read_ints(session, [KEY_HOURS], values))[KEY_HOURS]
         await idempotency.remember(
             session,
             kept_as,
