@@ -257,16 +257,21 @@ def settled(story: Story) -> str:
         story.say(person.name)
 
         def final(p: Person = person) -> bool | None:
-            balance = _balance(story, p)
-            if balance is None or balance["held"] != "0.000000000":
-                return None
+            # The history first, then the balance: a batch projected between the two reads
+            # then shows in the balance too, never in the history alone.
             rows = story.call(
                 "GET", f"/wallets/{p.profile_id}/transactions?limit=100", headers=_bearer(p)
             )["items"]
+            balance = _balance(story, p)
+            if balance is None or balance["held"] != "0.000000000":
+                return None
             sent = [r for r in rows if r["type"] == "SENT"]
             received = [r for r in rows if r["type"] == "RECEIVED"]
-            if sum(Decimal(r["amount"]) for r in received) != p.received:
-                return None
+            if (
+                sum(Decimal(r["amount"]) for r in received) != p.received
+                or sum(Decimal(r["amount"]) for r in sent) != p.sent
+            ):
+                return None  # not all projected yet
             fees = sum((Decimal(r["fee"]) for r in sent), Decimal(0))
             expected = GENESIS + p.received - p.sent - fees
             if Decimal(balance["balance"]) != expected:
