@@ -277,7 +277,7 @@ _REPLICA_STATE = text(
     "OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0 "
     "ELSE COALESCE(EXTRACT(epoch FROM now() - pg_last_xact_replay_timestamp()), 'Infinity') END"
 )
-_CURRENT_LSN = text("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+_CURRENT_LSN = text("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")
 
 
 def _is_rls_violation(error: DBAPIError) -> bool:
@@ -448,8 +448,10 @@ class Database:
         return fresh
 
     async def primary_lsn(self) -> int:
-        """The primary's WAL position now, in bytes: after a commit, a replica that has replayed
-        this far shows it."""
+        """The primary's WAL insert position now, in bytes: after a commit, a replica that has
+        replayed this far shows it. The insert position, not the write position: with
+        `synchronous_commit = off` a commit returns before its record is written out, and the
+        write position can still stand before it."""
         async with self.app_engine.connect() as conn:
             return int(await conn.scalar(_CURRENT_LSN) or 0)
 
