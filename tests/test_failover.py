@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin import service as admin_service
+from gxcore.admin.models import SystemParameter
 from gxcore.app import create_app
 from gxcore.config import Settings
 from gxcore.cqrs.models import OutboxCommand
@@ -38,6 +39,7 @@ from gxcore.db import migrate
 from gxcore.db.engine import create_engine
 from gxcore.db.tenancy import Database
 from gxcore.enums import OutboxStatus, UserProfileStatus
+from gxcore.identity.throttle import TRANSFERS
 from gxcore.ledger import EmbeddedLedger
 from tests import cqrs_end_state as end
 from tests import pg_auto_failover
@@ -112,12 +114,24 @@ class Traffic:
         return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
 
 
+TRANSFER_RATE_LIMITS = (TRANSFERS.per_account_key, TRANSFERS.per_address_key)
+
+
 @pytest.fixture
 async def loop(ha_url: str, tmp_path: Path) -> AsyncIterator[Loop]:
     tenant = f"ha{uuid.uuid4().hex[:10]}"
     db = Database.connect(ha_url, role_key=ROLE_KEY)
     async with db.system(reason="test setup: gx tenant create") as session:
         await admin_service.create_tenant(session, tenant)
+    async with db.system(reason="test setup: the traffic is load, not abuse") as session:
+        await session.execute(
+            update(SystemParameter)
+            .where(
+                SystemParameter.tenant_id == tenant,
+                SystemParameter.param_key.in_(TRANSFER_RATE_LIMITS),
+            )
+            .values(param_value="0")  # off: every transfer comes from one address
+        )
     settings = Settings(
         data_dir=tmp_path,
         otp_secret="test-only-otp-secret-0123456789abcdef",
