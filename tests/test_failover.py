@@ -181,23 +181,28 @@ async def _through(
         asyncio.create_task(projector.run(stop=stop_projector, idle_delay=0.05)),
     ]
     senders = [asyncio.create_task(traffic.sender(i)) for i in range(USERS)]
-    deadline = time.monotonic() + SEND_TIMEOUT
-    while len(traffic.accepted) < USERS:  # traffic flowing before the primary moves
-        assert time.monotonic() < deadline, "no traffic before the disruption"
-        await asyncio.sleep(0.05)
-    started = time.monotonic()
-    before = len(traffic.accepted)
-    await asyncio.to_thread(disrupt)
-    await asyncio.sleep(3)  # and after: accepted again on the new (or restarted) primary
-    traffic.stop.set()
-    await asyncio.gather(*senders)
-    assert len(traffic.accepted) > before, "no transfer was accepted after the disruption"
-    for task in services:
-        assert not task.done(), f"a service died: {task.exception()!r}"
-    await _drain(loop, url)
-    relay.stop()
-    stop_projector.set()
-    await asyncio.gather(*services)
+    try:
+        deadline = time.monotonic() + SEND_TIMEOUT
+        while len(traffic.accepted) < USERS:  # traffic flowing before the primary moves
+            assert time.monotonic() < deadline, "no traffic before the disruption"
+            await asyncio.sleep(0.05)
+        started = time.monotonic()
+        before = len(traffic.accepted)
+        await asyncio.to_thread(disrupt)
+        await asyncio.sleep(3)  # and after: accepted again on the new (or restarted) primary
+        traffic.stop.set()
+        await asyncio.gather(*senders)
+        assert len(traffic.accepted) > before, "no transfer was accepted after the disruption"
+        for task in services:
+            assert not task.done(), f"a service died: {task.exception()!r}"
+        await _drain(loop, url)
+        relay.stop()
+        stop_projector.set()
+        await asyncio.gather(*services)
+    finally:  # a failed check leaves no task behind to work on the next test's tenant
+        for task in (*senders, *services):
+            task.cancel()
+        await asyncio.gather(*senders, *services, return_exceptions=True)
 
     state = await end.read_end_state(loop.db, url, [loop.tenant])
     state.profiles = [p for p in state.profiles if p.fabric_user_id]  # the admin has no account
