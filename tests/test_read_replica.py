@@ -125,9 +125,15 @@ async def _pause(replica: Replica, primary_url: str) -> None:
 
 
 async def _caught_up(replica: Replica, primary_url: str) -> None:
+    """Wait until the replica has replayed everything inserted on the primary so far. The
+    primary runs with `synchronous_commit = off`, so what was inserted may not be written out
+    yet: a commit with it on, after the target is read, flushes the WAL past the target."""
     conn = await asyncpg.connect(libpq_url(primary_url))
     try:
-        target = await conn.fetchval(_LSN.format("pg_current_wal_lsn()"))
+        target = await conn.fetchval(_LSN.format("pg_current_wal_insert_lsn()"))
+        async with conn.transaction():
+            await conn.execute("SET LOCAL synchronous_commit = on")
+            await conn.execute("SELECT pg_logical_emit_message(true, 'gx', 'caught up')")
     finally:
         await conn.close()
     deadline = time.monotonic() + 30

@@ -70,22 +70,17 @@ async def _batch(session: AsyncSession, after: Key | None, size: int) -> tuple[K
     if not rows:
         return None, 0
     tenant_of = {profile: tenant for profile, tenant in rows}
-    approved: dict[str, str] = dict(
-        (await session.execute(_APPROVED, {"profiles": list(tenant_of)})).tuples().all()
-    )
-    held = set(
-        (
-            await session.execute(
-                _HELD,
-                {
-                    "tenants": [tenant_of[p] for p in approved],
-                    "numbers": list(approved.values()),
-                },
-            )
+    approved: dict[str, str] = {
+        profile: number
+        for profile, number in await session.execute(_APPROVED, {"profiles": list(tenant_of)})
+    }
+    held = {
+        (tenant, number)
+        for tenant, number in await session.execute(
+            _HELD,
+            {"tenants": [tenant_of[p] for p in approved], "numbers": list(approved.values())},
         )
-        .tuples()
-        .all()
-    )
+    }
     values = []
     for profile, tenant in rows:
         number = approved.get(profile)
