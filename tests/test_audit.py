@@ -32,6 +32,7 @@ from gxcore.audit.linker import link
 from gxcore.audit.models import AuditLog
 from gxcore.audit.service import (
     REDACTED,
+    insert_on_commit,
     record,
     record_flush,
     redact,
@@ -216,13 +217,20 @@ def _on_flush(session: Session, flush_context: object) -> None:
     record_flush(session)
 
 
+def audited(session: AsyncSession) -> AsyncSession:
+    """`session` auditing its flushes as a guarded session does: entries made by each flush,
+    inserted as it commits."""
+    event.listen(session.sync_session, "after_flush", _on_flush)
+    insert_on_commit(session.sync_session)
+    return session
+
+
 def audited_session(engine: AsyncEngine, tenant: str) -> AsyncSession:
     session = AsyncSession(engine, expire_on_commit=False)
     session.sync_session.info[SCOPE_KEY] = Scope.for_tenant(
         tenant, actor_profile_id=ACTOR, request=REQUEST
     )
-    event.listen(session.sync_session, "after_flush", _on_flush)
-    return session
+    return audited(session)
 
 
 def new_profile(tenant: str, **values: Any) -> UserProfile:
@@ -338,16 +346,32 @@ async def test_a_rolled_back_change_leaves_no_entry(engine: AsyncEngine, tenant:
     async with audited_session(engine, tenant) as session:
         session.add(new_profile(tenant))
         await session.flush()
-        in_transaction = await session.scalar(
-            select(func.count()).select_from(AuditLog).where(AuditLog.tenant_id == tenant)
-        )
-        assert in_transaction == 1  # written by the flush, in the same transaction
         await session.rollback()
     assert await entries_of(engine, tenant) == []
     async with audited_session(engine, tenant) as session:
         session.add(new_profile(tenant))
         await session.commit()
     assert [e.chain_seq for e in await entries_of(engine, tenant)] == [1]
+
+
+async def test_a_savepoint_rolled_back_takes_its_entries_with_it(
+    engine: AsyncEngine, tenant: str
+) -> None:
+    async with audited_session(engine, tenant) as session:
+        kept = new_profile(tenant, first_name="Kept")
+        session.add(kept)
+        await session.flush()
+        with pytest.raises(RuntimeError):
+            async with session.begin_nested():
+                session.add(new_profile(tenant, first_name="Undone"))
+                await session.flush()
+                raise RuntimeError("changed its mind")
+        async with session.begin_nested():  # released: its entry stays
+            session.add(new_profile(tenant, first_name="Nested"))
+        await session.commit()
+    entries = await entries_of(engine, tenant)
+    assert [e.new_value["firstName"] for e in entries] == ["Kept", "Nested"]
+    assert await verdict_of(engine, tenant) == Verdict(2)
 
 
 async def test_unchanged_values_and_unscoped_sessions_write_nothing(
@@ -359,13 +383,11 @@ async def test_unchanged_values_and_unscoped_sessions_write_nothing(
         await session.commit()
         profile.first_name = "Ada"  # the value it already has
         await session.commit()
-    async with AsyncSession(engine) as session:
-        event.listen(session.sync_session, "after_flush", _on_flush)
+    async with audited(AsyncSession(engine)) as session:
         session.add(new_profile(tenant))  # no scope at all
         await session.commit()
-    async with AsyncSession(engine) as session:
+    async with audited(AsyncSession(engine)) as session:
         session.sync_session.info[SCOPE_KEY] = Scope.for_system("test: logged elsewhere")
-        event.listen(session.sync_session, "after_flush", _on_flush)
         session.add(new_profile(tenant))
         await session.commit()
     assert len(await entries_of(engine, tenant)) == 1

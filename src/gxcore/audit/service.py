@@ -1,7 +1,8 @@
 """The audit log's writers and its verifier.
 
-- `record_flush(session)`: called from a tenant session's `after_flush`; appends one entry per
-  inserted, updated or deleted tenant row (`gxcore.audit.changes`), in the flush's transaction.
+- `record_flush(session)`: called from a tenant session's `after_flush`; makes one entry per
+  inserted, updated or deleted tenant row (`gxcore.audit.changes`). Entries are inserted when
+  the unit of work commits, in one statement, in its transaction.
 - `record(session, event_type=...)`: an explicit event (a login, a frozen account, ...).
 - `verify_chain(session)`: walks the linked chains and reports where each first breaks.
 
@@ -17,17 +18,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, null, select
+from sqlalchemy import Table, event, func, insert, null, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from gxcore.audit.chain import ChainVerifier, Verdict, entry_hash, now_ms, to_json
 from gxcore.audit.changes import Change, flushed_changes
 from gxcore.audit.models import AuditLog
 from gxcore.db.base import new_uuid
 from gxcore.db.scope import RequestMeta, Scope, scope_of, valid_tenant_id
-from gxcore.db.tenancy import record_flushes_with
+from gxcore.db.tenancy import GuardedSession, record_flushes_with
 from gxcore.enums import AuditEventType
 from gxcore.errors import TenantScopeRequired
 
@@ -117,9 +118,45 @@ def _append(session: Session, scope: Scope, changes: Sequence[Change]) -> None:
             if row[name] is None:
                 row[name] = null()
         rows.append({_KEY[name]: value for name, value in row.items()})
-    # Core insert: session.add() here would start another flush from inside this one. One
-    # statement: its rows take their appendSeq in this order.
-    session.execute(insert(_TABLE), rows)
+    session.info.setdefault(_PENDING, []).extend(rows)
+
+
+# A unit of work's entries wait in its session and are inserted in one statement as it commits
+# (their appendSeq in the order they were made), rather than a statement per flush. A savepoint
+# rolled back takes the entries made since it began with it.
+_PENDING = "gx_audit_pending"
+_MARKS = "gx_audit_marks"  # savepoint -> how many entries were pending when it began
+
+
+def _insert_pending(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: its entries wait for the root
+        return
+    session.flush()  # the last changes' entries join the others first
+    rows = session.info.pop(_PENDING, None)
+    if rows:
+        # Core insert: session.add() would start another flush from inside the commit.
+        session.execute(insert(_TABLE), rows)
+
+
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        session.info.setdefault(_MARKS, {})[transaction] = len(session.info.get(_PENDING, ()))
+
+
+def _drop_rolled_back(session: Session, transaction: SessionTransaction) -> None:
+    mark = session.info.get(_MARKS, {}).pop(transaction, 0) if transaction.nested else 0
+    del session.info.get(_PENDING, [])[mark:]
+
+
+def insert_on_commit(target: type[Session] | Session) -> None:
+    """Make `target` (a session class, or one session) insert its pending entries as it commits
+    and drop them with a rollback. Guarded sessions have it; `record_flush` needs it."""
+    event.listen(target, "before_commit", _insert_pending)
+    event.listen(target, "after_transaction_create", _mark_savepoint)
+    event.listen(target, "after_soft_rollback", _drop_rolled_back)
+
+
+insert_on_commit(GuardedSession)
 
 
 def record_flush(session: Session) -> None:

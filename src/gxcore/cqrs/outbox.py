@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,6 +95,8 @@ async def _insert(
 ) -> OutboxCommand:
     """The command's row: a new one, or the one already under `request_id` if it is the same
     command. `traced` adds the id and trace context chosen by a traced `enqueue`."""
+    # The relay's wake-up rides on the insert's RETURNING: no round trip of its own, and none
+    # when the request id was used before (nothing new to deliver).
     inserted = await session.scalar(
         insert(OutboxCommand)
         .values(
@@ -106,10 +108,9 @@ async def _insert(
             **traced,
         )
         .on_conflict_do_nothing(index_elements=["tenantId", "requestId"])
-        .returning(OutboxCommand)
+        .returning(OutboxCommand, _notify(OutboxCommand.tenant_id))
     )
     if inserted is not None:
-        await wake_relay(session, tenant_id)
         logs.note(command_id=inserted.id)
         return inserted
 
@@ -133,12 +134,15 @@ async def _insert(
     return existing
 
 
+def _notify(tenant_id: Any) -> Any:
+    """`pg_notify` of `tenant_id` (a value or a column) on the relay's channel: delivered to
+    listening relays once the transaction commits."""
+    return func.pg_notify(literal(NOTIFY_CHANNEL), tenant_id)
+
+
 async def wake_relay(session: AsyncSession, tenant_id: str) -> None:
     """Tell listening relays, once the transaction commits, that `tenant_id` has work due."""
-    await session.execute(
-        text("SELECT pg_notify(:channel, :tenant)"),
-        {"channel": NOTIFY_CHANNEL, "tenant": tenant_id},
-    )
+    await session.execute(select(_notify(tenant_id)))
 
 
 async def latest(session: AsyncSession, request_id: str) -> OutboxCommand | None:
