@@ -374,6 +374,16 @@ async def test_a_savepoint_rolled_back_takes_its_entries_with_it(
     assert await verdict_of(engine, tenant) == Verdict(2)
 
 
+async def test_a_session_that_would_not_insert_its_entries_may_not_make_any(
+    engine: AsyncEngine, tenant: str
+) -> None:
+    async with AsyncSession(engine) as session:  # scoped, but nothing inserts entries on commit
+        session.sync_session.info[SCOPE_KEY] = Scope.for_tenant(tenant, actor_profile_id=ACTOR)
+        with pytest.raises(TenantScopeRequired):
+            await record(session, event_type=Event.USER_LOGOUT)
+    assert await entries_of(engine, tenant) == []
+
+
 async def test_unchanged_values_and_unscoped_sessions_write_nothing(
     engine: AsyncEngine, tenant: str
 ) -> None:

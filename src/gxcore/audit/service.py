@@ -118,6 +118,11 @@ def _append(session: Session, scope: Scope, changes: Sequence[Change]) -> None:
             if row[name] is None:
                 row[name] = null()
         rows.append({_KEY[name]: value for name, value in row.items()})
+    if not (
+        isinstance(session, GuardedSession)
+        or event.contains(session, "before_commit", _insert_pending)
+    ):  # fail closed: entries that no commit would insert must not be made
+        raise TenantScopeRequired("audit entries need a session that inserts them as it commits")
     session.info.setdefault(_PENDING, []).extend(rows)
 
 
