@@ -236,7 +236,7 @@ _NOTIFY = (
     "ELSE format('%s: %s GX', initcap(replace(e.type::text, '_', ' ')), e.amount) END, "
     "'Transaction', e.\"offTxId\" "
     'FROM entries AS e JOIN "Wallet" AS w ON w."walletId" = e."walletId" '
-    'ON CONFLICT ("notificationId") DO NOTHING'
+    'ON CONFLICT ("tenantId", "notificationId") DO NOTHING'
 )
 _INSERT_ENTRIES = text(f"WITH entries AS ({_INSERT_ENTRIES_SQL}{_RETURNING}) {_NOTIFY}")
 _UPSERT_SQL = (
