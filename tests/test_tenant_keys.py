@@ -16,7 +16,9 @@ import uuid
 import asyncpg
 import pytest
 
+from gxcore.db import migrate
 from gxcore.db.base import REFERENCE_TABLES
+from tests.conftest import ROLE_KEY
 
 TENANT = "tenantId"
 
@@ -207,3 +209,72 @@ async def test_deleting_a_profile_nulls_the_reference_and_keeps_the_tenant(
             await tx.rollback()
     finally:
         await conn.close()
+
+
+BEFORE = "7376e5530022"  # the revision before keys carried the tenant
+_KEYS = """
+SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+WHERE conrelid = '"Contact"'::regclass AND contype IN ('p', 'f') ORDER BY conname
+"""
+
+
+async def test_the_migration_rekeys_a_database_with_rows_and_rolls_back(scratch_url: str) -> None:
+    """Down to the one-column keys and up again with rows in place: every row survives both
+    ways, the keys are the expected ones at each end, and the catalog check passes at head."""
+    tenant = f"keys-{uuid.uuid4().hex[:8]}"
+    owner, friend = str(uuid.uuid4()), str(uuid.uuid4())
+    await migrate.downgrade(scratch_url, BEFORE)
+    conn = await asyncpg.connect(scratch_url)
+    try:
+        await conn.execute(_PROFILE, owner, tenant)
+        await conn.execute(_PROFILE, friend, tenant)
+        await conn.execute(
+            'INSERT INTO "Contact" ("contactId", "tenantId", "ownerProfileId", '
+            '"contactProfileId", "displayName", "updatedAt") VALUES ($1, $2, $3, $4, $5, now())',
+            "c1",
+            tenant,
+            owner,
+            friend,
+            "Friend",
+        )
+        old = {r["conname"]: r["def"] for r in await conn.fetch(_KEYS)}
+        assert old["Contact_pkey"] == 'PRIMARY KEY ("contactId")'
+        assert "Contact_contactProfileId_fkey" in old
+        assert await tenant_key_violations(conn) != []
+    finally:
+        await conn.close()
+
+    await migrate.upgrade(scratch_url, role_key=ROLE_KEY)
+    conn = await asyncpg.connect(scratch_url)
+    try:
+        new = {r["conname"]: r["def"] for r in await conn.fetch(_KEYS)}
+        assert new == {
+            "Contact_pkey": 'PRIMARY KEY ("tenantId", "contactId")',
+            "Contact_tenantId_contactProfileId_fkey": 'FOREIGN KEY ("tenantId", '
+            '"contactProfileId") REFERENCES "UserProfile"("tenantId", "profileId") '
+            'ON UPDATE CASCADE ON DELETE SET NULL ("contactProfileId")',
+            "Contact_tenantId_ownerProfileId_fkey": 'FOREIGN KEY ("tenantId", "ownerProfileId") '
+            'REFERENCES "UserProfile"("tenantId", "profileId") ON UPDATE CASCADE '
+            "ON DELETE CASCADE",
+        }
+        assert await tenant_key_violations(conn) == []
+        assert not await conn.fetchval(
+            "SELECT count(*) FROM pg_constraint WHERE NOT convalidated AND contype = 'f'"
+        ), "every foreign key is validated"
+        assert not await conn.fetchval(
+            "SELECT count(*) FROM pg_class WHERE relname LIKE '%\\_pkey\\_new' "
+            "OR relname LIKE '%\\_pkey\\_old'"
+        ), "no index of the swap is left behind"
+        assert await conn.fetchval('SELECT count(*) FROM "Contact" WHERE "tenantId" = $1', tenant)
+    finally:
+        await conn.close()
+
+    await migrate.downgrade(scratch_url, BEFORE)
+    conn = await asyncpg.connect(scratch_url)
+    try:
+        assert {r["conname"]: r["def"] for r in await conn.fetch(_KEYS)} == old
+        assert await conn.fetchval('SELECT "contactProfileId" FROM "Contact"') == friend
+    finally:
+        await conn.close()
+    await migrate.upgrade(scratch_url, role_key=ROLE_KEY)
+    assert (await migrate.status(scratch_url)).up_to_date
