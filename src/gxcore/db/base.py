@@ -131,7 +131,15 @@ class TenantScoped:
     `session.get(Model, id)` and every relationship stay as they were. Tables whose primary key
     already named `tenant_id` (client-chosen ids, per-tenant singletons) keep their composite
     identity. Relationships declared with `foreign_keys=[<col>]` join and write that column only;
-    `tenant_id` is written by the guard, never by a relationship, so none of them overlap.
+    `tenant_id` is written by the guard, never by a relationship, so none of them overlap (the
+    test suite runs warning-free under `-W error::sqlalchemy.exc.SAWarning`); in a tenant scope
+    the guard adds `tenantId` to their loads, and the database refuses a cross-tenant pair.
+
+    The price of the one-column identity: a statement the ORM writes for a row (`get`, the
+    UPDATE or DELETE of a flush) names the id without `tenantId`. In a tenant scope row-level
+    security adds `tenantId`, so the primary key serves it; in the system scope it does not, so
+    set-based SQL there names `tenantId` beside every id (the relay, the projector's postings and
+    outbox marks), and ORM writes by id alone stay on rare paths.
     """
 
     @declared_attr
