@@ -11,13 +11,20 @@ table added later is held to the same rule without anyone listing it here.
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 
+from gxcore.cqrs import projection, relay
 from gxcore.db import migrate
+from gxcore.db.arrays import packed
 from gxcore.db.base import REFERENCE_TABLES
+from gxcore.db.tenancy import Database
 from tests.conftest import ROLE_KEY
 
 TENANT = "tenantId"
@@ -278,3 +285,78 @@ async def test_the_migration_rekeys_a_database_with_rows_and_rolls_back(scratch_
         await conn.close()
     await migrate.upgrade(scratch_url, role_key=ROLE_KEY)
     assert (await migrate.status(scratch_url)).up_to_date
+
+
+def _plan_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(n for child in node.get("Plans", []) for n in _plan_nodes(child))]
+
+
+async def test_the_relay_and_the_projector_reach_commands_through_the_tenant_key(
+    scratch_url: str,
+) -> None:
+    """With ("tenantId", "id") as the key, a statement naming a command by id alone would scan
+    the table; the relay's claim and record and the projector's COMMITTED marks (system scope,
+    no row-level security to add the tenant) name both and read OutboxCommand by its key."""
+    tenants = [f"plan-{i}" for i in range(4)]
+    conn = await asyncpg.connect(scratch_url)
+    try:
+        await conn.execute(
+            'INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", '
+            'payload, status, "updatedAt") '
+            "SELECT 'c' || i, ($1::text[])[1 + i % 4], 'test', 'TRANSFER_TOKENS', 'r' || i, "
+            "'{}', CASE WHEN i % 1000 = 0 THEN 'LOCKED' ELSE 'COMMITTED' END::\"OutboxStatus\", "
+            "now() FROM generate_series(1, 40000) AS i",
+            tenants,
+        )
+        await conn.execute('ANALYZE "OutboxCommand"')
+    finally:
+        await conn.close()
+    ids = ["c1000", "c2000", "c3000"]
+    statements = {
+        "claim": (relay._CLAIM, {"worker": "w", "lease": 30, "limit": 10}),
+        "record": (
+            relay._RECORD,
+            {
+                "worker": "w",
+                "submitted_at": datetime.now(UTC),
+                "tenants": sorted({tenants[int(i[1:]) % 4] for i in ids}),
+                **packed(
+                    ids=ids,
+                    statuses=["COMMITTED"] * 3,
+                    tx_ids=["t"] * 3,
+                    blocks=["1"] * 3,
+                    codes=[None] * 3,
+                    messages=[None] * 3,
+                    submitted=["true"] * 3,
+                    retry_in=[None] * 3,
+                ),
+            },
+        ),
+        "mark committed": (
+            projection._MARK_COMMITTED,
+            {
+                "tenants": tenants,
+                "st": ["LOCKED", "SUBMITTED"],
+                **packed(ids=ids, txs=["t"] * 3, blocks=["1"] * 3),
+            },
+        ),
+    }
+    db = Database.connect(scratch_url, role_key=ROLE_KEY)
+    try:
+        async with db.system(reason="test: plans of the relay's statements") as session:
+            for what, (statement, params) in statements.items():
+                explain = text(f"EXPLAIN (FORMAT JSON) {statement.text}")
+                plan = (await session.execute(explain, params)).scalar_one()
+                plan = plan if isinstance(plan, list) else json.loads(plan)
+                nodes = [
+                    n
+                    for n in _plan_nodes(plan[0]["Plan"])
+                    if n.get("Relation Name") == "OutboxCommand"
+                ]
+                assert nodes and all(n["Node Type"] != "Seq Scan" for n in nodes), (what, nodes)
+                assert any(n.get("Index Name") == "OutboxCommand_pkey" for n in nodes), (
+                    what,
+                    nodes,
+                )
+    finally:
+        await db.dispose()
