@@ -111,7 +111,7 @@ IDENTITY = "gx_identity"
 
 
 class TenantScoped:
-    """Marks models whose rows belong to one tenant (`tenant_id`): every table but `Country`.
+    """Marks models whose rows belong to one tenant (`tenant_id`): all but `REFERENCE_TABLES`.
 
     The tenancy guard (`gxcore.db.tenancy`) filters their reads and stamps their writes; row-level
     security in the database enforces the same underneath. Models redeclare `tenant_id` where
@@ -172,7 +172,8 @@ def _tenant_keys(args: tuple[Any, ...], info: dict[str, Any]) -> list[Any]:
             target, _, target_key = fk.target_fullname.rpartition(".")
             if target in REFERENCE_TABLES or column is tenant:
                 continue
-            # Detach the one-column key before the column meets its table; the pair replaces it.
+            # Detach the one-column key before the column meets its table (it would make its
+            # constraint then; SQLAlchemy has no public call to take it back): the pair replaces it.
             column.foreign_keys.discard(fk)
             event.remove(column, "after_parent_attach", fk._set_table)
             ondelete = fk.ondelete
