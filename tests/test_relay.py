@@ -342,7 +342,7 @@ async def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_overwrite
     }
     # The old owner comes back with a stale result: the guard on lockedBy refuses it.
     stale = [dead._transient(c, "LEDGER_UNAVAILABLE", "late") for c in claimed]
-    assert await dead._record(stale, datetime.now(UTC)) == set()
+    assert await dead._record(stale, datetime.now(UTC), [tenant]) == set()
     assert {c.status for c in (await commands(rdb)).values()} == {S.COMMITTED}
 
 

@@ -163,8 +163,20 @@ class NonNegativeMoney:
     reason: str
 
 
+@dataclass(frozen=True)
+class TenantKeys:
+    """Keys carry the tenant, in every table with a `tenantId` column: the primary key gains
+    `tenantId` in front, a unique index without it becomes `Table_tenantId_<cols>_key`, and a
+    foreign key to another such table becomes `(tenantId, <col>) -> (tenantId, <key>)`, named
+    `Table_tenantId_<col>_fkey`. `tables` lists exactly the tables this changes."""
+
+    tables: tuple[str, ...]
+    reason: str
+
+
 Departure = (
-    ReplaceUnique
+    TenantKeys
+    | ReplaceUnique
     | DropUnique
     | DropIndex
     | AddIndex
@@ -490,6 +502,50 @@ DEPARTURES: tuple[Departure, ...] = (
         ("RESIDENCE_PERMIT",),
         "with a national id number required, residents who are not citizens identify with a "
         "residence permit, which they could only upload as OTHER",
+    ),
+    # 8. Keys carry the tenant (revision 230369e7c7b6).
+    TenantKeys(
+        (
+            "Address",
+            "Application",
+            "ApprovalVote",
+            "AuditLog",
+            "Beneficiary",
+            "BusinessAccount",
+            "BusinessSignatory",
+            "Collateral",
+            "Contact",
+            "Credential",
+            "EventDLQ",
+            "EventLog",
+            "FamilyRelationship",
+            "HoardingTaxSnapshot",
+            "KYCDocument",
+            "KYCVerification",
+            "LegalTenderStatus",
+            "License",
+            "LicensedPartner",
+            "Notification",
+            "OrganizationProfile",
+            "OutboxCommand",
+            "PartnerGrant",
+            "PendingRegistration",
+            "PushToken",
+            "SignatoryRule",
+            "Transaction",
+            "TransactionApproval",
+            "TransactionLimit",
+            "TransactionRiskScore",
+            "TrustScore",
+            "TrustedDevice",
+            "UserOrganizationLink",
+            "UserProfile",
+            "UserSession",
+            "Wallet",
+        ),
+        "distributing by tenantId (Citus) needs the distribution column in every unique and "
+        "foreign key between distributed tables; and the database itself then refuses a row "
+        "that points into another tenant",
     ),
 )
 
@@ -900,6 +956,41 @@ def _put_index(
     table.indexes[ix.name] = ix
 
 
+def _key_by_tenant(schema: Schema) -> set[str]:
+    """TenantKeys on `schema`, in place; the names of the tables it changed."""
+    tenant = "tenantId"
+    changed: set[str] = set()
+    for table in schema.tables.values():
+        if tenant not in table.columns:
+            continue
+        pk = table.primary_key
+        if pk is not None and tenant not in pk.columns:
+            table.primary_key = replace(pk, columns=(tenant, *pk.columns))
+            changed.add(table.name)
+        for name, ix in list(table.indexes.items()):
+            if ix.unique and tenant not in ix.columns:
+                del table.indexes[name]
+                columns = (tenant, *ix.columns)
+                new = replace(ix, name=index_name(table.name, columns, True), columns=columns)
+                table.indexes[new.name] = new
+                changed.add(table.name)
+        for name, fk in list(table.foreign_keys.items()):
+            target = schema.tables[fk.ref_table]
+            if tenant in fk.columns or tenant not in target.columns:
+                continue
+            del table.foreign_keys[name]
+            columns = (tenant, *fk.columns)
+            new_fk = replace(
+                fk,
+                name=fk_name(table.name, columns),
+                columns=columns,
+                ref_columns=(tenant, *fk.ref_columns),
+            )
+            table.foreign_keys[new_fk.name] = new_fk
+            changed.add(table.name)
+    return changed
+
+
 def apply_departures(reference: Schema, departures: Iterable[Departure]) -> Schema:
     """The reference with gxcore's departures applied; a departure that does not apply raises."""
     schema = Schema(
@@ -916,9 +1007,13 @@ def apply_departures(reference: Schema, departures: Iterable[Departure]) -> Sche
         },
     )
     money_rules: list[NonNegativeMoney] = []
+    key_rules: list[TenantKeys] = []
     for d in departures:
         if isinstance(d, NonNegativeMoney):
             money_rules.append(d)  # applied last, to the columns as they end up
+            continue
+        if isinstance(d, TenantKeys):
+            key_rules.append(d)  # applied last, to the keys as they end up
             continue
         if isinstance(d, AddEnumValues):
             labels = schema.enums.get(d.enum)
@@ -987,6 +1082,13 @@ def apply_departures(reference: Schema, departures: Iterable[Departure]) -> Sche
             table.columns[d.column] = replace(old, type=d.type)
         else:
             raise TypeError(f"unknown departure {d!r}")
+    for key_rule in key_rules:
+        changed = _key_by_tenant(schema)
+        if changed != set(key_rule.tables):
+            raise ValueError(
+                f"departure lists {sorted(set(key_rule.tables) - changed)} it does not change "
+                f"and misses {sorted(changed - set(key_rule.tables))}: {key_rule.reason}"
+            )
     for rule in money_rules:
         for table in schema.tables.values():
             for col in table.columns.values():

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, insert, inspect, select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -206,31 +206,45 @@ async def test_the_application_writes_no_read_model_of_its_own_tenant_or_another
 @pytest.mark.parametrize(
     ("model", "relation"), RELATIONSHIPS, ids=[f"{m.__name__}.{r}" for m, r in RELATIONSHIPS]
 )
-async def test_relationships_never_load_another_tenants_row(
+async def test_a_relationship_cannot_reach_another_tenants_row(
     db: Database, model: type[Base], relation: str
 ) -> None:
+    """The database refuses a child in tenant A pointing at a parent in tenant B (the foreign
+    key carries tenantId), even written in a system scope; within one tenant the relationship
+    loads lazily, eagerly and in a join."""
     a, b = f"a-{uuid.uuid4().hex[:10]}", f"b-{uuid.uuid4().hex[:10]}"
     prop = inspect(model).relationships[relation]
-    async with db.system(reason="test setup: a child in A pointing at a parent in B") as session:
-        parent_b = await make(session, prop.mapper.class_, b)
-        fk_values = {
+
+    def pointing_at(parent: Any) -> dict[str, Any]:
+        return {
             inspect(model).get_property_by_column(local).key: getattr(
-                parent_b, prop.mapper.get_property_by_column(remote).key
+                parent, prop.mapper.get_property_by_column(remote).key
             )
             for local, remote in prop.local_remote_pairs
         }
-        child = await make(session, model, a, **fk_values)
+
+    with pytest.raises(IntegrityError, match="ForeignKeyViolation"):
+        async with db.system(
+            reason="test setup: a child in A pointing at a parent in B"
+        ) as session:
+            parent_b = await make(session, prop.mapper.class_, b)
+            await make(session, model, a, **pointing_at(parent_b))
+    async with db.system(reason="test setup: a child and its parent in A") as session:
+        parent_a = await make(session, prop.mapper.class_, a)
+        child = await make(session, model, a, **pointing_at(parent_a))
     async with db.tenant(a) as session:
         loaded = await session.get(model, primary_key(child))
-        assert await session.run_sync(lambda _: getattr(loaded, relation)) is None
+        assert await session.run_sync(lambda _: getattr(loaded, relation)) is not None
         eager = await session.scalar(
             select(model)
             .options(joinedload(getattr(model, relation)))
             .where(*_pk_filter(model, child))
         )
-        assert getattr(eager, relation) is None
-        joined = await session.scalars(select(model).join(getattr(model, relation)))
-        assert joined.all() == []
+        assert getattr(eager, relation) is not None
+        joined = await session.scalars(
+            select(model).join(getattr(model, relation)).where(*_pk_filter(model, child))
+        )
+        assert len(joined.all()) == 1
 
 
 async def test_a_nested_write_reaching_another_tenants_row_is_refused(

@@ -76,6 +76,7 @@ class BusinessAccount(TenantScoped, Versioned, Base):
     __tablename__ = "BusinessAccount"
     __table_args__ = (
         Index(None, "tenant_id", "org_profile_id", unique=True),
+        Index(None, "tenant_id", "wallet_id", unique=True),
         Index(None, "tenant_id"),
     )
     business_account_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
@@ -84,9 +85,7 @@ class BusinessAccount(TenantScoped, Versioned, Base):
         ForeignKey("OrganizationProfile.org_profile_id", ondelete="CASCADE", onupdate="CASCADE")
     )
     wallet_id: Mapped[str] = mapped_column(
-        ForeignKey("Wallet.wallet_id", ondelete="RESTRICT", onupdate="CASCADE"),
-        unique=True,
-        index=True,
+        ForeignKey("Wallet.wallet_id", ondelete="RESTRICT", onupdate="CASCADE")
     )
     default_required_approvals: Mapped[int] = mapped_column(server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)

@@ -33,12 +33,15 @@ from gxcore.errors import IdempotencyConflict, ValidationFailed
 #: Channel the relay LISTENs on; a notification only wakes it early, polling still finds work.
 NOTIFY_CHANNEL = "gx_outbox"
 
-#: A subquery locking the commands whose ids `{ids}` (a text[] expression) names, in id order.
-#: Every statement that updates in-flight commands in bulk (the relay's record, the projector's
-#: COMMITTED marks) joins it, so their row locks are all taken in one order and cannot deadlock:
-#: PostgreSQL locks the rows as the sorted subquery yields them, before the update reaches them.
+#: A subquery locking the commands whose ids `{ids}` (a text[] expression) names, of the tenants
+#: `{tenants}` (another), in id order. Every statement that updates in-flight commands in bulk
+#: (the relay's record, the projector's COMMITTED marks) joins it on ("tenantId", "id"), so
+#: their row locks are all taken in one order and cannot deadlock: PostgreSQL locks the rows as
+#: the sorted subquery yields them, before the update reaches them. The tenants let both reach
+#: the rows through the primary key, ("tenantId", "id").
 LOCK_IN_ID_ORDER = (
-    'SELECT "id" FROM "OutboxCommand" WHERE "id" = ANY({ids}) ORDER BY "id" FOR UPDATE'
+    'SELECT "tenantId", "id" FROM "OutboxCommand" '
+    'WHERE "tenantId" = ANY({tenants}) AND "id" = ANY({ids}) ORDER BY "id", "tenantId" FOR UPDATE'
 )
 
 

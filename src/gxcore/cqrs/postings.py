@@ -235,8 +235,9 @@ _NOTIFY = (
     "WHEN 'MINT' THEN format('Your genesis allocation of %s GX arrived', e.amount) "
     "ELSE format('%s: %s GX', initcap(replace(e.type::text, '_', ' ')), e.amount) END, "
     "'Transaction', e.\"offTxId\" "
-    'FROM entries AS e JOIN "Wallet" AS w ON w."walletId" = e."walletId" '
-    'ON CONFLICT ("notificationId") DO NOTHING'
+    'FROM entries AS e JOIN "Wallet" AS w '
+    'ON w."tenantId" = e."tenantId" AND w."walletId" = e."walletId" '
+    'ON CONFLICT ("tenantId", "notificationId") DO NOTHING'
 )
 _INSERT_ENTRIES = text(f"WITH entries AS ({_INSERT_ENTRIES_SQL}{_RETURNING}) {_NOTIFY}")
 _UPSERT_SQL = (

@@ -289,7 +289,11 @@ class Batch:
         if ids:
             await self.session.execute(
                 _MARK_COMMITTED,
-                {**packed(ids=ids, txs=txs, blocks=[str(b) for b in numbers]), "st": _COMMITTABLE},
+                {
+                    **packed(ids=ids, txs=txs, blocks=[str(b) for b in numbers]),
+                    "st": _COMMITTABLE,
+                    "tenants": tenants,
+                },
             )
 
     async def _insert_dead(self) -> None:
@@ -358,13 +362,15 @@ _IN_FLIGHT = text(
     'AND "status" = ANY(CAST(:st AS "OutboxStatus"[]))'
 )
 
+_TENANTS = "CAST(:tenants AS text[])"
 # Locked in id order, as the relay locks the rows it records (`LOCK_IN_ID_ORDER`).
 _MARK_COMMITTED = text(
     'UPDATE "OutboxCommand" AS o SET "status" = \'COMMITTED\', "fabricTxId" = u.tx, '
     '"commitBlock" = u.block, "updatedAt" = CURRENT_TIMESTAMP, "version" = o."version" + 1 '
     f"FROM unnest({unpack('ids')}, {unpack('txs')}, {unpack('blocks', 'bigint')}) "
-    f"AS u(id, tx, block), ({LOCK_IN_ID_ORDER.format(ids=unpack('ids'))}) AS ordered "
-    'WHERE o."id" = u.id AND o."id" = ordered."id" '
+    f"AS u(id, tx, block), ({LOCK_IN_ID_ORDER.format(ids=unpack('ids'), tenants=_TENANTS)}) "
+    'AS ordered WHERE o."tenantId" = ordered."tenantId" AND o."id" = ordered."id" '
+    'AND o."id" = u.id '
     'AND o."status" = ANY(CAST(:st AS "OutboxStatus"[]))'
 )
 

@@ -188,7 +188,8 @@ async def _delete_unimplied_entries(
     rows = await session.execute(
         text(
             'SELECT t."offTxId", t."tenantId", t."onChainTxId", w."primaryAccountId" '
-            'FROM "Transaction" AS t JOIN "Wallet" AS w ON w."walletId" = t."walletId" '
+            'FROM "Transaction" AS t JOIN "Wallet" AS w '
+            'ON w."tenantId" = t."tenantId" AND w."walletId" = t."walletId" '
             'WHERE t."tenantId" = ANY(CAST(:t AS text[])) AND t."onChainTxId" IS NOT NULL'
         ),
         {"t": tenants},
@@ -196,8 +197,11 @@ async def _delete_unimplied_entries(
     stale = [row[0] for row in rows if tuple(row[1:]) not in implied]
     if stale:
         await session.execute(
-            text('DELETE FROM "Transaction" WHERE "offTxId" = ANY(CAST(:ids AS text[]))'),
-            {"ids": stale},
+            text(
+                'DELETE FROM "Transaction" WHERE "tenantId" = ANY(CAST(:t AS text[])) '
+                'AND "offTxId" = ANY(CAST(:ids AS text[]))'
+            ),
+            {"t": tenants, "ids": stale},
         )
 
 

@@ -174,13 +174,13 @@ SET status = 'LOCKED', "lockedBy" = :worker, "lockedAt" = now(),
     "nextAttemptAt" = now() + make_interval(secs => :lease),
     attempts = o.attempts + 1, "updatedAt" = now(), "version" = o."version" + 1
 FROM (
-    SELECT id FROM "OutboxCommand"
+    SELECT "tenantId", id FROM "OutboxCommand"
     WHERE status IN ('PENDING', 'LOCKED', 'SUBMITTED') AND "nextAttemptAt" <= now()
     ORDER BY "nextAttemptAt"
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
 ) AS due
-WHERE o.id = due.id
+WHERE o."tenantId" = due."tenantId" AND o.id = due.id
 RETURNING o.id, o."tenantId", o."requestId", o."commandType", o.payload, o.attempts,
           o."createdAt", o.traceparent
 """
@@ -205,8 +205,9 @@ FROM unnest({unpack("ids")}, {unpack("statuses")}, {unpack("tx_ids")},
             {unpack("blocks", "bigint")}, {unpack("codes")}, {unpack("messages")},
             {unpack("submitted", "boolean")}, {unpack("retry_in", "float8")})
      AS r(id, status, tx_id, block, code, message, submitted, retry_in),
-     ({LOCK_IN_ID_ORDER.format(ids=unpack("ids"))}) AS ordered
-WHERE o.id = r.id AND o.id = ordered.id AND o."lockedBy" = :worker AND o.status = 'LOCKED'
+     ({LOCK_IN_ID_ORDER.format(ids=unpack("ids"), tenants="CAST(:tenants AS text[])")}) AS ordered
+WHERE o."tenantId" = ordered."tenantId" AND o.id = ordered.id AND o.id = r.id
+  AND o."lockedBy" = :worker AND o.status = 'LOCKED'
 RETURNING o.id
 """
 )
@@ -260,7 +261,8 @@ class Relay:
         try:
             submitted_at = datetime.now(UTC)
             results = await self._deliver(claimed, lease_ends)
-            written = await self._record(results, submitted_at)
+            tenants = sorted({c.command.tenant_id for c in claimed})
+            written = await self._record(results, submitted_at, tenants)
         except BaseException as e:
             for span in spans.values():
                 span.record_exception(e)
@@ -397,10 +399,13 @@ class Relay:
         delay = backoff_seconds(claimed.attempts, self.config, self._rng)
         return Result(claimed.id, S.PENDING, code=code, message=message, retry_in=delay)
 
-    async def _record(self, results: Sequence[Result], submitted_at: datetime) -> set[str]:
+    async def _record(
+        self, results: Sequence[Result], submitted_at: datetime, tenants: list[str]
+    ) -> set[str]:
         params: dict[str, Any] = {
             "worker": self.worker_id,
             "submitted_at": submitted_at,
+            "tenants": tenants,
             **packed(
                 ids=[r.id for r in results],
                 statuses=[r.status.value for r in results],

@@ -19,8 +19,10 @@ from sqlalchemy import (
     Column,
     Date,
     Double,
+    ForeignKeyConstraint,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     Table,
     Text,
     event,
@@ -98,17 +100,106 @@ class Base(DeclarativeBase):
     }
 
 
+#: Tables no tenant owns: replicated to every node once the schema is distributed by `tenantId`
+#: (docs/deploy.md). A foreign key to one of them stays on its own column; every other key of a
+#: tenant table carries `tenantId`.
+REFERENCE_TABLES = frozenset({"Country", "Tenant"})
+
+#: `Table.info` key: the columns the mapper identifies a row by, when the table's primary key
+#: gained `tenantId` in front of them (see `TenantScoped`).
+IDENTITY = "gx_identity"
+
+
 class TenantScoped:
-    """Marks models whose rows belong to one tenant (`tenant_id`): every table but `Country`.
+    """Marks models whose rows belong to one tenant (`tenant_id`): all but `REFERENCE_TABLES`.
 
     The tenancy guard (`gxcore.db.tenancy`) filters their reads and stamps their writes; row-level
     security in the database enforces the same underneath. Models redeclare `tenant_id` where
     the reference puts it; this declaration is what the guard's criteria see on the mixin.
+
+    Keys carry the tenant, written here once for every tenant model (`__table_cls__`, which
+    declarative calls to build the table): the primary key becomes `(tenantId, <id>)`, and a
+    foreign key to another tenant table becomes `(tenantId, <col>) REFERENCES T (tenantId, <id>)`
+    (`ON DELETE SET NULL` names its own column only, or PostgreSQL would null `tenantId` too).
+    So the schema can be distributed by `tenantId` (Citus co-locates a tenant's rows and needs
+    the distribution column in every unique and foreign key), and the database itself refuses a
+    row that points into another tenant. Unique indexes are declared with `tenant_id` by the
+    models (tests/test_tenant_keys.py checks all three in the catalog).
+
+    The mapper keeps identifying a row by its id alone (`IDENTITY`, read by `__mapper_args__`):
+    ids are random UUIDs or cuids, one tenant's rows are all a scope sees, and so
+    `session.get(Model, id)` and every relationship stay as they were. Tables whose primary key
+    already named `tenant_id` (client-chosen ids, per-tenant singletons) keep their composite
+    identity. Relationships declared with `foreign_keys=[<col>]` join and write that column only;
+    `tenant_id` is written by the guard, never by a relationship, so none of them overlap (the
+    test suite runs warning-free under `-W error::sqlalchemy.exc.SAWarning`); in a tenant scope
+    the guard adds `tenantId` to their loads, and the database refuses a cross-tenant pair.
+
+    The price of the one-column identity: a statement the ORM writes for a row (`get`, the
+    UPDATE or DELETE of a flush) names the id without `tenantId`. In a tenant scope row-level
+    security adds `tenantId`, so the primary key serves it; in the system scope it does not, so
+    set-based SQL there names `tenantId` beside every id (the relay, the projector's postings and
+    outbox marks), and ORM writes by id alone stay on rare paths.
     """
 
     @declared_attr
     def tenant_id(cls) -> Mapped[str]:
         return mapped_column()
+
+    @classmethod
+    def __table_cls__(cls, name: str, metadata: MetaData, *args: Any, **kw: Any) -> Table:
+        info = kw.setdefault("info", {})
+        return Table(name, metadata, *args, *_tenant_keys(args, info), **kw)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return _mapper_args(cls)
+
+
+def _tenant_keys(args: tuple[Any, ...], info: dict[str, Any]) -> list[Any]:
+    """The composite keys of a tenant table, from its columns before they meet the table."""
+    columns = {a.key: a for a in args if isinstance(a, Column)}
+    tenant = columns["tenant_id"]
+    ids = [c for c in columns.values() if c.primary_key]
+    keys: list[Any] = []
+    explicit = any(isinstance(a, PrimaryKeyConstraint) for a in args)  # written with tenant_id
+    if not explicit and tenant not in ids:
+        info[IDENTITY] = [c.key for c in ids]
+        tenant.primary_key = True
+        keys.append(PrimaryKeyConstraint(tenant.key, *(c.key for c in ids)))
+    for column in columns.values():
+        for fk in list(column.foreign_keys):
+            target, _, target_key = fk.target_fullname.rpartition(".")
+            if target in REFERENCE_TABLES or column is tenant:
+                continue
+            # Detach the one-column key before the column meets its table (it would make its
+            # constraint then; SQLAlchemy has no public call to take it back): the pair replaces it.
+            column.foreign_keys.discard(fk)
+            event.remove(column, "after_parent_attach", fk._set_table)
+            ondelete = fk.ondelete
+            if ondelete and ondelete.upper() == "SET NULL":
+                name = camel(column.name) if column.name == column.key else column.name
+                ondelete = f'SET NULL ("{name}")'
+            keys.append(
+                ForeignKeyConstraint(
+                    [tenant.key, column.key],
+                    [f"{target}.tenant_id", f"{target}.{target_key}"],
+                    ondelete=ondelete,
+                    onupdate=fk.onupdate,
+                )
+            )
+    return keys
+
+
+def _mapper_args(cls: Any) -> dict[str, Any]:
+    """One place for the mapper arguments the mixins need (identity, optimistic locking)."""
+    table = cls.__table__
+    args: dict[str, Any] = {}
+    if identity := table.info.get(IDENTITY):
+        args["primary_key"] = [table.c[key] for key in identity]
+    if issubclass(cls, Versioned):
+        args["version_id_col"] = table.c.version
+    return args
 
 
 class SoftDeletable:
@@ -144,7 +235,7 @@ class Versioned:
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
-        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+        return _mapper_args(cls)
 
 
 _SNAKE = re.compile(r"_([a-z0-9])")
@@ -163,7 +254,9 @@ def _camel_case_columns(column: Column[Any], table: Table) -> None:
 
 
 __all__ = [
+    "IDENTITY",
     "NOW",
+    "REFERENCE_TABLES",
     "Base",
     "Json",
     "SoftDeletable",

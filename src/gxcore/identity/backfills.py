@@ -55,8 +55,9 @@ _FILL = text(
     """
     UPDATE "UserProfile" p
     SET "nationalIdNumber" = u.value, "updatedAt" = CURRENT_TIMESTAMP
-    FROM unnest(CAST(:profiles AS text[]), CAST(:values AS text[])) AS u(profile, value)
-    WHERE p."profileId" = u.profile AND p."nationalIdNumber" IS NULL
+    FROM unnest(CAST(:tenants AS text[]), CAST(:profiles AS text[]), CAST(:values AS text[]))
+        AS u(tenant, profile, value)
+    WHERE p."tenantId" = u.tenant AND p."profileId" = u.profile AND p."nationalIdNumber" IS NULL
     """
 )
 
@@ -89,7 +90,10 @@ async def _batch(session: AsyncSession, after: Key | None, size: int) -> tuple[K
         else:
             held.add((tenant, number))  # one profile per number, within the batch too
             values.append(number)
-    await session.execute(_FILL, {"profiles": [p for p, _ in rows], "values": values})
+    await session.execute(
+        _FILL,
+        {"tenants": [t for _, t in rows], "profiles": [p for p, _ in rows], "values": values},
+    )
     return (rows[-1][0],), len(rows)
 
 

@@ -111,6 +111,7 @@ async def users_created(
             _ACTIVATE,
             {
                 **packed(
+                    tenants=[profiles[i].tenant_id for i in ids],
                     ids=ids,
                     statuses=[activated[i][0].value for i in ids],
                     accounts=[activated[i][1] for i in ids],
@@ -146,9 +147,9 @@ _ACTIVATE = text(
     '"onchainRegisteredAt" = COALESCE(p."onchainRegisteredAt", u.at), '
     "\"onchainStatus\" = CASE WHEN p.\"onchainStatus\" = 'FROZEN' THEN 'FROZEN' ELSE 'ACTIVE' END, "
     '"updatedAt" = CURRENT_TIMESTAMP, "version" = p."version" + 1 '
-    f"FROM unnest({unpack('ids')}, {unpack('statuses')}, {unpack('accounts')}, "
-    "CAST(:ats AS timestamptz[])) AS u(id, status, account, at) "
-    'WHERE p."profileId" = u.id'
+    f"FROM unnest({unpack('tenants')}, {unpack('ids')}, {unpack('statuses')}, "
+    f"{unpack('accounts')}, CAST(:ats AS timestamptz[])) AS u(tenant, id, status, account, at) "
+    'WHERE p."tenantId" = u.tenant AND p."profileId" = u.id'
 )
 
 

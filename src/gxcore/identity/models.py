@@ -27,6 +27,7 @@ class PendingRegistration(TenantScoped, Base):
     __table_args__ = (
         Index(None, "tenant_id", "email", unique=True),
         Index(None, "tenant_id", "phone_num", unique=True),
+        Index(None, "tenant_id", "migrated_to_profile_id", unique=True),
         Index(None, "tenant_id", "current_step"),
         Index(None, "expires_at"),
         Index(None, "created_at"),
@@ -57,7 +58,7 @@ class PendingRegistration(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)
     updated_at: Mapped[UpdatedAt]
     expires_at: Mapped[datetime]
-    migrated_to_profile_id: Mapped[str | None] = mapped_column(unique=True, index=True)
+    migrated_to_profile_id: Mapped[str | None]
     migrated_at: Mapped[datetime | None]
     # gxcore's additions (revision f1d4b5c6e7a8): when each channel's last code went out and how
     # many went out in the current 24 h window, for the resend cooldown and daily cap.
@@ -194,6 +195,7 @@ class UserSession(TenantScoped, Base):
     __tablename__ = "UserSession"
     __table_args__ = (
         Index(None, "tenant_id", "session_id", unique=True),
+        Index(None, "tenant_id", "refresh_token", unique=True),
         Index(None, "tenant_id", "profile_id", "status"),
         Index(None, "refresh_token_hash"),
         Index(None, "expires_at"),
@@ -215,7 +217,7 @@ class UserSession(TenantScoped, Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None]
-    refresh_token: Mapped[str] = mapped_column(unique=True, index=True)
+    refresh_token: Mapped[str]
     refresh_token_hash: Mapped[str]
     user_profile: Mapped[UserProfile] = relationship(foreign_keys=[profile_id])
 

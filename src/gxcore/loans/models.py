@@ -16,12 +16,13 @@ class Collateral(TenantScoped, Base):
     __tablename__ = "Collateral"
     __table_args__ = (
         Index(None, "tenant_id"),
+        Index(None, "tenant_id", "on_chain_loan_id", unique=True),
         Index(None, "on_chain_loan_id"),
         Index(None, "status"),
     )
     collateral_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
     tenant_id: Mapped[str]
-    on_chain_loan_id: Mapped[str] = mapped_column(unique=True, index=True)
+    on_chain_loan_id: Mapped[str]
     document_reference: Mapped[str]
     document_hash: Mapped[str]
     document_size: Mapped[int | None]

@@ -19,8 +19,8 @@ from gxcore.wallet.models import TransferHold
 
 #: A hold `h` that still counts: its command not FAILED, its transfer not projected.
 LIVE = """
-    NOT EXISTS (SELECT FROM "OutboxCommand" o WHERE o."id" = h."commandId"
-                    AND o."status" = 'FAILED')
+    NOT EXISTS (SELECT FROM "OutboxCommand" o WHERE o."tenantId" = h."tenantId"
+                    AND o."id" = h."commandId" AND o."status" = 'FAILED')
     AND NOT EXISTS (SELECT FROM "EventLog" e WHERE e."fabricTxId" = h."txId"
                     AND e."tenantId" = h."tenantId")
 """

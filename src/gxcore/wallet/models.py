@@ -161,13 +161,12 @@ class TransactionRiskScore(TenantScoped, Base):
         Index(None, "tenant_id", "requires_review"),
         Index(None, "tenant_id", "risk_score"),
         Index(None, "tenant_id", "command_id", unique=True),
+        Index(None, "tenant_id", "off_tx_id", unique=True),
     )
     risk_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
     tenant_id: Mapped[str]
     off_tx_id: Mapped[str | None] = mapped_column(
-        ForeignKey("Transaction.off_tx_id", ondelete="CASCADE", onupdate="CASCADE"),
-        unique=True,
-        index=True,
+        ForeignKey("Transaction.off_tx_id", ondelete="CASCADE", onupdate="CASCADE")
     )
     command_id: Mapped[str | None] = mapped_column(
         ForeignKey("OutboxCommand.id", ondelete="CASCADE", onupdate="CASCADE")

@@ -129,7 +129,8 @@ WITH sent AS (
     FROM "Transaction" t WHERE t."walletId" = :wallet AND t."type" = 'SENT'
     UNION ALL
     SELECT h."amount", h."receiverWalletId" = :receiver, h."createdAt", o."status" <> 'HELD'
-    FROM "TransferHold" h JOIN "OutboxCommand" o ON o."id" = h."commandId"
+    FROM "TransferHold" h
+    JOIN "OutboxCommand" o ON o."tenantId" = h."tenantId" AND o."id" = h."commandId"
     WHERE h."walletId" = :wallet AND h."commandId" <> :command AND {holds.LIVE}
 )
 SELECT count(*) FILTER (WHERE vouches) AS sent_count,
