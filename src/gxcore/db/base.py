@@ -135,11 +135,12 @@ class TenantScoped:
     test suite runs warning-free under `-W error::sqlalchemy.exc.SAWarning`); in a tenant scope
     the guard adds `tenantId` to their loads, and the database refuses a cross-tenant pair.
 
-    The price of the one-column identity: a statement the ORM writes for a row (`get`, the
-    UPDATE or DELETE of a flush) names the id without `tenantId`. In a tenant scope row-level
-    security adds `tenantId`, so the primary key serves it; in the system scope it does not, so
-    set-based SQL there names `tenantId` beside every id (the relay, the projector's postings and
-    outbox marks), and ORM writes by id alone stay on rare paths.
+    A flush's UPDATE and DELETE name the table's whole primary key, `tenantId` included
+    (tests/test_system_scope_keys.py). The price of the one-column identity is `get`: it selects
+    by the id alone. In a tenant scope row-level security adds `tenantId`, so the primary key
+    serves it; in the system scope nothing does, so set-based SQL there names `tenantId` beside
+    every id (the relay, the projector's postings and outbox marks), and `get` by id alone stays
+    on rare paths.
     """
 
     @declared_attr
