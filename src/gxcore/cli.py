@@ -37,14 +37,26 @@ if TYPE_CHECKING:
     from gxcore.config import Settings
 
 
+def audit_trail() -> None:
+    """Every command may write audited rows: the audit trail registers itself on import (as
+    each feature's importer does), before any command runs."""
+    import gxcore.audit.service  # noqa: F401
+
+
 def register_extensions() -> None:
     """What db/ runs for the features (it knows none): `gx db seed`'s steps, `gx db backfill`'s
     jobs. Needed by `gx db ...` and `gx up` only."""
     from gxcore.db import backfill, seeding
+
+    audit_trail()
     from gxcore.identity.backfills import NATIONAL_ID
 
     seeding.register(_seed_tenant)
     backfill.register(NATIONAL_ID)
+
+
+def _lazy(target: str, help: str) -> Lazy:
+    return Lazy(target, help, prepare=audit_trail)
 
 
 async def _seed_tenant(session: AsyncSession, tenant_id: str) -> str:
@@ -57,17 +69,17 @@ async def _seed_tenant(session: AsyncSession, tenant_id: str) -> str:
 #: `gx <name>`, imported when run; the help is what `gx --help` lists (tests/test_cli.py keeps
 #: each equal to the command's own). In the order `gx --help` lists them, after `up` and `api`.
 COMMANDS = {
-    "relay": Lazy(
+    "relay": _lazy(
         "gxcore.cqrs.relay_cli:relay_command",
         "Deliver outbox commands to the ledger until SIGTERM/SIGINT (or, with --once, until none "
         "is due). The batch in hand is finished before exiting.",
     ),
-    "scheduler": Lazy(
+    "scheduler": _lazy(
         "gxcore.scheduler:scheduler_command",
         "Run the periodic jobs (today: cleanup) on their intervals until SIGTERM/SIGINT, which "
         "let the job in hand finish.",
     ),
-    "demo": Lazy(
+    "demo": _lazy(
         "gxcore.demo:demo_command",
         "Tell the main story over HTTP against the running `gx up` of the data dir (or, with "
         "--embedded, one of its own): registration, approval, genesis, transfers, a refused "
@@ -79,23 +91,23 @@ COMMANDS = {
         "Schema migrations and database maintenance.",
         prepare=register_extensions,
     ),
-    "tenant": Lazy("gxcore.admin.cli:app", "Tenants: each one's users, wallets and ledger."),
-    "audit": Lazy("gxcore.audit.cli:app", "The tamper-evident audit log."),
-    "dev": Lazy("gxcore.cli:dev_app", "Development helpers."),
-    "jobs": Lazy("gxcore.cli:jobs_app", "Maintenance jobs, across every tenant."),
-    "admin": Lazy("gxcore.identity.cli:app", "Administrators: who may review registrations."),
-    "outbox": Lazy(
+    "tenant": _lazy("gxcore.admin.cli:app", "Tenants: each one's users, wallets and ledger."),
+    "audit": _lazy("gxcore.audit.cli:app", "The tamper-evident audit log."),
+    "dev": _lazy("gxcore.cli:dev_app", "Development helpers."),
+    "jobs": _lazy("gxcore.cli:jobs_app", "Maintenance jobs, across every tenant."),
+    "admin": _lazy("gxcore.identity.cli:app", "Administrators: who may review registrations."),
+    "outbox": _lazy(
         "gxcore.cqrs.relay_cli:outbox_app",
         "The outbox: commands waiting for, or failed on, the ledger.",
     ),
-    "projector": Lazy(
+    "projector": _lazy(
         "gxcore.cqrs.projector_cli:app", "The projector: ledger events into the read models."
     ),
-    "messages": Lazy(
+    "messages": _lazy(
         "gxcore.notifications.cli:messages_app",
         "The message queue: emails and SMS after commit.",
     ),
-    "trust": Lazy("gxcore.trust.cli:app", "Trust scores."),
+    "trust": _lazy("gxcore.trust.cli:app", "Trust scores."),
 }
 
 app = typer.Typer(
@@ -421,32 +433,32 @@ def worker_app() -> object:
 
 #: `gx jobs <name>` and `gx dev <name>`, imported when run, like COMMANDS.
 JOBS = {
-    "cleanup": Lazy(
+    "cleanup": _lazy(
         "gxcore.cli:cleanup_command",
         "Delete expired pending registrations, idempotency keys and notifications, and close "
         "business transfers past their approval time (their holds released), in every tenant.",
     ),
-    "kyc-expiry": Lazy(
+    "kyc-expiry": _lazy(
         "gxcore.kyc.cli:expiry_command",
         "Move APPROVED verifications holding an expired document to EXPIRED, in every tenant, "
         "telling each user.",
     ),
-    "kyc-scan": Lazy(
+    "kyc-scan": _lazy(
         "gxcore.kyc.cli:scan_command",
         "Scan again each document whose scan is still pending (the scanner was unreachable).",
     ),
-    "kyc-orphans": Lazy(
+    "kyc-orphans": _lazy(
         "gxcore.kyc.cli:orphans_command",
         "Remove stored document files that no document names, and abandoned partial uploads.",
     ),
-    "velocity-tax": Lazy(
+    "velocity-tax": _lazy(
         "gxcore.tax.cli:velocity_tax_command",
         "Snapshot every wallet's velocity tax for a date (once per wallet and date: running again "
         "changes nothing) and queue APPLY_VELOCITY_TAX for each wallet that owes it.",
     ),
 }
 DEV = {
-    "mailbox": Lazy(
+    "mailbox": _lazy(
         "gxcore.notifications.cli:mailbox_command",
         "Print the development mailbox (messages delivered with no SMTP host or SMS gateway set).",
     ),
