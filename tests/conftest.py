@@ -33,6 +33,38 @@ ROLE_KEY = os.environ.setdefault(
 os.environ.setdefault("COLUMNS", "200")
 
 
+#: The longest tests (minutes on a busy machine), longest first. They start the run, dealt in
+#: turn to the pytest-xdist workers, instead of whichever lands last keeping one worker busy
+#: while the others are done.
+LONGEST = (
+    "tests/test_pooler.py::test_the_isolation_registration_and_money_suites_pass_through_pgbouncer",
+    "tests/test_cli.py::test_tenants_exist_once_created_seeded_and_queued_for_bootstrap",
+    "tests/test_cli.py::test_reset_needs_force_and_spares_production",
+    "tests/test_money_properties.py::test_money_is_conserved_held_and_released_through_any",
+    "tests/test_cli.py::test_long_running_commands_show_progress_and_keep_their_results",
+    "tests/test_demo.py::",
+    "tests/test_fresh_start.py::",
+    "tests/test_chaos.py::",
+    "tests/test_cli.py::test_gx_up_serves_a_migrated_seeded_database_until_interrupted",
+    "tests/test_up.py::",
+    "tests/test_registration.py::test_gx_api_serves_the_api_and_delivers_its_messages",
+    "tests/test_failover.py::",
+    "tests/test_kyc.py::test_gx_jobs_kyc_expiry_and_kyc_scan_run_across_tenants",
+    "tests/test_projector.py::test_the_projector_commands",
+    "tests/test_relay.py::test_sigterm_mid_run_finishes_the_batch_and_exits_0_with_nothing_locked",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, prefix in enumerate(LONGEST) if item.nodeid.startswith(prefix)),
+            len(LONGEST),
+        )
+
+    items.sort(key=rank)  # stable: the rest keep their order
+
+
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Superuser URL of the test server's maintenance database."""

@@ -40,6 +40,35 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *fragments: st
         assert fragment in lines[0], lines[0]
 
 
+def test_every_lazy_command_is_listed_with_its_own_help() -> None:
+    from gxcore.cli import COMMANDS, DEV, JOBS
+
+    for table in (COMMANDS, JOBS, DEV):
+        for name, lazy in table.items():
+            command = lazy.load(name)
+            assert command.name == name
+            assert lazy.help.split() == (command.help or "").split(), name
+
+
+def test_help_and_db_commands_start_without_importing_the_features() -> None:
+    listed = gx("--help", COLUMNS="200")
+    assert listed.returncode == 0, listed
+    for name in ("up", "api", "relay", "demo", "db", "tenant", "jobs", "trust"):
+        assert f"│ {name} " in listed.stdout, name
+    assert "Schema migrations and database maintenance." in listed.stdout
+    # What `gx db status` imports: the db commands, not FastAPI, the ledger or a feature.
+    probe = (
+        "import sys; from gxcore.cli import app; import typer.main; "
+        "typer.main.get_command(app).get_command(None, 'db'); "
+        "print(sorted(m for m in sys.modules if m == 'fastapi' or m.startswith("
+        "('gxcore.ledger', 'gxcore.wallet', 'gxcore.business', 'gxcore.admin'))))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert proc.stdout.strip() == "[]", proc.stdout
+
+
 def test_unreachable_database_url_is_one_readable_line() -> None:
     proc = gx("db", "status", database_url="postgresql://gx:secret@127.0.0.1:1/gx")
     assert_one_line_error(proc, "cannot reach postgresql://gx:***@127.0.0.1:1/gx", "DATABASE_URL")

@@ -1,8 +1,8 @@
 """Pooling from configuration, and gxcore behind a real PgBouncer in transaction pooling mode.
 
-The suites that matter most behind a pooler (tenant isolation, registration, money) run again
-through PgBouncer, in a pytest of their own with GX_TEST_POOLER=pgbouncer (see conftest `pool`);
-PgBouncer's own counters prove their traffic went through it.
+The tests that matter most behind a pooler (tenant isolation, the registration flow, money
+transfers) run again through PgBouncer, in a pytest of their own with GX_TEST_POOLER=pgbouncer
+(see conftest `pool`); PgBouncer's own counters prove their traffic went through it.
 """
 
 from __future__ import annotations
@@ -28,8 +28,39 @@ from tests import pgbouncer
 from tests.conftest import ROLE_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
-#: What must keep working behind a transaction-mode pooler.
-SUITES = ["tests/test_tenancy.py", "tests/test_registration.py", "tests/test_money_api.py"]
+#: What must keep working behind a transaction-mode pooler, where consecutive transactions of
+#: one client land on different server connections: whatever lives on a connection (the scope's
+#: tenant setting, prepared statements, locks, advisory locks) must live exactly as long as its
+#: transaction. That is the tenancy suite whole (a tenant carried over to the next transaction
+#: would be a leak); the registration flow end to end, with its counters that survive a rollback
+#: and its races on the last attempt (row locks); and the transfers, with their races for one
+#: balance, idempotency and daily limit (locks and the outbox). Input validation, paging and
+#: policy arithmetic hold nothing on a connection: the direct run covers them.
+POOLED = [
+    "tests/test_tenancy.py",
+    *(
+        f"tests/test_registration.py::{name}"
+        for name in (
+            "test_happy_path_completes_with_a_registered_profile_and_an_audit_entry",
+            "test_repeating_a_step_with_the_same_data_answers_as_before",
+            "test_another_tenant_cannot_read_or_continue_a_registration",
+            "test_a_counted_guess_sticks_though_the_call_rolls_back_what_else_it_wrote",
+            "test_concurrent_guesses_never_exceed_the_attempt_limit",
+            "test_a_right_and_wrong_guesses_racing_the_last_attempt_pass_at_most_once",
+        )
+    ),
+    *(
+        f"tests/test_money_api.py::{name}"
+        for name in (
+            "test_genesis_then_a_transfer_moves_exact_money_through_the_whole_loop",
+            "test_parallel_requests_never_spend_more_than_is_available",
+            "test_a_repeated_idempotency_key_moves_the_money_once",
+            "test_another_users_wallet_and_transfer_are_not_found",
+            "test_concurrent_opposite_transfers_all_finish_and_conserve_money",
+            "test_parallel_requests_cannot_break_a_daily_limit",
+        )
+    ),
+]
 
 
 @pytest.fixture(scope="module")
@@ -133,13 +164,15 @@ def test_listen_goes_to_the_server_not_the_pooler(migrated_url: str) -> None:
 def test_the_isolation_registration_and_money_suites_pass_through_pgbouncer(
     tmp_path: Path,
 ) -> None:
+    """The tests of POOLED (see there why those) pass with every role connection through
+    PgBouncer in transaction mode; a name no longer found fails the nested run."""
     if reason := pgbouncer.missing_reason():
         pytest.skip(reason)
     stats = tmp_path / "pgbouncer-stats.json"
     env = {**os.environ, "GX_TEST_POOLER": "pgbouncer", "GX_TEST_POOLER_STATS": str(stats)}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not system"]
     proc = subprocess.run(
-        [*command, f"--basetemp={tmp_path / 'run'}", *SUITES],
+        [*command, f"--basetemp={tmp_path / 'run'}", *POOLED],
         check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
