@@ -278,6 +278,11 @@ _NATIONAL_ID = (
     "the lecture's Exercise 2 makes it required (expand, `gx db backfill national-id`, "
     "contract); unique per tenant, as every unique key of a multi-tenant table"
 )
+_SAME_AS_KEY = "the primary key is (tenantId, sessionId) since keys carry the tenant"
+_PREFIX = (
+    "a leading prefix of another index of the table (its primary key or a unique key, since "
+    "keys carry the tenant): that index serves the same scans, this one only costs writes"
+)
 DEPARTURES: tuple[Departure, ...] = (
     # 1. Tenant-scoped uniques instead of global ones.
     ReplaceUnique("PendingRegistration", ("email",), ("tenantId", "email"), _TENANT_UNIQUE),
@@ -546,6 +551,27 @@ DEPARTURES: tuple[Departure, ...] = (
         "distributing by tenantId (Citus) needs the distribution column in every unique and "
         "foreign key between distributed tables; and the database itself then refuses a row "
         "that points into another tenant",
+    ),
+    # 9. No index a longer one of its table already serves (tests/test_redundant_indexes.py).
+    DropUnique("UserSession", ("tenantId", "sessionId"), _SAME_AS_KEY),
+    *(
+        DropIndex(table, columns, _PREFIX)
+        for table, columns in (
+            ("Address", ("tenantId", "profileId")),
+            ("BusinessAccount", ("tenantId",)),
+            ("BusinessSignatory", ("tenantId", "businessAccountId")),
+            ("Collateral", ("tenantId",)),
+            ("Contact", ("tenantId", "ownerProfileId")),
+            ("FamilyRelationship", ("tenantId", "initiatorProfileId")),
+            ("KYCVerification", ("tenantId",)),
+            ("LegalTenderStatus", ("tenantId",)),
+            ("Organization", ("tenantId",)),
+            ("Proposal", ("tenantId",)),
+            ("PushToken", ("tenantId", "profileId")),
+            ("SystemParameter", ("tenantId",)),
+            ("TrustedDevice", ("tenantId", "profileId")),
+            ("UserOrganizationLink", ("tenantId",)),
+        )
     ),
 )
 

@@ -33,7 +33,6 @@ class Country(Base):
 class LegalTenderStatus(TenantScoped, Base):
     __tablename__ = "LegalTenderStatus"
     __table_args__ = (
-        Index(None, "tenant_id"),
         Index(None, "country_code", "effective_date"),
     )
     status_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
@@ -49,7 +48,6 @@ class LegalTenderStatus(TenantScoped, Base):
 
 class SystemParameter(TenantScoped, Base):
     __tablename__ = "SystemParameter"
-    __table_args__ = (Index(None, "tenant_id"),)
     tenant_id: Mapped[str] = mapped_column(primary_key=True)
     param_key: Mapped[str] = mapped_column(primary_key=True)
     param_value: Mapped[str]

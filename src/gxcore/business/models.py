@@ -56,7 +56,6 @@ class UserOrganizationLink(TenantScoped, Base):
         Index(None, "tenant_id", "user_profile_id", "org_profile_id", unique=True),
         Index(None, "user_profile_id"),
         Index(None, "org_profile_id"),
-        Index(None, "tenant_id"),
     )
     id: Mapped[str] = mapped_column(primary_key=True, default=new_cuid)
     tenant_id: Mapped[str]
@@ -77,7 +76,6 @@ class BusinessAccount(TenantScoped, Versioned, Base):
     __table_args__ = (
         Index(None, "tenant_id", "org_profile_id", unique=True),
         Index(None, "tenant_id", "wallet_id", unique=True),
-        Index(None, "tenant_id"),
     )
     business_account_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
     tenant_id: Mapped[str]
@@ -100,7 +98,6 @@ class BusinessSignatory(TenantScoped, Base):
         CheckConstraint('"maxTransactionLimit" >= 0', name="maxTransactionLimit"),
         Index(None, "tenant_id", "business_account_id", "profile_id", unique=True),
         Index(None, "tenant_id", "profile_id"),
-        Index(None, "tenant_id", "business_account_id"),
     )
     signatory_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
     tenant_id: Mapped[str]
@@ -197,7 +194,6 @@ class Organization(TenantScoped, Base):
     __table_args__ = (
         # The ledger's id, chosen by the client: unique per tenant only (revision d1a2b3c4e5f6).
         PrimaryKeyConstraint("tenant_id", "org_id"),
-        Index(None, "tenant_id"),
         Index(None, "status"),
     )
     org_id: Mapped[str]

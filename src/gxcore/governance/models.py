@@ -15,7 +15,6 @@ class Proposal(TenantScoped, Base):
     __table_args__ = (
         # The ledger's id, chosen by the client: unique per tenant only (revision d1a2b3c4e5f6).
         PrimaryKeyConstraint("tenant_id", "proposal_id"),
-        Index(None, "tenant_id"),
         Index(None, "status"),
         Index(None, "proposer_id"),
         # Active proposals, newest first, in keyset pages (revision 01f4e2e6fcb3).

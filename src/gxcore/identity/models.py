@@ -159,7 +159,6 @@ class UserProfile(TenantScoped, SoftDeletable, Versioned, Base):
 class Address(TenantScoped, Base):
     __tablename__ = "Address"
     __table_args__ = (
-        Index(None, "tenant_id", "profile_id"),
         Index(None, "tenant_id", "profile_id", "address_type"),
         Index(None, "tenant_id", "profile_id", "is_current"),
         Index(None, "country_code"),
@@ -194,7 +193,6 @@ class Address(TenantScoped, Base):
 class UserSession(TenantScoped, Base):
     __tablename__ = "UserSession"
     __table_args__ = (
-        Index(None, "tenant_id", "session_id", unique=True),
         Index(None, "tenant_id", "refresh_token", unique=True),
         Index(None, "tenant_id", "profile_id", "status"),
         Index(None, "refresh_token_hash"),
@@ -226,7 +224,6 @@ class TrustedDevice(TenantScoped, Base):
     __tablename__ = "TrustedDevice"
     __table_args__ = (
         Index(None, "tenant_id", "profile_id", "device_fingerprint", unique=True),
-        Index(None, "tenant_id", "profile_id"),
         Index(None, "tenant_id", "is_trusted"),
     )
     device_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)

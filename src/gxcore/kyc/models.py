@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 class KYCVerification(TenantScoped, Base):
     __tablename__ = "KYCVerification"
     __table_args__ = (
-        Index(None, "tenant_id"),
         Index(None, "profile_id"),
         Index(None, "status"),
     )

@@ -15,7 +15,6 @@ from gxcore.enums import CollateralStatus
 class Collateral(TenantScoped, Base):
     __tablename__ = "Collateral"
     __table_args__ = (
-        Index(None, "tenant_id"),
         Index(None, "tenant_id", "on_chain_loan_id", unique=True),
         Index(None, "on_chain_loan_id"),
         Index(None, "status"),

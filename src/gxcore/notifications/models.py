@@ -52,7 +52,6 @@ class PushToken(TenantScoped, Base):
     __table_args__ = (
         Index(None, "tenant_id", "token", unique=True),
         Index(None, "tenant_id", "profile_id", "token", unique=True),
-        Index(None, "tenant_id", "profile_id"),
         Index(None, "tenant_id", "is_active"),
     )
     token_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)

@@ -27,7 +27,6 @@ class FamilyRelationship(TenantScoped, Base):
             "relation_type",
             unique=True,
         ),
-        Index(None, "tenant_id", "initiator_profile_id"),
         Index(None, "tenant_id", "related_profile_id"),
         Index(None, "tenant_id", "status"),
         Index(None, "tenant_id", "relation_type", "status"),

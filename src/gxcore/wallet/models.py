@@ -98,7 +98,6 @@ class Contact(TenantScoped, Base):
     __tablename__ = "Contact"
     __table_args__ = (
         Index(None, "tenant_id", "owner_profile_id", "contact_profile_id", unique=True),
-        Index(None, "tenant_id", "owner_profile_id"),
         Index(None, "tenant_id", "status"),
     )
     contact_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
