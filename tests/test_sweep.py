@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy import select, text, update
 
 from gxcore.admin.models import LegalTenderStatus, SystemParameter
-from gxcore.app import create_served_app
 from gxcore.business.models import (
     BusinessAccount,
     BusinessSignatory,
@@ -31,7 +30,6 @@ from gxcore.business.models import (
     TransactionApproval,
     UserOrganizationLink,
 )
-from gxcore.config import Settings
 from gxcore.cqrs.outbox import enqueue
 from gxcore.db import models
 from gxcore.db.tenancy import Database
@@ -63,6 +61,7 @@ from gxcore.wallet.models import (
 )
 from tests import test_auth
 from tests.factories import register_tenant
+from tests.openapi_document import served_document
 from tests.test_auth import bearer, make_user, signed_in
 from tests.test_projector import nigeria
 from tests.test_registration import _client, new_email
@@ -75,7 +74,7 @@ app, clock, countries, settings = (
 )
 
 PREFIX = "/api/v1"
-SPEC = create_served_app(Settings(environment="test")).openapi()
+SPEC = served_document()
 #: A body each operation's schema accepts; "{kind}" is replaced by the victim's id of that kind.
 BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/registration/{registration_id}"): None,

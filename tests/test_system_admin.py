@@ -14,8 +14,6 @@ from typing import Any
 from sqlalchemy import func, select
 
 from gxcore.admin.models import SystemState
-from gxcore.app import create_served_app
-from gxcore.config import Settings
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.enums import AuditEventType, CommandType, OutboxStatus, UserProfileStatus
 from gxcore.http import ALLOWED_WHILE_PAUSED
@@ -23,6 +21,7 @@ from gxcore.identity.access import UserRole, holds
 from gxcore.identity.models import UserProfile
 from tests import test_money_api
 from tests.factories import register_tenant
+from tests.openapi_document import served_document
 from tests.test_auth import bearer, events, make_user, signed_in
 from tests.test_cli import GX, gx
 from tests.test_money_api import Loop
@@ -31,7 +30,7 @@ from tests.test_sweep import _snapshot
 
 S = UserProfileStatus
 loop = test_money_api.loop
-SPEC = create_served_app(Settings(environment="test")).openapi()
+SPEC = served_document()
 PREFIX = "/api/v1"
 #: The writes served while the system is paused: signing in and out, and the administration
 #: the ledger takes while paused. A new one is a decision: list it here and in docs/http-api.md.
