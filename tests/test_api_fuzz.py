@@ -10,6 +10,7 @@ type, and match the documented schema (problem+json for every error).
 from __future__ import annotations
 
 import copy
+import re
 from itertools import pairwise
 from typing import Any
 
@@ -28,11 +29,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from gxcore.app import create_served_app
-from gxcore.config import Settings
 from gxcore.db.tenancy import Database
 from gxcore.enums import UserProfileStatus
 from tests import test_auth
+from tests.openapi_document import served_document
 from tests.test_auth import bearer, make_user, signed_in
 from tests.test_registration import PATH, register
 
@@ -57,8 +57,8 @@ CHECKS = [
 ENDS_SESSION = ("/api/v1/auth/logout", "/api/v1/auth/revoke-all")
 
 
-# The document `gx api` serves (building the app connects nothing; the lifespan would).
-DOCUMENT = create_served_app(Settings(environment="test")).openapi()
+# The document `gx api` serves.
+DOCUMENT = served_document()
 SCHEMA = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT))
 OPERATIONS = sorted(
     (result.ok() for result in SCHEMA.get_all_operations()),
@@ -126,12 +126,18 @@ async def test_operation_answers_per_its_documentation(
             rid, _ = await register(client, mail, until=BEFORE.get(operation.path))
             real["registration_id"] = rid
         failures: list[str] = []
+        seen: set[str] = set()
         sent = 0
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             for i, case in enumerate(draw(operation, mode)):
                 if i % 2:
                     _aim(case, real)
                 kwargs = case.as_transport_kwargs(base_url="http://gx.test", headers=headers)
+                request = repr(sorted(kwargs.items(), key=lambda kv: kv[0]))
+                request = re.sub(r"'X-Schemathesis-TestCaseId': '[^']*'", "", request)
+                if request in seen:
+                    continue  # drawn twice (an operation with few inputs): sent once
+                seen.add(request)
                 data = kwargs.get("data")
                 form = data if isinstance(data, dict) else None  # a form body (/oauth/token)
                 response = await client.request(
