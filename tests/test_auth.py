@@ -43,6 +43,7 @@ from gxcore.http import Session, status_for
 from gxcore.identity import tokens
 from gxcore.identity.models import TrustedDevice, UserProfile, UserSession
 from tests import test_registration
+from tests.apps import per_test
 from tests.conftest import ROLE_KEY
 from tests.factories import register_tenant
 from tests.test_registration import (
@@ -94,7 +95,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app(db: Database, settings: Settings, clock: Clock) -> Any:
-    return create_app(database=db, settings=settings, clock=clock)
+    return per_test(database=db, settings=settings, clock=clock)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from gxcore.app import create_app
 from gxcore.audit.models import AuditLog
 from gxcore.config import Settings
 from gxcore.console.pages import router as console
@@ -31,6 +30,7 @@ from gxcore.enums import (
 from gxcore.identity.models import UserProfile, UserSession
 from gxcore.kyc.models import KYCVerification
 from tests import test_auth
+from tests.apps import per_test
 from tests.factories import make, register_tenant
 from tests.test_auth import make_user
 from tests.test_projector import Feed, project, registered, user
@@ -49,7 +49,7 @@ def feed(tenant: str) -> Feed:
 
 @pytest.fixture
 def app(db: Database, settings: Settings, clock: Any, feed: Feed) -> Any:
-    return create_app(database=db, settings=settings, clock=clock, ledger=feed)
+    return per_test(database=db, settings=settings, clock=clock, ledger=feed)
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin import service as admin_service
 from gxcore.admin.models import SystemParameter
-from gxcore.app import create_app
 from gxcore.config import Settings
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.cqrs.outbox import enqueue
@@ -27,6 +26,7 @@ from gxcore.db.tenancy import Database
 from gxcore.enums import CommandType, UserProfileStatus
 from gxcore.identity.models import UserProfile
 from gxcore.ledger import EmbeddedLedger
+from tests.apps import per_test
 from tests.conftest import ROLE_KEY
 from tests.test_auth import bearer, make_user, signed_in
 from tests.test_money_api import Loop
@@ -83,7 +83,7 @@ async def gov(scratch_url: str, tenant: str, tmp_path: Any) -> AsyncIterator[Clo
         environment="test",
     )
     clock = Clock()
-    app = create_app(database=db, settings=settings, clock=clock)
+    app = per_test(database=db, settings=settings, clock=clock)
     async with (
         await EmbeddedLedger.open(scratch_url, clock=clock) as ledger,
         _client(app, tenant) as client,

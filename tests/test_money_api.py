@@ -19,7 +19,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin import service as admin_service
-from gxcore.app import create_app
 from gxcore.config import Settings
 from gxcore.cqrs import idempotency
 from gxcore.cqrs.models import HttpIdempotency, OutboxCommand
@@ -36,6 +35,7 @@ from gxcore.ledger import EmbeddedLedger
 from gxcore.ledger.port import LedgerEvent
 from gxcore.notifications.models import Notification
 from gxcore.wallet.models import Transaction, TransferHold, Wallet
+from tests.apps import per_test
 from tests.conftest import ROLE_KEY
 from tests.test_auth import bearer, make_user, signed_in
 from tests.test_registration import Clock, _client, assert_problem
@@ -103,7 +103,7 @@ async def loop(
         jwt_secret="test-only-jwt-secret-0123456789abcdefghij",
         environment="test",
     )
-    app = create_app(database=db, settings=settings, clock=Clock())
+    app = per_test(database=db, settings=settings, clock=Clock())
     async with await EmbeddedLedger.open(scratch_url) as ledger, _client(app, tenant) as client:
         boss = await make_user(db, tenant, role="SUPER_ADMIN", status=S.ACTIVE)
         admin = bearer(await signed_in(client, boss.email))

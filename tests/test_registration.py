@@ -43,6 +43,7 @@ from gxcore.identity.schemas import OtpVerify
 from gxcore.notifications.models import MessageOutbox
 from gxcore.notifications.senders import default_senders, read_mailbox
 from gxcore.notifications.worker import MessageWorker, Stats
+from tests.apps import per_test
 from tests.conftest import ROLE_KEY
 from tests.factories import register_tenant
 
@@ -114,7 +115,7 @@ def client_at(app: Any, tenant: str, address: str) -> httpx.AsyncClient:
 async def client(
     db: Database, settings: Settings, clock: Clock, tenant: str
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with _client(create_app(database=db, settings=settings, clock=clock), tenant) as c:
+    async with _client(per_test(database=db, settings=settings, clock=clock), tenant) as c:
         yield c
 
 

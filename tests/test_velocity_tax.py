@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gxcore.admin import service as admin_service
 from gxcore.admin.models import SystemParameter
-from gxcore.app import create_app
 from gxcore.audit.models import AuditLog
 from gxcore.config import Settings
 from gxcore.cqrs.models import OutboxCommand
@@ -49,6 +48,7 @@ from gxcore.tax.models import HoardingTaxSnapshot
 from gxcore.tax.rules import Reason, assess, request_id
 from gxcore.wallet.models import Wallet
 from tests import test_auth
+from tests.apps import per_test
 from tests.conftest import ROLE_KEY
 from tests.ledger_contract import START, ManualClock
 from tests.test_auth import bearer, make_user, signed_in
@@ -442,7 +442,7 @@ async def loop(scratch_url: str, tenant: str, tmp_path: Any, clocks: Clocks) -> 
         jwt_secret="test-only-jwt-secret-0123456789abcdefghij",
         environment="test",
     )
-    app = create_app(database=db, settings=settings, clock=clocks.app)
+    app = per_test(database=db, settings=settings, clock=clocks.app)
     ledger = await EmbeddedLedger.open(scratch_url, clock=clocks.ledger)
     async with ledger, _client(app, tenant) as client:
         boss = await make_user(db, tenant, role="SUPER_ADMIN", status=S.ACTIVE)
