@@ -5,8 +5,8 @@ app sends through that router: about 0.1 s a router, and every router for a path
 serves. A new app per test paid that again in every test. `per_test` builds the test's app as
 usual and hands back the process's app for the same edge settings, its state (database,
 settings, clock, keys, vault, probe) replaced by the new app's. Tests run one at a time in a
-process, so no two tests share it at once; a test that needs two apps side by side builds them
-with `create_app`.
+process, so no two tests share it at once. A test that changes its app (adds a route) or needs
+two apps side by side builds its own with `create_app`.
 """
 
 from __future__ import annotations
@@ -29,5 +29,7 @@ def _edge(settings: Settings) -> tuple[object, ...]:
 def per_test(*, settings: Settings, **kwargs: Any) -> FastAPI:
     fresh = create_app(settings=settings, **kwargs)
     shared = _SHARED.setdefault(_edge(settings), fresh)
+    # A route an earlier test added would answer in this one: such a test needs its own app.
+    assert len(shared.routes) == len(fresh.routes), "a test added routes to the shared app"
     shared.state = fresh.state
     return shared

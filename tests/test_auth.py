@@ -490,9 +490,10 @@ async def test_locking_a_profile_cuts_off_its_live_tokens(
     "refusal", [OtpInvalid, InvalidCredentials, RefreshTokenReused, AccountLocked, AccountInactive]
 )
 async def test_a_refused_call_rolls_back_every_write_it_made(
-    app: Any, db: Database, tenant: str, refusal: type[GxError]
+    db: Database, settings: Settings, clock: Clock, tenant: str, refusal: type[GxError]
 ) -> None:
     user = await make_user(db, tenant)
+    app = create_app(database=db, settings=settings, clock=clock)  # its own: it adds a route
 
     @app.post("/api/v1/test/write-then-refuse")
     async def write_then_refuse(session: Session) -> None:
