@@ -32,9 +32,7 @@ class Country(Base):
 
 class LegalTenderStatus(TenantScoped, Base):
     __tablename__ = "LegalTenderStatus"
-    __table_args__ = (
-        Index(None, "country_code", "effective_date"),
-    )
+    __table_args__ = (Index(None, "country_code", "effective_date"),)
     status_id: Mapped[str] = mapped_column(primary_key=True, default=new_uuid)
     tenant_id: Mapped[str]
     country_code: Mapped[str] = mapped_column(
