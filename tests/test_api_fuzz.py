@@ -10,7 +10,6 @@ type, and match the documented schema (problem+json for every error).
 from __future__ import annotations
 
 import copy
-import re
 from itertools import pairwise
 from typing import Any
 
@@ -55,6 +54,7 @@ CHECKS = [
 ]
 # Sent last: they end the administrator's session, after which every call is a (valid) 401.
 ENDS_SESSION = ("/api/v1/auth/logout", "/api/v1/auth/revoke-all")
+CASE_ID = "X-Schemathesis-TestCaseId"
 
 
 # The document `gx api` serves.
@@ -106,6 +106,13 @@ def _aim(case: Any, real: dict[str, str]) -> None:
         case.body["registrationId"] = real["registration_id"]
 
 
+def _identity(kwargs: dict[str, Any]) -> str:
+    """What the request sends: two cases that send the same are one request (schemathesis
+    tags each case's headers with its own id, left out here)."""
+    headers = {k: v for k, v in kwargs.get("headers", {}).items() if k != CASE_ID}
+    return repr(sorted({**kwargs, "headers": headers}.items()))
+
+
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: f"{op.method.upper()} {op.path}")
 async def test_operation_answers_per_its_documentation(
     operation: Any, app: Any, db: Database, tenant: str, mail: Any
@@ -133,8 +140,7 @@ async def test_operation_answers_per_its_documentation(
                 if i % 2:
                     _aim(case, real)
                 kwargs = case.as_transport_kwargs(base_url="http://gx.test", headers=headers)
-                request = repr(sorted(kwargs.items(), key=lambda kv: kv[0]))
-                request = re.sub(r"'X-Schemathesis-TestCaseId': '[^']*'", "", request)
+                request = _identity(kwargs)
                 if request in seen:
                     continue  # drawn twice (an operation with few inputs): sent once
                 seen.add(request)
