@@ -22,7 +22,6 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
@@ -34,7 +33,6 @@ from gxcore.db import pages
 from gxcore.db.reconnect import is_disconnect
 from gxcore.db.scope import RequestMeta, valid_tenant_id
 from gxcore.db.tenancy import READ_FROM, Database
-from gxcore.db.types import storable
 from gxcore.errors import (
     Conflict,
     CrossTenant,
@@ -290,27 +288,6 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(DatabaseUnavailable(f"the database is not reachable: {error}"))
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(SERVER_ERROR, code="INTERNAL_ERROR", detail="internal error")
-
-
-# --------------------------------------------------------------------------------------------
-# Input every router takes
-# --------------------------------------------------------------------------------------------
-
-
-#: An id in a path: free-form (an unknown one is a 404), but storable text.
-Ident = Annotated[str, AfterValidator(storable)]
-
-
-class RequestBody(BaseModel):
-    """Base of every request body: unknown fields refused, every string storable."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _storable(cls, value: object) -> object:
-        # Every string of every request body, before any other check sees it.
-        return storable(value) if isinstance(value, str) else value
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from gxcore.bodies import RequestBody
 from gxcore.db.pages import Page
 from gxcore.enums import CommandType, LegalTenderStatusEnum, OutboxStatus
-from gxcore.http import RequestBody
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]

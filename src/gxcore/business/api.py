@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from gxcore.bodies import Ident
 from gxcore.business import accounts, approvals, profiles
 from gxcore.business.schemas import (
     ApprovalPage,
@@ -32,7 +33,6 @@ from gxcore.http import (
     CREATED,
     ETAG,
     VERSIONED,
-    Ident,
     IfMatch,
     Now,
     Paging,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from gxcore.bodies import Ident
 from gxcore.business import organizations
 from gxcore.business.schemas import (
     AuthRuleIn,
@@ -15,7 +16,7 @@ from gxcore.business.schemas import (
     OrgCommandAccepted,
     OrgCommandStatus,
 )
-from gxcore.http import ACCEPTED, Ident, Paging, Session
+from gxcore.http import ACCEPTED, Paging, Session
 from gxcore.identity.principal import CurrentUser
 
 router = APIRouter(tags=["organizations"])

@@ -9,11 +9,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, model_validator
 
+from gxcore.bodies import Ident, RequestBody
 from gxcore.db.pages import Page
 from gxcore.db.types import to_money
 from gxcore.enums import ApprovalStatus, OffChainTxType, OrgProfileStatus, SignatoryRole
 from gxcore.errors import InvalidAmount
-from gxcore.http import Ident, RequestBody
 from gxcore.wallet.schemas import Amount, CountryCode, Money, Remark
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]

@@ -24,6 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from gxcore.audit import service as audit
 from gxcore.audit.service import verify_chain
+from gxcore.bodies import Ident
 from gxcore.console import history
 from gxcore.console.charts import Chart
 from gxcore.console.session import (
@@ -54,7 +55,6 @@ from gxcore.errors import Conflict, DlqEntryNotFound, Forbidden, GxError, Valida
 from gxcore.http import (
     DEFAULT_TENANT,
     WHILE_PAUSED,
-    Ident,
     app_context,
     request_now,
     status_for,

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from gxcore.bodies import Ident
 from gxcore.governance import service
 from gxcore.governance.schemas import (
     ProposalAccepted,
@@ -14,7 +15,7 @@ from gxcore.governance.schemas import (
     ProposalRead,
     VoteIn,
 )
-from gxcore.http import ACCEPTED, Ident, Now, Paging, Session
+from gxcore.http import ACCEPTED, Now, Paging, Session
 from gxcore.identity.principal import CurrentUser
 from gxcore.wallet.schemas import CommandAccepted
 

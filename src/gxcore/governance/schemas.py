@@ -7,10 +7,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from gxcore.bodies import RequestBody
 from gxcore.cqrs.models import OutboxCommand
 from gxcore.db.pages import Page
 from gxcore.enums import CommandType, OutboxStatus
-from gxcore.http import RequestBody
 from gxcore.wallet.schemas import CommandAccepted
 
 

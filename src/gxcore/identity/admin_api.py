@@ -10,8 +10,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
+from gxcore.bodies import Ident
 from gxcore.enums import UserProfileStatus
-from gxcore.http import Ident, Now, Paging, Session
+from gxcore.http import Now, Paging, Session
 from gxcore.identity import review as service
 from gxcore.identity.principal import CurrentAdmin
 from gxcore.identity.review import Review

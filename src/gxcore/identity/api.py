@@ -9,7 +9,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from gxcore.http import CREATED, Ident, Now, Session, app_context
+from gxcore.bodies import Ident
+from gxcore.http import CREATED, Now, Session, app_context
 from gxcore.identity import registration as service
 from gxcore.identity.registration import Context
 from gxcore.identity.schemas import (

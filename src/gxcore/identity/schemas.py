@@ -21,9 +21,9 @@ from pydantic import (
     field_validator,
 )
 
+from gxcore.bodies import RequestBody
 from gxcore.db.pages import Page
 from gxcore.enums import EmploymentStatus, Gender, RegistrationStep, UserProfileStatus
-from gxcore.http import RequestBody
 
 MAX_PASSWORD_LENGTH = 256  # argon2 hashes anything, but a megabyte "password" is an attack
 

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from gxcore.http import (
-    CONDITIONAL,
-    ETAG,
-    VERSIONED,
-    Ident,
-    IfMatch,
-    Paging,
-    Session,
-    app_context,
-    etag,
-)
+from gxcore.bodies import Ident
+from gxcore.http import CONDITIONAL, ETAG, VERSIONED, IfMatch, Paging, Session, app_context, etag
 from gxcore.identity import users as service
 from gxcore.identity.principal import CurrentUser
 from gxcore.identity.schemas import DevicePage, DeviceRead, UserRead, UserUpdate

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from gxcore.bodies import Ident
 from gxcore.enums import KycStatus
-from gxcore.http import Ident, Now, Paging, Session
+from gxcore.http import Now, Paging, Session
 from gxcore.identity.principal import CurrentAdmin
 from gxcore.identity.schemas import ReviewReason
 from gxcore.kyc import verification as service

@@ -15,13 +15,13 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from gxcore.admin.service import require_tenant
+from gxcore.bodies import Ident
 from gxcore.db.scope import valid_tenant_id
 from gxcore.enums import DocumentType
 from gxcore.errors import DocumentLinkExpired, DocumentNotFound, GxError, NationalIdInvalid
 from gxcore.http import (
     CREATED,
     NO_CONTENT,
-    Ident,
     Now,
     Paging,
     Session,

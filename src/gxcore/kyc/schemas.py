@@ -7,9 +7,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from gxcore.bodies import RequestBody
 from gxcore.db.pages import Page
 from gxcore.enums import DocumentType, KycStatus
-from gxcore.http import RequestBody
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gxcore.http import ACCEPTED, Ident, Paging, Session
+from gxcore.bodies import Ident
+from gxcore.http import ACCEPTED, Paging, Session
 from gxcore.identity.principal import CurrentAdmin, CurrentUser
 from gxcore.loans import service
 from gxcore.loans.schemas import LoanAccepted, LoanApplication, LoanPage, LoanRead

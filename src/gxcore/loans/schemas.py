@@ -7,10 +7,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from gxcore.bodies import RequestBody
 from gxcore.db.pages import Page
 from gxcore.enums import CollateralStatus
 from gxcore.governance.schemas import CommandProgress
-from gxcore.http import RequestBody
 from gxcore.wallet.schemas import Amount, CommandAccepted, Money
 
 

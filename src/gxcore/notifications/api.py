@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from gxcore.bodies import Ident
 from gxcore.enums import NotificationStatus
-from gxcore.http import CREATED, NO_CONTENT, Ident, Now, Paging, Session
+from gxcore.http import CREATED, NO_CONTENT, Now, Paging, Session
 from gxcore.identity.principal import CurrentUser
 from gxcore.notifications import inbox
 from gxcore.notifications import push_tokens as push

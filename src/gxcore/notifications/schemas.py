@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, StringConstraints
 
+from gxcore.bodies import Ident, RequestBody
 from gxcore.db.pages import Page
 from gxcore.enums import NotificationStatus, NotificationType
-from gxcore.http import Ident, RequestBody
 
 
 class NotificationRead(BaseModel):

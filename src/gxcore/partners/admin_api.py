@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from gxcore.http import CREATED, WHILE_PAUSED, Ident, Now, Session, app_context
+from gxcore.bodies import Ident
+from gxcore.http import CREATED, WHILE_PAUSED, Now, Session, app_context
 from gxcore.identity.principal import CurrentAdmin
 from gxcore.partners import service
 from gxcore.partners.schemas import (

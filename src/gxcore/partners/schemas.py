@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from gxcore.bodies import RequestBody
 from gxcore.enums import CredentialStatus, LicenseStatus, PartnerStatus
-from gxcore.http import RequestBody
 from gxcore.partners.scopes import PartnerOperation
 from gxcore.wallet.schemas import CountryCode
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from gxcore.bodies import Ident
 from gxcore.enums import ReferralStatus
-from gxcore.http import CREATED, Ident, Now, Paging, Session
+from gxcore.http import CREATED, Now, Paging, Session
 from gxcore.identity.principal import CurrentAdmin, CurrentUser
 from gxcore.referrals import service
 from gxcore.referrals.schemas import (

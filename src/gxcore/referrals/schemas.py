@@ -6,9 +6,9 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from gxcore.bodies import RequestBody
 from gxcore.db.pages import Page
 from gxcore.enums import ReferralStatus
-from gxcore.http import RequestBody
 from gxcore.identity.schemas import Email
 
 

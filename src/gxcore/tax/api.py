@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
-from gxcore.http import ACCEPTED, Ident, Now, Session
+from gxcore.bodies import Ident
+from gxcore.http import ACCEPTED, Now, Session
 from gxcore.identity.principal import CurrentAdmin, CurrentUser
 from gxcore.tax import service
 from gxcore.tax.schemas import Eligibility, FeeQuote, FeeRequest, VelocityTaxReport, VelocityTaxRun

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
-from gxcore.http import RequestBody
+from gxcore.bodies import RequestBody
 from gxcore.tax.rules import Reason
 from gxcore.wallet.schemas import Amount, Money
 

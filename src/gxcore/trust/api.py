@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from gxcore.bodies import Ident
 from gxcore.enums import RelationshipStatus
-from gxcore.http import CREATED, NO_CONTENT, Ident, Now, Paging, Session
+from gxcore.http import CREATED, NO_CONTENT, Now, Paging, Session
 from gxcore.identity.principal import CurrentAdmin, CurrentUser
 from gxcore.trust import relationships as service
 from gxcore.trust import scores

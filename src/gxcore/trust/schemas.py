@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, HttpUrl, StringConstraints, model_validator
 
+from gxcore.bodies import Ident, RequestBody
 from gxcore.db.pages import Page
 from gxcore.enums import RelationshipStatus, RelationType
-from gxcore.http import Ident, RequestBody
 from gxcore.identity.schemas import Email
 
 #: A document's SHA-256, hex: what proves a death or a divorce without storing the document.

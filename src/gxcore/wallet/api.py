@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
+from gxcore.bodies import Ident
 from gxcore.enums import OffChainTxType
-from gxcore.http import ACCEPTED, CREATED, WHILE_PAUSED, Ident, Paging, Session
+from gxcore.http import ACCEPTED, CREATED, WHILE_PAUSED, Paging, Session
 from gxcore.identity.access import Principal, UserRole
 from gxcore.identity.principal import CurrentAdmin, CurrentSuperAdmin, CurrentUser
 from gxcore.identity.schemas import ReviewReason

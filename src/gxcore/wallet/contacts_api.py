@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from gxcore.bodies import Ident
 from gxcore.enums import ContactStatus
-from gxcore.http import CREATED, NO_CONTENT, Ident, Paging, Session
+from gxcore.http import CREATED, NO_CONTENT, Paging, Session
 from gxcore.identity.principal import CurrentUser
 from gxcore.wallet import contacts as service
 from gxcore.wallet.schemas import (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gxcore.http import Ident, Now, Paging, Session
+from gxcore.bodies import Ident
+from gxcore.http import Now, Paging, Session
 from gxcore.identity.principal import CurrentAdmin
 from gxcore.identity.schemas import OptionalReason, ReviewReason
 from gxcore.wallet import risk

@@ -17,11 +17,11 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from gxcore.bodies import Ident, RequestBody
 from gxcore.db.pages import Page
 from gxcore.db.types import to_money
 from gxcore.enums import CommandType, ContactStatus, LimitType, OffChainTxType, OutboxStatus
 from gxcore.errors import InvalidAmount
-from gxcore.http import Ident, RequestBody
 
 
 def _amount(value: Any) -> Decimal:
